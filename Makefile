@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# Build in the way of libbpf-bootstrap: BPF object -> bpftool gen object -> skeleton -> tool.
+OUTPUT ?= .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+PREFIX ?= /usr/local
+ARCH ?= $(shell uname -m | sed 's/x86_64/x86/' | sed 's/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+INCLUDES := -I$(OUTPUT) -Iinclude -Ivmlinux/$(ARCH)
+CFLAGS ?= -g -O2
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
+LDLIBS := -lbpf -lelf -lz -lm
+# clang's own system includes, so that BPF code sees asm/types.h etc. (libbpf-bootstrap)
+CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(wildcard tests/unit/*.c))
+
+ifeq ($(V),1)
+	Q =
+	msg =
+else
+	Q = @
+	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all clean install test unit-test bench vmlinux
+all: taskmem-trace
+
+$(OUTPUT) $(OUTPUT)/unit:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/taskmem.bpf.o: bpf/taskmem.bpf.c include/taskmem.h $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) $(INCLUDES) \
+		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $(patsubst %.bpf.o,%.tmp.bpf.o,$@)
+	$(Q)$(BPFTOOL) gen object $@ $(patsubst %.bpf.o,%.tmp.bpf.o,$@)
+
+$(OUTPUT)/taskmem.skel.h: $(OUTPUT)/taskmem.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) include/taskmem.h $(OUTPUT)/taskmem.skel.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Iuser -c $< -o $@
+
+taskmem-trace: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/unit
+	$(call msg,UNIT,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Iuser $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+unit-test: $(UNIT_TESTS)
+
+# The README's test command: unit tests, then the real tool as root on real workloads.
+test: taskmem-trace unit-test bench
+	$(Q)tests/run.sh
+
+bench:
+	$(Q)$(MAKE) -C bench
+
+vmlinux:
+	scripts/gen-vmlinux.sh $(ARCH)
+
+install: taskmem-trace
+	install -D -m 0755 taskmem-trace $(DESTDIR)$(PREFIX)/bin/taskmem-trace
+
+clean:
+	rm -rf $(OUTPUT) taskmem-trace
+	$(MAKE) -C bench clean
+
+.DELETE_ON_ERROR:
+.SECONDARY:

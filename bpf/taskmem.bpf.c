@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Kernel side of taskmem-trace: follows one process tree and streams every change of its
+ * RSS counters (kmem:rss_stat) with what caused it (the fault or syscall and the user stack),
+ * plus the mapping syscalls and process events user space needs to classify and symbolize.
+ * Aggregation happens in user space: frees must find the pages they free.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "taskmem.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* x86_64 syscall numbers of the syscalls whose state we track */
+#define NR_mmap 9
+#define NR_mprotect 10
+#define NR_munmap 11
+#define NR_brk 12
+#define NR_mremap 25
+#define NR_madvise 28
+#define NR_clone 56
+#define NR_fork 57
+#define NR_vfork 58
+#define NR_execve 59
+#define NR_execveat 322
+#define NR_clone3 435
+#define PF_EXITING 0x00000004
+#define ENOENT 2
+#define EFAULT 14
+
+#define RLIMIT_STACK 3
+
+/* Force a consumer wakeup once this much data is waiting; otherwise user space polls. */
+const volatile __u64 wakeup_bytes = 1 << 20;
+
+/* Per-thread state: the last fault and the tracked syscall in progress. */
+struct task_state {
+	__u64 fault_addr;
+	__u64 fault_err;
+	__u64 sys_addr;     /* first argument of the syscall in progress */
+	__u64 sys_len;
+	__u64 sys_a2;
+	__u64 sys_a3;
+	__u64 sys_fd;
+	__u64 caller;       /* return address at syscall entry (frameless libc wrappers) */
+	__u64 exec_mm;      /* current->mm when execve began: tells the old mm from the new */
+	__s32 sys_stack;
+	__u32 sys_nr;       /* 0 when no tracked syscall is in progress */
+	__u32 mm_id;        /* the mm id this thread last reported with curr=1 */
+	__u8 have_fault;
+	__u8 kernel_fault;
+};
+
+/* Processes (tgids) of the traced tree; the launcher inserts the first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* sized from user space */
+	__type(key, __u32);
+	__type(value, __u8);
+} traced SEC(".maps");
+
+/* rss_stat mm ids of the traced tree -> tgid, to keep updates made from other contexts
+ * (teardown after the tgid left, reclaim, process_vm_writev). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* sized from user space */
+	__type(key, __u32);
+	__type(value, __u32);
+} mms SEC(".maps");
+
+/* tid -> struct task_state for threads of the traced tree */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* sized from user space */
+	__type(key, __u32);
+	__type(value, struct task_state);
+} tasks SEC(".maps");
+
+/* User stacks that caused RSS growth or created mappings */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1); /* sized from user space */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, TM_MAX_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24); /* sized from user space */
+} events SEC(".maps");
+
+/* enum tm_counter, per CPU */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TM_NR_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline bool is_traced(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
+}
+
+static __always_inline struct task_state *task_state_get(__u32 tid, bool create)
+{
+	struct task_state *st = bpf_map_lookup_elem(&tasks, &tid);
+	static const struct task_state zero;
+
+	if (st || !create)
+		return st;
+	if (bpf_map_update_elem(&tasks, &tid, &zero, BPF_NOEXIST) && bpf_map_lookup_elem(&tasks, &tid) == NULL) {
+		count(TM_CNT_TASK_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&tasks, &tid);
+}
+
+static __always_inline struct tm_event *event_reserve(__u32 drop_counter)
+{
+	struct tm_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(drop_counter);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = bpf_ktime_get_ns();
+	return e;
+}
+
+static __always_inline void event_submit(struct tm_event *e)
+{
+	/* process events: user space reads /proc/PID/maps while the process still lives */
+	if (e->kind == TM_EV_EXEC || e->kind == TM_EV_FORK) {
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+		return;
+	}
+	/* Batch wakeups: user space polls every few ms, and is woken early when data piles up. */
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline __s32 user_stack(void *ctx)
+{
+	long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+
+	if (id < 0)
+		count(id == -EFAULT ? TM_CNT_STACK_FAULT : TM_CNT_STACK_FULL);
+	return id;
+}
+
+/* ---- page faults: remember where each traced thread faulted ---- */
+
+static __always_inline int on_fault(unsigned long address, unsigned long error_code, bool kernel)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_state *st;
+
+	if (!is_traced(id >> 32))
+		return 0;
+	count(TM_CNT_PAGE_FAULTS);
+	st = task_state_get((__u32)id, true);
+	if (!st)
+		return 0;
+	st->fault_addr = address;
+	st->fault_err = error_code;
+	st->have_fault = 1;
+	st->kernel_fault = kernel;
+	return 0;
+}
+
+SEC("tp/exceptions/page_fault_user")
+int handle_page_fault_user(struct trace_event_raw_exceptions *ctx)
+{
+	return on_fault(ctx->address, ctx->error_code, false);
+}
+
+/* copy_to_user() and friends touching fresh user pages (read() into a new buffer) */
+SEC("tp/exceptions/page_fault_kernel")
+int handle_page_fault_kernel(struct trace_event_raw_exceptions *ctx)
+{
+	return on_fault(ctx->address, ctx->error_code, true);
+}
+
+/* ---- RSS counter changes ---- */
+
+static __always_inline bool is_mm_syscall(__u32 nr)
+{
+	return nr == NR_mmap || nr == NR_munmap || nr == NR_mremap || nr == NR_brk ||
+	       nr == NR_madvise || nr == NR_mprotect;
+}
+
+SEC("tp/kmem/rss_stat")
+int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id, mm_id = ctx->mm_id;
+	struct task_struct *task;
+	struct task_state *st = NULL;
+	struct tm_event *e;
+	bool curr = ctx->curr;
+	__u8 cause = TM_CAUSE_NONE;
+
+	if (ctx->member == TM_SWAPENTS)
+		return 0; /* swap entries are not resident */
+	if (is_traced(tgid)) {
+		st = task_state_get(tid, true);
+		if (curr && st && st->mm_id != mm_id) {
+			if (bpf_map_update_elem(&mms, &mm_id, &tgid, BPF_ANY))
+				count(TM_CNT_MM_MAP_FULL);
+			else
+				st->mm_id = mm_id;
+		}
+	} else if (!bpf_map_lookup_elem(&mms, &mm_id)) {
+		return 0;
+	}
+	count(TM_CNT_RSS_EVENTS);
+
+	e = event_reserve(TM_CNT_DROP_RSS);
+	if (!e)
+		return 0;
+	e->kind = TM_EV_RSS;
+	e->member = ctx->member;
+	e->tgid = tgid;
+	e->tid = tid;
+	e->mm_id = mm_id;
+	e->ret = ctx->size;
+	e->flags = curr ? TM_F_CURR : 0;
+	e->stack_id = -ENOENT;
+
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, flags) & PF_EXITING) {
+		cause = TM_CAUSE_EXIT;
+	} else if (st) {
+		__u32 nr = st->sys_nr;
+
+		if (nr == NR_execve || nr == NR_execveat) {
+			/* before exec_mmap() the current mm is the old one, after it the new one */
+			bool switched = (__u64)BPF_CORE_READ(task, mm) != st->exec_mm;
+
+			cause = curr == switched ? TM_CAUSE_EXEC : TM_CAUSE_EXEC_OLD;
+		} else if (!curr && (nr == NR_clone || nr == NR_clone3 || nr == NR_fork || nr == NR_vfork)) {
+			cause = TM_CAUSE_FORK;
+		} else if (is_mm_syscall(nr)) {
+			cause = TM_CAUSE_SYSCALL;
+			e->addr = st->sys_addr;
+			e->len = st->sys_len;
+			e->arg = (__u64)nr << 32;
+			/* growth inside a syscall (MAP_POPULATE, mremap) needs its stack */
+			if (curr && (nr == NR_mmap || nr == NR_mremap || nr == NR_brk))
+				e->stack_id = user_stack(ctx);
+		} else if (st->have_fault) {
+			cause = TM_CAUSE_FAULT;
+			e->addr = st->fault_addr;
+			e->arg = st->fault_err;
+			if (st->kernel_fault)
+				e->flags |= TM_F_KERNEL_FAULT;
+			if (curr)
+				e->stack_id = user_stack(ctx);
+		}
+	}
+	e->cause = cause;
+	event_submit(e);
+	return 0;
+}
+
+/* ---- syscalls that create, move and free mappings ---- */
+
+/* nargs: the syscall's argument count; reading past the record makes attach fail (EACCES) */
+static __always_inline struct task_state *sys_enter(struct trace_event_raw_sys_enter *ctx, __u32 nr,
+						      int nargs)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	unsigned long args[5] = {};
+	struct task_state *st;
+
+	if (!is_traced(id >> 32))
+		return NULL;
+	st = task_state_get((__u32)id, true);
+	if (!st)
+		return NULL;
+	if (nargs > 5)
+		nargs = 5;
+	if (nargs > 0)
+		bpf_probe_read_kernel(args, nargs * sizeof(args[0]) & 63, ctx->args);
+	st->sys_nr = nr;
+	st->sys_addr = args[0];
+	st->sys_len = args[1];
+	st->sys_a2 = args[2];
+	st->sys_a3 = args[3];
+	st->sys_fd = args[4];
+	st->sys_stack = -ENOENT;
+	if (nr == NR_execve || nr == NR_execveat)
+		st->exec_mm = (__u64)BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), mm);
+	return st;
+}
+
+/* Returns the state of a finished tracked syscall (and clears it), or NULL. */
+static __always_inline struct task_state *sys_exit(__u32 nr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_state *st = bpf_map_lookup_elem(&tasks, &tid);
+
+	if (!st || st->sys_nr != nr)
+		return NULL;
+	st->sys_nr = 0;
+	return st;
+}
+
+static __always_inline int emit_syscall(struct task_state *st, __u16 kind, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tm_event *e = event_reserve(TM_CNT_DROP_SYSCALL);
+
+	if (!e)
+		return 0;
+	e->kind = kind;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->addr = st->sys_addr;
+	e->len = st->sys_len;
+	e->ret = ret;
+	e->stack_id = st->sys_stack;
+	switch (kind) {
+	case TM_EV_MMAP:
+		e->arg = st->sys_a2 | st->sys_a3 << 32; /* prot | flags << 32 */
+		e->extra = st->sys_fd;
+		e->extra2 = st->caller;
+		break;
+	case TM_EV_MREMAP:
+		e->arg = st->sys_a2; /* new_len */
+		break;
+	case TM_EV_MADVISE:
+		e->arg = st->sys_a2; /* advice */
+		break;
+	}
+	event_submit(e);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mmap")
+int handle_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_state *st = sys_enter(ctx, NR_mmap, 5);
+	struct pt_regs *regs;
+	__u64 caller = 0;
+
+	if (!st)
+		return 0;
+	/* libc's mmap wrapper is frameless: [sp] is its caller, which the FP walk skips */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (regs && bpf_probe_read_user(&caller, sizeof(caller), (void *)BPF_CORE_READ(regs, sp)))
+		caller = 0;
+	st->caller = caller;
+	st->sys_stack = user_stack(ctx);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mmap")
+int handle_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_state *st = sys_exit(NR_mmap);
+
+	if (!st || (unsigned long)ctx->ret >= (unsigned long)-4095)
+		return 0;
+	return emit_syscall(st, TM_EV_MMAP, ctx->ret);
+}
+
+#define SIMPLE_SYSCALL(name, NR, NARGS, KIND, ok)                                             \
+	SEC("tp/syscalls/sys_enter_" #name)                                            \
+	int handle_enter_##name(struct trace_event_raw_sys_enter *ctx)                 \
+	{                                                                              \
+		sys_enter(ctx, NR, NARGS);                                             \
+		return 0;                                                              \
+	}                                                                              \
+	SEC("tp/syscalls/sys_exit_" #name)                                             \
+	int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)                   \
+	{                                                                              \
+		struct task_state *st = sys_exit(NR);                                  \
+		long ret = ctx->ret;                                                   \
+                                                                                       \
+		if (!st || !(ok) || !(KIND))                                           \
+			return 0;                                                      \
+		return emit_syscall(st, KIND, ret);                                    \
+	}
+
+SIMPLE_SYSCALL(munmap, NR_munmap, 2, TM_EV_MUNMAP, ret == 0)
+SIMPLE_SYSCALL(mremap, NR_mremap, 5, TM_EV_MREMAP, (unsigned long)ret < (unsigned long)-4095)
+SIMPLE_SYSCALL(brk, NR_brk, 1, TM_EV_BRK, 1)
+SIMPLE_SYSCALL(madvise, NR_madvise, 3, TM_EV_MADVISE, ret == 0)
+/* These only mark the thread as busy so that RSS changes inside them get the right cause. */
+SIMPLE_SYSCALL(mprotect, NR_mprotect, 3, 0, 1)
+SIMPLE_SYSCALL(clone, NR_clone, 5, 0, 1)
+SIMPLE_SYSCALL(clone3, NR_clone3, 2, 0, 1)
+SIMPLE_SYSCALL(fork, NR_fork, 0, 0, 1)
+SIMPLE_SYSCALL(vfork, NR_vfork, 0, 0, 1)
+SIMPLE_SYSCALL(execve, NR_execve, 3, 0, (st->exec_mm = 0, 1))
+SIMPLE_SYSCALL(execveat, NR_execveat, 5, 0, (st->exec_mm = 0, 1))
+
+/* ---- the process tree ---- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct tm_event *e;
+	__u8 one = 1;
+
+	if (child->pid != ctgid || !is_traced(ptgid))
+		return 0; /* threads share their process's entry */
+	if (bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY)) {
+		count(TM_CNT_TRACED_MAP_FULL);
+		return 0;
+	}
+	e = event_reserve(TM_CNT_DROP_PROC);
+	if (!e)
+		return 0;
+	e->kind = TM_EV_FORK;
+	e->tgid = ptgid;
+	e->tid = parent->pid;
+	e->extra = ctgid;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), child->comm);
+	event_submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct tm_event *e;
+	struct mm_struct *mm;
+
+	if (!is_traced(p->tgid))
+		return 0;
+	e = event_reserve(TM_CNT_DROP_PROC);
+	if (!e)
+		return 0;
+	mm = p->mm;
+	e->kind = TM_EV_EXEC;
+	e->tgid = p->tgid;
+	e->tid = p->pid;
+	e->extra = BPF_CORE_READ(mm, start_brk);
+	e->ret = BPF_CORE_READ(mm, brk);
+	e->extra2 = BPF_CORE_READ(mm, start_stack);
+	e->extra3 = BPF_CORE_READ(p, signal, rlim[RLIMIT_STACK].rlim_cur);
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
+	event_submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid, tid = p->pid;
+	struct tm_event *e;
+	bool group_dead;
+
+	if (!is_traced(tgid))
+		return 0;
+	bpf_map_delete_elem(&tasks, &tid);
+	group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	if (!group_dead)
+		return 0;
+	bpf_map_delete_elem(&traced, &tgid);
+	e = event_reserve(TM_CNT_DROP_PROC);
+	if (!e)
+		return 0;
+	e->kind = TM_EV_EXIT;
+	e->tgid = tgid;
+	e->tid = tid;
+	e->flags = TM_F_GROUP_DEAD;
+	e->extra2 = p->exit_code;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
+	event_submit(e);
+	return 0;
+}

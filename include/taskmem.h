@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Types, limits and enums shared by bpf/taskmem.bpf.c and user space. No maps, no functions. */
+#ifndef TASKMEM_H
+#define TASKMEM_H
+
+#define TM_COMM_LEN 16
+#define TM_MAX_STACK_DEPTH 127     /* PERF_MAX_STACK_DEPTH: frames kept per stack */
+#define TM_PATH_LEN 256
+
+/* rss_stat 'member': the mm counters (include/linux/mm_types_task.h) */
+enum tm_member {
+	TM_FILEPAGES = 0,
+	TM_ANONPAGES = 1,
+	TM_SWAPENTS = 2,
+	TM_SHMEMPAGES = 3,
+	TM_NR_MEMBERS = 4,
+};
+
+enum tm_event_kind {
+	TM_EV_RSS = 1,   /* an RSS counter changed: size is the counter's new total */
+	TM_EV_MMAP,      /* mmap returned: addr/len/prot/flags/fd, caller = return address */
+	TM_EV_MUNMAP,    /* munmap returned 0 */
+	TM_EV_MREMAP,    /* mremap returned: addr = old, len = old_len, ret = new addr, arg = new_len */
+	TM_EV_BRK,       /* brk returned: ret = new break */
+	TM_EV_MADVISE,   /* madvise returned 0: arg = advice */
+	TM_EV_FORK,      /* a new process (not a thread) joined the traced tree */
+	TM_EV_EXEC,      /* a traced process exec'd */
+	TM_EV_EXIT,      /* a traced thread exited; flags has TM_F_GROUP_DEAD when it was the last */
+};
+
+/* What the task was doing when an RSS counter changed. */
+enum tm_cause {
+	TM_CAUSE_NONE = 0,   /* nothing known (reclaim, another task touching the mm) */
+	TM_CAUSE_FAULT,      /* right after a user or kernel page fault at 'addr' */
+	TM_CAUSE_SYSCALL,    /* inside a tracked syscall (sys_nr) on [addr, addr+len) */
+	TM_CAUSE_FORK,       /* copying the parent's pages into a child's new mm */
+	TM_CAUSE_EXEC,       /* execve building the new image's mm */
+	TM_CAUSE_EXEC_OLD,   /* execve touching or dropping the old image's mm */
+	TM_CAUSE_EXIT,       /* the mm is being torn down by an exiting task */
+};
+
+#define TM_F_CURR       0x1  /* rss_stat 'curr': the mm is the current task's */
+#define TM_F_GROUP_DEAD 0x2  /* TM_EV_EXIT: last thread of the process */
+#define TM_F_KERNEL_FAULT 0x4 /* TM_CAUSE_FAULT: the fault was taken in kernel mode */
+
+/* One ring-buffer record; the meaning of addr/len/arg/ret depends on kind. */
+struct tm_event {
+	__u64 ts;          /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u16 kind;        /* enum tm_event_kind */
+	__u8 member;       /* TM_EV_RSS: enum tm_member */
+	__u8 cause;        /* TM_EV_RSS: enum tm_cause */
+	__u32 flags;       /* TM_F_* */
+	__u32 tgid;
+	__u32 tid;
+	__u32 mm_id;       /* TM_EV_RSS: rss_stat's hashed mm id */
+	__s32 stack_id;    /* user stack in the 'stacks' map, or -errno */
+	__u64 addr;
+	__u64 len;
+	__u64 arg;         /* RSS: fault error_code | sys_nr << 32; MMAP: prot | flags << 32 */
+	__u64 ret;         /* RSS: the counter's total in bytes; syscalls: return value */
+	__u64 extra;       /* MMAP: fd (or -1) ; EXEC: start_brk; FORK: child pid */
+	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code */
+	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit */
+	char comm[TM_COMM_LEN];
+};
+
+/* Loss and health counters, one per cause; read from a per-CPU array at the end. */
+enum tm_counter {
+	TM_CNT_PAGE_FAULTS = 0,   /* user and kernel page faults taken by traced tasks */
+	TM_CNT_RSS_EVENTS,        /* rss_stat events kept for the traced tree */
+	TM_CNT_DROP_RSS,          /* RSS records lost: ring buffer full (delta folds into the next) */
+	TM_CNT_DROP_SYSCALL,      /* mmap/munmap/... records lost: ring buffer full */
+	TM_CNT_DROP_PROC,         /* fork/exec/exit records lost: ring buffer full */
+	TM_CNT_STACK_FAULT,       /* user stack walk failed (-EFAULT: no user regs, bad frame) */
+	TM_CNT_STACK_FULL,        /* stack map full or hash collision (-ENOMEM/-EEXIST) */
+	TM_CNT_TASK_MAP_FULL,     /* per-thread state map full: causes of that thread unknown */
+	TM_CNT_MM_MAP_FULL,       /* mm id map full: foreign-context updates of that mm unseen */
+	TM_CNT_TRACED_MAP_FULL,   /* traced-process map full: a child process was not followed */
+	TM_NR_COUNTERS,
+};
+
+#endif /* TASKMEM_H */

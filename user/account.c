@@ -1,0 +1,797 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "account.h"
+#include "elfsyms.h"
+#include "strtab.h"
+#include "util.h"
+
+#define PAGE_SIZE 4096ull
+#define HUGE_SIZE (2ull << 20)
+#define REC_BUCKET_BITS 24
+#define REC_BUCKET_MASK ((1ull << REC_BUCKET_BITS) - 1)
+#define MAX_BUCKETS (1u << REC_BUCKET_BITS)
+#define MAP_STACK_FLAG 0x20000
+#define MADV_DONTNEED 4
+
+const char *const cat_names[NR_CATS] = { "stack", "heap", "runtime", "file", "other" };
+
+/* ---- labels ---- */
+
+static struct label *labels;
+static size_t nlabels, labelcap;
+
+int label_id(enum tm_cat cat, const char *name)
+{
+	size_t i;
+
+	name = intern(name);
+	for (i = 0; i < nlabels; i++) /* a few dozen labels: a scan is fine */
+		if (labels[i].cat == cat && labels[i].name == name)
+			return (int)i;
+	GROW(labels, labelcap, nlabels + 1);
+	labels[nlabels] = (struct label){ cat, name };
+	return (int)nlabels++;
+}
+
+const struct label *label_get(int id)
+{
+	return &labels[id];
+}
+
+/* ---- processes and mms ---- */
+
+struct account *account__new(const struct account_opts *o)
+{
+	struct account *a = xcalloc(1, sizeof(*a));
+
+	a->o = *o;
+	a->cur_proc = hashmap__new();
+	a->mms = hashmap__new();
+	a->pending_mm = hashmap__new();
+	a->bucket_idx = hashmap__new();
+	a->next_sample = o->start_ts + o->interval_ns;
+	/* bucket 0 takes bytes when the bucket table is full (counted in unplaced) */
+	GROW(a->buckets, a->bucketcap, 1);
+	a->buckets[0].label = label_id(CAT_OTHER, "[bucket-table-full]");
+	a->buckets[0].stack_id = -1;
+	a->nbuckets = 1;
+	return a;
+}
+
+static struct proc *proc_new(struct account *a, pid_t pid, uint64_t ts)
+{
+	struct proc *p = xcalloc(1, sizeof(*p)), *prev;
+	uint64_t *slot = hashmap__upsert(a->cur_proc, (uint64_t)pid, NULL);
+
+	prev = (struct proc *)(uintptr_t)*slot;
+	p->idx = (uint32_t)a->nprocs;
+	p->pid = pid;
+	p->gen = prev ? prev->gen + 1 : 0;
+	p->comm = intern(prev ? prev->comm : "?");
+	p->exe = intern("");
+	p->alive = true;
+	p->start_ts = ts;
+	p->stacks = hashmap__new();
+	p->stack_labels = hashmap__new();
+	if (prev && prev->alive) {
+		prev->alive = false; /* replaced by exec */
+		prev->end_ts = ts;
+	}
+	*slot = (uint64_t)(uintptr_t)p;
+	GROW(a->procs, a->proccap, a->nprocs + 1);
+	a->procs[a->nprocs++] = p;
+	return p;
+}
+
+static struct proc *proc_of_pid(struct account *a, pid_t pid)
+{
+	uint64_t *slot = hashmap__find(a->cur_proc, (uint64_t)pid);
+
+	return slot ? (struct proc *)(uintptr_t)*slot : NULL;
+}
+
+struct proc *account__add_root(struct account *a, pid_t pid)
+{
+	struct proc *p = proc_new(a, pid, a->o.start_ts);
+
+	p->prelaunch = true;
+	return p;
+}
+
+static struct mm *mm_new(struct account *a, uint32_t mm_id, struct proc *p)
+{
+	struct mm *mm = xcalloc(1, sizeof(*mm));
+	int i;
+
+	mm->mm_id = mm_id;
+	mm->proc = p;
+	mm->in_bpf = true;
+	for (i = 0; i < TM_NR_MEMBERS; i++)
+		mm->pages[i] = hashmap__new();
+	*hashmap__upsert(a->mms, mm_id, NULL) = (uint64_t)(uintptr_t)mm;
+	if (p && !p->mm)
+		p->mm = mm;
+	return mm;
+}
+
+static struct mm *mm_find(struct account *a, uint32_t mm_id)
+{
+	uint64_t *slot = hashmap__find(a->mms, mm_id);
+
+	return slot ? (struct mm *)(uintptr_t)*slot : NULL;
+}
+
+static void mm_free(struct mm *mm)
+{
+	int i;
+
+	for (i = 0; i < TM_NR_MEMBERS; i++)
+		hashmap__free(mm->pages[i]);
+	free(mm);
+}
+
+/* ---- buckets, dirty tracking and the peak ---- */
+
+static void mark_proc(struct account *a, struct proc *p)
+{
+	p->sampled_dirty = true;
+	if (p->dirty)
+		return;
+	p->dirty = true;
+	GROW(a->dirty_procs, a->dirty_proc_cap, a->ndirty_procs + 1);
+	a->dirty_procs[a->ndirty_procs++] = p;
+}
+
+static void bucket_add(struct account *a, uint32_t b, int64_t bytes)
+{
+	struct bucket *bk = &a->buckets[b];
+	enum tm_cat cat = label_get(bk->label)->cat;
+
+	if (!bk->dirty) {
+		bk->dirty = true;
+		GROW(a->dirty_buckets, a->dirty_bucket_cap, a->ndirty_buckets + 1);
+		a->dirty_buckets[a->ndirty_buckets++] = b;
+	}
+	bk->cur += bytes;
+	if (bk->proc) {
+		bk->proc->cat[cat] += bytes;
+		mark_proc(a, bk->proc);
+	}
+	a->cat[cat] += bytes;
+	a->changed = true;
+}
+
+static uint32_t bucket_get(struct account *a, struct proc *p, int label, int32_t stack_id)
+{
+	uint64_t key = (uint64_t)p->idx << 40 | (uint64_t)(label & 0xffff) << 24 |
+		       (stack_id < 0 ? 0 : (uint64_t)(stack_id + 1) & 0xffffff);
+	bool created;
+	uint64_t *slot = hashmap__upsert(a->bucket_idx, key, &created);
+
+	if (created) {
+		if (a->nbuckets >= MAX_BUCKETS) {
+			*slot = 0;
+			return 0;
+		}
+		GROW(a->buckets, a->bucketcap, a->nbuckets + 1);
+		a->buckets[a->nbuckets] = (struct bucket){ .proc = p, .label = label, .stack_id = stack_id };
+		*slot = a->nbuckets++;
+	}
+	return (uint32_t)*slot;
+}
+
+/* The tree is at a new peak and about to go down: freeze what changed since the last freeze. */
+static void snapshot_peak(struct account *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->ndirty_buckets; i++) {
+		struct bucket *bk = &a->buckets[a->dirty_buckets[i]];
+
+		bk->peak = bk->cur;
+		bk->dirty = false;
+	}
+	a->ndirty_buckets = 0;
+	for (i = 0; i < a->ndirty_procs; i++) {
+		struct proc *p = a->dirty_procs[i];
+
+		memcpy(p->peak_cat, p->cat, sizeof(p->cat));
+		p->peak_kernel = p->kernel;
+		p->dirty = false;
+	}
+	a->ndirty_procs = 0;
+	memcpy(a->peak_cat, a->cat, sizeof(a->cat));
+	a->at_peak = false;
+}
+
+/* ---- timeline ---- */
+
+static void take_sample(struct account *a, uint64_t t)
+{
+	struct sample *s;
+	size_t i;
+
+	GROW(a->samples, a->samplecap, a->nsamples + 1);
+	s = &a->samples[a->nsamples++];
+	s->t = t - a->o.start_ts;
+	s->kernel = a->kernel;
+	memcpy(s->cat, a->cat, sizeof(a->cat));
+	s->first = a->nsprocs;
+	/* processes with memory now, or that changed since the last sample */
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		struct sample_proc *sp;
+
+		if (!p->kernel && !p->sampled_dirty)
+			continue;
+		p->sampled_dirty = false;
+		GROW(a->sprocs, a->sproccap, a->nsprocs + 1);
+		sp = &a->sprocs[a->nsprocs++];
+		sp->proc = p->idx;
+		sp->kernel = p->kernel;
+		memcpy(sp->cat, p->cat, sizeof(p->cat));
+	}
+	s->n = a->nsprocs - s->first;
+	a->changed = false;
+}
+
+static void advance_time(struct account *a, uint64_t ts)
+{
+	if (ts < a->last_ts)
+		ts = a->last_ts; /* CPUs' events interleave slightly out of order */
+	a->last_ts = ts;
+	if (ts < a->next_sample)
+		return;
+	/* only changed intervals are stored: the cost follows activity, not elapsed time */
+	if (a->changed)
+		take_sample(a, a->next_sample);
+	a->next_sample = ts - (ts - a->o.start_ts) % a->o.interval_ns + a->o.interval_ns;
+}
+
+/* ---- page records ---- */
+
+static inline uint64_t rec_bytes(uint64_t v)
+{
+	return v >> REC_BUCKET_BITS;
+}
+
+static void rec_add(struct account *a, struct mm *mm, int member, uint64_t key, uint32_t b, uint64_t bytes)
+{
+	bool created;
+	uint64_t *v = hashmap__upsert(mm->pages[member], key, &created);
+
+	if (created)
+		*v = b;
+	else
+		b = (uint32_t)(*v & REC_BUCKET_MASK); /* the page keeps its first owner */
+	*v += bytes << REC_BUCKET_BITS;
+	bucket_add(a, b, (int64_t)bytes);
+	mm->attributed += (int64_t)bytes;
+}
+
+/* Take up to want bytes from the record at key; returns what it took. */
+static uint64_t rec_take(struct account *a, struct mm *mm, int member, uint64_t key, uint64_t want)
+{
+	uint64_t *v = hashmap__find(mm->pages[member], key), have, take;
+
+	if (!v)
+		return 0;
+	have = rec_bytes(*v);
+	take = want < have ? want : have;
+	bucket_add(a, (uint32_t)(*v & REC_BUCKET_MASK), -(int64_t)take);
+	mm->attributed -= (int64_t)take;
+	if (take == have)
+		hashmap__delete(mm->pages[member], key);
+	else
+		*v -= take << REC_BUCKET_BITS;
+	return take;
+}
+
+/* Free bytes whose pages are not known: walk the member's records from a cursor. */
+static void take_any(struct account *a, struct mm *mm, int member, uint64_t want)
+{
+	struct hashmap *h = mm->pages[member];
+	size_t cap = hashmap__capacity(h), scanned = 0;
+
+	while (want && hashmap__size(h) && scanned < 2 * cap) {
+		uint64_t key, val;
+		size_t i = mm->cursor[member] % cap;
+
+		if (hashmap__slot(h, i, &key, &val))
+			want -= rec_take(a, mm, member, key, want);
+		else
+			mm->cursor[member]++;
+		scanned++;
+	}
+}
+
+/* Free every record in [start, end): munmap, madvise(DONTNEED), brk shrink, mremap. */
+static void take_range(struct account *a, struct mm *mm, uint64_t start, uint64_t end)
+{
+	int member;
+
+	for (member = 0; member < TM_NR_MEMBERS; member++) {
+		struct hashmap *h = mm->pages[member];
+		uint64_t pages = (end - start) / PAGE_SIZE;
+
+		if (!hashmap__size(h))
+			continue;
+		if (pages <= hashmap__size(h) * 4) {
+			uint64_t addr;
+
+			for (addr = start & ~(PAGE_SIZE - 1); addr < end; addr += PAGE_SIZE)
+				rec_take(a, mm, member, addr, UINT64_MAX);
+		} else {
+			size_t pos = 0;
+			uint64_t key, val;
+
+			while (hashmap__next(h, &pos, &key, &val)) {
+				if (key < start || key >= end || key == UNPLACED_KEY)
+					continue;
+				rec_take(a, mm, member, key, UINT64_MAX);
+				pos--; /* backward-shift may have moved an entry into this slot */
+			}
+		}
+	}
+}
+
+/* mremap moved [old, old+len) to new_addr: its records move with it. */
+static void move_range(struct mm *mm, uint64_t old, uint64_t len, uint64_t new_addr)
+{
+	int member;
+
+	for (member = 0; member < TM_NR_MEMBERS; member++) {
+		struct hashmap *h = mm->pages[member];
+		size_t pos = 0, n = 0, i;
+		uint64_t key, val, (*moved)[2] = NULL;
+
+		while (hashmap__next(h, &pos, &key, &val)) {
+			if (key < old || key >= old + len || key == UNPLACED_KEY)
+				continue;
+			moved = xrealloc(moved, (n + 1) * sizeof(*moved));
+			moved[n][0] = key - old + new_addr;
+			moved[n++][1] = val;
+		}
+		for (i = 0; i < n; i++)
+			hashmap__delete(h, moved[i][0] - new_addr + old);
+		for (i = 0; i < n; i++)
+			*hashmap__upsert(h, moved[i][0], NULL) = moved[i][1];
+		free(moved);
+	}
+}
+
+static void mm_maybe_forget(struct account *a, struct mm *mm)
+{
+	int member;
+
+	if (mm->total || !mm->dead)
+		return;
+	/* the address space is gone: whatever is still attributed was freed unseen */
+	for (member = 0; member < TM_NR_MEMBERS; member++)
+		take_any(a, mm, member, UINT64_MAX);
+	if (mm->in_bpf && a->o.forget_mm)
+		a->o.forget_mm(a->o.ctx, mm->mm_id);
+	mm->in_bpf = false;
+}
+
+/* ---- stacks ---- */
+
+static const char *frame_name(struct account *a, struct proc *p, uint64_t ip, bool *known)
+{
+	const struct map_entry *m = account__find_map(a, p, ip);
+	char buf[512];
+
+	*known = false;
+	if (!m)
+		return intern("[unknown]");
+	if (map_entry__is_file(m)) {
+		const struct elf_syms *es = elfsyms__get(m->path);
+		uint64_t off = 0;
+		const char *sym = es ? elfsyms__lookup(es, ip - m->start + m->off, &off) : NULL;
+
+		if (sym) {
+			*known = true;
+			return sym;
+		}
+		snprintf(buf, sizeof(buf), "%s+0x%llx", basename_of(m->path),
+			 (unsigned long long)(ip - m->start + m->off));
+		return intern(buf);
+	}
+	*known = m->path[0] == '[';
+	return intern(m->path[0] ? m->path : "[anon]");
+}
+
+const struct symstack *account__stack(struct account *a, struct proc *p, int32_t id)
+{
+	uint64_t ips[TM_MAX_STACK_DEPTH], *slot;
+	struct symstack *ss;
+	bool created;
+	int n, i;
+
+	if (id < 0)
+		return NULL;
+	slot = hashmap__upsert(p->stacks, (uint64_t)id, &created);
+	if (!created)
+		return (const struct symstack *)(uintptr_t)*slot;
+	n = a->o.read_stack(a->o.ctx, id, ips, TM_MAX_STACK_DEPTH);
+	if (n < 0)
+		n = 0;
+	ss = xcalloc(1, sizeof(*ss) + n * sizeof(ss->frames[0]));
+	ss->n = n;
+	for (i = 0; i < n; i++) {
+		bool known;
+
+		/* return addresses point after the call: look up the call itself */
+		ss->frames[i] = frame_name(a, p, i ? ips[i] - 1 : ips[i], &known);
+		if (!known)
+			ss->unknown++;
+	}
+	a->st.frames += n;
+	a->st.frames_unknown += ss->unknown;
+	*slot = (uint64_t)(uintptr_t)ss;
+	return ss;
+}
+
+static int refresh_maps(struct account *a, struct proc *p)
+{
+	int err;
+
+	p->maps_stale = false;
+	if (!p->alive)
+		return -ESRCH;
+	err = procmaps__read(&p->maps, p->pid);
+	if (err)
+		a->st.maps_read_failed++;
+	else
+		p->maps_read = true;
+	return err;
+}
+
+const struct map_entry *account__find_map(struct account *a, struct proc *p, uint64_t addr)
+{
+	const struct map_entry *m = procmaps__find(&p->maps, addr);
+
+	if (!m && p->maps_stale && !refresh_maps(a, p))
+		m = procmaps__find(&p->maps, addr);
+	return m;
+}
+
+void account__refresh_maps(struct account *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+
+		if (p->alive && (p->maps_stale || !p->maps_read))
+			refresh_maps(a, p);
+	}
+}
+
+/* ---- events ---- */
+
+static struct mm *mm_for_rss(struct account *a, const struct tm_event *e)
+{
+	struct mm *mm = mm_find(a, e->mm_id);
+	struct proc *p;
+
+	if (mm)
+		return mm;
+	if (e->cause == TM_CAUSE_FORK) {
+		/* the child's copy of the parent's pages; the child is named by the fork event */
+		mm = mm_new(a, e->mm_id, NULL);
+		*hashmap__upsert(a->pending_mm, e->tid, NULL) = (uint64_t)(uintptr_t)mm;
+		return mm;
+	}
+	p = proc_of_pid(a, (pid_t)e->tgid);
+	if (!p) {
+		a->st.orphan_events++;
+		return NULL;
+	}
+	switch (e->cause) {
+	case TM_CAUSE_EXEC:
+		/* execve is building the next image's address space */
+		if (p->mm)
+			p->mm->dead = true;
+		if (p->mm || p->exec_seen || p->prelaunch)
+			p = proc_new(a, p->pid, e->ts);
+		return mm_new(a, e->mm_id, p);
+	case TM_CAUSE_EXEC_OLD:
+	case TM_CAUSE_EXIT:
+	case TM_CAUSE_NONE:
+		/* first seen mid-life: its earlier growth was never seen, so it is not counted */
+		mm = mm_new(a, e->mm_id, p);
+		mm->unknown_base = true;
+		mm->dead = e->cause != TM_CAUSE_NONE;
+		return mm;
+	default:
+		if (p->mm) {
+			p->mm->dead = true; /* a new address space for this process: the old one is gone */
+			p->mm = NULL;
+		}
+		return mm_new(a, e->mm_id, p);
+	}
+}
+
+static void on_rss(struct account *a, const struct tm_event *e)
+{
+	struct mm *mm = mm_for_rss(a, e);
+	int64_t delta;
+	struct proc *p;
+	int member = e->member;
+
+	a->st.rss_events++;
+	if (!mm || member >= TM_NR_MEMBERS)
+		return;
+	delta = (int64_t)e->ret - mm->last[member];
+	mm->last[member] = (int64_t)e->ret;
+	if (mm->unknown_base || (mm->proc && mm->proc->prelaunch)) {
+		if (mm->dead && !mm->last[TM_FILEPAGES] && !mm->last[TM_ANONPAGES] &&
+		    !mm->last[TM_SHMEMPAGES] && mm->in_bpf && a->o.forget_mm) {
+			a->o.forget_mm(a->o.ctx, mm->mm_id);
+			mm->in_bpf = false;
+		}
+		return;
+	}
+	if (!delta)
+		return;
+	if (delta < 0 && a->at_peak)
+		snapshot_peak(a);
+	mm->total += delta;
+	a->kernel += delta;
+	p = mm->proc;
+	if (p) {
+		p->kernel += delta;
+		mark_proc(a, p);
+	}
+	a->changed = true;
+
+	if (delta > 0) {
+		uint64_t key = UNPLACED_KEY;
+		int label;
+		uint32_t b;
+
+		if (e->cause == TM_CAUSE_FAULT || e->cause == TM_CAUSE_SYSCALL)
+			key = e->addr & ~(delta >= (int64_t)HUGE_SIZE ? HUGE_SIZE - 1 : PAGE_SIZE - 1);
+		if (key == UNPLACED_KEY)
+			a->st.unplaced_bytes += delta;
+		if (e->stack_id < 0 && (e->flags & TM_F_CURR))
+			a->st.stacks_missing++;
+		if (!p) {
+			/* a forked child's copy before its fork event: placed when it is named */
+			rec_add(a, mm, member, key, 0, delta);
+		} else {
+			label = classify(a, p, member, e->addr, e->stack_id, e->cause);
+			b = bucket_get(a, p, label, e->stack_id);
+			if (!a->buckets[b].cur && !a->buckets[b].peak)
+				account__stack(a, p, e->stack_id); /* symbolize while the process lives */
+			rec_add(a, mm, member, key, b, delta);
+		}
+		if (p && p->kernel > p->own_peak) {
+			p->own_peak = p->kernel;
+			p->own_peak_ts = e->ts;
+			memcpy(p->own_peak_cat, p->cat, sizeof(p->cat));
+		}
+		if (a->kernel > a->peak_kernel) {
+			a->peak_kernel = a->kernel;
+			a->peak_ts = e->ts;
+			a->at_peak = true;
+		}
+	} else {
+		uint64_t want = -delta, nr = e->arg >> 32;
+
+		if (e->cause == TM_CAUSE_SYSCALL && e->len) {
+			uint64_t start = e->addr, end = e->addr + e->len;
+
+			if (nr == 12 && p) { /* brk shrink: [new break, old break) */
+				start = e->addr;
+				end = p->brk > start ? p->brk : start;
+			}
+			if (end > start) {
+				take_range(a, mm, start, end);
+				return;
+			}
+		}
+		if (e->cause == TM_CAUSE_FAULT)
+			want -= rec_take(a, mm, member, e->addr & ~(PAGE_SIZE - 1), want);
+		take_any(a, mm, member, want);
+		mm_maybe_forget(a, mm);
+	}
+}
+
+static void on_mmap(struct account *a, struct proc *p, const struct tm_event *e)
+{
+	struct region r = {
+		.start = e->ret,
+		.end = e->ret + ((e->len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)),
+		.kind = (int64_t)e->extra >= 0 && !(e->arg >> 32 & 0x20) ? REG_FILE : REG_MMAP,
+		.flags = (uint32_t)(e->arg >> 32),
+		.caller = e->extra2,
+		.stack_id = e->stack_id,
+		.label = -1,
+	};
+
+	regions__insert(&p->regions, &r);
+	if (r.kind == REG_FILE)
+		p->maps_stale = true;
+}
+
+static void on_fork(struct account *a, const struct tm_event *e)
+{
+	struct proc *parent = proc_of_pid(a, (pid_t)e->tgid);
+	struct proc *child = proc_new(a, (pid_t)e->extra, e->ts);
+	uint64_t *pending = hashmap__find(a->pending_mm, e->tid);
+
+	child->comm = intern(e->comm);
+	if (parent) {
+		child->exe = parent->exe;
+		child->is_go = parent->is_go;
+		child->start_brk = parent->start_brk;
+		child->brk = parent->brk;
+		child->start_stack = parent->start_stack;
+		child->stack_rlim = parent->stack_rlim;
+		procmaps__copy(&child->maps, &parent->maps);
+		regions__copy(&child->regions, &parent->regions);
+	}
+	if (pending) {
+		struct mm *mm = (struct mm *)(uintptr_t)*pending;
+		int member;
+		uint32_t b = bucket_get(a, child, label_id(CAT_OTHER, "inherited"), -1);
+
+		hashmap__delete(a->pending_mm, e->tid);
+		mm->proc = child;
+		child->mm = mm;
+		child->kernel = mm->total;
+		/* the pages copied from the parent, counted before the child had a name */
+		for (member = 0; member < TM_NR_MEMBERS; member++) {
+			uint64_t *v = hashmap__find(mm->pages[member], UNPLACED_KEY);
+
+			if (v) {
+				uint64_t bytes = rec_bytes(*v);
+
+				bucket_add(a, 0, -(int64_t)bytes);
+				bucket_add(a, b, (int64_t)bytes);
+				*v = bytes << REC_BUCKET_BITS | b;
+			}
+		}
+		mark_proc(a, child);
+	}
+}
+
+static void on_exec(struct account *a, const struct tm_event *e)
+{
+	struct proc *p = proc_of_pid(a, (pid_t)e->tgid);
+	char fn[64], exe[TM_PATH_LEN];
+	ssize_t n;
+
+	/* reuse an image already begun by execve's mm setup (or a vfork child's) */
+	if (!p || p->exec_seen || p->prelaunch)
+		p = proc_new(a, (pid_t)e->tgid, e->ts);
+	p->exec_seen = true;
+	p->comm = intern(e->comm);
+	p->start_brk = e->extra;
+	p->brk = e->ret;
+	p->start_stack = e->extra2;
+	p->stack_rlim = e->extra3;
+	p->regions.n = 0;
+	p->maps.n = 0;
+	snprintf(fn, sizeof(fn), "/proc/%u/exe", e->tgid);
+	n = readlink(fn, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		p->exe = intern(exe);
+		p->is_go = elfsyms__is_go(elfsyms__get(exe));
+	}
+	refresh_maps(a, p);
+}
+
+static void on_exit_ev(struct account *a, const struct tm_event *e)
+{
+	struct proc *p = proc_of_pid(a, (pid_t)e->tgid);
+
+	if (!p)
+		return;
+	p->alive = false;
+	p->end_ts = e->ts;
+	p->exit_code = (int)e->extra2;
+	if (p->mm) {
+		p->mm->dead = true;
+		mm_maybe_forget(a, p->mm);
+	}
+}
+
+void account__event(struct account *a, const struct tm_event *e)
+{
+	struct proc *p;
+
+	a->st.events++;
+	advance_time(a, e->ts);
+	switch (e->kind) {
+	case TM_EV_RSS:
+		on_rss(a, e);
+		return;
+	case TM_EV_FORK:
+		on_fork(a, e);
+		return;
+	case TM_EV_EXEC:
+		on_exec(a, e);
+		return;
+	case TM_EV_EXIT:
+		on_exit_ev(a, e);
+		return;
+	}
+	p = proc_of_pid(a, (pid_t)e->tgid);
+	if (!p) {
+		a->st.orphan_events++;
+		return;
+	}
+	switch (e->kind) {
+	case TM_EV_MMAP:
+		on_mmap(a, p, e);
+		break;
+	case TM_EV_MUNMAP:
+		regions__remove(&p->regions, e->addr, e->addr + e->len);
+		p->maps_stale = true;
+		break;
+	case TM_EV_MREMAP:
+		if (e->ret != e->addr && p->mm)
+			move_range(p->mm, e->addr, e->len < e->arg ? e->len : e->arg, e->ret);
+		regions__move(&p->regions, e->addr, e->len, e->ret);
+		p->maps_stale = true;
+		break;
+	case TM_EV_BRK:
+		if (!p->start_brk)
+			p->start_brk = e->ret;
+		p->brk = e->ret;
+		break;
+	case TM_EV_MADVISE:
+		break;
+	}
+}
+
+void account__finish(struct account *a, uint64_t end_ts)
+{
+	if (a->at_peak)
+		snapshot_peak(a);
+	advance_time(a, end_ts > a->last_ts ? end_ts : a->last_ts);
+	if (a->changed)
+		take_sample(a, a->last_ts);
+}
+
+void account__free(struct account *a)
+{
+	size_t pos = 0, i;
+	uint64_t k, v;
+
+	if (!a)
+		return;
+	while (hashmap__next(a->mms, &pos, &k, &v))
+		mm_free((struct mm *)(uintptr_t)v);
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+
+		pos = 0;
+		while (hashmap__next(p->stacks, &pos, &k, &v))
+			free((void *)(uintptr_t)v);
+		hashmap__free(p->stacks);
+		hashmap__free(p->stack_labels);
+		procmaps__clear(&p->maps);
+		free(p->regions.r);
+		free(p);
+	}
+	free(a->procs);
+	hashmap__free(a->cur_proc);
+	hashmap__free(a->mms);
+	hashmap__free(a->pending_mm);
+	hashmap__free(a->bucket_idx);
+	free(a->buckets);
+	free(a->dirty_buckets);
+	free(a->dirty_procs);
+	free(a->samples);
+	free(a->sprocs);
+	free(a);
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Turns the event stream into resident bytes per process, label and stack, over time:
+ * every RSS delta the kernel reports is added to (or taken from) page records, so the
+ * attributed parts always add up to the kernel's counters. */
+#ifndef TM_ACCOUNT_H
+#define TM_ACCOUNT_H
+#include <stddef.h>
+#include "model.h"
+
+struct account_opts {
+	uint64_t start_ts;       /* CLOCK_MONOTONIC ns at launch */
+	uint64_t interval_ns;    /* timeline sample interval */
+	/* Read stack id's frames from the kernel's stack map; returns frame count or -errno. */
+	int (*read_stack)(void *ctx, int32_t id, uint64_t *ips, int max);
+	/* Forget an mm id in the kernel's filter (its address space is gone). */
+	void (*forget_mm)(void *ctx, uint32_t mm_id);
+	void *ctx;
+};
+
+struct sample_proc {
+	uint32_t proc;
+	int64_t kernel;
+	int64_t cat[NR_CATS];
+};
+
+struct sample {
+	uint64_t t;              /* ns since start */
+	int64_t kernel;
+	int64_t cat[NR_CATS];
+	size_t first, n;         /* its sample_proc entries */
+};
+
+struct account_stats {
+	uint64_t events, rss_events;
+	uint64_t unplaced_bytes;     /* positive deltas with no known address */
+	uint64_t maps_read_failed;   /* /proc/PID/maps could not be read (process gone) */
+	uint64_t frames, frames_unknown;
+	uint64_t stacks_missing;     /* growth with no user stack (stack walk failed or none) */
+	uint64_t orphan_events;      /* events of an mm or pid never bound to a process */
+};
+
+struct account {
+	struct account_opts o;
+	struct proc **procs;
+	size_t nprocs, proccap;
+	struct hashmap *cur_proc;     /* pid -> current struct proc * */
+	struct hashmap *mms;          /* mm id -> struct mm * */
+	struct hashmap *pending_mm;   /* parent tid -> child's struct mm * (fork copy seen first) */
+	struct bucket *buckets;
+	size_t nbuckets, bucketcap;
+	struct hashmap *bucket_idx;   /* proc/label/stack key -> bucket index */
+	uint32_t *dirty_buckets;
+	size_t ndirty_buckets, dirty_bucket_cap;
+	struct proc **dirty_procs;
+	size_t ndirty_procs, dirty_proc_cap;
+	int64_t kernel;               /* the tree's RSS by the kernel's counters */
+	int64_t cat[NR_CATS];         /* attributed, per category */
+	int64_t peak_kernel, peak_cat[NR_CATS];
+	uint64_t peak_ts;
+	bool at_peak;
+	struct sample *samples;
+	size_t nsamples, samplecap;
+	struct sample_proc *sprocs;
+	size_t nsprocs, sproccap;
+	uint64_t next_sample;
+	bool changed;
+	uint64_t last_ts;
+	struct account_stats st;
+};
+
+struct account *account__new(const struct account_opts *o);
+void account__free(struct account *a);
+/* The launched process, before it execs. */
+struct proc *account__add_root(struct account *a, pid_t pid);
+void account__event(struct account *a, const struct tm_event *e);
+/* Re-read the maps of live processes that mapped new files (call between event batches). */
+void account__refresh_maps(struct account *a);
+/* Close the timeline and the peak at end_ts. */
+void account__finish(struct account *a, uint64_t end_ts);
+/* Symbolized stack of a process (cached), or NULL when the id is an error. */
+const struct symstack *account__stack(struct account *a, struct proc *p, int32_t id);
+/* Find the mapping containing addr, re-reading the process's maps once if they changed. */
+const struct map_entry *account__find_map(struct account *a, struct proc *p, uint64_t addr);
+
+/* classify.c: the label of bytes of member at addr, brought in by stack_id. */
+int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id,
+	     int cause);
+#endif

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Which category and label resident bytes belong to. Mostly by address region (how the
+ * mapping was made, by whom), with the faulting stack deciding where the region alone cannot:
+ * inside Go's heap arena, goroutine stacks and heap objects share spans.
+ * The rules are documented in docs/classification.md; keep the two in step.
+ */
+#include <string.h>
+#include "account.h"
+#include "util.h"
+
+#define MAP_GROWSDOWN 0x100
+#define MAP_STACK 0x20000
+
+static bool starts(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* Label of an anonymous page in a mapping made by mmap, decided once per mapping. */
+static int region_label(struct account *a, struct proc *p, struct region *r)
+{
+	const struct map_entry *m;
+	const char *mod;
+
+	if (r->flags & (MAP_STACK | MAP_GROWSDOWN))
+		return label_id(CAT_STACK, "thread");
+	if (r->kind == REG_FILE)
+		return label_id(CAT_OTHER, "file-private");
+	m = r->caller ? account__find_map(a, p, r->caller) : NULL;
+	mod = m ? basename_of(m->path) : "";
+	if (starts(mod, "libc.so") || starts(mod, "libc-"))
+		return label_id(CAT_HEAP, "malloc"); /* glibc calls mmap for arenas and big blocks */
+	if (starts(mod, "ld-linux") || starts(mod, "ld-"))
+		return label_id(CAT_OTHER, "loader");
+	return label_id(CAT_OTHER, "mmap");
+}
+
+/* ---- Go (1.19-1.23, amd64): see ../shared/RUNTIMES.md ---- */
+
+/* Heap arenas come from hints i<<40 | 0x00c0<<32 (runtime/malloc.go mallocinit). */
+static bool go_in_arena(uint64_t addr)
+{
+	return ((addr >> 32) & 0xff) == 0xc0 && addr < (0x80ull << 40);
+}
+
+struct fn_rule {
+	const char *needle; /* substring of the symbol */
+	enum tm_cat cat;
+	const char *label;
+};
+
+/* Innermost match wins. Stack growth and allocation first: they own the page they fault. */
+static const struct fn_rule go_rules[] = {
+	{ "runtime.stackpoolalloc", CAT_STACK, "goroutine" },
+	{ "runtime.stackcacherefill", CAT_STACK, "goroutine" },
+	{ "runtime.stackalloc", CAT_STACK, "goroutine" },
+	{ "runtime.copystack", CAT_STACK, "goroutine" },
+	{ "runtime.newstack", CAT_STACK, "goroutine" },
+	{ "runtime.malg", CAT_RUNTIME, "sched" },          /* the g struct itself */
+	{ "runtime.allgadd", CAT_RUNTIME, "sched" },
+	{ "runtime.allocm", CAT_RUNTIME, "sched" },
+	{ "runtime.mcommoninit", CAT_RUNTIME, "sched" },
+	{ "runtime.procresize", CAT_RUNTIME, "sched" },
+	{ "heapBits", CAT_RUNTIME, "gc" },
+	{ "MarkBits", CAT_RUNTIME, "gc" },
+	{ "AllocBits", CAT_RUNTIME, "gc" },
+	{ "gcBits", CAT_RUNTIME, "gc" },
+	{ "runtime.getempty", CAT_RUNTIME, "gc" },
+	{ "gcWork", CAT_RUNTIME, "gc" },
+	{ "runtime.gcDrain", CAT_RUNTIME, "gc" },
+	{ "runtime.scanobject", CAT_RUNTIME, "gc" },
+	{ "runtime.greyobject", CAT_RUNTIME, "gc" },
+	{ "runtime.gcBgMarkWorker", CAT_RUNTIME, "gc" },
+	{ "runtime.newArenaMayUnlock", CAT_RUNTIME, "gc" },
+	{ "runtime.(*mheap).sysAlloc", CAT_RUNTIME, "gc" }, /* heapArena: mostly the GC bitmap */
+	{ "runtime.(*pageAlloc)", CAT_RUNTIME, "pagealloc" },
+	{ "runtime.(*pallocData)", CAT_RUNTIME, "pagealloc" },
+	{ "runtime.(*pageCache)", CAT_RUNTIME, "pagealloc" },
+	{ "scavenge", CAT_RUNTIME, "pagealloc" },
+	{ "runtime.(*fixalloc)", CAT_RUNTIME, "spans" },
+	{ "runtime.(*mheap).allocSpan", CAT_RUNTIME, "spans" },
+	{ "runtime.(*mheap).setSpans", CAT_RUNTIME, "spans" },
+	{ "runtime.(*mspan)", CAT_RUNTIME, "spans" },
+	{ "runtime.allocmcache", CAT_RUNTIME, "spans" },
+	{ "runtime.stkbucket", CAT_RUNTIME, "profiling" },
+	{ "runtime.persistentalloc", CAT_RUNTIME, "persistent" },
+};
+
+/* Label decided by the stack for a Go process, or -1. Cached per stack and arena-ness. */
+static int go_stack_label(struct account *a, struct proc *p, int32_t stack_id, bool in_arena)
+{
+	uint64_t key = (uint64_t)(stack_id < 0 ? 0 : stack_id + 1) << 1 | in_arena, *slot;
+	const struct symstack *ss;
+	bool created;
+	int i, label = -1;
+	size_t r;
+
+	slot = hashmap__upsert(p->stack_labels, key, &created);
+	if (!created)
+		return (int)*slot - 1;
+	ss = account__stack(a, p, stack_id);
+	for (i = 0; ss && i < ss->n && label < 0; i++) {
+		for (r = 0; r < sizeof(go_rules) / sizeof(go_rules[0]); r++) {
+			if (!strstr(ss->frames[i], go_rules[r].needle))
+				continue;
+			/* outside the arena, what looks like a stack allocation is its metadata */
+			if (!in_arena && go_rules[r].cat == CAT_STACK)
+				continue;
+			label = label_id(go_rules[r].cat, go_rules[r].label);
+			break;
+		}
+	}
+	if (label < 0)
+		label = in_arena ? label_id(CAT_HEAP, "go") : label_id(CAT_RUNTIME, "other");
+	*slot = (uint64_t)label + 1;
+	return label;
+}
+
+static bool in_main_stack(const struct proc *p, uint64_t addr)
+{
+	uint64_t rlim = p->stack_rlim, top = p->start_stack;
+
+	if (!top)
+		return false;
+	if (!rlim || rlim > (1ull << 30))
+		rlim = 1ull << 30; /* unlimited: the legacy layout still keeps mmaps far below */
+	return addr < top + (4ull << 20) && addr + rlim >= top;
+}
+
+int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id, int cause)
+{
+	const struct map_entry *m;
+	struct region *r;
+
+	if (member == TM_FILEPAGES) {
+		m = addr ? account__find_map(a, p, addr) : NULL;
+		return label_id(CAT_FILE, m && m->path[0] ? basename_of(m->path) : "[unknown file]");
+	}
+	if (member == TM_SHMEMPAGES)
+		return label_id(CAT_FILE, "shmem");
+	if (cause == TM_CAUSE_EXEC)
+		return label_id(CAT_STACK, "main"); /* execve copies argv/envp onto the new stack */
+	if (cause != TM_CAUSE_FAULT && cause != TM_CAUSE_SYSCALL)
+		return label_id(CAT_OTHER, "[address unknown]");
+
+	r = regions__find(&p->regions, addr);
+	if (p->is_go && !in_main_stack(p, addr)) {
+		if (go_in_arena(addr))
+			return go_stack_label(a, p, stack_id, true);
+		/* file copies and thread stacks follow the generic rules; the rest is the runtime's */
+		if (!r || (r->kind != REG_FILE && !(r->flags & (MAP_STACK | MAP_GROWSDOWN))))
+			return go_stack_label(a, p, stack_id, false);
+	}
+	if (r) {
+		if (r->label < 0)
+			r->label = region_label(a, p, r);
+		return r->label;
+	}
+	if (p->start_brk && addr >= p->start_brk && addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096)
+		return label_id(CAT_HEAP, "brk");
+	if (in_main_stack(p, addr))
+		return label_id(CAT_STACK, "main");
+	m = account__find_map(a, p, addr);
+	if (!m)
+		return label_id(CAT_OTHER, "unknown");
+	if (!strcmp(m->path, "[heap]"))
+		return label_id(CAT_HEAP, "brk");
+	if (!strcmp(m->path, "[stack]"))
+		return label_id(CAT_STACK, "main");
+	if (map_entry__is_file(m))
+		return label_id(CAT_OTHER, "file-private"); /* .data/.bss copies of a file mapping */
+	return label_id(CAT_OTHER, "anon");
+}

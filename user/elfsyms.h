@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Function symbols of one ELF file (libelf): .symtab, else .dynsym, with PT_LOAD segments to
+ * turn a file offset into a symbol address. Cached by path for the whole run. */
+#ifndef TM_ELFSYMS_H
+#define TM_ELFSYMS_H
+#include <stdint.h>
+#include <stdbool.h>
+
+struct elf_syms;
+
+/* The cached table for path (loaded on first use); NULL if the file cannot be read as ELF. */
+const struct elf_syms *elfsyms__get(const char *path);
+/* Symbol containing the file offset, or NULL; *sym_off is the offset into it. */
+const char *elfsyms__lookup(const struct elf_syms *es, uint64_t file_off, uint64_t *sym_off);
+bool elfsyms__is_go(const struct elf_syms *es); /* has .gopclntab or runtime.main */
+size_t elfsyms__count(const struct elf_syms *es);
+void elfsyms__free_all(void);
+#endif

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "launcher.h"
+
+int launcher__fork(struct launcher *l, char *const argv[])
+{
+	int gate[2], errp[2];
+	pid_t pid;
+
+	if (pipe2(gate, O_CLOEXEC))
+		return -errno;
+	if (pipe2(errp, O_CLOEXEC)) {
+		close(gate[0]);
+		close(gate[1]);
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(gate[0]);
+		close(gate[1]);
+		close(errp[0]);
+		close(errp[1]);
+		return err;
+	}
+	if (pid == 0) {
+		char go;
+		int e;
+
+		close(gate[1]);
+		close(errp[0]);
+		/* the command must not outlive a tracer that was killed */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (read(gate[0], &go, 1) != 1)
+			_exit(127); /* the tracer gave up before starting us */
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(errp[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	close(gate[0]);
+	close(errp[1]);
+	l->pid = pid;
+	l->go_fd = gate[1];
+	l->err_fd = errp[0];
+	return 0;
+}
+
+int launcher__go(struct launcher *l)
+{
+	char go = 1;
+	int e = 0;
+	ssize_t n;
+
+	if (write(l->go_fd, &go, 1) != 1)
+		return errno;
+	close(l->go_fd);
+	l->go_fd = -1;
+	do
+		n = read(l->err_fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(l->err_fd);
+	l->err_fd = -1;
+	return n == sizeof(e) ? e : 0;
+}
+
+void launcher__abort(struct launcher *l)
+{
+	if (l->go_fd >= 0)
+		close(l->go_fd);
+	if (l->err_fd >= 0)
+		close(l->err_fd);
+	l->go_fd = l->err_fd = -1;
+	if (l->pid > 0)
+		waitpid(l->pid, NULL, 0);
+}

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* taskmem-trace: where a process tree's resident memory comes from, by stack and category. */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "account.h"
+#include "elfsyms.h"
+#include "launcher.h"
+#include "report.h"
+#include "strtab.h"
+#include "tracer.h"
+#include "util.h"
+
+/* Exit codes of the tool itself (the command's own code is passed through otherwise). */
+#define EXIT_USAGE 2
+#define EXIT_SETUP 125    /* could not trace: not root, no BTF, BPF load failed */
+#define EXIT_NOEXEC 126
+#define EXIT_NOTFOUND 127
+
+enum {
+	OPT_FOLDED = 1000,
+	OPT_JSON,
+	OPT_INTERVAL,
+	OPT_RINGBUF,
+	OPT_STACKS,
+	OPT_MAX_PROCS,
+	OPT_MAX_THREADS,
+	OPT_TOP,
+};
+
+static struct env {
+	const char *folded, *json;
+	uint64_t interval_ns;
+	struct tracer_opts t;
+	bool quiet;
+	int top;
+	char **argv;
+	int argc;
+} env = {
+	.interval_ns = 10 * 1000000ull,
+	.t = { .max_processes = 8192, .max_threads = 65536, .stack_storage = 16384,
+	       .ringbuf_bytes = 32ull << 20 },
+	.top = 10,
+};
+
+const char *argp_program_version = "taskmem-trace 0.1";
+static const char doc[] =
+	"Trace a command's process tree and attribute every resident byte to the user stack that\n"
+	"brought it in and to a category (stack, heap, runtime, file, other), over time.\n"
+	"\n"
+	"USAGE: taskmem-trace [OPTIONS] -- COMMAND [ARGS...]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  sudo taskmem-trace -- ./go_bench 100000           # summary at the peak on stderr\n"
+	"  sudo taskmem-trace --json out.json -- python3 app.py\n"
+	"  sudo taskmem-trace --folded out.folded -- ./server  # then: flamegraph.pl out.folded > f.svg\n"
+	"  sudo taskmem-trace --interval 100 --json o.json -- make -j2\n"
+	"\n"
+	"The command's exit code is passed through (128+N when killed by signal N).\n"
+	"Own exit codes: 2 bad usage, 125 cannot trace (not root, no BTF, BPF refused),\n"
+	"126 command not executable, 127 command not found.\n";
+
+static const struct argp_option opts[] = {
+	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/1)", 0 },
+	{ "folded", OPT_FOLDED, "FILE", 0, "Write resident bytes at the peak per stack, flamegraph.pl format", 0 },
+	{ "interval", OPT_INTERVAL, "MS", 0, "Timeline sample interval in milliseconds (default 10)", 0 },
+	{ "top", OPT_TOP, "N", 0, "Stacks shown in the summary (default 10)", 0 },
+	{ "ringbuf-size", OPT_RINGBUF, "MB", 0, "Event ring buffer size in MiB, a power of two (default 32)", 0 },
+	{ "stack-storage-size", OPT_STACKS, "N", 0, "Distinct user stacks kept (default 16384)", 0 },
+	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
+	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
+	{ "quiet", 'q', NULL, 0, "No summary on stderr", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
+	{},
+};
+
+static int parse_num(const char *arg, long long min, long long max, struct argp_state *state, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max)
+		argp_error(state, "%s must be a whole number from %lld to %lld, not '%s'", what, min, max, arg);
+	return (int)v;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	long long v;
+
+	switch (key) {
+	case OPT_JSON:
+		env.json = arg;
+		break;
+	case OPT_FOLDED:
+		env.folded = arg;
+		break;
+	case OPT_INTERVAL:
+		env.interval_ns = parse_num(arg, 1, 3600000, state, "--interval") * 1000000ull;
+		break;
+	case OPT_TOP:
+		env.top = parse_num(arg, 0, 1000, state, "--top");
+		break;
+	case OPT_RINGBUF:
+		v = parse_num(arg, 1, 1024, state, "--ringbuf-size");
+		if (v & (v - 1))
+			argp_error(state, "--ringbuf-size must be a power of two, not %lld", v);
+		env.t.ringbuf_bytes = (uint64_t)v << 20;
+		break;
+	case OPT_STACKS:
+		env.t.stack_storage = parse_num(arg, 16, 1 << 22, state, "--stack-storage-size");
+		break;
+	case OPT_MAX_PROCS:
+		env.t.max_processes = parse_num(arg, 16, 1 << 22, state, "--max-processes");
+		break;
+	case OPT_MAX_THREADS:
+		env.t.max_threads = parse_num(arg, 16, 1 << 22, state, "--max-threads");
+		break;
+	case 'q':
+		env.quiet = true;
+		break;
+	case 'v':
+		verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		env.argv = &state->argv[state->next - 1];
+		env.argc = state->argc - state->next + 1;
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (!env.argv)
+			argp_error(state, "no command given: taskmem-trace [OPTIONS] -- COMMAND [ARGS...]");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t got_signal;
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static struct account *g_acct;
+static void on_event(void *ctx, const struct tm_event *e)
+{
+	account__event(g_acct, e);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .args_doc = "-- COMMAND [ARGS...]", .doc = doc };
+	struct launcher l = { .go_fd = -1, .err_fd = -1 };
+	struct report_info ri = {};
+	struct tracer *t = NULL;
+	struct sigaction sa = {};
+	uint64_t start, end, signalled_at = 0;
+	int status = 0, err, exit_code = EXIT_SETUP, rc = 0;
+	char desc[64];
+	const char *outs[2];
+	size_t i;
+
+	err = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	if (err)
+		return EXIT_USAGE;
+	outs[0] = env.json;
+	outs[1] = env.folded;
+	for (i = 0; i < 2; i++) {
+		if (outs[i] && (err = report__check_writable(outs[i]))) {
+			p_err("cannot write %s: %s", outs[i], strerror(-err));
+			return EXIT_USAGE;
+		}
+	}
+
+	err = tracer__open(&t, &env.t, on_event, NULL);
+	if (err)
+		return EXIT_SETUP;
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	err = launcher__fork(&l, env.argv);
+	if (err) {
+		p_err("cannot start '%s': %s", env.argv[0], strerror(-err));
+		goto cleanup;
+	}
+	start = now_ns();
+	g_acct = account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
+						    .read_stack = tracer__read_stack,
+						    .forget_mm = tracer__forget_mm, .ctx = t });
+	account__add_root(g_acct, l.pid);
+	err = tracer__follow(t, l.pid);
+	if (err) {
+		p_err("cannot follow pid %d: %s", l.pid, strerror(-err));
+		launcher__abort(&l);
+		goto cleanup;
+	}
+	err = launcher__go(&l);
+	if (err) {
+		p_err("cannot run '%s': %s", env.argv[0], strerror(err));
+		waitpid(l.pid, NULL, 0);
+		exit_code = err == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+		goto cleanup;
+	}
+
+	for (;;) {
+		pid_t w;
+
+		err = tracer__poll(t, 5);
+		if (err < 0) {
+			p_err("reading events failed: %s", strerror(-err));
+			kill(l.pid, SIGKILL);
+		}
+		account__refresh_maps(g_acct);
+		w = waitpid(l.pid, &status, WNOHANG);
+		if (w == l.pid)
+			break;
+		if (got_signal && !signalled_at) {
+			/* stop the command and report what was seen */
+			kill(l.pid, got_signal == SIGHUP ? SIGTERM : got_signal);
+			signalled_at = now_ns();
+		} else if (signalled_at && now_ns() - signalled_at > 2000000000ull) {
+			kill(l.pid, SIGKILL);
+		}
+	}
+	end = now_ns();
+	/* the command's teardown and exit events are already queued: take them all */
+	while (tracer__poll(t, 0) > 0)
+		;
+	account__finish(g_acct, end);
+
+	if (WIFSIGNALED(status)) {
+		exit_code = 128 + WTERMSIG(status);
+		snprintf(desc, sizeof(desc), "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	} else {
+		exit_code = WEXITSTATUS(status);
+		snprintf(desc, sizeof(desc), "exited with %d", exit_code);
+	}
+	ri.argv = env.argv;
+	ri.argc = env.argc;
+	ri.exit_code = exit_code;
+	ri.exit_desc = desc;
+	ri.duration_s = (end - start) / 1e9;
+	ri.interval_ns = env.interval_ns;
+	ri.top = env.top;
+	tracer__counters(t, ri.counters);
+	if (!env.quiet)
+		report__summary(stderr, g_acct, &ri);
+	if (env.folded && report__folded(env.folded, g_acct, &ri))
+		rc = EXIT_SETUP;
+	if (env.json && report__json(env.json, g_acct, &ri))
+		rc = EXIT_SETUP;
+	if (rc && !exit_code)
+		exit_code = rc; /* a report that could not be written is a failure */
+
+cleanup:
+	tracer__free(t);
+	account__free(g_acct);
+	elfsyms__free_all();
+	strtab__free();
+	return exit_code;
+}

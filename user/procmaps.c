@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "procmaps.h"
+#include "strtab.h"
+#include "util.h"
+
+int procmaps__parse(struct procmaps *pm, const char *text)
+{
+	const char *line = text;
+
+	pm->n = 0;
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		char buf[4096 + 256], perms[8] = "", path[4096] = "";
+		unsigned long long start, end, off, ino;
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		struct map_entry *m;
+		int n;
+
+		if (len >= sizeof(buf))
+			len = sizeof(buf) - 1;
+		memcpy(buf, line, len);
+		buf[len] = 0;
+		line = nl ? nl + 1 : NULL;
+		n = sscanf(buf, "%llx-%llx %7s %llx %*s %llu %4095[^\n]", &start, &end, perms, &off, &ino, path);
+		if (n < 5 || end <= start)
+			continue; /* a malformed line is skipped, not trusted */
+		GROW(pm->e, pm->cap, pm->n + 1);
+		m = &pm->e[pm->n++];
+		m->start = start;
+		m->end = end;
+		m->off = off;
+		m->ino = ino;
+		m->exec = perms[2] == 'x';
+		m->write = perms[1] == 'w';
+		m->shared = perms[3] == 's';
+		{
+			char *p = path;
+
+			while (*p == ' ')
+				p++;
+			m->path = intern(p);
+		}
+	}
+	return 0;
+}
+
+int procmaps__read(struct procmaps *pm, pid_t pid)
+{
+	char fn[64], *text = NULL;
+	size_t cap = 0, len = 0;
+	FILE *f;
+	int err;
+
+	snprintf(fn, sizeof(fn), "/proc/%d/maps", pid);
+	f = fopen(fn, "re");
+	if (!f)
+		return -errno;
+	for (;;) {
+		size_t r;
+
+		GROW(text, cap, len + 65536);
+		r = fread(text + len, 1, cap - len - 1, f);
+		if (!r)
+			break;
+		len += r;
+	}
+	err = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (!err && len == 0)
+		err = -ESRCH; /* a zombie's maps are empty: keep the old snapshot */
+	if (!err) {
+		text[len] = 0;
+		err = procmaps__parse(pm, text);
+	}
+	free(text);
+	return err;
+}
+
+const struct map_entry *procmaps__find(const struct procmaps *pm, uint64_t addr)
+{
+	size_t lo = 0, hi = pm->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < pm->e[mid].start)
+			hi = mid;
+		else if (addr >= pm->e[mid].end)
+			lo = mid + 1;
+		else
+			return &pm->e[mid];
+	}
+	return NULL;
+}
+
+void procmaps__copy(struct procmaps *dst, const struct procmaps *src)
+{
+	dst->n = 0;
+	GROW(dst->e, dst->cap, src->n);
+	if (src->n)
+		memcpy(dst->e, src->e, src->n * sizeof(*src->e));
+	dst->n = src->n;
+}
+
+void procmaps__clear(struct procmaps *pm)
+{
+	free(pm->e);
+	pm->e = NULL;
+	pm->n = pm->cap = 0;
+}

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "report.h"
+#include "tracer.h"
+#include "util.h"
+
+#define MIB (1024.0 * 1024.0)
+
+uint64_t report__dropped(const struct report_info *ri)
+{
+	return ri->counters[TM_CNT_DROP_RSS] + ri->counters[TM_CNT_DROP_SYSCALL] +
+	       ri->counters[TM_CNT_DROP_PROC];
+}
+
+/* Categories at the tree's peak; bytes nobody could be credited with go to other. */
+static void peak_categories(struct account *a, int64_t out[NR_CATS], int64_t *unattributed)
+{
+	int64_t sum = 0;
+	int c;
+
+	for (c = 0; c < NR_CATS; c++) {
+		out[c] = a->peak_cat[c];
+		sum += out[c];
+	}
+	*unattributed = a->peak_kernel - sum;
+	out[CAT_OTHER] += *unattributed;
+}
+
+static void proc_categories(const int64_t cat[NR_CATS], int64_t kernel, int64_t out[NR_CATS])
+{
+	int64_t sum = 0;
+	int c;
+
+	for (c = 0; c < NR_CATS; c++) {
+		out[c] = cat[c];
+		sum += cat[c];
+	}
+	out[CAT_OTHER] += kernel - sum;
+}
+
+static int cmp_bucket_peak(const void *x, const void *y)
+{
+	const struct bucket *a = *(const struct bucket *const *)x, *b = *(const struct bucket *const *)y;
+
+	return a->peak < b->peak ? 1 : a->peak > b->peak ? -1 : 0;
+}
+
+/* Buckets with bytes at the peak, largest first (caller frees). */
+static struct bucket **peak_buckets(struct account *a, size_t *n)
+{
+	struct bucket **v = xcalloc(a->nbuckets, sizeof(*v));
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < a->nbuckets; i++)
+		if (a->buckets[i].peak > 0)
+			v[(*n)++] = &a->buckets[i];
+	qsort(v, *n, sizeof(*v), cmp_bucket_peak);
+	return v;
+}
+
+static const char *label_text(int id, char *buf, size_t len)
+{
+	const struct label *l = label_get(id);
+
+	snprintf(buf, len, "%s/%s", cat_names[l->cat], l->name);
+	return buf;
+}
+
+void report__summary(FILE *f, struct account *a, const struct report_info *ri)
+{
+	int64_t cats[NR_CATS], unattr;
+	struct bucket **top;
+	size_t n, i;
+	int c, shown;
+
+	peak_categories(a, cats, &unattr);
+	fprintf(f, "\n== taskmem-trace: %s", ri->argv[0]);
+	for (c = 1; c < ri->argc && c < 6; c++)
+		fprintf(f, " %s", ri->argv[c]);
+	fprintf(f, "%s -- %s, %.2f s\n", ri->argc > 6 ? " ..." : "", ri->exit_desc, ri->duration_s);
+	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s (kernel counters: %.1f MiB)\n",
+		a->peak_kernel / MIB, a->peak_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0,
+		a->peak_kernel / MIB);
+	for (c = 0; c < NR_CATS; c++)
+		fprintf(f, "  %-8s %10.1f MiB  %5.1f%%\n", cat_names[c], cats[c] / MIB,
+			a->peak_kernel ? 100.0 * cats[c] / a->peak_kernel : 0.0);
+	if (unattr)
+		fprintf(f, "  (other includes %.2f MiB whose pages could not be credited to a stack)\n", unattr / MIB);
+
+	fprintf(f, "processes (by own peak):\n  %7s %-16s %10s %9s %9s %9s %9s %9s\n", "pid", "comm",
+		"peak MiB", "stack", "heap", "runtime", "file", "other");
+	shown = 0;
+	for (i = 0; i < a->nprocs && shown < 10; i++) {
+		struct proc *p = a->procs[i];
+		int64_t pc[NR_CATS];
+
+		if (p->prelaunch || !p->own_peak)
+			continue;
+		proc_categories(p->own_peak_cat, p->own_peak, pc);
+		fprintf(f, "  %7d %-16s %10.1f", p->pid, p->comm, p->own_peak / MIB);
+		for (c = 0; c < NR_CATS; c++)
+			fprintf(f, " %9.1f", pc[c] / MIB);
+		fputc('\n', f);
+		shown++;
+	}
+
+	top = peak_buckets(a, &n);
+	fprintf(f, "top stacks at the peak:\n");
+	for (i = 0; i < n && i < (size_t)ri->top; i++) {
+		const struct symstack *ss = account__stack(a, top[i]->proc, top[i]->stack_id);
+		char lb[128];
+		int k;
+
+		fprintf(f, "  %9.1f MiB  %-22s", top[i]->peak / MIB, label_text(top[i]->label, lb, sizeof(lb)));
+		for (k = 0; ss && k < ss->n && k < 5; k++)
+			fprintf(f, "%s%s", k ? " <- " : " ", ss->frames[k]);
+		if (ss && ss->n > 5)
+			fprintf(f, " <- ...");
+		if (!ss || !ss->n)
+			fprintf(f, " [no user stack]");
+		fputc('\n', f);
+	}
+	free(top);
+	fprintf(f, "events: %llu page faults, %llu RSS updates, %llu dropped",
+		(unsigned long long)ri->counters[TM_CNT_PAGE_FAULTS],
+		(unsigned long long)ri->counters[TM_CNT_RSS_EVENTS], (unsigned long long)report__dropped(ri));
+	for (c = TM_CNT_STACK_FAULT; c < TM_NR_COUNTERS; c++)
+		if (ri->counters[c])
+			fprintf(f, ", %s %llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
+	fprintf(f, "; frames symbolized %llu/%llu\n",
+		(unsigned long long)(a->st.frames - a->st.frames_unknown), (unsigned long long)a->st.frames);
+	if (report__dropped(ri))
+		fprintf(f, "WARNING: events were dropped; totals still follow the kernel's counters, but some bytes may be credited to the wrong stack (raise --ringbuf-size)\n");
+}
+
+/* ---- atomic output files ---- */
+
+struct outfile {
+	FILE *f;
+	char tmp[4096];
+	const char *path;
+};
+
+int report__check_writable(const char *path)
+{
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (access(dirname(dir), W_OK))
+		return -errno;
+	if (!access(path, F_OK) && access(path, W_OK))
+		return -errno;
+	return 0;
+}
+
+static int out_open(struct outfile *o, const char *path)
+{
+	int fd;
+
+	o->path = path;
+	snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path);
+	fd = mkstemp(o->tmp);
+	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+		int err = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		p_err("cannot write %s: %s", path, strerror(-err));
+		return err;
+	}
+	fchmod(fd, 0644);
+	return 0;
+}
+
+static int out_close(struct outfile *o)
+{
+	int err = 0;
+
+	if (fflush(o->f) || ferror(o->f) || fsync(fileno(o->f)))
+		err = -(errno ? errno : EIO);
+	if (fclose(o->f) && !err)
+		err = -errno;
+	if (!err && rename(o->tmp, o->path))
+		err = -errno;
+	if (err) {
+		unlink(o->tmp);
+		p_err("cannot write %s: %s", o->path, strerror(-err));
+	}
+	return err;
+}
+
+/* ---- folded stacks ---- */
+
+static void put_frame(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputc(*s == ';' ? ':' : *s == '\n' ? ' ' : *s, f);
+}
+
+int report__folded(const char *path, struct account *a, const struct report_info *ri)
+{
+	struct outfile o;
+	struct bucket **v;
+	size_t n, i;
+	int64_t cats[NR_CATS], unattr;
+	int err = out_open(&o, path);
+
+	if (err)
+		return err;
+	v = peak_buckets(a, &n);
+	for (i = 0; i < n; i++) {
+		const struct symstack *ss = account__stack(a, v[i]->proc, v[i]->stack_id);
+		const struct label *l = label_get(v[i]->label);
+		int k;
+
+		fprintf(o.f, "%s;", cat_names[l->cat]);
+		put_frame(o.f, l->name);
+		if (!ss || !ss->n)
+			fprintf(o.f, ";[no user stack]");
+		for (k = ss ? ss->n - 1 : -1; k >= 0; k--) {
+			fputc(';', o.f);
+			put_frame(o.f, ss->frames[k]);
+		}
+		fprintf(o.f, " %lld\n", (long long)v[i]->peak);
+	}
+	free(v);
+	peak_categories(a, cats, &unattr);
+	if (unattr > 0)
+		fprintf(o.f, "other;[unattributed] %lld\n", (long long)unattr);
+	(void)ri;
+	return out_close(&o);
+}
+
+/* ---- JSON ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_cats(FILE *f, const int64_t cats[NR_CATS])
+{
+	int c;
+
+	fputc('{', f);
+	for (c = 0; c < NR_CATS; c++)
+		fprintf(f, "%s\"%s\": %lld", c ? ", " : "", cat_names[c], (long long)cats[c]);
+	fputc('}', f);
+}
+
+static double ts_s(struct account *a, uint64_t ts)
+{
+	return ts > a->o.start_ts ? (ts - a->o.start_ts) / 1e9 : 0.0;
+}
+
+int report__json(const char *path, struct account *a, const struct report_info *ri)
+{
+	int64_t cats[NR_CATS], unattr;
+	struct outfile o;
+	struct bucket **v;
+	size_t n, i, j;
+	int err = out_open(&o, path), c;
+	FILE *f;
+
+	if (err)
+		return err;
+	f = o.f;
+	peak_categories(a, cats, &unattr);
+	fprintf(f, "{\n  \"schema\": \"taskmem-trace/1\",\n  \"command\": [");
+	for (c = 0; c < ri->argc; c++) {
+		fprintf(f, "%s", c ? ", " : "");
+		json_str(f, ri->argv[c]);
+	}
+	fprintf(f, "],\n  \"exit_code\": %d,\n  \"exit\": ", ri->exit_code);
+	json_str(f, ri->exit_desc);
+	fprintf(f, ",\n  \"duration_s\": %.6f,\n  \"interval_s\": %.6f,\n", ri->duration_s, ri->interval_ns / 1e9);
+	fprintf(f, "  \"peak\": {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
+		   "\"unattributed_bytes\": %lld,\n    \"categories\": ",
+		ts_s(a, a->peak_ts), (long long)a->peak_kernel, (long long)a->peak_kernel, (long long)unattr);
+	json_cats(f, cats);
+	/* finer labels at the peak */
+	fprintf(f, ",\n    \"labels\": {");
+	{
+		int64_t *per = NULL;
+		size_t cap = 0, nl = 0;
+		bool first = true;
+
+		for (i = 0; i < a->nbuckets; i++) {
+			GROW(per, cap, (size_t)a->buckets[i].label + 1);
+			if ((size_t)a->buckets[i].label + 1 > nl)
+				nl = a->buckets[i].label + 1;
+			per[a->buckets[i].label] += a->buckets[i].peak;
+		}
+		for (i = 0; i < nl; i++) {
+			char lb[160];
+
+			if (!per[i])
+				continue;
+			fprintf(f, "%s", first ? "" : ", ");
+			json_str(f, label_text((int)i, lb, sizeof(lb)));
+			fprintf(f, ": %lld", (long long)per[i]);
+			first = false;
+		}
+		if (unattr)
+			fprintf(f, "%s\"other/[unattributed]\": %lld", first ? "" : ", ", (long long)unattr);
+		free(per);
+	}
+	fprintf(f, "},\n    \"stacks\": [");
+	v = peak_buckets(a, &n);
+	for (i = 0; i < n; i++) {
+		const struct symstack *ss = account__stack(a, v[i]->proc, v[i]->stack_id);
+		char lb[160];
+		int k;
+
+		fprintf(f, "%s\n      {\"pid\": %d, \"category\": \"%s\", \"label\": ", i ? "," : "", v[i]->proc->pid,
+			cat_names[label_get(v[i]->label)->cat]);
+		json_str(f, label_text(v[i]->label, lb, sizeof(lb)));
+		fprintf(f, ", \"bytes\": %lld, \"frames\": [", (long long)v[i]->peak);
+		for (k = 0; ss && k < ss->n; k++) {
+			fprintf(f, "%s", k ? ", " : "");
+			json_str(f, ss->frames[k]);
+		}
+		fprintf(f, "]}");
+	}
+	free(v);
+	fprintf(f, "\n    ]\n  },\n  \"timeline\": [");
+	for (i = 0; i < a->nsamples; i++) {
+		struct sample *s = &a->samples[i];
+		int64_t sc[NR_CATS];
+
+		proc_categories(s->cat, s->kernel, sc);
+		fprintf(f, "%s\n    {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, \"categories\": ",
+			i ? "," : "", s->t / 1e9, (long long)s->kernel, (long long)s->kernel);
+		json_cats(f, sc);
+		fprintf(f, ", \"processes\": [");
+		for (j = 0; j < s->n; j++) {
+			struct sample_proc *sp = &a->sprocs[s->first + j];
+
+			proc_categories(sp->cat, sp->kernel, sc);
+			fprintf(f, "%s{\"pid\": %d, \"rss_bytes\": %lld, \"categories\": ", j ? ", " : "",
+				a->procs[sp->proc]->pid, (long long)sp->kernel);
+			json_cats(f, sc);
+			fputc('}', f);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "\n  ],\n  \"processes\": [");
+	c = 0;
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		int64_t pc[NR_CATS];
+
+		if (p->prelaunch)
+			continue;
+		fprintf(f, "%s\n    {\"pid\": %d, \"image\": %u, \"comm\": ", c++ ? "," : "", p->pid, p->gen);
+		json_str(f, p->comm);
+		fprintf(f, ", \"exe\": ");
+		json_str(f, p->exe);
+		fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, \"exit_code\": %d, \"peak_rss_bytes\": %lld, "
+			   "\"peak_t_s\": %.6f, \"categories\": ",
+			ts_s(a, p->start_ts), p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s, p->exit_code,
+			(long long)p->own_peak, ts_s(a, p->own_peak_ts));
+		proc_categories(p->own_peak_cat, p->own_peak, pc);
+		json_cats(f, pc);
+		fprintf(f, ", \"at_tree_peak\": {\"rss_bytes\": %lld, \"categories\": ", (long long)p->peak_kernel);
+		proc_categories(p->peak_cat, p->peak_kernel, pc);
+		json_cats(f, pc);
+		fprintf(f, "}}");
+	}
+	fprintf(f, "\n  ],\n  \"events\": {\"page_faults\": %llu, \"rss_updates\": %llu, \"dropped\": %llu",
+		(unsigned long long)ri->counters[TM_CNT_PAGE_FAULTS],
+		(unsigned long long)ri->counters[TM_CNT_RSS_EVENTS], (unsigned long long)report__dropped(ri));
+	for (c = TM_CNT_DROP_RSS; c < TM_NR_COUNTERS; c++)
+		fprintf(f, ", \"%s\": %llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
+	fprintf(f, ", \"events_processed\": %llu, \"growth_without_stack\": %llu, \"unplaced_bytes\": %llu, "
+		   "\"frames\": %llu, \"frames_unsymbolized\": %llu, \"maps_read_failed\": %llu, \"orphan_events\": %llu}\n}\n",
+		(unsigned long long)a->st.events, (unsigned long long)a->st.stacks_missing,
+		(unsigned long long)a->st.unplaced_bytes, (unsigned long long)a->st.frames,
+		(unsigned long long)a->st.frames_unknown, (unsigned long long)a->st.maps_read_failed,
+		(unsigned long long)a->st.orphan_events);
+	return out_close(&o);
+}

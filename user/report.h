@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The outputs: terminal summary, folded stacks, JSON. Files are written to a temporary name
+ * and renamed, so a file that exists is complete. */
+#ifndef TM_REPORT_H
+#define TM_REPORT_H
+#include <stdio.h>
+#include "account.h"
+#include <linux/types.h>
+#include "taskmem.h"
+
+struct report_info {
+	char **argv;
+	int argc;
+	int exit_code;           /* what the tool exits with: the command's code, 128+N on signal */
+	const char *exit_desc;   /* "exited with 0", "killed by SIGKILL" ... */
+	double duration_s;
+	uint64_t counters[TM_NR_COUNTERS];
+	uint64_t interval_ns;
+	int top;                 /* stacks in the summary */
+};
+
+void report__summary(FILE *f, struct account *a, const struct report_info *ri);
+int report__folded(const char *path, struct account *a, const struct report_info *ri);
+int report__json(const char *path, struct account *a, const struct report_info *ri);
+/* Check up front that path can be created (so a run is not wasted); 0 or -errno. */
+int report__check_writable(const char *path);
+uint64_t report__dropped(const struct report_info *ri);
+#endif

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "taskmem.skel.h"
+#include "tracer.h"
+#include "util.h"
+
+const char *const tm_counter_names[TM_NR_COUNTERS] = {
+	[TM_CNT_PAGE_FAULTS] = "page_faults",
+	[TM_CNT_RSS_EVENTS] = "rss_updates",
+	[TM_CNT_DROP_RSS] = "dropped_rss_ringbuf_full",
+	[TM_CNT_DROP_SYSCALL] = "dropped_syscall_ringbuf_full",
+	[TM_CNT_DROP_PROC] = "dropped_process_ringbuf_full",
+	[TM_CNT_STACK_FAULT] = "stack_walk_failed",
+	[TM_CNT_STACK_FULL] = "stack_map_full",
+	[TM_CNT_TASK_MAP_FULL] = "thread_map_full",
+	[TM_CNT_MM_MAP_FULL] = "mm_map_full",
+	[TM_CNT_TRACED_MAP_FULL] = "process_map_full",
+};
+
+struct tracer {
+	struct taskmem_bpf *skel;
+	struct ring_buffer *rb;
+	tracer_event_fn fn;
+	void *ctx;
+	int handled;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	if (level == LIBBPF_INFO && !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size < sizeof(struct tm_event))
+		return 0;
+	t->fn(t->ctx, data);
+	t->handled++;
+	return 0;
+}
+
+/* tracefs must be mounted for tracepoint attachment: mount it if it is not. */
+static int ensure_tracefs(void)
+{
+	struct stat st;
+
+	if (!stat("/sys/kernel/tracing/events/kmem/rss_stat", &st) ||
+	    !stat("/sys/kernel/debug/tracing/events/kmem/rss_stat", &st))
+		return 0;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) && errno != EBUSY) {
+		p_err("tracefs is not mounted and mounting it failed (%s); run: mount -t tracefs nodev /sys/kernel/tracing",
+		      strerror(errno));
+		return -ENOENT;
+	}
+	if (stat("/sys/kernel/tracing/events/kmem/rss_stat", &st)) {
+		p_err("this kernel has no kmem:rss_stat tracepoint; taskmem-trace needs it (Linux >= 5.5)");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_fn fn, void *ctx)
+{
+	struct tracer *t;
+	struct stat st;
+	int err;
+
+	libbpf_set_print(libbpf_print);
+	if (geteuid() != 0) {
+		p_err("must run as root (it loads BPF programs); try: sudo taskmem-trace ...");
+		return -EPERM;
+	}
+	if (stat("/sys/kernel/btf/vmlinux", &st)) {
+		p_err("kernel BTF (/sys/kernel/btf/vmlinux) is missing; a kernel with CONFIG_DEBUG_INFO_BTF=y is needed");
+		return -ENOENT;
+	}
+	err = ensure_tracefs();
+	if (err)
+		return err;
+
+	t = xcalloc(1, sizeof(*t));
+	t->fn = fn;
+	t->ctx = ctx;
+	t->skel = taskmem_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		p_err("cannot open the BPF object: %s", strerror(-err));
+		goto fail;
+	}
+	t->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8;
+	bpf_map__set_max_entries(t->skel->maps.traced, o->max_processes);
+	bpf_map__set_max_entries(t->skel->maps.mms, o->max_processes * 2);
+	bpf_map__set_max_entries(t->skel->maps.tasks, o->max_threads);
+	bpf_map__set_max_entries(t->skel->maps.stacks, o->stack_storage);
+	bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)o->ringbuf_bytes);
+	err = taskmem_bpf__load(t->skel);
+	if (err) {
+		p_err("cannot load the BPF programs: %s (run with -v for the verifier's log)", strerror(-err));
+		goto fail;
+	}
+	err = taskmem_bpf__attach(t->skel);
+	if (err) {
+		p_err("cannot attach the BPF programs: %s (needs tracepoints and BTF-enabled raw tracepoints)",
+		      strerror(-err));
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_sample, t, NULL);
+	if (!t->rb) {
+		err = -errno;
+		p_err("cannot open the ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	tracer__free(t);
+	return err ? err : -EINVAL;
+}
+
+int tracer__follow(struct tracer *t, pid_t pid)
+{
+	uint32_t key = (uint32_t)pid;
+	uint8_t one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced), &key, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tracer__poll(struct tracer *t, int timeout_ms)
+{
+	int err;
+
+	t->handled = 0;
+	/* producers mostly skip wakeups (see event_submit), so consume after every wait */
+	err = ring_buffer__poll(t->rb, timeout_ms);
+	if (err < 0 && err != -EINTR)
+		return err;
+	err = ring_buffer__consume(t->rb);
+	if (err < 0 && err != -EINTR)
+		return err;
+	return t->handled;
+}
+
+int tracer__read_stack(void *ctx, int32_t id, uint64_t *ips, int max)
+{
+	struct tracer *t = ctx;
+	uint64_t buf[TM_MAX_STACK_DEPTH] = {};
+	uint32_t key = (uint32_t)id;
+	int n;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stacks), &key, buf))
+		return -errno;
+	for (n = 0; n < max && n < TM_MAX_STACK_DEPTH && buf[n]; n++)
+		ips[n] = buf[n];
+	return n;
+}
+
+void tracer__forget_mm(void *ctx, uint32_t mm_id)
+{
+	struct tracer *t = ctx;
+
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.mms), &mm_id);
+}
+
+void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(t->skel->maps.counters);
+	uint64_t *vals;
+	uint32_t i;
+	int c;
+
+	memset(out, 0, sizeof(uint64_t) * TM_NR_COUNTERS);
+	if (ncpu <= 0)
+		return;
+	vals = xcalloc(ncpu, sizeof(*vals));
+	for (i = 0; i < TM_NR_COUNTERS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	taskmem_bpf__destroy(t->skel);
+	free(t);
+}

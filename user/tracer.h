@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Loads and attaches the BPF programs, streams their events, reads their counters. */
+#ifndef TM_TRACER_H
+#define TM_TRACER_H
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "taskmem.h"
+
+struct tracer_opts {
+	uint32_t max_processes, max_threads, stack_storage;
+	uint64_t ringbuf_bytes;
+};
+
+struct tracer;
+typedef void (*tracer_event_fn)(void *ctx, const struct tm_event *e);
+
+/* Checks the environment (root, BTF, tracefs), loads and attaches; 0 or -errno (reported). */
+int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_fn fn, void *ctx);
+int tracer__follow(struct tracer *t, pid_t pid);
+/* Deliver what is waiting; waits up to timeout_ms for more. Returns events handled or -errno. */
+int tracer__poll(struct tracer *t, int timeout_ms);
+int tracer__read_stack(void *t, int32_t id, uint64_t *ips, int max);
+void tracer__forget_mm(void *t, uint32_t mm_id);
+void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS]);
+void tracer__free(struct tracer *t);
+extern const char *const tm_counter_names[TM_NR_COUNTERS];
+#endif

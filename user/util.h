@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Small helpers every user-space module uses: errors, allocation, growable arrays. */
+#ifndef TM_UTIL_H
+#define TM_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* One-line user-facing error: "taskmem-trace: ..." on stderr (bpftool's p_err). */
+void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void p_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern bool verbose;
+
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+
+/* Grow *arr (of *cap elements of size esz) so that it holds at least need elements. */
+void grow(void **arr, size_t *cap, size_t need, size_t esz);
+#define GROW(arr, cap, need) grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+uint64_t now_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
+const char *basename_of(const char *path);
+
+#endif

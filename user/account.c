@@ -364,18 +364,26 @@ static void move_range(struct mm *mm, uint64_t old, uint64_t len, uint64_t new_a
 	}
 }
 
-static void mm_maybe_forget(struct account *a, struct mm *mm)
+/* An address space that is gone is dropped, so that a new mm reusing its id starts afresh
+ * (rss_stat's mm id is a hash of the mm's address, which the kernel reuses). */
+static void mm_forget(struct account *a, struct mm *mm)
 {
 	int member;
 
-	if (mm->total || !mm->dead)
-		return;
-	/* the address space is gone: whatever is still attributed was freed unseen */
 	for (member = 0; member < TM_NR_MEMBERS; member++)
-		take_any(a, mm, member, UINT64_MAX);
+		take_any(a, mm, member, UINT64_MAX); /* freed unseen, if anything is left */
 	if (mm->in_bpf && a->o.forget_mm)
 		a->o.forget_mm(a->o.ctx, mm->mm_id);
-	mm->in_bpf = false;
+	if (mm->proc && mm->proc->mm == mm)
+		mm->proc->mm = NULL;
+	hashmap__delete(a->mms, mm->mm_id);
+	mm_free(mm);
+}
+
+static void mm_maybe_forget(struct account *a, struct mm *mm)
+{
+	if (mm->dead && !mm->last[TM_FILEPAGES] && !mm->last[TM_ANONPAGES] && !mm->last[TM_SHMEMPAGES])
+		mm_forget(a, mm);
 }
 
 /* ---- stacks ---- */
@@ -530,11 +538,7 @@ static void on_rss(struct account *a, const struct tm_event *e)
 	delta = (int64_t)e->ret - mm->last[member];
 	mm->last[member] = (int64_t)e->ret;
 	if (mm->unknown_base || (mm->proc && mm->proc->prelaunch)) {
-		if (mm->dead && !mm->last[TM_FILEPAGES] && !mm->last[TM_ANONPAGES] &&
-		    !mm->last[TM_SHMEMPAGES] && mm->in_bpf && a->o.forget_mm) {
-			a->o.forget_mm(a->o.ctx, mm->mm_id);
-			mm->in_bpf = false;
-		}
+		mm_maybe_forget(a, mm);
 		return;
 	}
 	if (!delta)
@@ -593,14 +597,15 @@ static void on_rss(struct account *a, const struct tm_event *e)
 			}
 			if (end > start) {
 				take_range(a, mm, start, end);
+				mm_maybe_forget(a, mm);
 				return;
 			}
 		}
 		if (e->cause == TM_CAUSE_FAULT)
 			want -= rec_take(a, mm, member, e->addr & ~(PAGE_SIZE - 1), want);
 		take_any(a, mm, member, want);
-		mm_maybe_forget(a, mm);
 	}
+	mm_maybe_forget(a, mm);
 }
 
 static void on_mmap(struct account *a, struct proc *p, const struct tm_event *e)

@@ -58,6 +58,7 @@ static const struct fn_rule go_rules[] = {
 	{ "runtime.copystack", CAT_STACK, "goroutine" },
 	{ "runtime.newstack", CAT_STACK, "goroutine" },
 	{ "runtime.malg", CAT_RUNTIME, "sched" },          /* the g struct itself */
+	{ "runtime.newproc1", CAT_RUNTIME, "sched" },      /* first writes to a new g */
 	{ "runtime.allgadd", CAT_RUNTIME, "sched" },
 	{ "runtime.allocm", CAT_RUNTIME, "sched" },
 	{ "runtime.mcommoninit", CAT_RUNTIME, "sched" },

@@ -44,7 +44,7 @@ static struct env {
 	int argc;
 } env = {
 	.interval_ns = 10 * 1000000ull,
-	.t = { .max_processes = 8192, .max_threads = 65536, .stack_storage = 16384,
+	.t = { .max_processes = 8192, .max_threads = 65536, .stack_storage = 32768,
 	       .ringbuf_bytes = 32ull << 20 },
 	.top = 10,
 };
@@ -72,7 +72,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "MS", 0, "Timeline sample interval in milliseconds (default 10)", 0 },
 	{ "top", OPT_TOP, "N", 0, "Stacks shown in the summary (default 10)", 0 },
 	{ "ringbuf-size", OPT_RINGBUF, "MB", 0, "Event ring buffer size in MiB, a power of two (default 32)", 0 },
-	{ "stack-storage-size", OPT_STACKS, "N", 0, "Distinct user stacks kept (default 16384)", 0 },
+	{ "stack-storage-size", OPT_STACKS, "N", 0, "Distinct user stacks kept (default 32768)", 0 },
 	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
 	{ "quiet", 'q', NULL, 0, "No summary on stderr", 0 },
@@ -170,6 +170,7 @@ int main(int argc, char **argv)
 	const char *outs[2];
 	size_t i;
 
+	argp_err_exit_status = EXIT_USAGE;
 	err = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (err)
 		return EXIT_USAGE;

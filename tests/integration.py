@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Integration tests: run the real taskmem-trace as root on real workloads and check its
+numbers against independent oracles: the kernel's own high-water mark (/usr/bin/time -v, in
+the same run and in an untraced one), Go's runtime.MemStats, and C programs whose memory
+make-up is known by construction.
+
+usage: tests/integration.py [-k SUBSTRING]   (run only tests whose name contains it)
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "taskmem-trace")
+BIN = os.path.join(ROOT, "bench", "bin")
+OUT = os.path.join(ROOT, "tests", "out")
+MIB = 1 << 20
+results = {"passed": 0, "failed": 0}
+
+
+class Check:
+    """Collects the assertions of one test; a test fails if any check fails."""
+
+    def __init__(self, name):
+        self.name, self.fails = name, []
+
+    def ok(self, cond, what):
+        if not cond:
+            self.fails.append(what)
+        return cond
+
+    def near(self, got, want, tol, what):
+        good = want != 0 and abs(got - want) <= tol * abs(want)
+        return self.ok(good, f"{what}: got {got/MIB:.2f} MiB, want {want/MIB:.2f} MiB within {tol*100:.0f}%")
+
+
+def trace(args, name, cmd, env=None, timeout=600):
+    """Run the tool with --json/--folded; returns (proc, json or None)."""
+    js, fo = os.path.join(OUT, name + ".json"), os.path.join(OUT, name + ".folded")
+    for f in (js, fo):
+        if os.path.exists(f):
+            os.unlink(f)
+    full = [TOOL, "--json", js, "--folded", fo] + args + ["--"] + cmd
+    e = dict(os.environ, **(env or {}))
+    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=e)
+    with open(os.path.join(OUT, name + ".log"), "w") as f:
+        f.write(" ".join(full) + "\n--- stdout\n" + p.stdout + "--- stderr\n" + p.stderr)
+    data = json.load(open(js)) if os.path.exists(js) else None
+    return p, data
+
+
+def maxrss_untraced(cmd, env=None):
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True,
+                       env=dict(os.environ, **(env or {})))
+    return maxrss_of(p.stderr), p.stderr
+
+
+def maxrss_of(text):
+    m = re.findall(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    return int(m[-1]) * 1024 if m else None
+
+
+def memstats_of(text):
+    m = re.findall(r"MEMSTATS (\{.*\})", text)
+    return json.loads(m[-1]) if m else None
+
+
+def proc_named(data, comm):
+    return [p for p in data["processes"] if p["comm"] == comm]
+
+
+def common_checks(c, data, p):
+    """What every run must satisfy: parts add up, nothing dropped, kernel agreement."""
+    if not c.ok(data is not None, "JSON report written"):
+        return False
+    pk = data["peak"]
+    c.ok(sum(pk["categories"].values()) == pk["rss_bytes"], "categories add up to the attributed peak")
+    c.near(pk["rss_bytes"], pk["kernel_rss_bytes"], 0.01, "attributed peak vs kernel counters")
+    c.ok(abs(pk["unattributed_bytes"]) <= 0.01 * pk["rss_bytes"],
+         f"unattributed bytes {pk['unattributed_bytes']} within 1% of the peak")
+    c.ok(data["events"]["dropped"] == 0, f"dropped events: {data['events']['dropped']}")
+    for s in data["timeline"]:
+        if sum(s["categories"].values()) != s["rss_bytes"]:
+            c.ok(False, f"timeline sample at {s['t_s']} does not add up")
+            break
+    fsum = 0
+    for line in open(os.path.join(OUT, c.name + ".folded")):
+        fsum += int(line.rsplit(" ", 1)[1])
+    c.near(fsum, pk["rss_bytes"], 0.01, "folded stacks sum to the peak")
+    return True
+
+
+KNOWN_FILE = os.path.join(OUT, "known.data")
+
+
+def label_bytes(data, label):
+    return data["peak"]["labels"].get(label, 0)
+
+
+def test_c_known(c):
+    """heap/thread stacks/file/raw anon of known sizes; a free shows as a drop; kernel hiwater."""
+    cmd = [os.path.join(BIN, "c_known"), KNOWN_FILE, "64", "8", "4", "64", "48"]
+    p, data = trace([], c.name, ["/usr/bin/time", "-v"] + cmd)
+    if not common_checks(c, data, p):
+        return
+    c.ok(p.returncode == 0, f"exit code {p.returncode}")
+    c.near(label_bytes(data, "file/known.data"), 64 * MIB, 0.05, "file/known.data")
+    c.near(label_bytes(data, "heap/malloc"), 64 * MIB, 0.05, "heap/malloc")
+    c.near(label_bytes(data, "stack/thread"), 32 * MIB, 0.05, "stack/thread")
+    c.near(label_bytes(data, "other/mmap"), 48 * MIB, 0.05, "other/mmap (raw anonymous)")
+    kn = proc_named(data, "c_known")
+    if c.ok(len(kn) == 1, "one c_known process"):
+        k = kn[0]
+        c.near(k["peak_rss_bytes"], maxrss_of(p.stderr), 0.01, "c_known peak vs its kernel hiwater (time -v, same run)")
+        cats = k["categories"]
+        c.near(cats["heap"], 64 * MIB, 0.05, "heap category")
+        c.near(cats["stack"], 32 * MIB, 0.05, "stack category")
+        c.near(cats["other"], 48 * MIB, 0.05, "other category")
+        c.near(cats["file"], 64 * MIB, 0.05, "file category")
+        # the free of 32 MiB of heap shows as a drop in the timeline, before teardown
+        pid = k["pid"]
+        heap = [(s["t_s"], q["categories"]) for s in data["timeline"] for q in s["processes"] if q["pid"] == pid]
+        top = max(h["heap"] for _, h in heap)
+        after = [h for _, h in heap if h["heap"] < top - 16 * MIB and h["file"] > 60 * MIB]
+        if c.ok(after, "a timeline sample after the free, before teardown"):
+            c.near(top - after[0]["heap"], 32 * MIB, 0.05, "heap drop after free()")
+    untraced, _ = maxrss_untraced(cmd)
+    c.near(data["peak"]["rss_bytes"] - sum(q["peak_rss_bytes"] for q in data["processes"] if q["comm"] == "time"),
+           untraced, 0.05, "peak vs untraced /usr/bin/time maxrss")
+    stacks = data["peak"]["stacks"]
+    c.ok(any(s["label"] == "heap/malloc" and "grow_heap" in s["frames"] for s in stacks), "heap credited to grow_heap")
+    c.ok(any(s["label"] == "stack/thread" and "use_stack" in s["frames"] for s in stacks), "thread stack credited to use_stack")
+
+
+def go_checks(c, n, secs, env=None, grown=False):
+    env = dict(env or {}, TASKMEM_MEMSTATS="1")
+    cmd = [os.path.join(BIN, "go_bench"), str(n), str(secs)]
+    p, data = trace([], c.name, ["/usr/bin/time", "-v"] + cmd, env=env)
+    if not common_checks(c, data, p):
+        return None, None
+    ms = memstats_of(p.stderr)
+    if not c.ok(ms is not None, "go_bench printed MemStats"):
+        return None, None
+    gb = proc_named(data, "go_bench")
+    if not c.ok(len(gb) == 1, "one go_bench process"):
+        return None, None
+    stack = gb[0]["at_tree_peak"]["categories"]["stack"]
+    if not grown:
+        c.near(stack, ms["StackInuse"], 0.10, "stack vs Go's StackInuse")
+    else:
+        # grown stacks are committed whole but copystack touches only the used part:
+        # resident stack lies between the used part and StackInuse
+        c.ok(0.3 * ms["StackInuse"] <= stack <= 1.02 * ms["StackInuse"],
+             f"grown stacks: resident {stack/MIB:.1f} MiB within [30%, 102%] of StackInuse {ms['StackInuse']/MIB:.1f} MiB")
+    c.near(gb[0]["peak_rss_bytes"], maxrss_of(p.stderr), 0.02, "go_bench peak vs kernel hiwater (same run)")
+    frames = [f for s in data["peak"]["stacks"] if s["pid"] == gb[0]["pid"] for f in s["frames"]]
+    bad = [f for f in frames if "+0x" in f or f.startswith("[")]
+    c.ok(frames and len(bad) <= 0.02 * len(frames), f"Go frames symbolized: {len(bad)} of {len(frames)} not")
+    return p, data
+
+
+def test_go_100k(c):
+    """go_bench 100000: stack vs StackInuse, peak vs kernel and untraced maxrss."""
+    p, data = go_checks(c, 100000, 3)
+    if not data:
+        return
+    untraced, err = maxrss_untraced([os.path.join(BIN, "go_bench"), "100000", "3"])
+    gb = proc_named(data, "go_bench")[0]
+    c.near(gb["peak_rss_bytes"], untraced, 0.05, "peak vs untraced /usr/bin/time maxrss")
+    top = data["peak"]["stacks"][0]
+    c.ok(top["label"] == "stack/goroutine" and "runtime.malg" in top["frames"] and "main.main" in top["frames"],
+         "the largest stack is goroutine stacks from runtime.malg under main.main")
+    c.ok(data["peak"]["labels"].get("runtime/sched", 0) > 20 * MIB, "g structs counted as runtime/sched")
+
+
+def test_go_deep(c):
+    """Goroutines that recurse deep: stack growth lands in stack, under the recursing function."""
+    p, data = go_checks(c, 2000, 2, env={"GO_BENCH_DEPTH": "300"}, grown=True)
+    if not data:
+        return
+    grow = [s for s in data["peak"]["stacks"] if s["label"] == "stack/goroutine"
+            and "main.deep" in s["frames"] and ("runtime.newstack" in s["frames"] or "runtime.copystack" in s["frames"])]
+    c.ok(sum(s["bytes"] for s in grow) > 0.5 * data["peak"]["categories"]["stack"],
+         "most stack bytes come from main.deep through runtime.newstack/copystack")
+
+
+def test_go_1m(c):
+    """1M goroutines: nothing dropped, still adds up."""
+    go_checks(c, 1000000, 3)
+
+
+def test_exit_codes(c):
+    p, data = trace([], c.name, ["sh", "-c", "exit 7"])
+    c.ok(p.returncode == 7, f"exit 7 passed through (got {p.returncode})")
+    p, data = trace([], c.name, ["sh", "-c", "kill -9 $$"])
+    c.ok(p.returncode == 137, f"SIGKILL gives 137 (got {p.returncode})")
+    c.ok(data is not None and data["exit_code"] == 137, "report written for a killed command")
+    p, data = trace([], c.name, ["/nonexistent/command"])
+    c.ok(p.returncode == 127, f"missing command gives 127 (got {p.returncode})")
+    c.ok("/nonexistent/command" in p.stderr and len(p.stderr.strip().splitlines()) == 1,
+         f"one line naming the command: {p.stderr!r}")
+    noexec = os.path.join(OUT, "noexec.txt")
+    open(noexec, "w").write("not a program\n")
+    os.chmod(noexec, 0o644)
+    p, data = trace([], c.name, [noexec])
+    c.ok(p.returncode == 126, f"non-executable gives 126 (got {p.returncode})")
+    for bad in (["--interval", "0"], ["--interval", "x"], ["--bogus"], []):
+        q = subprocess.run([TOOL] + bad + (["--", "true"] if bad else []), capture_output=True, text=True)
+        c.ok(q.returncode == 2, f"bad usage {bad} exits 2 (got {q.returncode})")
+    q = subprocess.run([TOOL, "--json", "/nonexistent-dir/x.json", "--", "true"], capture_output=True, text=True)
+    c.ok(q.returncode == 2 and "nonexistent-dir" in q.stderr, "unwritable output refused before starting")
+
+
+def test_tree(c):
+    """A shell that forks and execs: every process accounted, exited ones symbolized."""
+    known = os.path.join(BIN, "c_known")
+    script = f"{known} {KNOWN_FILE} 16 1 1 8 8 & {known} {KNOWN_FILE} 8 1 1 8 8; wait"
+    p, data = trace([], c.name, ["sh", "-c", script])
+    if not common_checks(c, data, p):
+        return
+    kn = proc_named(data, "c_known")
+    c.ok(len(kn) == 2, f"both c_known processes seen ({len(kn)})")
+    heaps = sorted(k["categories"]["heap"] for k in kn)
+    if len(heaps) == 2:
+        c.near(heaps[0], 8 * MIB, 0.10, "smaller child's heap")
+        c.near(heaps[1], 16 * MIB, 0.10, "larger child's heap")
+    c.ok(any("grow_heap" in s["frames"] for s in data["peak"]["stacks"]), "children's stacks symbolized")
+
+
+def test_nothing_left(c):
+    """After all runs, no BPF program of ours stays loaded and no child is left."""
+    out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+    c.ok("handle_rss_stat" not in out, "no taskmem-trace BPF program left loaded")
+    ps = subprocess.run(["pgrep", "-f", "bench/bin/(go_bench|c_known)"], capture_output=True, text=True).stdout
+    c.ok(not ps.strip(), f"no benchmark process left: {ps.strip()}")
+
+
+TESTS = [test_c_known, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_nothing_left]
+
+
+def main():
+    only = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else ""
+    os.makedirs(OUT, exist_ok=True)
+    if not os.path.exists(KNOWN_FILE):
+        with open(KNOWN_FILE, "wb") as f:
+            f.write(os.urandom(64 * MIB))
+    for t in TESTS:
+        if only and only not in t.__name__:
+            continue
+        c = Check(t.__name__)
+        t0 = time.time()
+        try:
+            t(c)
+        except Exception as e:  # a crash is a failure, with its reason
+            c.fails.append(f"exception: {e!r}")
+        status = "ok" if not c.fails else "FAIL"
+        print(f"{status:4} {t.__name__} ({time.time()-t0:.1f}s)")
+        for f in c.fails:
+            print(f"     - {f}")
+        results["passed" if not c.fails else "failed"] += 1
+    for k, v in results.items():
+        open(os.path.join(OUT, k), "w").write(str(v))
+    print(f"integration: {results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Unit tests of the pure user-space pieces: hash map, region set, maps parser, ELF symbols. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elfsyms.h"
+#include "hashmap.h"
+#include "model.h"
+#include "procmaps.h"
+
+static int passed, failed;
+#define CHECK(cond, ...)                                                        \
+	do {                                                                    \
+		if (cond) {                                                     \
+			passed++;                                               \
+		} else {                                                        \
+			failed++;                                               \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__);             \
+			printf(__VA_ARGS__);                                    \
+			printf("\n");                                           \
+		}                                                               \
+	} while (0)
+
+static void test_hashmap(void)
+{
+	struct hashmap *m = hashmap__new();
+	enum { N = 200000 };
+	static uint64_t ref[N];
+	size_t pos = 0, n = 0, i;
+	uint64_t k, v;
+	bool ok = true;
+
+	/* page-like keys collide in low bits: the mixer must spread them */
+	for (i = 0; i < N; i++) {
+		*hashmap__upsert(m, i << 12, NULL) = i * 3;
+		ref[i] = i * 3;
+	}
+	for (i = 0; i < N; i += 2)
+		ok &= hashmap__delete(m, i << 12);
+	CHECK(ok, "every inserted key can be deleted once");
+	CHECK(hashmap__size(m) == N / 2, "size %zu after deleting half", hashmap__size(m));
+	for (i = 0; i < N; i++) {
+		uint64_t *p = hashmap__find(m, i << 12);
+
+		if ((i % 2 == 0) != (p == NULL) || (p && *p != ref[i])) {
+			ok = false;
+			break;
+		}
+	}
+	CHECK(ok, "lookups after backward-shift deletion see exactly the odd keys (first bad %zu)", i);
+	while (hashmap__next(m, &pos, &k, &v))
+		n++;
+	CHECK(n == N / 2, "iteration visits %zu entries", n);
+	CHECK(!hashmap__delete(m, 0), "deleting an absent key fails");
+	hashmap__free(m);
+}
+
+static void test_regions(void)
+{
+	struct region_set rs = {};
+	struct region r = { .start = 0x1000, .end = 0x9000, .kind = REG_MMAP, .label = -1 };
+
+	regions__insert(&rs, &r);
+	regions__remove(&rs, 0x3000, 0x5000); /* punch a hole */
+	CHECK(rs.n == 2 && rs.r[0].end == 0x3000 && rs.r[1].start == 0x5000, "hole splits the region");
+	CHECK(regions__find(&rs, 0x4000) == NULL, "nothing in the hole");
+	CHECK(regions__find(&rs, 0x8fff) && !regions__find(&rs, 0x9000), "end is exclusive");
+	r.start = 0x2000;
+	r.end = 0x6000;
+	r.kind = REG_FILE;
+	regions__insert(&rs, &r); /* MAP_FIXED over both pieces */
+	CHECK(rs.n == 3 && regions__find(&rs, 0x2800)->kind == REG_FILE && regions__find(&rs, 0x1800)->kind == REG_MMAP &&
+		      regions__find(&rs, 0x6800)->kind == REG_MMAP, "insert replaces what it covers");
+	regions__move(&rs, 0x2000, 0x4000, 0x100000);
+	CHECK(regions__find(&rs, 0x100000) && regions__find(&rs, 0x100000)->kind == REG_FILE && !regions__find(&rs, 0x2800),
+	      "mremap moves the region");
+	free(rs.r);
+}
+
+static void test_procmaps(void)
+{
+	struct procmaps pm = {};
+	const char *text =
+		"55d0c0000000-55d0c0001000 r--p 00000000 fe:01 123 /usr/bin/prog\n"
+		"55d0c0001000-55d0c0002000 r-xp 00001000 fe:01 123 /usr/bin/prog with space\n"
+		"garbage line\n"
+		"7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]\n"
+		"7f0000000000-7f0000001000 rw-p 00000000 00:00 0\n";
+	const struct map_entry *m;
+
+	procmaps__parse(&pm, text);
+	CHECK(pm.n == 4, "4 valid lines of 5 (got %zu)", pm.n);
+	m = procmaps__find(&pm, 0x55d0c0001800);
+	CHECK(m && m->exec && m->off == 0x1000 && !strcmp(m->path, "/usr/bin/prog with space"), "exec mapping with spaces");
+	m = procmaps__find(&pm, 0x7ffd00000010);
+	CHECK(m && !strcmp(m->path, "[stack]") && m->write, "stack mapping");
+	CHECK(!procmaps__find(&pm, 0x7ffd00021000), "end is exclusive");
+	procmaps__clear(&pm);
+}
+
+__attribute__((noinline)) int unit_marker_function(int x)
+{
+	return x * 7 + 1;
+}
+
+static void test_elfsyms(void)
+{
+	struct procmaps pm = {};
+	uint64_t addr = (uint64_t)(uintptr_t)&unit_marker_function, off = 0;
+	const struct map_entry *m;
+	const struct elf_syms *es;
+	const char *name = NULL;
+
+	CHECK(!procmaps__read(&pm, getpid()), "read own maps");
+	m = procmaps__find(&pm, addr);
+	CHECK(m && m->exec, "own function is in an exec mapping");
+	es = m ? elfsyms__get(m->path) : NULL;
+	CHECK(es && elfsyms__count(es) > 0, "own symbols load");
+	if (es)
+		name = elfsyms__lookup(es, addr + 5 - m->start + m->off, &off);
+	CHECK(name && !strcmp(name, "unit_marker_function") && off == 5, "PIE address maps to the function (%s+%llu)",
+	      name ? name : "(null)", (unsigned long long)off);
+	CHECK(!elfsyms__is_go(es), "a C binary is not Go");
+	CHECK(elfsyms__get("/etc/hostname") == NULL, "a non-ELF file gives no table");
+	procmaps__clear(&pm);
+}
+
+int main(void)
+{
+	test_hashmap();
+	test_regions();
+	test_procmaps();
+	test_elfsyms();
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

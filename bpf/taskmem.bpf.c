@@ -182,17 +182,19 @@ static __always_inline int on_fault(unsigned long address, unsigned long error_c
 	return 0;
 }
 
-SEC("tp/exceptions/page_fault_user")
-int handle_page_fault_user(struct trace_event_raw_exceptions *ctx)
+/* BTF-enabled raw tracepoints: cheaper per event than classic ones, and detached in
+ * microseconds (each classic tracepoint costs an RCU grace period, ~65 ms, at exit). */
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	return on_fault(ctx->address, ctx->error_code, false);
+	return on_fault(address, error_code, false);
 }
 
 /* copy_to_user() and friends touching fresh user pages (read() into a new buffer) */
-SEC("tp/exceptions/page_fault_kernel")
-int handle_page_fault_kernel(struct trace_event_raw_exceptions *ctx)
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(handle_page_fault_kernel, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	return on_fault(ctx->address, ctx->error_code, true);
+	return on_fault(address, error_code, true);
 }
 
 /* ---- RSS counter changes ---- */
@@ -277,56 +279,57 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	return 0;
 }
 
-/* ---- syscalls that create, move and free mappings ---- */
+/* ---- syscalls that create, move and free mappings ----
+ * One pair of raw syscall tracepoints instead of a pair per syscall: they fire for every
+ * syscall, but an untraced task costs one hash lookup. */
 
-/* nargs: the syscall's argument count; reading past the record makes attach fail (EACCES) */
-static __always_inline struct task_state *sys_enter(struct trace_event_raw_sys_enter *ctx, __u32 nr,
-						      int nargs)
+static __always_inline bool is_tracked_syscall(long nr)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	unsigned long args[5] = {};
+	return is_mm_syscall(nr) || nr == NR_clone || nr == NR_clone3 || nr == NR_fork ||
+	       nr == NR_vfork || nr == NR_execve || nr == NR_execveat;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
+{
+	__u64 id;
 	struct task_state *st;
 
+	if (!is_tracked_syscall(nr))
+		return 0;
+	id = bpf_get_current_pid_tgid();
 	if (!is_traced(id >> 32))
-		return NULL;
+		return 0;
 	st = task_state_get((__u32)id, true);
 	if (!st)
-		return NULL;
-	if (nargs > 5)
-		nargs = 5;
-	if (nargs > 0)
-		bpf_probe_read_kernel(args, nargs * sizeof(args[0]) & 63, ctx->args);
+		return 0;
 	st->sys_nr = nr;
-	st->sys_addr = args[0];
-	st->sys_len = args[1];
-	st->sys_a2 = args[2];
-	st->sys_a3 = args[3];
-	st->sys_fd = args[4];
+	st->sys_addr = BPF_CORE_READ(regs, di);
+	st->sys_len = BPF_CORE_READ(regs, si);
+	st->sys_a2 = BPF_CORE_READ(regs, dx);
+	st->sys_a3 = BPF_CORE_READ(regs, r10);
+	st->sys_fd = BPF_CORE_READ(regs, r8);
 	st->sys_stack = -ENOENT;
 	if (nr == NR_execve || nr == NR_execveat)
 		st->exec_mm = (__u64)BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), mm);
-	return st;
+	if (nr == NR_mmap) {
+		__u64 caller = 0;
+
+		/* libc's mmap wrapper is frameless: [sp] is its caller, which the FP walk skips */
+		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)BPF_CORE_READ(regs, sp)))
+			caller = 0;
+		st->caller = caller;
+		st->sys_stack = user_stack(ctx);
+	}
+	return 0;
 }
 
-/* Returns the state of a finished tracked syscall (and clears it), or NULL. */
-static __always_inline struct task_state *sys_exit(__u32 nr)
+static __always_inline void emit_syscall(struct task_state *st, __u16 kind, long ret, __u64 id)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_state *st = bpf_map_lookup_elem(&tasks, &tid);
-
-	if (!st || st->sys_nr != nr)
-		return NULL;
-	st->sys_nr = 0;
-	return st;
-}
-
-static __always_inline int emit_syscall(struct task_state *st, __u16 kind, long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
 	struct tm_event *e = event_reserve(TM_CNT_DROP_SYSCALL);
 
 	if (!e)
-		return 0;
+		return;
 	e->kind = kind;
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
@@ -341,74 +344,52 @@ static __always_inline int emit_syscall(struct task_state *st, __u16 kind, long 
 		e->extra2 = st->caller;
 		break;
 	case TM_EV_MREMAP:
-		e->arg = st->sys_a2; /* new_len */
-		break;
 	case TM_EV_MADVISE:
-		e->arg = st->sys_a2; /* advice */
+		e->arg = st->sys_a2; /* new_len / advice */
 		break;
 	}
 	event_submit(e);
-	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_mmap")
-int handle_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct task_state *st = sys_enter(ctx, NR_mmap, 5);
-	struct pt_regs *regs;
-	__u64 caller = 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, nr;
+	struct task_state *st;
+	bool ok = (unsigned long)ret < (unsigned long)-4095;
 
-	if (!st)
+	if (!is_traced(id >> 32))
 		return 0;
-	/* libc's mmap wrapper is frameless: [sp] is its caller, which the FP walk skips */
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (regs && bpf_probe_read_user(&caller, sizeof(caller), (void *)BPF_CORE_READ(regs, sp)))
-		caller = 0;
-	st->caller = caller;
-	st->sys_stack = user_stack(ctx);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_exit_mmap")
-int handle_exit_mmap(struct trace_event_raw_sys_exit *ctx)
-{
-	struct task_state *st = sys_exit(NR_mmap);
-
-	if (!st || (unsigned long)ctx->ret >= (unsigned long)-4095)
+	st = bpf_map_lookup_elem(&tasks, &tid);
+	if (!st || !st->sys_nr)
 		return 0;
-	return emit_syscall(st, TM_EV_MMAP, ctx->ret);
-}
-
-#define SIMPLE_SYSCALL(name, NR, NARGS, KIND, ok)                                             \
-	SEC("tp/syscalls/sys_enter_" #name)                                            \
-	int handle_enter_##name(struct trace_event_raw_sys_enter *ctx)                 \
-	{                                                                              \
-		sys_enter(ctx, NR, NARGS);                                             \
-		return 0;                                                              \
-	}                                                                              \
-	SEC("tp/syscalls/sys_exit_" #name)                                             \
-	int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)                   \
-	{                                                                              \
-		struct task_state *st = sys_exit(NR);                                  \
-		long ret = ctx->ret;                                                   \
-                                                                                       \
-		if (!st || !(ok) || !(KIND))                                           \
-			return 0;                                                      \
-		return emit_syscall(st, KIND, ret);                                    \
+	nr = st->sys_nr;
+	st->sys_nr = 0;
+	st->exec_mm = 0;
+	switch (nr) {
+	case NR_mmap:
+		if (ok)
+			emit_syscall(st, TM_EV_MMAP, ret, id);
+		break;
+	case NR_munmap:
+		if (ret == 0)
+			emit_syscall(st, TM_EV_MUNMAP, ret, id);
+		break;
+	case NR_mremap:
+		if (ok)
+			emit_syscall(st, TM_EV_MREMAP, ret, id);
+		break;
+	case NR_brk:
+		emit_syscall(st, TM_EV_BRK, ret, id);
+		break;
+	case NR_madvise:
+		if (ret == 0)
+			emit_syscall(st, TM_EV_MADVISE, ret, id);
+		break;
 	}
-
-SIMPLE_SYSCALL(munmap, NR_munmap, 2, TM_EV_MUNMAP, ret == 0)
-SIMPLE_SYSCALL(mremap, NR_mremap, 5, TM_EV_MREMAP, (unsigned long)ret < (unsigned long)-4095)
-SIMPLE_SYSCALL(brk, NR_brk, 1, TM_EV_BRK, 1)
-SIMPLE_SYSCALL(madvise, NR_madvise, 3, TM_EV_MADVISE, ret == 0)
-/* These only mark the thread as busy so that RSS changes inside them get the right cause. */
-SIMPLE_SYSCALL(mprotect, NR_mprotect, 3, 0, 1)
-SIMPLE_SYSCALL(clone, NR_clone, 5, 0, 1)
-SIMPLE_SYSCALL(clone3, NR_clone3, 2, 0, 1)
-SIMPLE_SYSCALL(fork, NR_fork, 0, 0, 1)
-SIMPLE_SYSCALL(vfork, NR_vfork, 0, 0, 1)
-SIMPLE_SYSCALL(execve, NR_execve, 3, 0, (st->exec_mm = 0, 1))
-SIMPLE_SYSCALL(execveat, NR_execveat, 5, 0, (st->exec_mm = 0, 1))
+	return 0;
+}
 
 /* ---- the process tree ---- */
 

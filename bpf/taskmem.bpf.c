@@ -190,11 +190,13 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 	return on_fault(address, error_code, false);
 }
 
-/* copy_to_user() and friends touching fresh user pages (read() into a new buffer) */
-SEC("tp_btf/page_fault_kernel")
-int BPF_PROG(handle_page_fault_kernel, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+/* copy_to_user() and friends touching fresh user pages (read() into a new buffer).
+ * A classic tracepoint: seen here, the raw page_fault_kernel program also ran once for every
+ * user-mode fault, with registers that did not say user mode. */
+SEC("tp/exceptions/page_fault_kernel")
+int handle_page_fault_kernel(struct trace_event_raw_exceptions *ctx)
 {
-	return on_fault(address, error_code, true);
+	return on_fault(ctx->address, ctx->error_code, true);
 }
 
 /* ---- RSS counter changes ---- */

@@ -120,14 +120,15 @@ def test_c_known(c):
         c.near(cats["stack"], 32 * MIB, 0.05, "stack category")
         c.near(cats["other"], 48 * MIB, 0.05, "other category")
         c.near(cats["file"], 64 * MIB, 0.05, "file category")
-        # the free of 32 MiB of heap shows as a drop in the timeline, before teardown
-        pid = k["pid"]
-        heap = [(s["t_s"], q["categories"]) for s in data["timeline"] for q in s["processes"] if q["pid"] == pid]
-        top = max(h["heap"] for _, h in heap)
-        after = [h for _, h in heap if h["heap"] < top - 16 * MIB and h["file"] > 60 * MIB]
-        if c.ok(after, "a timeline sample after the free, before teardown"):
-            # free() is 32 munmaps over a few ms: the settled level is the lowest before teardown
-            c.near(top - min(h["heap"] for h in after), 32 * MIB, 0.05, "heap drop after free()")
+        # the free of 32 MiB of heap shows as a drop in the timeline: find a sample after it and
+        # before teardown (the only other drop), by the process's total, and read its heap there
+        pid, peak = k["pid"], k["peak_rss_bytes"]
+        samples = [(q["rss_bytes"], q["categories"]) for s in data["timeline"] for q in s["processes"] if q["pid"] == pid]
+        top = max(h["heap"] for _, h in samples)
+        settled = [h for rss, h in samples if peak - 34 * MIB <= rss <= peak - 30 * MIB]
+        if c.ok(settled, "a timeline sample after the free, before teardown"):
+            c.near(top - settled[-1]["heap"], 32 * MIB, 0.05, "heap drop after free()")
+            c.near(settled[-1]["other"], 48 * MIB, 0.05, "other unchanged by the free")
     untraced, _ = maxrss_untraced(cmd)
     c.near(data["peak"]["rss_bytes"] - sum(q["peak_rss_bytes"] for q in data["processes"] if q["comm"] == "time"),
            untraced, 0.05, "peak vs untraced /usr/bin/time maxrss")

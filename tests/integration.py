@@ -37,6 +37,28 @@ class Check:
         return self.ok(good, f"{what}: got {got/MIB:.2f} MiB, want {want/MIB:.2f} MiB within {tol*100:.0f}%")
 
 
+def sample_rss(comm, stop, out):
+    """Independent oracle: read the kernel's RSS of the process named comm from /proc every ms."""
+    import threading  # noqa: F401  (run in a thread by the caller)
+    pid = None
+    while not stop.is_set():
+        if pid is None:
+            for d in os.listdir("/proc"):
+                if d.isdigit():
+                    try:
+                        if open(f"/proc/{d}/comm").read().strip() == comm:
+                            pid = d
+                            break
+                    except OSError:
+                        pass
+        else:
+            try:
+                out.append(int(open(f"/proc/{pid}/statm").read().split()[1]) * 4096)
+            except (OSError, IndexError, ValueError):
+                return
+        time.sleep(0.001)
+
+
 def trace(args, name, cmd, env=None, timeout=600):
     """Run the tool with --json/--folded; returns (proc, json or None)."""
     js, fo = os.path.join(OUT, name + ".json"), os.path.join(OUT, name + ".folded")
@@ -102,8 +124,16 @@ def label_bytes(data, label):
 
 def test_c_known(c):
     """heap/thread stacks/file/raw anon of known sizes; a free shows as a drop; kernel hiwater."""
+    import threading
     cmd = [os.path.join(BIN, "c_known"), KNOWN_FILE, "64", "8", "4", "64", "48"]
-    p, data = trace([], c.name, ["/usr/bin/time", "-v"] + cmd)
+    stop, seen = threading.Event(), []
+    sampler = threading.Thread(target=sample_rss, args=("c_known", stop, seen))
+    sampler.start()
+    try:
+        p, data = trace([], c.name, ["/usr/bin/time", "-v"] + cmd)
+    finally:
+        stop.set()
+        sampler.join()
     if not common_checks(c, data, p):
         return
     c.ok(p.returncode == 0, f"exit code {p.returncode}")
@@ -129,6 +159,15 @@ def test_c_known(c):
         if c.ok(settled, "a timeline sample after the free, before teardown"):
             c.near(top - settled[-1]["heap"], 32 * MIB, 0.05, "heap drop after free()")
             c.near(settled[-1]["other"], 48 * MIB, 0.05, "other unchanged by the free")
+    # at every plateau the kernel showed in /proc (the 400 ms at the peak, the 400 ms after the
+    # free), the timeline holds a value within 1%
+    if c.ok(len(seen) > 100, f"/proc sampler saw the process ({len(seen)} samples)") and kn:
+        ours = [q["rss_bytes"] for s in data["timeline"] for q in s["processes"] if q["pid"] == kn[0]["pid"]]
+        plateaus = sorted(set(v for v in seen if seen.count(v) >= 50), reverse=True)
+        print("     plateaus (MiB):", [round(v / MIB, 2) for v in plateaus], "timeline values:", len(ours))
+        c.ok(len(plateaus) >= 2, f"two plateaus in /proc ({[round(v/MIB, 1) for v in plateaus]} MiB)")
+        for v in plateaus:
+            c.ok(any(abs(o - v) <= 0.01 * v for o in ours), f"plateau {v/MIB:.1f} MiB from /proc is in the timeline")
     untraced, _ = maxrss_untraced(cmd)
     c.near(data["peak"]["rss_bytes"] - sum(q["peak_rss_bytes"] for q in data["processes"] if q["comm"] == "time"),
            untraced, 0.05, "peak vs untraced /usr/bin/time maxrss")

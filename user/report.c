@@ -65,6 +65,13 @@ static struct bucket **peak_buckets(struct account *a, size_t *n)
 	return v;
 }
 
+static int cmp_proc_peak(const void *x, const void *y)
+{
+	const struct proc *a = *(const struct proc *const *)x, *b = *(const struct proc *const *)y;
+
+	return a->own_peak < b->own_peak ? 1 : a->own_peak > b->own_peak ? -1 : 0;
+}
+
 static const char *label_text(int id, char *buf, size_t len)
 {
 	const struct label *l = label_get(id);
@@ -73,12 +80,44 @@ static const char *label_text(int id, char *buf, size_t len)
 	return buf;
 }
 
+/* The ten process images with the highest own peak, with their categories then. */
+static void print_processes(FILE *f, struct account *a)
+{
+	struct proc **sorted = xcalloc(a->nprocs, sizeof(*sorted));
+	size_t i, shown = 0, counted = 0;
+	int c;
+
+	memcpy(sorted, a->procs, a->nprocs * sizeof(*sorted));
+	qsort(sorted, a->nprocs, sizeof(*sorted), cmp_proc_peak);
+	fprintf(f, "processes (by own peak):\n  %7s %-16s %10s %9s %9s %9s %9s %9s\n", "pid", "comm",
+		"peak MiB", "stack", "heap", "runtime", "file", "other");
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = sorted[i];
+		int64_t pc[NR_CATS];
+
+		if (p->prelaunch || !p->own_peak)
+			continue;
+		counted++;
+		if (shown == 10)
+			continue;
+		proc_categories(p->own_peak_cat, p->own_peak, pc);
+		fprintf(f, "  %7d %-16s %10.1f", p->pid, p->comm, p->own_peak / MIB);
+		for (c = 0; c < NR_CATS; c++)
+			fprintf(f, " %9.1f", pc[c] / MIB);
+		fputc('\n', f);
+		shown++;
+	}
+	if (counted > shown)
+		fprintf(f, "  ... and %zu more (see --json)\n", counted - shown);
+	free(sorted);
+}
+
 void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 {
 	int64_t cats[NR_CATS], unattr;
 	struct bucket **top;
 	size_t n, i;
-	int c, shown;
+	int c;
 
 	peak_categories(a, cats, &unattr);
 	fprintf(f, "\n== taskmem-trace: %s", ri->argv[0]);
@@ -94,22 +133,7 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 	if (unattr)
 		fprintf(f, "  (other includes %.2f MiB whose pages could not be credited to a stack)\n", unattr / MIB);
 
-	fprintf(f, "processes (by own peak):\n  %7s %-16s %10s %9s %9s %9s %9s %9s\n", "pid", "comm",
-		"peak MiB", "stack", "heap", "runtime", "file", "other");
-	shown = 0;
-	for (i = 0; i < a->nprocs && shown < 10; i++) {
-		struct proc *p = a->procs[i];
-		int64_t pc[NR_CATS];
-
-		if (p->prelaunch || !p->own_peak)
-			continue;
-		proc_categories(p->own_peak_cat, p->own_peak, pc);
-		fprintf(f, "  %7d %-16s %10.1f", p->pid, p->comm, p->own_peak / MIB);
-		for (c = 0; c < NR_CATS; c++)
-			fprintf(f, " %9.1f", pc[c] / MIB);
-		fputc('\n', f);
-		shown++;
-	}
+	print_processes(f, a);
 
 	top = peak_buckets(a, &n);
 	fprintf(f, "top stacks at the peak:\n");

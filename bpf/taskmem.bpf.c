@@ -263,6 +263,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			e->addr = st->sys_addr;
 			e->len = st->sys_len;
 			e->arg = (__u64)nr << 32;
+			e->extra = st->sys_a2; /* mremap: new_len, so a shrink frees only the tail */
 			/* growth inside a syscall (MAP_POPULATE, mremap) needs its stack */
 			if (curr && (nr == NR_mmap || nr == NR_mremap || nr == NR_brk))
 				e->stack_id = user_stack(ctx);

@@ -58,7 +58,7 @@ struct tm_event {
 	__u64 len;
 	__u64 arg;         /* RSS: fault error_code | sys_nr << 32; MMAP: prot | flags << 32 */
 	__u64 ret;         /* RSS: the counter's total in bytes; syscalls: return value */
-	__u64 extra;       /* MMAP: fd (or -1) ; EXEC: start_brk; FORK: child pid */
+	__u64 extra;       /* MMAP: fd (or -1); EXEC: start_brk; FORK: child pid; RSS in mremap: new_len */
 	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code */
 	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit */
 	char comm[TM_COMM_LEN];

@@ -176,6 +176,26 @@ def test_c_known(c):
     c.ok(any(s["label"] == "stack/thread" and "use_stack" in s["frames"] for s in stacks), "thread stack credited to use_stack")
 
 
+def test_frees(c):
+    """mremap shrink and move, madvise(DONTNEED), munmap, brk shrink: each free takes exactly its
+    pages away (unattributed stays ~0) and shows as the right step in the timeline."""
+    p, data = trace([], c.name, [os.path.join(BIN, "c_frees")])
+    if not common_checks(c, data, p):
+        return
+    worst = max(abs(s["unattributed_bytes"]) for s in data["timeline"])
+    c.ok(worst <= 256 * 1024, f"unattributed bytes stay under 256 KiB in every sample (worst {worst})")
+    pid = proc_named(data, "c_frees")[0]["pid"]
+    seq = [q["categories"] for s in data["timeline"] for q in s["processes"] if q["pid"] == pid]
+    others = [round(h["other"] / MIB) for h in seq]
+    heaps = [round(h["heap"] / MIB) for h in seq]
+    base = min(others)
+    for want in (32, 16, 8):  # raw mapping: full, after mremap shrink, after madvise
+        c.ok(base + want in others, f"other steps through +{want} MiB (saw {sorted(set(others))})")
+    hb = min(heaps)
+    for want in (8, 4):  # brk grown, then shrunk
+        c.ok(hb + want in heaps, f"heap steps through +{want} MiB (saw {sorted(set(heaps))})")
+
+
 def go_checks(c, n, secs, env=None, grown=False):
     env = dict(env or {}, TASKMEM_MEMSTATS="1")
     cmd = [os.path.join(BIN, "go_bench"), str(n), str(secs)]
@@ -279,7 +299,7 @@ def test_nothing_left(c):
     c.ok(not ps.strip(), f"no benchmark process left: {ps.strip()}")
 
 
-TESTS = [test_c_known, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_nothing_left]
+TESTS = [test_c_known, test_frees, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_nothing_left]
 
 
 def main():

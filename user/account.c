@@ -11,6 +11,7 @@
 
 #define PAGE_SIZE 4096ull
 #define HUGE_SIZE (2ull << 20)
+#define FAULT_AROUND (64ull << 10) /* fault_around_bytes' default */
 #define REC_BUCKET_BITS 24
 #define REC_BUCKET_MASK ((1ull << REC_BUCKET_BITS) - 1)
 #define MAX_BUCKETS (1u << REC_BUCKET_BITS)
@@ -309,6 +310,20 @@ static void take_any(struct account *a, struct mm *mm, int member, uint64_t want
 	}
 }
 
+/* A fault that freed a page (copy-on-write of a file page): the page is in the record at its
+ * own address, or in the fault-around block that mapped it, keyed by the page that faulted
+ * then, within the same 64 KiB-aligned window (mm/memory.c do_fault_around). */
+static uint64_t take_near(struct account *a, struct mm *mm, int member, uint64_t addr, uint64_t want)
+{
+	uint64_t page = addr & ~(PAGE_SIZE - 1), win = addr & ~(FAULT_AROUND - 1), key, took;
+
+	took = rec_take(a, mm, member, page, want);
+	for (key = win; key < win + FAULT_AROUND && took < want; key += PAGE_SIZE)
+		if (key != page)
+			took += rec_take(a, mm, member, key, want - took);
+	return took;
+}
+
 /* Free every record in [start, end): munmap, madvise(DONTNEED), brk shrink, mremap. */
 static void take_range(struct account *a, struct mm *mm, uint64_t start, uint64_t end)
 {
@@ -594,6 +609,8 @@ static void on_rss(struct account *a, const struct tm_event *e)
 			if (nr == 12 && p) { /* brk shrink: [new break, old break) */
 				start = e->addr;
 				end = p->brk > start ? p->brk : start;
+			} else if (nr == 25 && e->extra < e->len) { /* mremap shrink: the tail */
+				start = e->addr + e->extra;
 			}
 			if (end > start) {
 				take_range(a, mm, start, end);
@@ -602,7 +619,7 @@ static void on_rss(struct account *a, const struct tm_event *e)
 			}
 		}
 		if (e->cause == TM_CAUSE_FAULT)
-			want -= rec_take(a, mm, member, e->addr & ~(PAGE_SIZE - 1), want);
+			want -= take_near(a, mm, member, e->addr, want);
 		take_any(a, mm, member, want);
 	}
 	mm_maybe_forget(a, mm);

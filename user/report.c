@@ -371,8 +371,10 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		int64_t sc[NR_CATS];
 
 		proc_categories(s->cat, s->kernel, sc);
-		fprintf(f, "%s\n    {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, \"categories\": ",
-			i ? "," : "", s->t / 1e9, (long long)s->kernel, (long long)s->kernel);
+		fprintf(f, "%s\n    {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
+			   "\"unattributed_bytes\": %lld, \"categories\": ",
+			i ? "," : "", s->t / 1e9, (long long)s->kernel, (long long)s->kernel,
+			(long long)(sc[CAT_OTHER] - s->cat[CAT_OTHER]));
 		json_cats(f, sc);
 		fprintf(f, ", \"processes\": [");
 		for (j = 0; j < s->n; j++) {

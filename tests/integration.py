@@ -263,6 +263,18 @@ def test_exit_codes(c):
     c.ok(p.returncode == 127, f"missing command gives 127 (got {p.returncode})")
     c.ok("/nonexistent/command" in p.stderr and len(p.stderr.strip().splitlines()) == 1,
          f"one line naming the command: {p.stderr!r}")
+    # SIGINT to the tool: the command is stopped, the report written, the tool ends quickly
+    js = os.path.join(OUT, "sigint.json")
+    if os.path.exists(js):
+        os.unlink(js)
+    tool = subprocess.Popen([TOOL, "-q", "--json", js, "--", os.path.join(BIN, "go_bench"), "10", "60"])
+    time.sleep(1)
+    t0 = time.time()
+    tool.send_signal(2)
+    rc = tool.wait(timeout=10)
+    c.ok(rc == 130, f"SIGINT: the command killed by SIGINT gives 130 (got {rc})")
+    c.ok(time.time() - t0 < 3, f"SIGINT: tool ended in {time.time()-t0:.1f}s")
+    c.ok(os.path.exists(js) and json.load(open(js))["exit_code"] == 130, "SIGINT: report written")
     noexec = os.path.join(OUT, "noexec.txt")
     open(noexec, "w").write("not a program\n")
     os.chmod(noexec, 0o644)
@@ -271,6 +283,9 @@ def test_exit_codes(c):
     for bad in (["--interval", "0"], ["--interval", "x"], ["--bogus"], []):
         q = subprocess.run([TOOL] + bad + (["--", "true"] if bad else []), capture_output=True, text=True)
         c.ok(q.returncode == 2, f"bad usage {bad} exits 2 (got {q.returncode})")
+    q = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", TOOL, "--", "true"],
+                       capture_output=True, text=True)
+    c.ok(q.returncode == 125 and "root" in q.stderr, f"not root: 125 and says so (got {q.returncode}: {q.stderr!r})")
     q = subprocess.run([TOOL, "--json", "/nonexistent-dir/x.json", "--", "true"], capture_output=True, text=True)
     c.ok(q.returncode == 2 and "nonexistent-dir" in q.stderr, "unwritable output refused before starting")
 

@@ -51,20 +51,21 @@ static struct env {
 
 const char *argp_program_version = "taskmem-trace 0.1";
 static const char doc[] =
-	"Trace a command's process tree and attribute every resident byte to the user stack that\n"
-	"brought it in and to a category (stack, heap, runtime, file, other), over time.\n"
-	"\n"
-	"USAGE: taskmem-trace [OPTIONS] -- COMMAND [ARGS...]\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  sudo taskmem-trace -- ./go_bench 100000           # summary at the peak on stderr\n"
+	"Trace a command's process tree and credit every resident byte, over time,\n"
+	"to the user stack that brought it in and to a category: stack, heap,\n"
+	"runtime, file or other.\n"
+	"\v"
+	"Examples:\n"
+	"  sudo taskmem-trace -- ./go_bench 100000      summary at the peak (stderr)\n"
 	"  sudo taskmem-trace --json out.json -- python3 app.py\n"
-	"  sudo taskmem-trace --folded out.folded -- ./server  # then: flamegraph.pl out.folded > f.svg\n"
+	"  sudo taskmem-trace --folded out.folded -- ./server\n"
+	"      then: flamegraph.pl out.folded > out.svg\n"
 	"  sudo taskmem-trace --interval 100 --json o.json -- make -j2\n"
 	"\n"
-	"The command's exit code is passed through (128+N when killed by signal N).\n"
-	"Own exit codes: 2 bad usage, 125 cannot trace (not root, no BTF, BPF refused),\n"
-	"126 command not executable, 127 command not found.\n";
+	"Exit code: the command's own (128+N when signal N killed it); else\n"
+	"2 bad usage or unwritable output, 125 cannot trace (not root, no BTF,\n"
+	"BPF refused), 126 command not executable, 127 command not found.\n"
+	"SIGINT/SIGTERM stop the command and still write the reports.\n";
 
 static const struct argp_option opts[] = {
 	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/1)", 0 },

@@ -256,6 +256,7 @@ def test_go_1m(c):
 def test_exit_codes(c):
     p, data = trace([], c.name, ["sh", "-c", "exit 7"])
     c.ok(p.returncode == 7, f"exit 7 passed through (got {p.returncode})")
+    c.ok(data is not None and [q["exit_code"] for q in data["processes"]] == [7], "the process's exit code in the JSON")
     p, data = trace([], c.name, ["sh", "-c", "kill -9 $$"])
     c.ok(p.returncode == 137, f"SIGKILL gives 137 (got {p.returncode})")
     c.ok(data is not None and data["exit_code"] == 137, "report written for a killed command")

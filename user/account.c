@@ -719,7 +719,8 @@ static void on_exit_ev(struct account *a, const struct tm_event *e)
 		return;
 	p->alive = false;
 	p->end_ts = e->ts;
-	p->exit_code = (int)e->extra2;
+	/* task->exit_code is a wait status: report it the way a shell would */
+	p->exit_code = e->extra2 & 0x7f ? 128 + (int)(e->extra2 & 0x7f) : (int)(e->extra2 >> 8 & 0xff);
 	if (p->mm) {
 		p->mm->dead = true;
 		mm_maybe_forget(a, p->mm);

@@ -91,6 +91,14 @@ struct {
 	__uint(max_entries, 1 << 24); /* sized from user space */
 } events SEC(".maps");
 
+/* tgid -> how it ended, kept even when the ring buffer is full (read at the end) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1); /* sized from user space */
+	__type(key, __u32);
+	__type(value, struct tm_exit);
+} exits SEC(".maps");
+
 /* enum tm_counter, per CPU */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -449,6 +457,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *p)
 {
 	__u32 tgid = p->tgid, tid = p->pid;
+	struct tm_exit ex = {};
 	struct tm_event *e;
 	bool group_dead;
 
@@ -459,6 +468,10 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	if (!group_dead)
 		return 0;
 	bpf_map_delete_elem(&traced, &tgid);
+	/* the kernel's own high-water mark (pages, updated by exit_mm): an oracle for the peak */
+	ex.maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * 4096;
+	ex.exit_code = p->exit_code;
+	bpf_map_update_elem(&exits, &tgid, &ex, BPF_ANY);
 	e = event_reserve(TM_CNT_DROP_PROC);
 	if (!e)
 		return 0;
@@ -466,7 +479,8 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	e->tgid = tgid;
 	e->tid = tid;
 	e->flags = TM_F_GROUP_DEAD;
-	e->extra2 = p->exit_code;
+	e->extra2 = ex.exit_code;
+	e->extra3 = ex.maxrss_bytes;
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
 	event_submit(e);
 	return 0;

@@ -60,8 +60,14 @@ struct tm_event {
 	__u64 ret;         /* RSS: the counter's total in bytes; syscalls: return value */
 	__u64 extra;       /* MMAP: fd (or -1); EXEC: start_brk; FORK: child pid; RSS in mremap: new_len */
 	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code */
-	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit */
+	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit; EXIT: the kernel's maxrss in bytes */
 	char comm[TM_COMM_LEN];
+};
+
+/* How a process ended, kept in a map in case its TM_EV_EXIT record was lost. */
+struct tm_exit {
+	__u64 maxrss_bytes;  /* the kernel's high-water RSS of the pid (all its images) */
+	__u64 exit_code;     /* task->exit_code, a wait status */
 };
 
 /* Loss and health counters, one per cause; read from a per-CPU array at the end. */

@@ -196,6 +196,35 @@ def test_frees(c):
         c.ok(hb + want in heaps, f"heap steps through +{want} MiB (saw {sorted(set(heaps))})")
 
 
+def test_drops(c):
+    """A consumer that stalls (the tool is stopped) with a small ring buffer: the losses are
+    counted and shown, and the totals still follow the kernel's counters."""
+    js = os.path.join(OUT, c.name + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
+    cmd = [os.path.join(BIN, "c_known"), KNOWN_FILE, "64", "8", "4", "64", "48"]
+    tool = subprocess.Popen([TOOL, "--ringbuf-size", "1", "--json", js, "--", "/usr/bin/time", "-v"] + cmd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.05)
+    tool.send_signal(19)  # SIGSTOP: nobody drains the ring buffer while c_known faults
+    time.sleep(1.5)
+    tool.send_signal(18)  # SIGCONT
+    out, err = tool.communicate(timeout=60)
+    data = json.load(open(js)) if os.path.exists(js) else None
+    if not c.ok(data is not None, "JSON written"):
+        return
+    ev = data["events"]
+    c.ok(ev["dropped"] > 0 and ev["dropped_rss_ringbuf_full"] > 0, f"drops counted ({ev['dropped']})")
+    c.ok("dropped" in err and "WARNING" in err, "the summary warns about drops")
+    c.ok(sum(data["peak"]["categories"].values()) == data["peak"]["rss_bytes"], "categories still add up")
+    kn = proc_named(data, "c_known")
+    if c.ok(len(kn) == 1, "c_known seen"):
+        c.near(kn[0]["kernel_peak_rss_bytes"], maxrss_of(err), 0.01, "the kernel's high-water mark is reported")
+        c.ok(kn[0]["peak_rss_bytes"] <= kn[0]["kernel_peak_rss_bytes"] * 1.01, "the seen peak never exceeds it")
+        if kn[0]["peak_rss_bytes"] < 0.98 * kn[0]["kernel_peak_rss_bytes"]:
+            c.ok("high-water mark" in err, "a missed peak is pointed out in the summary")
+
+
 def go_checks(c, n, secs, env=None, grown=False):
     env = dict(env or {}, TASKMEM_MEMSTATS="1")
     cmd = [os.path.join(BIN, "go_bench"), str(n), str(secs)]
@@ -217,6 +246,7 @@ def go_checks(c, n, secs, env=None, grown=False):
         c.ok(0.3 * ms["StackInuse"] <= stack <= 1.02 * ms["StackInuse"],
              f"grown stacks: resident {stack/MIB:.1f} MiB within [30%, 102%] of StackInuse {ms['StackInuse']/MIB:.1f} MiB")
     c.near(gb[0]["peak_rss_bytes"], maxrss_of(p.stderr), 0.02, "go_bench peak vs kernel hiwater (same run)")
+    c.near(gb[0]["kernel_peak_rss_bytes"], maxrss_of(p.stderr), 0.01, "reported kernel high-water = time -v's")
     frames = [f for s in data["peak"]["stacks"] if s["pid"] == gb[0]["pid"] for f in s["frames"]]
     bad = [f for f in frames if "+0x" in f or f.startswith("[")]
     c.ok(frames and len(bad) <= 0.02 * len(frames), f"Go frames symbolized: {len(bad)} of {len(frames)} not")
@@ -315,7 +345,7 @@ def test_nothing_left(c):
     c.ok(not ps.strip(), f"no benchmark process left: {ps.strip()}")
 
 
-TESTS = [test_c_known, test_frees, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_nothing_left]
+TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_nothing_left]
 
 
 def main():

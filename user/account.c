@@ -711,6 +711,13 @@ static void on_exec(struct account *a, const struct tm_event *e)
 	refresh_maps(a, p);
 }
 
+static void proc_set_exit(struct proc *p, uint64_t code, uint64_t maxrss)
+{
+	p->kernel_hiwater = (int64_t)maxrss;
+	/* task->exit_code is a wait status: report it the way a shell would */
+	p->exit_code = code & 0x7f ? 128 + (int)(code & 0x7f) : (int)(code >> 8 & 0xff);
+}
+
 static void on_exit_ev(struct account *a, const struct tm_event *e)
 {
 	struct proc *p = proc_of_pid(a, (pid_t)e->tgid);
@@ -719,8 +726,7 @@ static void on_exit_ev(struct account *a, const struct tm_event *e)
 		return;
 	p->alive = false;
 	p->end_ts = e->ts;
-	/* task->exit_code is a wait status: report it the way a shell would */
-	p->exit_code = e->extra2 & 0x7f ? 128 + (int)(e->extra2 & 0x7f) : (int)(e->extra2 >> 8 & 0xff);
+	proc_set_exit(p, e->extra2, e->extra3);
 	if (p->mm) {
 		p->mm->dead = true;
 		mm_maybe_forget(a, p->mm);
@@ -778,6 +784,20 @@ void account__event(struct account *a, const struct tm_event *e)
 
 void account__finish(struct account *a, uint64_t end_ts)
 {
+	size_t i;
+
+	/* exit records lost to a full ring buffer: the kernel-side map still has them */
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		struct tm_exit ex;
+
+		if (p->alive && !p->prelaunch && a->o.exit_info && !a->o.exit_info(a->o.ctx, p->pid, &ex) &&
+		    (i + 1 == a->nprocs || proc_of_pid(a, p->pid) == p)) {
+			p->alive = false;
+			p->end_ts = end_ts;
+			proc_set_exit(p, ex.exit_code, ex.maxrss_bytes);
+		}
+	}
 	if (a->at_peak)
 		snapshot_peak(a);
 	advance_time(a, end_ts > a->last_ts ? end_ts : a->last_ts);

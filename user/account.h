@@ -14,6 +14,8 @@ struct account_opts {
 	int (*read_stack)(void *ctx, int32_t id, uint64_t *ips, int max);
 	/* Forget an mm id in the kernel's filter (its address space is gone). */
 	void (*forget_mm)(void *ctx, uint32_t mm_id);
+	/* How a process ended, when its exit record was lost; 0 or -errno. */
+	int (*exit_info)(void *ctx, uint32_t tgid, struct tm_exit *out);
 	void *ctx;
 };
 

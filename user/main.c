@@ -200,7 +200,8 @@ int main(int argc, char **argv)
 	start = now_ns();
 	g_acct = account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
 						    .read_stack = tracer__read_stack,
-						    .forget_mm = tracer__forget_mm, .ctx = t });
+						    .forget_mm = tracer__forget_mm,
+						    .exit_info = tracer__exit_info, .ctx = t });
 	account__add_root(g_acct, l.pid);
 	err = tracer__follow(t, l.pid);
 	if (err) {

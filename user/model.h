@@ -71,7 +71,8 @@ struct proc {
 	int64_t kernel;         /* sum of its mms' kernel counters */
 	int64_t cat[NR_CATS];   /* attributed bytes now */
 	int64_t peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak */
-	int64_t own_peak, own_peak_cat[NR_CATS], own_peak_kernel_resid;
+	int64_t own_peak, own_peak_cat[NR_CATS];
+	int64_t kernel_hiwater;  /* the kernel's maxrss for the pid at exit (all its images), or 0 */
 	uint64_t own_peak_ts;
 	bool dirty;             /* changed since the last peak snapshot */
 	bool sampled_dirty;     /* changed since the last timeline sample */

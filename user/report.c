@@ -160,8 +160,19 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 			fprintf(f, ", %s %llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
 	fprintf(f, "; frames symbolized %llu/%llu\n",
 		(unsigned long long)(a->st.frames - a->st.frames_unknown), (unsigned long long)a->st.frames);
-	if (report__dropped(ri))
-		fprintf(f, "WARNING: events were dropped; totals still follow the kernel's counters, but some bytes may be credited to the wrong stack (raise --ringbuf-size)\n");
+	if (report__dropped(ri)) {
+		fprintf(f, "WARNING: events were dropped (raise --ringbuf-size): totals follow the kernel's counters, but some\n"
+			   "  bytes may be credited to the wrong stack, and a peak that fell among lost events is missed.\n");
+		for (i = 0; i < a->nprocs; i++) {
+			struct proc *p = a->procs[i];
+
+			/* the kernel's high-water mark covers all images of the pid: compare at its last */
+			if (!p->prelaunch && p->kernel_hiwater > p->own_peak + p->own_peak / 50 &&
+			    (i + 1 == a->nprocs || a->procs[i + 1]->pid != p->pid))
+				fprintf(f, "  pid %d (%s): seen peak %.1f MiB, kernel's high-water mark %.1f MiB\n", p->pid,
+					p->comm, p->own_peak / MIB, p->kernel_hiwater / MIB);
+		}
+	}
 }
 
 /* ---- atomic output files ---- */
@@ -401,9 +412,9 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		fprintf(f, ", \"exe\": ");
 		json_str(f, p->exe);
 		fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, \"exit_code\": %d, \"peak_rss_bytes\": %lld, "
-			   "\"peak_t_s\": %.6f, \"categories\": ",
+			   "\"kernel_peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, \"categories\": ",
 			ts_s(a, p->start_ts), p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s, p->exit_code,
-			(long long)p->own_peak, ts_s(a, p->own_peak_ts));
+			(long long)p->own_peak, (long long)p->kernel_hiwater, ts_s(a, p->own_peak_ts));
 		proc_categories(p->own_peak_cat, p->own_peak, pc);
 		json_cats(f, pc);
 		fprintf(f, ", \"at_tree_peak\": {\"rss_bytes\": %lld, \"categories\": ", (long long)p->peak_kernel);

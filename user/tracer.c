@@ -106,6 +106,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 	bpf_map__set_max_entries(t->skel->maps.traced, o->max_processes);
 	bpf_map__set_max_entries(t->skel->maps.mms, o->max_processes * 2);
 	bpf_map__set_max_entries(t->skel->maps.tasks, o->max_threads);
+	bpf_map__set_max_entries(t->skel->maps.exits, o->max_processes * 4);
 	bpf_map__set_max_entries(t->skel->maps.stacks, o->stack_storage);
 	bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)o->ringbuf_bytes);
 	err = taskmem_bpf__load(t->skel);
@@ -176,6 +177,13 @@ void tracer__forget_mm(void *ctx, uint32_t mm_id)
 	struct tracer *t = ctx;
 
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.mms), &mm_id);
+}
+
+int tracer__exit_info(void *ctx, uint32_t tgid, struct tm_exit *out)
+{
+	struct tracer *t = ctx;
+
+	return bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.exits), &tgid, out) ? -errno : 0;
 }
 
 void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS])

@@ -23,6 +23,8 @@ int tracer__poll(struct tracer *t, int timeout_ms);
 int tracer__read_stack(void *t, int32_t id, uint64_t *ips, int max);
 void tracer__forget_mm(void *t, uint32_t mm_id);
 void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS]);
+/* How process tgid ended, from the map that survives a full ring buffer; 0 or -ENOENT. */
+int tracer__exit_info(void *t, uint32_t tgid, struct tm_exit *out);
 void tracer__free(struct tracer *t);
 extern const char *const tm_counter_names[TM_NR_COUNTERS];
 #endif

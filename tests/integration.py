@@ -225,6 +225,22 @@ def test_drops(c):
             c.ok("high-water mark" in err, "a missed peak is pointed out in the summary")
 
 
+def test_concurrent(c):
+    """Two runs at once on different commands: each sees only its own tree, both correct."""
+    runs = []
+    for name, heap in (("a", 16), ("b", 40)):
+        js = os.path.join(OUT, f"{c.name}_{name}.json")
+        cmd = [TOOL, "-q", "--json", js, "--", os.path.join(BIN, "c_known"), KNOWN_FILE, str(heap), "1", "1", "8", "8"]
+        runs.append((heap, js, subprocess.Popen(cmd)))
+    for heap, js, tool in runs:
+        c.ok(tool.wait(timeout=60) == 0, "both runs exit 0")
+        data = json.load(open(js))
+        kn = proc_named(data, "c_known")
+        if c.ok(len(kn) == 1, f"run with {heap} MiB heap sees exactly one c_known ({len(kn)})"):
+            c.near(kn[0]["categories"]["heap"], heap * MIB, 0.05, f"run with {heap} MiB heap")
+        c.ok(data["events"]["dropped"] == 0, "nothing dropped")
+
+
 def go_checks(c, n, secs, env=None, grown=False):
     env = dict(env or {}, TASKMEM_MEMSTATS="1")
     cmd = [os.path.join(BIN, "go_bench"), str(n), str(secs)]
@@ -345,7 +361,7 @@ def test_nothing_left(c):
     c.ok(not ps.strip(), f"no benchmark process left: {ps.strip()}")
 
 
-TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_nothing_left]
+TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_nothing_left]
 
 
 def main():

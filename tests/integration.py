@@ -61,11 +61,11 @@ def sample_rss(comm, stop, out):
 
 def trace(args, name, cmd, env=None, timeout=600):
     """Run the tool with --json/--folded; returns (proc, json or None)."""
-    js, fo = os.path.join(OUT, name + ".json"), os.path.join(OUT, name + ".folded")
-    for f in (js, fo):
+    js, fo, pp = (os.path.join(OUT, name + ext) for ext in (".json", ".folded", ".pb.gz"))
+    for f in (js, fo, pp):
         if os.path.exists(f):
             os.unlink(f)
-    full = [TOOL, "--json", js, "--folded", fo] + args + ["--"] + cmd
+    full = [TOOL, "--json", js, "--folded", fo, "--pprof", pp] + args + ["--"] + cmd
     e = dict(os.environ, **(env or {}))
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=e)
     with open(os.path.join(OUT, name + ".log"), "w") as f:
@@ -113,6 +113,17 @@ def common_checks(c, data, p):
         fsum += int(line.rsplit(" ", 1)[1])
     c.near(fsum, pk["rss_bytes"], 0.01, "folded stacks sum to the peak")
     return True
+
+
+def check_pprof(c, data):
+    """Go's own pprof (a client no one here wrote) reads the profile; its total is the peak."""
+    q = subprocess.run(["go", "tool", "pprof", "-top", os.path.join(OUT, c.name + ".pb.gz")],
+                       capture_output=True, text=True)
+    m = re.search(r"Total samples = ([\d.]+)([kMGT]?B)", q.stdout)
+    if c.ok(q.returncode == 0 and m, f"go tool pprof reads the profile: {q.stderr[-200:]!r}"):
+        scale = {"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m.group(2)]
+        c.near(float(m.group(1)) * scale, data["peak"]["rss_bytes"], 0.01, "pprof total vs the JSON peak")
+    return q.stdout
 
 
 KNOWN_FILE = os.path.join(OUT, "known.data")
@@ -171,6 +182,7 @@ def test_c_known(c):
     untraced, _ = maxrss_untraced(cmd)
     c.near(data["peak"]["rss_bytes"] - sum(q["peak_rss_bytes"] for q in data["processes"] if q["comm"] == "time"),
            untraced, 0.05, "peak vs untraced /usr/bin/time maxrss")
+    check_pprof(c, data)
     stacks = data["peak"]["stacks"]
     c.ok(any(s["label"] == "heap/malloc" and "grow_heap" in s["frames"] for s in stacks), "heap credited to grow_heap")
     c.ok(any(s["label"] == "stack/thread" and "use_stack" in s["frames"] for s in stacks), "thread stack credited to use_stack")
@@ -277,6 +289,8 @@ def test_go_100k(c):
     untraced, err = maxrss_untraced([os.path.join(BIN, "go_bench"), "100000", "3"])
     gb = proc_named(data, "go_bench")[0]
     c.near(gb["peak_rss_bytes"], untraced, 0.05, "peak vs untraced /usr/bin/time maxrss")
+    top_out = check_pprof(c, data)
+    c.ok("runtime.stackpoolalloc" in top_out, "pprof shows the goroutine stack allocator")
     top = data["peak"]["stacks"][0]
     c.ok(top["label"] == "stack/goroutine" and "runtime.malg" in top["frames"] and "main.main" in top["frames"],
          "the largest stack is goroutine stacks from runtime.malg under main.main")

@@ -588,6 +588,7 @@ static void on_rss(struct account *a, const struct tm_event *e)
 			b = bucket_get(a, p, label, e->stack_id);
 			if (!a->buckets[b].cur && !a->buckets[b].peak)
 				account__stack(a, p, e->stack_id); /* symbolize while the process lives */
+			a->buckets[b].grows++;
 			rec_add(a, mm, member, key, b, delta);
 		}
 		if (p && p->kernel > p->own_peak) {

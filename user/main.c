@@ -12,6 +12,7 @@
 #include "account.h"
 #include "elfsyms.h"
 #include "launcher.h"
+#include "outfile.h"
 #include "report.h"
 #include "strtab.h"
 #include "tracer.h"
@@ -26,6 +27,7 @@
 enum {
 	OPT_FOLDED = 1000,
 	OPT_JSON,
+	OPT_PPROF,
 	OPT_INTERVAL,
 	OPT_RINGBUF,
 	OPT_STACKS,
@@ -35,7 +37,7 @@ enum {
 };
 
 static struct env {
-	const char *folded, *json;
+	const char *folded, *json, *pprof;
 	uint64_t interval_ns;
 	struct tracer_opts t;
 	bool quiet;
@@ -60,6 +62,8 @@ static const char doc[] =
 	"  sudo taskmem-trace --json out.json -- python3 app.py\n"
 	"  sudo taskmem-trace --folded out.folded -- ./server\n"
 	"      then: flamegraph.pl out.folded > out.svg\n"
+	"  sudo taskmem-trace --pprof out.pb.gz -- ./server\n"
+	"      then: go tool pprof -top out.pb.gz   (or -http=:8080)\n"
 	"  sudo taskmem-trace --interval 100 --json o.json -- make -j2\n"
 	"\n"
 	"Exit code: the command's own (128+N when signal N killed it); else\n"
@@ -69,6 +73,7 @@ static const char doc[] =
 
 static const struct argp_option opts[] = {
 	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/1)", 0 },
+	{ "pprof", OPT_PPROF, "FILE", 0, "Write resident bytes at the peak as a gzipped pprof profile (go tool pprof)", 0 },
 	{ "folded", OPT_FOLDED, "FILE", 0, "Write resident bytes at the peak per stack, flamegraph.pl format", 0 },
 	{ "interval", OPT_INTERVAL, "MS", 0, "Timeline sample interval in milliseconds (default 10)", 0 },
 	{ "top", OPT_TOP, "N", 0, "Stacks shown in the summary (default 10)", 0 },
@@ -103,6 +108,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FOLDED:
 		env.folded = arg;
+		break;
+	case OPT_PPROF:
+		env.pprof = arg;
 		break;
 	case OPT_INTERVAL:
 		env.interval_ns = parse_num(arg, 1, 3600000, state, "--interval") * 1000000ull;
@@ -168,7 +176,7 @@ int main(int argc, char **argv)
 	uint64_t start, end, signalled_at = 0;
 	int status = 0, err, exit_code = EXIT_SETUP, rc = 0;
 	char desc[64];
-	const char *outs[2];
+	const char *outs[3];
 	size_t i;
 
 	argp_err_exit_status = EXIT_USAGE;
@@ -177,8 +185,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	outs[0] = env.json;
 	outs[1] = env.folded;
-	for (i = 0; i < 2; i++) {
-		if (outs[i] && (err = report__check_writable(outs[i]))) {
+	outs[2] = env.pprof;
+	for (i = 0; i < 3; i++) {
+		if (outs[i] && (err = outfile__check_writable(outs[i]))) {
 			p_err("cannot write %s: %s", outs[i], strerror(-err));
 			return EXIT_USAGE;
 		}
@@ -263,6 +272,8 @@ int main(int argc, char **argv)
 	if (env.folded && report__folded(env.folded, g_acct, &ri))
 		rc = EXIT_SETUP;
 	if (env.json && report__json(env.json, g_acct, &ri))
+		rc = EXIT_SETUP;
+	if (env.pprof && report__pprof(env.pprof, g_acct, &ri))
 		rc = EXIT_SETUP;
 	if (rc && !exit_code)
 		exit_code = rc; /* a report that could not be written is a failure */

@@ -97,6 +97,7 @@ struct bucket {
 	int label;
 	int32_t stack_id;
 	int64_t cur, peak;
+	uint64_t grows;         /* RSS growth events credited to it over the run */
 	bool dirty;
 };
 

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "outfile.h"
 #include "report.h"
 #include "tracer.h"
 #include "util.h"
@@ -175,62 +174,6 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 	}
 }
 
-/* ---- atomic output files ---- */
-
-struct outfile {
-	FILE *f;
-	char tmp[4096];
-	const char *path;
-};
-
-int report__check_writable(const char *path)
-{
-	char dir[4096];
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	if (access(dirname(dir), W_OK))
-		return -errno;
-	if (!access(path, F_OK) && access(path, W_OK))
-		return -errno;
-	return 0;
-}
-
-static int out_open(struct outfile *o, const char *path)
-{
-	int fd;
-
-	o->path = path;
-	snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path);
-	fd = mkstemp(o->tmp);
-	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-		int err = -errno;
-
-		if (fd >= 0)
-			close(fd);
-		p_err("cannot write %s: %s", path, strerror(-err));
-		return err;
-	}
-	fchmod(fd, 0644);
-	return 0;
-}
-
-static int out_close(struct outfile *o)
-{
-	int err = 0;
-
-	if (fflush(o->f) || ferror(o->f) || fsync(fileno(o->f)))
-		err = -(errno ? errno : EIO);
-	if (fclose(o->f) && !err)
-		err = -errno;
-	if (!err && rename(o->tmp, o->path))
-		err = -errno;
-	if (err) {
-		unlink(o->tmp);
-		p_err("cannot write %s: %s", o->path, strerror(-err));
-	}
-	return err;
-}
-
 /* ---- folded stacks ---- */
 
 static void put_frame(FILE *f, const char *s)
@@ -245,7 +188,7 @@ int report__folded(const char *path, struct account *a, const struct report_info
 	struct bucket **v;
 	size_t n, i;
 	int64_t cats[NR_CATS], unattr;
-	int err = out_open(&o, path);
+	int err = outfile__open(&o, path);
 
 	if (err)
 		return err;
@@ -270,7 +213,7 @@ int report__folded(const char *path, struct account *a, const struct report_info
 	if (unattr > 0)
 		fprintf(o.f, "other;[unattributed] %lld\n", (long long)unattr);
 	(void)ri;
-	return out_close(&o);
+	return outfile__close(&o);
 }
 
 /* ---- JSON ---- */
@@ -312,7 +255,7 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	struct outfile o;
 	struct bucket **v;
 	size_t n, i, j;
-	int err = out_open(&o, path), c;
+	int err = outfile__open(&o, path), c;
 	FILE *f;
 
 	if (err)
@@ -433,5 +376,5 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		(unsigned long long)a->st.unplaced_bytes, (unsigned long long)a->st.frames,
 		(unsigned long long)a->st.frames_unknown, (unsigned long long)a->st.maps_read_failed,
 		(unsigned long long)a->st.orphan_events);
-	return out_close(&o);
+	return outfile__close(&o);
 }

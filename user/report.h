@@ -22,7 +22,6 @@ struct report_info {
 void report__summary(FILE *f, struct account *a, const struct report_info *ri);
 int report__folded(const char *path, struct account *a, const struct report_info *ri);
 int report__json(const char *path, struct account *a, const struct report_info *ri);
-/* Check up front that path can be created (so a run is not wasted); 0 or -errno. */
-int report__check_writable(const char *path);
+int report__pprof(const char *path, struct account *a, const struct report_info *ri);
 uint64_t report__dropped(const struct report_info *ri);
 #endif

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "outfile.h"
+#include "util.h"
+
+int outfile__check_writable(const char *path)
+{
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (access(dirname(dir), W_OK))
+		return -errno;
+	if (!access(path, F_OK) && access(path, W_OK))
+		return -errno;
+	return 0;
+}
+
+int outfile__open(struct outfile *o, const char *path)
+{
+	int fd;
+
+	o->path = path;
+	snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path);
+	fd = mkstemp(o->tmp);
+	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+		int err = -errno;
+
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
+		}
+		p_err("cannot write %s: %s", path, strerror(-err));
+		return err;
+	}
+	fchmod(fd, 0644);
+	return 0;
+}
+
+int outfile__close(struct outfile *o)
+{
+	int err = 0;
+
+	if (fflush(o->f) || ferror(o->f) || fsync(fileno(o->f)))
+		err = -(errno ? errno : EIO);
+	if (fclose(o->f) && !err)
+		err = -errno;
+	if (!err && rename(o->tmp, o->path))
+		err = -errno;
+	if (err) {
+		unlink(o->tmp);
+		p_err("cannot write %s: %s", o->path, strerror(-err));
+	}
+	return err;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Output files written under a temporary name and renamed when complete, so that a file that
+ * exists is never a truncated one. */
+#ifndef TM_OUTFILE_H
+#define TM_OUTFILE_H
+#include <stdio.h>
+
+struct outfile {
+	FILE *f;
+	char tmp[4096];
+	const char *path;
+};
+
+/* 0 or -errno (reported). */
+int outfile__open(struct outfile *o, const char *path);
+/* Flush, sync and rename; on any error the temporary file is removed. 0 or -errno (reported). */
+int outfile__close(struct outfile *o);
+/* Check up front that path can be created (so a run is not wasted); 0 or -errno. */
+int outfile__check_writable(const char *path);
+#endif

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * --pprof: resident bytes at the peak as a gzip-compressed profile.proto
+ * (github.com/google/pprof proto/profile.proto), which `go tool pprof`, Pyroscope and Parca open.
+ * Each stack's outermost frames are its category and label, so a flame graph splits by them
+ * first. Frames are already symbolized: locations carry functions, not addresses.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "hashmap.h"
+#include "outfile.h"
+#include "report.h"
+#include "strtab.h"
+#include "util.h"
+
+/* ---- a growable buffer with protobuf encoding ---- */
+
+struct pb {
+	uint8_t *b;
+	size_t n, cap;
+};
+
+static void pb_raw(struct pb *p, const void *d, size_t len)
+{
+	GROW(p->b, p->cap, p->n + len);
+	memcpy(p->b + p->n, d, len);
+	p->n += len;
+}
+
+static void pb_varint(struct pb *p, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+		v >>= 7;
+	} while (v);
+	pb_raw(p, tmp, n);
+}
+
+static void pb_int(struct pb *p, int field, uint64_t v) /* wire type 0 */
+{
+	if (!v)
+		return; /* proto3 default */
+	pb_varint(p, (uint64_t)field << 3);
+	pb_varint(p, v);
+}
+
+static void pb_bytes(struct pb *p, int field, const void *d, size_t len) /* wire type 2 */
+{
+	pb_varint(p, (uint64_t)field << 3 | 2);
+	pb_varint(p, len);
+	pb_raw(p, d, len);
+}
+
+static void pb_msg(struct pb *p, int field, struct pb *m)
+{
+	pb_bytes(p, field, m->b, m->n);
+	m->n = 0;
+}
+
+/* ---- string table and functions ---- */
+
+struct strings {
+	struct hashmap *idx; /* interned pointer -> index */
+	struct pb out;       /* encoded string_table entries, in order */
+	uint64_t n;
+};
+
+static uint64_t str_id(struct strings *st, const char *s)
+{
+	bool created;
+	uint64_t *v;
+
+	s = s ? s : "";
+	v = hashmap__upsert(st->idx, (uint64_t)(uintptr_t)s, &created);
+	if (created) {
+		*v = st->n++;
+		pb_bytes(&st->out, 6, s, strlen(s));
+	}
+	return *v;
+}
+
+int report__pprof(const char *path, struct account *a, const struct report_info *ri)
+{
+	struct strings st = { .idx = hashmap__new() };
+	struct hashmap *funcs = hashmap__new(); /* name -> function/location id */
+	struct pb prof = {}, m = {}, sub = {}, locs = {}, vals = {};
+	struct outfile o;
+	size_t i;
+	int err;
+
+	str_id(&st, intern("")); /* index 0 must be "" */
+	/* sample_type: resident bytes at the peak, and RSS growth events over the run */
+	pb_int(&m, 1, str_id(&st, intern("resident_space")));
+	pb_int(&m, 2, str_id(&st, intern("bytes")));
+	pb_msg(&prof, 1, &m);
+	pb_int(&m, 1, str_id(&st, intern("rss_growths")));
+	pb_int(&m, 2, str_id(&st, intern("count")));
+	pb_msg(&prof, 1, &m);
+
+	for (i = 0; i < a->nbuckets; i++) {
+		const struct bucket *bk = &a->buckets[i];
+		const struct label *l = label_get(bk->label);
+		const struct symstack *ss;
+		const char *frames[TM_MAX_STACK_DEPTH + 2];
+		char lb[160];
+		int n = 0, k;
+
+		if (bk->peak <= 0 && !bk->grows)
+			continue;
+		ss = bk->proc ? account__stack(a, bk->proc, bk->stack_id) : NULL;
+		for (k = 0; ss && k < ss->n && n < TM_MAX_STACK_DEPTH; k++)
+			frames[n++] = ss->frames[k]; /* innermost first, as pprof wants */
+		snprintf(lb, sizeof(lb), "%s/%s", cat_names[l->cat], l->name);
+		frames[n++] = intern(lb);
+		frames[n++] = intern(cat_names[l->cat]);
+		for (k = 0; k < n; k++) {
+			bool created;
+			uint64_t *id = hashmap__upsert(funcs, (uint64_t)(uintptr_t)frames[k], &created);
+
+			if (created) {
+				*id = hashmap__size(funcs);
+				/* Function{id, name, system_name} and Location{id, line{function_id}} */
+				pb_int(&m, 1, *id);
+				pb_int(&m, 2, str_id(&st, frames[k]));
+				pb_int(&m, 3, str_id(&st, frames[k]));
+				pb_msg(&prof, 5, &m);
+				pb_int(&sub, 1, *id);
+				pb_int(&m, 1, *id);
+				pb_msg(&m, 4, &sub);
+				pb_msg(&prof, 4, &m);
+			}
+			pb_varint(&locs, *id);
+		}
+		pb_varint(&vals, (uint64_t)(bk->peak > 0 ? bk->peak : 0));
+		pb_varint(&vals, bk->grows);
+		pb_bytes(&m, 1, locs.b, locs.n); /* packed location_id */
+		pb_bytes(&m, 2, vals.b, vals.n); /* packed value */
+		locs.n = vals.n = 0;
+		/* labels: pid (numeric) */
+		pb_int(&sub, 1, str_id(&st, intern("pid")));
+		pb_int(&sub, 3, bk->proc ? (uint64_t)bk->proc->pid : 0);
+		pb_msg(&m, 3, &sub);
+		pb_msg(&prof, 2, &m);
+	}
+	{
+		/* bytes no page record holds, so that the total is the peak */
+		int64_t sum = 0;
+		int c;
+
+		for (c = 0; c < NR_CATS; c++)
+			sum += a->peak_cat[c];
+		if (a->peak_kernel - sum > 0) {
+			const char *fr[2] = { intern("other/[unattributed]"), intern("other") };
+
+			for (c = 0; c < 2; c++) {
+				bool created;
+				uint64_t *id = hashmap__upsert(funcs, (uint64_t)(uintptr_t)fr[c], &created);
+
+				if (created) {
+					*id = hashmap__size(funcs);
+					pb_int(&m, 1, *id);
+					pb_int(&m, 2, str_id(&st, fr[c]));
+					pb_msg(&prof, 5, &m);
+					pb_int(&sub, 1, *id);
+					pb_int(&m, 1, *id);
+					pb_msg(&m, 4, &sub);
+					pb_msg(&prof, 4, &m);
+				}
+				pb_varint(&locs, *id);
+			}
+			pb_varint(&vals, (uint64_t)(a->peak_kernel - sum));
+			pb_varint(&vals, 0);
+			pb_bytes(&m, 1, locs.b, locs.n);
+			pb_bytes(&m, 2, vals.b, vals.n);
+			locs.n = vals.n = 0;
+			pb_msg(&prof, 2, &m);
+		}
+	}
+	pb_raw(&prof, st.out.b, st.out.n);
+	pb_int(&prof, 10, (uint64_t)(ri->duration_s * 1e9)); /* duration_nanos */
+	pb_int(&prof, 14, 1);                                  /* default_sample_type: resident_space */
+
+	err = outfile__open(&o, path);
+	if (!err) {
+		z_stream z = {};
+		uint8_t buf[65536];
+		int zr;
+
+		/* windowBits 15 + 16: a gzip stream, as pprof expects */
+		if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+			fclose(o.f);
+			unlink(o.tmp);
+			p_err("cannot write %s: zlib failed", path);
+			err = -1;
+		} else {
+			z.next_in = prof.b;
+			z.avail_in = (uInt)prof.n;
+			do {
+				z.next_out = buf;
+				z.avail_out = sizeof(buf);
+				zr = deflate(&z, Z_FINISH);
+				fwrite(buf, 1, sizeof(buf) - z.avail_out, o.f);
+			} while (zr == Z_OK);
+			deflateEnd(&z);
+			err = outfile__close(&o);
+		}
+	}
+	free(prof.b);
+	free(m.b);
+	free(sub.b);
+	free(locs.b);
+	free(vals.b);
+	free(st.out.b);
+	hashmap__free(st.idx);
+	hashmap__free(funcs);
+	return err;
+}

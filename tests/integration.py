@@ -65,7 +65,8 @@ def trace(args, name, cmd, env=None, timeout=600):
     for f in (js, fo, pp):
         if os.path.exists(f):
             os.unlink(f)
-    full = [TOOL, "--json", js, "--folded", fo, "--pprof", pp] + args + ["--"] + cmd
+    tr = os.path.join(OUT, name + ".trace.json")
+    full = [TOOL, "--json", js, "--folded", fo, "--pprof", pp, "--trace", tr] + args + ["--"] + cmd
     e = dict(os.environ, **(env or {}))
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=e)
     with open(os.path.join(OUT, name + ".log"), "w") as f:
@@ -108,6 +109,10 @@ def common_checks(c, data, p):
         if sum(s["categories"].values()) != s["rss_bytes"]:
             c.ok(False, f"timeline sample at {s['t_s']} does not add up")
             break
+    tr = json.load(open(os.path.join(OUT, c.name + ".trace.json")))
+    tree = [e for e in tr["traceEvents"] if e["ph"] == "C" and e["pid"] == 0]
+    c.ok(tree and max(sum(e["args"].values()) for e in tree) == pk["rss_bytes"],
+         "the trace's tree counter peaks at the JSON peak")
     fsum = 0
     for line in open(os.path.join(OUT, c.name + ".folded")):
         fsum += int(line.rsplit(" ", 1)[1])
@@ -217,7 +222,9 @@ def test_drops(c):
     cmd = [os.path.join(BIN, "c_known"), KNOWN_FILE, "64", "8", "4", "64", "48"]
     tool = subprocess.Popen([TOOL, "--ringbuf-size", "1", "--json", js, "--", "/usr/bin/time", "-v"] + cmd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.05)
+    deadline = time.time() + 10
+    while time.time() < deadline and not subprocess.run(["pgrep", "-x", "c_known"], capture_output=True).stdout:
+        time.sleep(0.002)
     tool.send_signal(19)  # SIGSTOP: nobody drains the ring buffer while c_known faults
     time.sleep(1.5)
     tool.send_signal(18)  # SIGCONT

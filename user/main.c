@@ -28,6 +28,7 @@ enum {
 	OPT_FOLDED = 1000,
 	OPT_JSON,
 	OPT_PPROF,
+	OPT_TRACE,
 	OPT_INTERVAL,
 	OPT_RINGBUF,
 	OPT_STACKS,
@@ -37,7 +38,7 @@ enum {
 };
 
 static struct env {
-	const char *folded, *json, *pprof;
+	const char *folded, *json, *pprof, *trace;
 	uint64_t interval_ns;
 	struct tracer_opts t;
 	bool quiet;
@@ -74,6 +75,7 @@ static const char doc[] =
 static const struct argp_option opts[] = {
 	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/1)", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0, "Write resident bytes at the peak as a gzipped pprof profile (go tool pprof)", 0 },
+	{ "trace", OPT_TRACE, "FILE", 0, "Write the timeline as Chrome trace-event counters (Perfetto, chrome://tracing)", 0 },
 	{ "folded", OPT_FOLDED, "FILE", 0, "Write resident bytes at the peak per stack, flamegraph.pl format", 0 },
 	{ "interval", OPT_INTERVAL, "MS", 0, "Timeline sample interval in milliseconds (default 10)", 0 },
 	{ "top", OPT_TOP, "N", 0, "Stacks shown in the summary (default 10)", 0 },
@@ -111,6 +113,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_PPROF:
 		env.pprof = arg;
+		break;
+	case OPT_TRACE:
+		env.trace = arg;
 		break;
 	case OPT_INTERVAL:
 		env.interval_ns = parse_num(arg, 1, 3600000, state, "--interval") * 1000000ull;
@@ -176,7 +181,7 @@ int main(int argc, char **argv)
 	uint64_t start, end, signalled_at = 0;
 	int status = 0, err, exit_code = EXIT_SETUP, rc = 0;
 	char desc[64];
-	const char *outs[3];
+	const char *outs[4];
 	size_t i;
 
 	argp_err_exit_status = EXIT_USAGE;
@@ -186,7 +191,8 @@ int main(int argc, char **argv)
 	outs[0] = env.json;
 	outs[1] = env.folded;
 	outs[2] = env.pprof;
-	for (i = 0; i < 3; i++) {
+	outs[3] = env.trace;
+	for (i = 0; i < 4; i++) {
 		if (outs[i] && (err = outfile__check_writable(outs[i]))) {
 			p_err("cannot write %s: %s", outs[i], strerror(-err));
 			return EXIT_USAGE;
@@ -274,6 +280,8 @@ int main(int argc, char **argv)
 	if (env.json && report__json(env.json, g_acct, &ri))
 		rc = EXIT_SETUP;
 	if (env.pprof && report__pprof(env.pprof, g_acct, &ri))
+		rc = EXIT_SETUP;
+	if (env.trace && report__trace(env.trace, g_acct, &ri))
 		rc = EXIT_SETUP;
 	if (rc && !exit_code)
 		exit_code = rc; /* a report that could not be written is a failure */

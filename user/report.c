@@ -378,3 +378,61 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		(unsigned long long)a->st.orphan_events);
 	return outfile__close(&o);
 }
+
+/* ---- Chrome trace-event counters (Perfetto, chrome://tracing) ---- */
+
+static void trace_counter(FILE *f, bool *first, const char *name, int pid, uint64_t t_ns,
+			  const int64_t cats[NR_CATS])
+{
+	int c;
+
+	fprintf(f, "%s\n{\"name\": ", *first ? "" : ",");
+	json_str(f, name);
+	fprintf(f, ", \"ph\": \"C\", \"ts\": %.3f, \"pid\": %d, \"args\": {", t_ns / 1e3, pid);
+	for (c = 0; c < NR_CATS; c++)
+		fprintf(f, "%s\"%s\": %lld", c ? ", " : "", cat_names[c], (long long)cats[c]);
+	fputs("}}", f);
+	*first = false;
+}
+
+int report__trace(const char *path, struct account *a, const struct report_info *ri)
+{
+	struct outfile o;
+	bool first = true;
+	size_t i, j;
+	int err = outfile__open(&o, path);
+
+	if (err)
+		return err;
+	fputs("{\"displayTimeUnit\": \"ms\", \"traceEvents\": [", o.f);
+	/* names: pid 0 is the whole tree */
+	fprintf(o.f, "\n{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 0, \"args\": {\"name\": \"tree (all processes)\"}}");
+	first = false;
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+
+		if (p->prelaunch || !p->own_peak)
+			continue;
+		fprintf(o.f, ",\n{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": ", p->pid);
+		json_str(o.f, p->comm);
+		fputs("}}", o.f);
+	}
+	for (i = 0; i < a->nsamples; i++) {
+		struct sample *s = &a->samples[i];
+		int64_t sc[NR_CATS];
+
+		proc_categories(s->cat, s->kernel, sc);
+		trace_counter(o.f, &first, "resident bytes", 0, s->t, sc);
+		for (j = 0; j < s->n; j++) {
+			struct sample_proc *sp = &a->sprocs[s->first + j];
+
+			proc_categories(sp->cat, sp->kernel, sc);
+			trace_counter(o.f, &first, "resident bytes", a->procs[sp->proc]->pid, s->t, sc);
+		}
+	}
+	fprintf(o.f, "\n], \"metadata\": {\"tool\": \"taskmem-trace\", \"peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, "
+		     "\"dropped\": %llu}}\n",
+		(long long)a->peak_kernel, a->peak_ts > a->o.start_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0,
+		(unsigned long long)report__dropped(ri));
+	return outfile__close(&o);
+}

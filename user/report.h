@@ -22,6 +22,7 @@ struct report_info {
 void report__summary(FILE *f, struct account *a, const struct report_info *ri);
 int report__folded(const char *path, struct account *a, const struct report_info *ri);
 int report__json(const char *path, struct account *a, const struct report_info *ri);
+int report__trace(const char *path, struct account *a, const struct report_info *ri);
 int report__pprof(const char *path, struct account *a, const struct report_info *ri);
 uint64_t report__dropped(const struct report_info *ri);
 #endif

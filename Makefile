@@ -9,7 +9,9 @@ ARCH ?= $(shell uname -m | sed 's/x86_64/x86/' | sed 's/aarch64/arm64/')
 VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 INCLUDES := -I$(OUTPUT) -Iinclude -Ivmlinux/$(ARCH)
 CFLAGS ?= -g -O2
-CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
+# always on, even when CFLAGS is given on the command line
+override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
+SAN_FLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDLIBS := -lbpf -lelf -lz -lm
 # clang's own system includes, so that BPF code sees asm/types.h etc. (libbpf-bootstrap)
 CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
@@ -28,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux
+.PHONY: all clean install test unit-test bench vmlinux sanitize
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -48,7 +50,7 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) include/taskmem.h $(OUTPUT)/taskmem
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Iuser -c $< -o $@
 
-taskmem-trace: $(USER_OBJS)
+taskmem-trace taskmem-trace-san: $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -65,6 +67,11 @@ test: taskmem-trace unit-test bench
 bench:
 	$(Q)$(MAKE) -C bench
 
+# The tool and unit tests under AddressSanitizer + UBSan, in their own output dir, then the tests.
+sanitize:
+	$(MAKE) OUTPUT=.output-san CFLAGS="$(SAN_FLAGS)" TOOL_BIN=taskmem-trace-san taskmem-trace-san unit-test bench
+	TASKMEM_TRACE=$(CURDIR)/taskmem-trace-san UNIT_DIR=.output-san/unit tests/run.sh
+
 vmlinux:
 	scripts/gen-vmlinux.sh $(ARCH)
 
@@ -72,7 +79,7 @@ install: taskmem-trace
 	install -D -m 0755 taskmem-trace $(DESTDIR)$(PREFIX)/bin/taskmem-trace
 
 clean:
-	rm -rf $(OUTPUT) taskmem-trace
+	rm -rf $(OUTPUT) .output-san taskmem-trace taskmem-trace-san
 	$(MAKE) -C bench clean
 
 .DELETE_ON_ERROR:

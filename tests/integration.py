@@ -14,7 +14,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(ROOT, "taskmem-trace")
+TOOL = os.environ.get("TASKMEM_TRACE", os.path.join(ROOT, "taskmem-trace"))
 BIN = os.path.join(ROOT, "bench", "bin")
 OUT = os.path.join(ROOT, "tests", "out")
 MIB = 1 << 20

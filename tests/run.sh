@@ -7,7 +7,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "tests must run as root (they load BPF programs): sudo make test" >&2
 	exit 2
 fi
-unit_out=$(.output/unit/test_units)
+unit_out=$("${UNIT_DIR:-.output/unit}"/test_units)
 unit_rc=$?
 echo "$unit_out"
 up=$(echo "$unit_out" | sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')

@@ -115,7 +115,8 @@ static struct elf_syms *load(const char *path)
 		load_symtab(es, elf, symtab, &symsh);
 	if (dynsym && (!symtab || !es->n))
 		load_symtab(es, elf, dynsym, &dynsh);
-	qsort(es->syms, es->n, sizeof(*es->syms), sym_cmp);
+	if (es->n)
+		qsort(es->syms, es->n, sizeof(*es->syms), sym_cmp);
 	elf_end(elf);
 	close(fd);
 	return es;

@@ -343,6 +343,14 @@ def test_exit_codes(c):
     c.ok(rc == 130, f"SIGINT: the command killed by SIGINT gives 130 (got {rc})")
     c.ok(time.time() - t0 < 3, f"SIGINT: tool ended in {time.time()-t0:.1f}s")
     c.ok(os.path.exists(js) and json.load(open(js))["exit_code"] == 130, "SIGINT: report written")
+    # on a terminal, a live status line while the command runs; -q silences it
+    q = subprocess.run(["script", "-qec", f"{TOOL} -- {os.path.join(BIN, 'go_bench')} 20000 1", "/dev/null"],
+                       capture_output=True, text=True)
+    c.ok("taskmem-trace 0." in q.stdout and "RSS" in q.stdout and "ev/s" in q.stdout,
+         f"live status on a terminal: {q.stdout[:200]!r}")
+    q = subprocess.run(["script", "-qec", f"{TOOL} -q -- {os.path.join(BIN, 'go_bench')} 20000 1", "/dev/null"],
+                       capture_output=True, text=True)
+    c.ok("ev/s" not in q.stdout and "peak resident" not in q.stdout, "-q: no status line, no summary")
     noexec = os.path.join(OUT, "noexec.txt")
     open(noexec, "w").write("not a program\n")
     os.chmod(noexec, 0o644)

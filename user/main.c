@@ -83,7 +83,7 @@ static const struct argp_option opts[] = {
 	{ "stack-storage-size", OPT_STACKS, "N", 0, "Distinct user stacks kept (default 32768)", 0 },
 	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
-	{ "quiet", 'q', NULL, 0, "No summary on stderr", 0 },
+	{ "quiet", 'q', NULL, 0, "No live status line and no summary on stderr", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -166,6 +166,37 @@ static void on_signal(int sig)
 }
 
 static struct account *g_acct;
+
+/* One status line, rewritten in place, while the command runs (stderr is a terminal). */
+static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events, uint64_t *last_ns)
+{
+	uint64_t c[TM_NR_COUNTERS], now = now_ns();
+	double rate;
+	int k;
+
+	tracer__counters(t, c);
+	rate = now > *last_ns ? (g_acct->st.events - *last_events) * 1e9 / (now - *last_ns) : 0;
+	*last_events = g_acct->st.events;
+	*last_ns = now;
+	fprintf(stderr, "\r\033[K taskmem-trace %.1fs | RSS %.1f MiB:", (now - start) / 1e9,
+		g_acct->kernel / (1024.0 * 1024));
+	for (k = 0; k < NR_CATS; k++) {
+		int64_t v = g_acct->cat[k];
+
+		if (k == CAT_OTHER) { /* bytes no record holds are shown with other, as everywhere */
+			int64_t sum = 0;
+			int j;
+
+			for (j = 0; j < NR_CATS; j++)
+				sum += g_acct->cat[j];
+			v += g_acct->kernel - sum;
+		}
+		fprintf(stderr, " %s %.1f", cat_names[k], v / (1024.0 * 1024));
+	}
+	fprintf(stderr, " | %.0f ev/s | dropped %llu", rate,
+		(unsigned long long)(c[TM_CNT_DROP_RSS] + c[TM_CNT_DROP_SYSCALL] + c[TM_CNT_DROP_PROC]));
+	fflush(stderr);
+}
 static void on_event(void *ctx, const struct tm_event *e)
 {
 	account__event(g_acct, e);
@@ -181,6 +212,8 @@ int main(int argc, char **argv)
 	uint64_t start, end, signalled_at = 0;
 	int status = 0, err, exit_code = EXIT_SETUP, rc = 0;
 	char desc[64];
+	uint64_t status_events = 0, status_ns = 0;
+	bool live;
 	const char *outs[4];
 	size_t i;
 
@@ -232,6 +265,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
+	live = !env.quiet && isatty(STDERR_FILENO);
 	for (;;) {
 		pid_t w;
 
@@ -241,6 +275,8 @@ int main(int argc, char **argv)
 			kill(l.pid, SIGKILL);
 		}
 		account__refresh_maps(g_acct);
+		if (live && now_ns() - status_ns >= 250000000ull)
+			live_status(t, start, &status_events, &status_ns);
 		w = waitpid(l.pid, &status, WNOHANG);
 		if (w == l.pid)
 			break;
@@ -253,6 +289,8 @@ int main(int argc, char **argv)
 		}
 	}
 	end = now_ns();
+	if (live)
+		fputs("\r\033[K", stderr); /* the summary replaces the status line */
 	/* the command's teardown and exit events are already queued: take them all */
 	while (tracer__poll(t, 0) > 0)
 		;

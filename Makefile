@@ -77,6 +77,7 @@ vmlinux:
 
 install: taskmem-trace
 	install -D -m 0755 taskmem-trace $(DESTDIR)$(PREFIX)/bin/taskmem-trace
+	install -D -m 0644 man/taskmem-trace.8 $(DESTDIR)$(PREFIX)/share/man/man8/taskmem-trace.8
 
 clean:
 	rm -rf $(OUTPUT) .output-san taskmem-trace taskmem-trace-san

@@ -343,7 +343,16 @@ def test_exit_codes(c):
     c.ok(rc == 130, f"SIGINT: the command killed by SIGINT gives 130 (got {rc})")
     c.ok(time.time() - t0 < 3, f"SIGINT: tool ended in {time.time()-t0:.1f}s")
     c.ok(os.path.exists(js) and json.load(open(js))["exit_code"] == 130, "SIGINT: report written")
-    # on a terminal, a live status line while the command runs; -q silences it
+    # the man page renders without groff warnings, and make install puts both in place
+    q = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(ROOT, "man", "taskmem-trace.8")],
+                       capture_output=True, text=True)
+    c.ok(q.returncode == 0 and not q.stderr.strip(), f"man page renders cleanly: {q.stderr[:200]!r}")
+    dest = os.path.join(OUT, "destdir")
+    q = subprocess.run(["make", "-s", "-C", ROOT, "install", f"DESTDIR={dest}", "PREFIX=/usr"],
+                       capture_output=True, text=True)
+    c.ok(os.path.exists(f"{dest}/usr/bin/taskmem-trace") and os.path.exists(f"{dest}/usr/share/man/man8/taskmem-trace.8"),
+         f"make install installs the tool and its man page: {q.stderr[-200:]!r}")
+        # on a terminal, a live status line while the command runs; -q silences it
     q = subprocess.run(["script", "-qec", f"{TOOL} -- {os.path.join(BIN, 'go_bench')} 20000 1", "/dev/null"],
                        capture_output=True, text=True)
     c.ok("taskmem-trace 0." in q.stdout and "RSS" in q.stdout and "ev/s" in q.stdout,

@@ -113,6 +113,10 @@ def common_checks(c, data, p):
     tree = [e for e in tr["traceEvents"] if e["ph"] == "C" and e["pid"] == 0]
     c.ok(tree and max(sum(e["args"].values()) for e in tree) == pk["rss_bytes"],
          "the trace's tree counter peaks at the JSON peak")
+    c.ok(any(abs(s["t_s"] - pk["t_s"]) < 1e-6 and s["rss_bytes"] == pk["rss_bytes"] for s in data["timeline"]),
+         "the exact peak is in the timeline")
+    ts = [s["t_s"] for s in data["timeline"]]
+    c.ok(ts == sorted(ts), "timeline in time order")
     fsum = 0
     for line in open(os.path.join(OUT, c.name + ".folded")):
         fsum += int(line.rsplit(" ", 1)[1])

@@ -783,6 +783,39 @@ void account__event(struct account *a, const struct tm_event *e)
 	}
 }
 
+/* The exact peak joins the timeline in its place (samples alone can fall either side of it). */
+static void insert_peak_sample(struct account *a)
+{
+	struct sample *s;
+	size_t i, at;
+
+	if (!a->peak_ts)
+		return;
+	for (at = a->nsamples; at > 0 && a->samples[at - 1].t > a->peak_ts - a->o.start_ts; at--)
+		;
+	GROW(a->samples, a->samplecap, a->nsamples + 1);
+	memmove(&a->samples[at + 1], &a->samples[at], (a->nsamples - at) * sizeof(*a->samples));
+	a->nsamples++;
+	s = &a->samples[at];
+	s->t = a->peak_ts - a->o.start_ts;
+	s->kernel = a->peak_kernel;
+	memcpy(s->cat, a->peak_cat, sizeof(a->peak_cat));
+	s->first = a->nsprocs;
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		struct sample_proc *sp;
+
+		if (!p->peak_kernel)
+			continue;
+		GROW(a->sprocs, a->sproccap, a->nsprocs + 1);
+		sp = &a->sprocs[a->nsprocs++];
+		sp->proc = p->idx;
+		sp->kernel = p->peak_kernel;
+		memcpy(sp->cat, p->peak_cat, sizeof(p->peak_cat));
+	}
+	s->n = a->nsprocs - s->first;
+}
+
 void account__finish(struct account *a, uint64_t end_ts)
 {
 	size_t i;
@@ -804,6 +837,7 @@ void account__finish(struct account *a, uint64_t end_ts)
 	advance_time(a, end_ts > a->last_ts ? end_ts : a->last_ts);
 	if (a->changed)
 		take_sample(a, a->last_ts);
+	insert_peak_sample(a);
 }
 
 void account__free(struct account *a)

@@ -66,7 +66,7 @@ def trace(args, name, cmd, env=None, timeout=600):
         if os.path.exists(f):
             os.unlink(f)
     tr = os.path.join(OUT, name + ".trace.json")
-    full = [TOOL, "--json", js, "--folded", fo, "--pprof", pp, "--trace", tr] + args + ["--"] + cmd
+    full = [TOOL, "--json", js, "--folded", fo, "--pprof", pp, "--trace", tr] + args + (["--"] + cmd if cmd else [])
     e = dict(os.environ, **(env or {}))
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=e)
     with open(os.path.join(OUT, name + ".log"), "w") as f:
@@ -264,6 +264,42 @@ def test_concurrent(c):
         c.ok(data["events"]["dropped"] == 0, "nothing dropped")
 
 
+def test_attach(c):
+    """-p: memory already resident is counted per mapping as pre-existing, growth after attach
+    is traced, the process is left running; a process that exits ends the run."""
+    g = subprocess.Popen([os.path.join(BIN, "go_bench"), "50000", "8"])
+    try:
+        time.sleep(1.5)
+        rss = status_kb = None
+        for line in open(f"/proc/{g.pid}/status"):
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+        p, data = trace(["-p", str(g.pid), "--duration", "1"], c.name, [])
+        c.ok(p.returncode == 0, f"attach exits 0 (got {p.returncode}: {p.stderr[-300:]!r})")
+        c.ok(g.poll() is None, "the attached process is left running")
+        if not common_checks(c, data, p):
+            return
+        c.near(data["peak"]["rss_bytes"], rss, 0.02, "peak vs the process's VmRSS at attach")
+        labels = data["peak"]["labels"]
+        c.ok(labels.get("heap/pre-existing:[go arena: heap and goroutine stacks]", 0) > 100 * MIB,
+             f"the Go arena is pre-existing heap+stacks: {labels}")
+        c.ok(any(k.startswith("file/pre-existing:go_bench") for k in labels), "the binary's pages are pre-existing file")
+    finally:
+        g.kill()
+        g.wait()
+    g = subprocess.Popen([os.path.join(BIN, "go_bench"), "2000", "1.5"])
+    time.sleep(0.3)
+    t0 = time.time()
+    p, data = trace(["-p", str(g.pid)], c.name, [])
+    g.wait()
+    c.ok(p.returncode == 0 and time.time() - t0 < 5, f"attach ends when the process exits (rc {p.returncode})")
+    c.ok(data is not None and data["peak"]["rss_bytes"] > 0, "and writes its report")
+    q = subprocess.run([TOOL, "-p", "999999999"], capture_output=True, text=True)
+    c.ok(q.returncode == 2, f"-p with a bad pid is bad usage (got {q.returncode})")
+    q = subprocess.run([TOOL, "-p", "1", "--", "true"], capture_output=True, text=True)
+    c.ok(q.returncode == 2, f"-p and a command together is bad usage (got {q.returncode})")
+
+
 def go_checks(c, n, secs, env=None, grown=False):
     env = dict(env or {}, TASKMEM_MEMSTATS="1")
     cmd = [os.path.join(BIN, "go_bench"), str(n), str(secs)]
@@ -403,7 +439,7 @@ def test_nothing_left(c):
     c.ok(not ps.strip(), f"no benchmark process left: {ps.strip()}")
 
 
-TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_nothing_left]
+TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_nothing_left]
 
 
 def main():

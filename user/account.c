@@ -119,6 +119,8 @@ static struct mm *mm_new(struct account *a, uint32_t mm_id, struct proc *p)
 	return mm;
 }
 
+#define ATTACH_MM_ID 0 /* placeholder id of an attached process's mm until its first event */
+
 static struct mm *mm_find(struct account *a, uint32_t mm_id)
 {
 	uint64_t *slot = hashmap__find(a->mms, mm_id);
@@ -532,6 +534,14 @@ static struct mm *mm_for_rss(struct account *a, const struct tm_event *e)
 		mm->dead = e->cause != TM_CAUSE_NONE;
 		return mm;
 	default:
+		if (p->mm && p->mm->mm_id == ATTACH_MM_ID) {
+			/* -p: the address space found at attach now shows its id */
+			mm = p->mm;
+			hashmap__delete(a->mms, ATTACH_MM_ID);
+			mm->mm_id = e->mm_id;
+			*hashmap__upsert(a->mms, e->mm_id, NULL) = (uint64_t)(uintptr_t)mm;
+			return mm;
+		}
 		if (p->mm) {
 			p->mm->dead = true; /* a new address space for this process: the old one is gone */
 			p->mm = NULL;
@@ -814,6 +824,186 @@ static void insert_peak_sample(struct account *a)
 		memcpy(sp->cat, p->peak_cat, sizeof(p->peak_cat));
 	}
 	s->n = a->nsprocs - s->first;
+}
+
+/* ---- -p: a process that was already running ---- */
+
+static int64_t status_kb(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	return p ? strtoll(p + strlen(key), NULL, 10) * 1024 : 0;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, len = 0, r;
+
+	if (!f)
+		return NULL;
+	do {
+		GROW(buf, cap, len + 65536);
+		r = fread(buf + len, 1, cap - len - 1, f);
+		len += r;
+	} while (r);
+	fclose(f);
+	buf[len] = 0;
+	return buf;
+}
+
+/* Memory resident before we came: one record per mapping, labelled "pre-existing". */
+static void add_preexisting(struct account *a, struct proc *p, struct mm *mm, const char *smaps)
+{
+	const char *line = smaps;
+	uint64_t start = 0, rss = 0, anon = 0;
+	char name[300] = "";
+	bool have = false;
+
+	for (;;) {
+		const char *nl = line ? strchr(line, '\n') : NULL;
+		unsigned long long s0 = 0, e0 = 0;
+		char path[256] = "", one[512];
+		size_t len = line ? (nl ? (size_t)(nl - line) : strlen(line)) : 0;
+		bool header;
+
+		/* parse one line at a time: anonymous headers have no path, and %[ would run on */
+		if (len >= sizeof(one))
+			len = sizeof(one) - 1;
+		if (line)
+			memcpy(one, line, len);
+		one[line ? len : 0] = 0;
+		header = line && *line && sscanf(one, "%llx-%llx %*s %*s %*s %*s %255[^\n]", &s0, &e0, path) >= 2;
+
+		if (!line || !*line || header) {
+			if (have && rss) {
+				bool file = name[0] == '/';
+				char lb[340];
+				enum tm_cat cat = !strcmp(name, "[heap]") ? CAT_HEAP :
+						  !strcmp(name, "[stack]") ? CAT_STACK :
+						  p->is_go && ((start >> 32) & 0xff) == 0xc0 ? CAT_HEAP : CAT_OTHER;
+
+				snprintf(lb, sizeof(lb), "pre-existing:%s",
+					 file ? basename_of(name) : name[0] ? name :
+					 cat == CAT_HEAP ? "[go arena: heap and goroutine stacks]" : "[anon]");
+				if (rss > anon)
+					rec_add(a, mm, file ? TM_FILEPAGES : TM_SHMEMPAGES, start,
+						bucket_get(a, p, label_id(CAT_FILE, lb), -1), rss - anon);
+				if (anon)
+					rec_add(a, mm, TM_ANONPAGES, start, bucket_get(a, p, label_id(cat, lb), -1), anon);
+			}
+			if (!line || !*line)
+				break;
+			start = s0;
+			rss = anon = 0;
+			{
+				char *q = path;
+
+				while (*q == ' ')
+					q++;
+				snprintf(name, sizeof(name), "%s", q);
+			}
+			have = true;
+		} else if (!strncmp(line, "Rss:", 4)) {
+			rss = strtoull(line + 4, NULL, 10) * 1024;
+		} else if (!strncmp(line, "Anonymous:", 10)) {
+			anon = strtoull(line + 10, NULL, 10) * 1024;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+bool account__alive(struct account *a, pid_t pid)
+{
+	struct proc *p = proc_of_pid(a, pid);
+
+	return p && p->alive;
+}
+
+int account__attach(struct account *a, pid_t pid)
+{
+	char fn[64], *status, *smaps, *stat, exe[TM_PATH_LEN];
+	struct proc *p;
+	struct mm *mm;
+	ssize_t n;
+	int i;
+
+	snprintf(fn, sizeof(fn), "/proc/%d/status", pid);
+	status = slurp(fn);
+	snprintf(fn, sizeof(fn), "/proc/%d/smaps", pid);
+	smaps = slurp(fn);
+	snprintf(fn, sizeof(fn), "/proc/%d/stat", pid);
+	stat = slurp(fn);
+	if (!status || !smaps || !stat) {
+		free(status);
+		free(smaps);
+		free(stat);
+		return -ESRCH;
+	}
+	p = proc_new(a, pid, a->o.start_ts);
+	p->exec_seen = true;
+	{
+		const char *c = strstr(status, "Name:");
+		char comm[TM_COMM_LEN + 1] = "";
+
+		if (c)
+			sscanf(c + 5, " %16[^\n]", comm);
+		p->comm = intern(comm);
+	}
+	snprintf(fn, sizeof(fn), "/proc/%d/exe", pid);
+	n = readlink(fn, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		p->exe = intern(exe);
+		p->is_go = elfsyms__is_go(elfsyms__get(exe));
+	}
+	{
+		/* after "(comm)": field 28 startstack, 47 start_brk, 48 brk (proc(5)) */
+		const char *q = strrchr(stat, ')');
+		unsigned long long v;
+		int field = 2;
+
+		while (q && *q) {
+			q = strchr(q, ' ');
+			if (!q)
+				break;
+			q++;
+			field++;
+			v = strtoull(q, NULL, 10);
+			if (field == 28)
+				p->start_stack = v;
+			else if (field == 47)
+				p->start_brk = v;
+			else if (field == 48)
+				p->brk = v;
+		}
+	}
+	p->stack_rlim = 8ull << 20;
+	refresh_maps(a, p);
+	mm = mm_new(a, ATTACH_MM_ID, p);
+	mm->last[TM_FILEPAGES] = status_kb(status, "RssFile:");
+	mm->last[TM_ANONPAGES] = status_kb(status, "RssAnon:");
+	mm->last[TM_SHMEMPAGES] = status_kb(status, "RssShmem:");
+	for (i = 0; i < TM_NR_MEMBERS; i++)
+		if (i != TM_SWAPENTS)
+			mm->total += mm->last[i];
+	p->kernel = mm->total;
+	a->kernel += mm->total;
+	add_preexisting(a, p, mm, smaps);
+	mark_proc(a, p);
+	if (a->kernel > a->peak_kernel) {
+		a->peak_kernel = a->kernel;
+		a->peak_ts = a->o.start_ts;
+		a->at_peak = true;
+	}
+	p->own_peak = p->kernel;
+	p->own_peak_ts = a->o.start_ts;
+	memcpy(p->own_peak_cat, p->cat, sizeof(p->cat));
+	free(status);
+	free(smaps);
+	free(stat);
+	return 0;
 }
 
 void account__finish(struct account *a, uint64_t end_ts)

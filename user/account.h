@@ -74,6 +74,10 @@ struct account *account__new(const struct account_opts *o);
 void account__free(struct account *a);
 /* The launched process, before it execs. */
 struct proc *account__add_root(struct account *a, pid_t pid);
+/* -p: a running process; what is resident now is counted per mapping as pre-existing. */
+int account__attach(struct account *a, pid_t pid);
+/* False once the process's exit was seen (a zombie still answers kill(pid, 0)). */
+bool account__alive(struct account *a, pid_t pid);
 void account__event(struct account *a, const struct tm_event *e);
 /* Re-read the maps of live processes that mapped new files (call between event batches). */
 void account__refresh_maps(struct account *a);

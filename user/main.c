@@ -35,6 +35,7 @@ enum {
 	OPT_MAX_PROCS,
 	OPT_MAX_THREADS,
 	OPT_TOP,
+	OPT_DURATION,
 };
 
 static struct env {
@@ -43,6 +44,8 @@ static struct env {
 	struct tracer_opts t;
 	bool quiet;
 	int top;
+	pid_t attach_pid;
+	double duration_s;
 	char **argv;
 	int argc;
 } env = {
@@ -66,6 +69,7 @@ static const char doc[] =
 	"  sudo taskmem-trace --pprof out.pb.gz -- ./server\n"
 	"      then: go tool pprof -top out.pb.gz   (or -http=:8080)\n"
 	"  sudo taskmem-trace --interval 100 --json o.json -- make -j2\n"
+	"  sudo taskmem-trace -p 1234 --duration 30 --json o.json   (attach)\n"
 	"\n"
 	"Exit code: the command's own (128+N when signal N killed it); else\n"
 	"2 bad usage or unwritable output, 125 cannot trace (not root, no BTF,\n"
@@ -83,6 +87,8 @@ static const struct argp_option opts[] = {
 	{ "stack-storage-size", OPT_STACKS, "N", 0, "Distinct user stacks kept (default 32768)", 0 },
 	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
+	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
+	{ "duration", OPT_DURATION, "SECONDS", 0, "With -p: stop after this long (default: Ctrl-C or its exit)", 0 },
 	{ "quiet", 'q', NULL, 0, "No live status line and no summary on stderr", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
@@ -141,6 +147,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'q':
 		env.quiet = true;
 		break;
+	case 'p':
+		env.attach_pid = parse_num(arg, 1, 4194304, state, "-p");
+		break;
+	case OPT_DURATION: {
+		char *end;
+
+		errno = 0;
+		env.duration_s = strtod(arg, &end);
+		if (errno || end == arg || *end || env.duration_s <= 0 || env.duration_s > 1e6)
+			argp_error(state, "--duration must be a positive number of seconds, not '%s'", arg);
+		break;
+	}
 	case 'v':
 		verbose = true;
 		break;
@@ -150,8 +168,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (!env.argv)
-			argp_error(state, "no command given: taskmem-trace [OPTIONS] -- COMMAND [ARGS...]");
+		if (!env.argv && !env.attach_pid)
+			argp_error(state, "no command given: taskmem-trace [OPTIONS] -- COMMAND [ARGS...] (or -p PID)");
+		if (env.argv && env.attach_pid)
+			argp_error(state, "give either -p PID or a command, not both");
+		if (env.duration_s && !env.attach_pid)
+			argp_error(state, "--duration goes with -p");
+		if (env.attach_pid && kill(env.attach_pid, 0) && errno == ESRCH)
+			argp_error(state, "no process with pid %d", env.attach_pid);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -202,9 +226,87 @@ static void on_event(void *ctx, const struct tm_event *e)
 	account__event(g_acct, e);
 }
 
+/* Summary and every report asked for; returns non-zero if one could not be written. */
+static int write_reports(struct tracer *t, struct report_info *ri)
+{
+	int rc = 0;
+
+	ri->interval_ns = env.interval_ns;
+	ri->top = env.top;
+	tracer__counters(t, ri->counters);
+	if (!env.quiet)
+		report__summary(stderr, g_acct, ri);
+	if (env.folded && report__folded(env.folded, g_acct, ri))
+		rc = EXIT_SETUP;
+	if (env.json && report__json(env.json, g_acct, ri))
+		rc = EXIT_SETUP;
+	if (env.pprof && report__pprof(env.pprof, g_acct, ri))
+		rc = EXIT_SETUP;
+	if (env.trace && report__trace(env.trace, g_acct, ri))
+		rc = EXIT_SETUP;
+	return rc;
+}
+
+/* -p: follow a process we did not start until Ctrl-C, --duration or its exit; leave it running. */
+static int attach_main(struct tracer *t)
+{
+	struct report_info ri = {};
+	uint64_t start = now_ns(), end, status_events = 0, status_ns = 0;
+	char desc[64], pidarg[32], *argv[2] = { pidarg, NULL };
+	bool live = !env.quiet && isatty(STDERR_FILENO);
+	int err, rc;
+
+	g_acct = account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
+						    .read_stack = tracer__read_stack,
+						    .forget_mm = tracer__forget_mm,
+						    .exit_info = tracer__exit_info, .ctx = t });
+	/* follow first, then take stock, so no change falls between the two */
+	err = tracer__follow(t, env.attach_pid);
+	if (!err)
+		err = account__attach(g_acct, env.attach_pid);
+	if (err) {
+		p_err("cannot attach to pid %d: %s", env.attach_pid, strerror(-err));
+		tracer__free(t);
+		account__free(g_acct);
+		return EXIT_SETUP;
+	}
+	for (;;) {
+		err = tracer__poll(t, 5);
+		if (err < 0) {
+			p_err("reading events failed: %s", strerror(-err));
+			break;
+		}
+		account__refresh_maps(g_acct);
+		if (live && now_ns() - status_ns >= 250000000ull)
+			live_status(t, start, &status_events, &status_ns);
+		if (got_signal || (env.duration_s && now_ns() - start >= env.duration_s * 1e9) ||
+		    !account__alive(g_acct, env.attach_pid) || (kill(env.attach_pid, 0) && errno == ESRCH))
+			break;
+	}
+	end = now_ns();
+	if (live)
+		fputs("\r\033[K", stderr);
+	while (tracer__poll(t, 0) > 0)
+		;
+	account__finish(g_acct, end);
+	snprintf(pidarg, sizeof(pidarg), "pid %d", env.attach_pid);
+	snprintf(desc, sizeof(desc), account__alive(g_acct, env.attach_pid) ? "attached, left running" :
+								     "attached until it exited");
+	ri.argv = argv;
+	ri.argc = 1;
+	ri.exit_desc = desc;
+	ri.duration_s = (end - start) / 1e9;
+	rc = write_reports(t, &ri);
+	tracer__free(t);
+	account__free(g_acct);
+	elfsyms__free_all();
+	strtab__free();
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg, .args_doc = "-- COMMAND [ARGS...]", .doc = doc };
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .args_doc = "-- COMMAND [ARGS...]\n-p PID", .doc = doc };
 	struct launcher l = { .go_fd = -1, .err_fd = -1 };
 	struct report_info ri = {};
 	struct tracer *t = NULL;
@@ -240,6 +342,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	if (env.attach_pid)
+		return attach_main(t);
 	err = launcher__fork(&l, env.argv);
 	if (err) {
 		p_err("cannot start '%s': %s", env.argv[0], strerror(-err));
@@ -308,19 +412,7 @@ int main(int argc, char **argv)
 	ri.exit_code = exit_code;
 	ri.exit_desc = desc;
 	ri.duration_s = (end - start) / 1e9;
-	ri.interval_ns = env.interval_ns;
-	ri.top = env.top;
-	tracer__counters(t, ri.counters);
-	if (!env.quiet)
-		report__summary(stderr, g_acct, &ri);
-	if (env.folded && report__folded(env.folded, g_acct, &ri))
-		rc = EXIT_SETUP;
-	if (env.json && report__json(env.json, g_acct, &ri))
-		rc = EXIT_SETUP;
-	if (env.pprof && report__pprof(env.pprof, g_acct, &ri))
-		rc = EXIT_SETUP;
-	if (env.trace && report__trace(env.trace, g_acct, &ri))
-		rc = EXIT_SETUP;
+	rc = write_reports(t, &ri);
 	if (rc && !exit_code)
 		exit_code = rc; /* a report that could not be written is a failure */
 

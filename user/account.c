@@ -213,6 +213,17 @@ static void snapshot_peak(struct account *a)
 
 /* ---- timeline ---- */
 
+static void add_sample_proc(struct account *a, struct proc *p, int64_t kernel, const int64_t cat[NR_CATS])
+{
+	struct sample_proc *sp;
+
+	GROW(a->sprocs, a->sproccap, a->nsprocs + 1);
+	sp = &a->sprocs[a->nsprocs++];
+	sp->proc = p->idx;
+	sp->kernel = kernel;
+	memcpy(sp->cat, cat, sizeof(sp->cat));
+}
+
 static void take_sample(struct account *a, uint64_t t)
 {
 	struct sample *s;
@@ -227,16 +238,11 @@ static void take_sample(struct account *a, uint64_t t)
 	/* processes with memory now, or that changed since the last sample */
 	for (i = 0; i < a->nprocs; i++) {
 		struct proc *p = a->procs[i];
-		struct sample_proc *sp;
 
 		if (!p->kernel && !p->sampled_dirty)
 			continue;
 		p->sampled_dirty = false;
-		GROW(a->sprocs, a->sproccap, a->nsprocs + 1);
-		sp = &a->sprocs[a->nsprocs++];
-		sp->proc = p->idx;
-		sp->kernel = p->kernel;
-		memcpy(sp->cat, p->cat, sizeof(p->cat));
+		add_sample_proc(a, p, p->kernel, p->cat);
 	}
 	s->n = a->nsprocs - s->first;
 	a->changed = false;
@@ -813,15 +819,9 @@ static void insert_peak_sample(struct account *a)
 	s->first = a->nsprocs;
 	for (i = 0; i < a->nprocs; i++) {
 		struct proc *p = a->procs[i];
-		struct sample_proc *sp;
 
-		if (!p->peak_kernel)
-			continue;
-		GROW(a->sprocs, a->sproccap, a->nsprocs + 1);
-		sp = &a->sprocs[a->nsprocs++];
-		sp->proc = p->idx;
-		sp->kernel = p->peak_kernel;
-		memcpy(sp->cat, p->peak_cat, sizeof(p->peak_cat));
+		if (p->peak_kernel)
+			add_sample_proc(a, p, p->peak_kernel, p->peak_cat);
 	}
 	s->n = a->nsprocs - s->first;
 }

@@ -226,6 +226,14 @@ static void on_event(void *ctx, const struct tm_event *e)
 	account__event(g_acct, e);
 }
 
+static struct account *new_account(struct tracer *t, uint64_t start)
+{
+	return account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
+						     .read_stack = tracer__read_stack,
+						     .forget_mm = tracer__forget_mm,
+						     .exit_info = tracer__exit_info, .ctx = t });
+}
+
 /* Summary and every report asked for; returns non-zero if one could not be written. */
 static int write_reports(struct tracer *t, struct report_info *ri)
 {
@@ -256,10 +264,7 @@ static int attach_main(struct tracer *t)
 	bool live = !env.quiet && isatty(STDERR_FILENO);
 	int err, rc;
 
-	g_acct = account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
-						    .read_stack = tracer__read_stack,
-						    .forget_mm = tracer__forget_mm,
-						    .exit_info = tracer__exit_info, .ctx = t });
+	g_acct = new_account(t, start);
 	/* follow first, then take stock, so no change falls between the two */
 	err = tracer__follow(t, env.attach_pid);
 	if (!err)
@@ -350,10 +355,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	start = now_ns();
-	g_acct = account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
-						    .read_stack = tracer__read_stack,
-						    .forget_mm = tracer__forget_mm,
-						    .exit_info = tracer__exit_info, .ctx = t });
+	g_acct = new_account(t, start);
 	account__add_root(g_acct, l.pid);
 	err = tracer__follow(t, l.pid);
 	if (err) {

@@ -84,6 +84,29 @@ static uint64_t str_id(struct strings *st, const char *s)
 	return *v;
 }
 
+/* The location (one per function name) of a frame, emitting Function and Location once. */
+static uint64_t loc_id(struct hashmap *funcs, struct strings *st, struct pb *prof, const char *name)
+{
+	struct pb m = {}, line = {};
+	bool created;
+	uint64_t *id = hashmap__upsert(funcs, (uint64_t)(uintptr_t)name, &created);
+
+	if (created) {
+		*id = hashmap__size(funcs);
+		pb_int(&m, 1, *id); /* Function{id, name, system_name} */
+		pb_int(&m, 2, str_id(st, name));
+		pb_int(&m, 3, str_id(st, name));
+		pb_msg(prof, 5, &m);
+		pb_int(&line, 1, *id); /* Location{id, line{function_id}} */
+		pb_int(&m, 1, *id);
+		pb_msg(&m, 4, &line);
+		pb_msg(prof, 4, &m);
+		free(m.b);
+		free(line.b);
+	}
+	return *id;
+}
+
 int report__pprof(const char *path, struct account *a, const struct report_info *ri)
 {
 	struct strings st = { .idx = hashmap__new() };
@@ -118,24 +141,8 @@ int report__pprof(const char *path, struct account *a, const struct report_info 
 		snprintf(lb, sizeof(lb), "%s/%s", cat_names[l->cat], l->name);
 		frames[n++] = intern(lb);
 		frames[n++] = intern(cat_names[l->cat]);
-		for (k = 0; k < n; k++) {
-			bool created;
-			uint64_t *id = hashmap__upsert(funcs, (uint64_t)(uintptr_t)frames[k], &created);
-
-			if (created) {
-				*id = hashmap__size(funcs);
-				/* Function{id, name, system_name} and Location{id, line{function_id}} */
-				pb_int(&m, 1, *id);
-				pb_int(&m, 2, str_id(&st, frames[k]));
-				pb_int(&m, 3, str_id(&st, frames[k]));
-				pb_msg(&prof, 5, &m);
-				pb_int(&sub, 1, *id);
-				pb_int(&m, 1, *id);
-				pb_msg(&m, 4, &sub);
-				pb_msg(&prof, 4, &m);
-			}
-			pb_varint(&locs, *id);
-		}
+		for (k = 0; k < n; k++)
+			pb_varint(&locs, loc_id(funcs, &st, &prof, frames[k]));
 		pb_varint(&vals, (uint64_t)(bk->peak > 0 ? bk->peak : 0));
 		pb_varint(&vals, bk->grows);
 		pb_bytes(&m, 1, locs.b, locs.n); /* packed location_id */
@@ -157,22 +164,8 @@ int report__pprof(const char *path, struct account *a, const struct report_info 
 		if (a->peak_kernel - sum > 0) {
 			const char *fr[2] = { intern("other/[unattributed]"), intern("other") };
 
-			for (c = 0; c < 2; c++) {
-				bool created;
-				uint64_t *id = hashmap__upsert(funcs, (uint64_t)(uintptr_t)fr[c], &created);
-
-				if (created) {
-					*id = hashmap__size(funcs);
-					pb_int(&m, 1, *id);
-					pb_int(&m, 2, str_id(&st, fr[c]));
-					pb_msg(&prof, 5, &m);
-					pb_int(&sub, 1, *id);
-					pb_int(&m, 1, *id);
-					pb_msg(&m, 4, &sub);
-					pb_msg(&prof, 4, &m);
-				}
-				pb_varint(&locs, *id);
-			}
+			for (c = 0; c < 2; c++)
+				pb_varint(&locs, loc_id(funcs, &st, &prof, fr[c]));
 			pb_varint(&vals, (uint64_t)(a->peak_kernel - sum));
 			pb_varint(&vals, 0);
 			pb_bytes(&m, 1, locs.b, locs.n);

@@ -43,25 +43,66 @@ static void proc_categories(const int64_t cat[NR_CATS], int64_t kernel, int64_t 
 	out[CAT_OTHER] += kernel - sum;
 }
 
-static int cmp_bucket_peak(const void *x, const void *y)
-{
-	const struct bucket *a = *(const struct bucket *const *)x, *b = *(const struct bucket *const *)y;
+/* A stack at the peak: buckets whose stacks symbolize alike (other return addresses in the
+ * same functions) are merged into one row. */
+struct stack_row {
+	struct proc *proc;
+	int label;
+	const struct symstack *ss;
+	int64_t bytes;
+};
 
-	return a->peak < b->peak ? 1 : a->peak > b->peak ? -1 : 0;
+static int cmp_row_key(const void *x, const void *y)
+{
+	const struct stack_row *a = x, *b = y;
+	int na = a->ss ? a->ss->n : 0, nb = b->ss ? b->ss->n : 0, k;
+
+	if (a->proc != b->proc)
+		return (uintptr_t)a->proc < (uintptr_t)b->proc ? -1 : 1;
+	if (a->label != b->label)
+		return a->label < b->label ? -1 : 1;
+	if (na != nb)
+		return na < nb ? -1 : 1;
+	for (k = 0; k < na; k++) /* interned: equal names are equal pointers */
+		if (a->ss->frames[k] != b->ss->frames[k])
+			return (uintptr_t)a->ss->frames[k] < (uintptr_t)b->ss->frames[k] ? -1 : 1;
+	return 0;
 }
 
-/* Buckets with bytes at the peak, largest first (caller frees). */
-static struct bucket **peak_buckets(struct account *a, size_t *n)
+static int cmp_row_bytes(const void *x, const void *y)
 {
-	struct bucket **v = xcalloc(a->nbuckets, sizeof(*v));
-	size_t i;
+	const struct stack_row *a = x, *b = y;
+
+	return a->bytes < b->bytes ? 1 : a->bytes > b->bytes ? -1 : 0;
+}
+
+/* Stacks with bytes at the peak, merged, largest first (caller frees). */
+static struct stack_row *peak_rows(struct account *a, size_t *n)
+{
+	struct stack_row *r = xcalloc(a->nbuckets, sizeof(*r));
+	size_t i, m = 0;
 
 	*n = 0;
-	for (i = 0; i < a->nbuckets; i++)
-		if (a->buckets[i].peak > 0)
-			v[(*n)++] = &a->buckets[i];
-	qsort(v, *n, sizeof(*v), cmp_bucket_peak);
-	return v;
+	for (i = 0; i < a->nbuckets; i++) {
+		struct bucket *bk = &a->buckets[i];
+
+		if (bk->peak <= 0)
+			continue;
+		r[*n].proc = bk->proc;
+		r[*n].label = bk->label;
+		r[*n].ss = bk->proc ? account__stack(a, bk->proc, bk->stack_id) : NULL;
+		r[(*n)++].bytes = bk->peak;
+	}
+	qsort(r, *n, sizeof(*r), cmp_row_key);
+	for (i = 0; i < *n; i++) {
+		if (m && !cmp_row_key(&r[m - 1], &r[i]))
+			r[m - 1].bytes += r[i].bytes;
+		else
+			r[m++] = r[i];
+	}
+	*n = m;
+	qsort(r, m, sizeof(*r), cmp_row_bytes);
+	return r;
 }
 
 static int cmp_proc_peak(const void *x, const void *y)
@@ -114,7 +155,7 @@ static void print_processes(FILE *f, struct account *a)
 void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 {
 	int64_t cats[NR_CATS], unattr;
-	struct bucket **top;
+	struct stack_row *top;
 	size_t n, i;
 	int c;
 
@@ -134,14 +175,14 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 
 	print_processes(f, a);
 
-	top = peak_buckets(a, &n);
+	top = peak_rows(a, &n);
 	fprintf(f, "top stacks at the peak:\n");
 	for (i = 0; i < n && i < (size_t)ri->top; i++) {
-		const struct symstack *ss = account__stack(a, top[i]->proc, top[i]->stack_id);
+		const struct symstack *ss = top[i].ss;
 		char lb[128];
 		int k;
 
-		fprintf(f, "  %9.1f MiB  %-22s", top[i]->peak / MIB, label_text(top[i]->label, lb, sizeof(lb)));
+		fprintf(f, "  %9.1f MiB  %-22s", top[i].bytes / MIB, label_text(top[i].label, lb, sizeof(lb)));
 		for (k = 0; ss && k < ss->n && k < 5; k++)
 			fprintf(f, "%s%s", k ? " <- " : " ", ss->frames[k]);
 		if (ss && ss->n > 5)
@@ -185,17 +226,17 @@ static void put_frame(FILE *f, const char *s)
 int report__folded(const char *path, struct account *a, const struct report_info *ri)
 {
 	struct outfile o;
-	struct bucket **v;
+	struct stack_row *v;
 	size_t n, i;
 	int64_t cats[NR_CATS], unattr;
 	int err = outfile__open(&o, path);
 
 	if (err)
 		return err;
-	v = peak_buckets(a, &n);
+	v = peak_rows(a, &n);
 	for (i = 0; i < n; i++) {
-		const struct symstack *ss = account__stack(a, v[i]->proc, v[i]->stack_id);
-		const struct label *l = label_get(v[i]->label);
+		const struct symstack *ss = v[i].ss;
+		const struct label *l = label_get(v[i].label);
 		int k;
 
 		fprintf(o.f, "%s;", cat_names[l->cat]);
@@ -206,7 +247,7 @@ int report__folded(const char *path, struct account *a, const struct report_info
 			fputc(';', o.f);
 			put_frame(o.f, ss->frames[k]);
 		}
-		fprintf(o.f, " %lld\n", (long long)v[i]->peak);
+		fprintf(o.f, " %lld\n", (long long)v[i].bytes);
 	}
 	free(v);
 	peak_categories(a, cats, &unattr);
@@ -253,7 +294,7 @@ int report__json(const char *path, struct account *a, const struct report_info *
 {
 	int64_t cats[NR_CATS], unattr;
 	struct outfile o;
-	struct bucket **v;
+	struct stack_row *v;
 	size_t n, i, j;
 	int err = outfile__open(&o, path), c;
 	FILE *f;
@@ -302,16 +343,16 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		free(per);
 	}
 	fprintf(f, "},\n    \"stacks\": [");
-	v = peak_buckets(a, &n);
+	v = peak_rows(a, &n);
 	for (i = 0; i < n; i++) {
-		const struct symstack *ss = account__stack(a, v[i]->proc, v[i]->stack_id);
+		const struct symstack *ss = v[i].ss;
 		char lb[160];
 		int k;
 
-		fprintf(f, "%s\n      {\"pid\": %d, \"category\": \"%s\", \"label\": ", i ? "," : "", v[i]->proc->pid,
-			cat_names[label_get(v[i]->label)->cat]);
-		json_str(f, label_text(v[i]->label, lb, sizeof(lb)));
-		fprintf(f, ", \"bytes\": %lld, \"frames\": [", (long long)v[i]->peak);
+		fprintf(f, "%s\n      {\"pid\": %d, \"category\": \"%s\", \"label\": ", i ? "," : "",
+			v[i].proc ? v[i].proc->pid : 0, cat_names[label_get(v[i].label)->cat]);
+		json_str(f, label_text(v[i].label, lb, sizeof(lb)));
+		fprintf(f, ", \"bytes\": %lld, \"frames\": [", (long long)v[i].bytes);
 		for (k = 0; ss && k < ss->n; k++) {
 			fprintf(f, "%s", k ? ", " : "");
 			json_str(f, ss->frames[k]);

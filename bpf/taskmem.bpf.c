@@ -62,9 +62,11 @@ struct {
 } traced SEC(".maps");
 
 /* rss_stat mm ids of the traced tree -> tgid, to keep updates made from other contexts
- * (teardown after the tgid left, reclaim, process_vm_writev). */
+ * (teardown after the tgid left or by a /proc reader, reclaim, process_vm_writev).
+ * LRU, never deleted from user space: mm ids are reused at once by the next mm, so a
+ * late delete would drop a live one. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1); /* sized from user space */
 	__type(key, __u32);
 	__type(value, __u32);

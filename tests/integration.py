@@ -300,6 +300,33 @@ def test_attach(c):
     c.ok(q.returncode == 2, f"-p and a command together is bad usage (got {q.returncode})")
 
 
+def test_floods(c):
+    """10k threads; 200k mmap/munmap pairs on two threads; 300 short processes: the tool neither
+    crashes nor hangs, nothing is lost silently, and the numbers still match the kernel's."""
+    flood = os.path.join(BIN, "c_flood")
+    for name, args in (("threads", ["threads", "10000"]), ("mmaps", ["mmaps", "200000"])):
+        p, data = trace([], c.name, ["/usr/bin/time", "-v", flood] + args, timeout=300)
+        c.ok(p.returncode == 0, f"{name}: exit 0 (got {p.returncode})")
+        if not common_checks(c, data, p):
+            return
+        fl = proc_named(data, "c_flood")
+        if c.ok(len(fl) == 1, f"{name}: one c_flood process"):
+            c.near(fl[0]["kernel_peak_rss_bytes"], maxrss_of(p.stderr), 0.01, f"{name}: kernel high-water reported")
+            # the kernel's high-water reads its per-CPU counters without their unflushed parts
+            # (up to 32 pages per CPU per counter): for a 1 MiB process that is more than 2%
+            got, want = fl[0]["peak_rss_bytes"], fl[0]["kernel_peak_rss_bytes"]
+            c.ok(abs(got - want) <= max(0.02 * want, 512 * 1024),
+                 f"{name}: peak {got} vs the kernel's {want} within 2% or 512 KiB")
+        if name == "threads":
+            c.ok(data["peak"]["labels"].get("stack/thread", 0) > 0, "thread stacks seen")
+    script = "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done"
+    p, data = trace([], c.name, ["sh", "-c", script], timeout=300)
+    if common_checks(c, data, p):
+        trues = proc_named(data, "true")
+        c.ok(len(trues) == 300, f"all 300 short processes accounted ({len(trues)})")
+        c.ok(all(t["exit_code"] == 0 and t["peak_rss_bytes"] > 0 for t in trues), "each with its exit code and memory")
+
+
 def go_checks(c, n, secs, env=None, grown=False):
     env = dict(env or {}, TASKMEM_MEMSTATS="1")
     cmd = [os.path.join(BIN, "go_bench"), str(n), str(secs)]
@@ -439,7 +466,7 @@ def test_nothing_left(c):
     c.ok(not ps.strip(), f"no benchmark process left: {ps.strip()}")
 
 
-TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_nothing_left]
+TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_floods, test_nothing_left]
 
 
 def main():

@@ -110,7 +110,6 @@ static struct mm *mm_new(struct account *a, uint32_t mm_id, struct proc *p)
 
 	mm->mm_id = mm_id;
 	mm->proc = p;
-	mm->in_bpf = true;
 	for (i = 0; i < TM_NR_MEMBERS; i++)
 		mm->pages[i] = hashmap__new();
 	*hashmap__upsert(a->mms, mm_id, NULL) = (uint64_t)(uintptr_t)mm;
@@ -395,8 +394,6 @@ static void mm_forget(struct account *a, struct mm *mm)
 
 	for (member = 0; member < TM_NR_MEMBERS; member++)
 		take_any(a, mm, member, UINT64_MAX); /* freed unseen, if anything is left */
-	if (mm->in_bpf && a->o.forget_mm)
-		a->o.forget_mm(a->o.ctx, mm->mm_id);
 	if (mm->proc && mm->proc->mm == mm)
 		mm->proc->mm = NULL;
 	hashmap__delete(a->mms, mm->mm_id);
@@ -510,6 +507,20 @@ static struct mm *mm_for_rss(struct account *a, const struct tm_event *e)
 	struct mm *mm = mm_find(a, e->mm_id);
 	struct proc *p;
 
+	/* an id still held by a dead mm whose end we missed, now a new process's new mm */
+	if (mm && mm->dead && mm->proc && (pid_t)e->tgid != mm->proc->pid &&
+	    ((e->flags & TM_F_CURR) || e->cause == TM_CAUSE_EXEC || e->cause == TM_CAUSE_FORK)) {
+		if (mm->total) {
+			a->kernel -= mm->total; /* its pages are gone: the kernel reused its struct */
+			mm->proc->kernel -= mm->total;
+			mark_proc(a, mm->proc);
+		}
+		mm->last[TM_FILEPAGES] = mm->last[TM_ANONPAGES] = mm->last[TM_SHMEMPAGES] = 0;
+		mm->total = 0;
+		mm_forget(a, mm);
+		a->st.mm_reused++;
+		mm = NULL;
+	}
 	if (mm)
 		return mm;
 	if (e->cause == TM_CAUSE_FORK) {

@@ -12,8 +12,6 @@ struct account_opts {
 	uint64_t interval_ns;    /* timeline sample interval */
 	/* Read stack id's frames from the kernel's stack map; returns frame count or -errno. */
 	int (*read_stack)(void *ctx, int32_t id, uint64_t *ips, int max);
-	/* Forget an mm id in the kernel's filter (its address space is gone). */
-	void (*forget_mm)(void *ctx, uint32_t mm_id);
 	/* How a process ended, when its exit record was lost; 0 or -errno. */
 	int (*exit_info)(void *ctx, uint32_t tgid, struct tm_exit *out);
 	void *ctx;
@@ -39,6 +37,7 @@ struct account_stats {
 	uint64_t frames, frames_unknown;
 	uint64_t stacks_missing;     /* growth with no user stack (stack walk failed or none) */
 	uint64_t orphan_events;      /* events of an mm or pid never bound to a process */
+	uint64_t mm_reused;          /* a dead mm's id came back before its teardown was seen */
 };
 
 struct account {

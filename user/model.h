@@ -88,7 +88,6 @@ struct mm {
 	struct hashmap *pages[TM_NR_MEMBERS]; /* page address -> bytes << 32 | bucket */
 	size_t cursor[TM_NR_MEMBERS];
 	bool dead;                      /* its process exited or exec'd away from it */
-	bool in_bpf;                    /* the BPF 'mms' map may hold it */
 	bool unknown_base;              /* first seen mid-life (teardown, attach): not counted */
 };
 

@@ -172,13 +172,6 @@ int tracer__read_stack(void *ctx, int32_t id, uint64_t *ips, int max)
 	return n;
 }
 
-void tracer__forget_mm(void *ctx, uint32_t mm_id)
-{
-	struct tracer *t = ctx;
-
-	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.mms), &mm_id);
-}
-
 int tracer__exit_info(void *ctx, uint32_t tgid, struct tm_exit *out)
 {
 	struct tracer *t = ctx;

@@ -54,6 +54,7 @@ struct account *account__new(const struct account_opts *o)
 	a->mms = hashmap__new();
 	a->pending_mm = hashmap__new();
 	a->bucket_idx = hashmap__new();
+	a->stack_users = hashmap__new();
 	a->next_sample = o->start_ts + o->interval_ns;
 	/* bucket 0 takes bytes when the bucket table is full (counted in unplaced) */
 	GROW(a->buckets, a->bucketcap, 1);
@@ -460,6 +461,8 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 	}
 	a->st.frames += n;
 	a->st.frames_unknown += ss->unknown;
+	if (p->alive)
+		(*hashmap__upsert(a->stack_users, (uint64_t)id, NULL))++;
 	*slot = (uint64_t)(uintptr_t)ss;
 	return ss;
 }
@@ -746,6 +749,25 @@ static void proc_set_exit(struct proc *p, uint64_t code, uint64_t maxrss)
 	p->exit_code = code & 0x7f ? 128 + (int)(code & 0x7f) : (int)(code >> 8 & 0xff);
 }
 
+/* A process is gone and its stacks are symbolized: stacks no live process uses leave the
+ * kernel's stack map, whose ids would otherwise run out with many short processes (ASLR makes
+ * each one's stacks distinct). */
+static void release_stacks(struct account *a, struct proc *p)
+{
+	size_t pos = 0;
+	uint64_t id, v;
+
+	while (hashmap__next(p->stacks, &pos, &id, &v)) {
+		uint64_t *users = hashmap__find(a->stack_users, id);
+
+		if (!users || --*users)
+			continue;
+		hashmap__delete(a->stack_users, id);
+		if (a->o.drop_stack)
+			a->o.drop_stack(a->o.ctx, (int32_t)id);
+	}
+}
+
 static void on_exit_ev(struct account *a, const struct tm_event *e)
 {
 	struct proc *p = proc_of_pid(a, (pid_t)e->tgid);
@@ -755,6 +777,7 @@ static void on_exit_ev(struct account *a, const struct tm_event *e)
 	p->alive = false;
 	p->end_ts = e->ts;
 	proc_set_exit(p, e->extra2, e->extra3);
+	release_stacks(a, p);
 	if (p->mm) {
 		p->mm->dead = true;
 		mm_maybe_forget(a, p->mm);
@@ -1067,6 +1090,7 @@ void account__free(struct account *a)
 	hashmap__free(a->mms);
 	hashmap__free(a->pending_mm);
 	hashmap__free(a->bucket_idx);
+	hashmap__free(a->stack_users);
 	free(a->buckets);
 	free(a->dirty_buckets);
 	free(a->dirty_procs);

@@ -12,6 +12,8 @@ struct account_opts {
 	uint64_t interval_ns;    /* timeline sample interval */
 	/* Read stack id's frames from the kernel's stack map; returns frame count or -errno. */
 	int (*read_stack)(void *ctx, int32_t id, uint64_t *ips, int max);
+	/* Free a stack id in the kernel's stack map (no live process needs it any more). */
+	void (*drop_stack)(void *ctx, int32_t id);
 	/* How a process ended, when its exit record was lost; 0 or -errno. */
 	int (*exit_info)(void *ctx, uint32_t tgid, struct tm_exit *out);
 	void *ctx;
@@ -50,6 +52,7 @@ struct account {
 	struct bucket *buckets;
 	size_t nbuckets, bucketcap;
 	struct hashmap *bucket_idx;   /* proc/label/stack key -> bucket index */
+	struct hashmap *stack_users;  /* stack id -> live processes that symbolized it */
 	uint32_t *dirty_buckets;
 	size_t ndirty_buckets, dirty_bucket_cap;
 	struct proc **dirty_procs;

@@ -179,6 +179,14 @@ int tracer__exit_info(void *ctx, uint32_t tgid, struct tm_exit *out)
 	return bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.exits), &tgid, out) ? -errno : 0;
 }
 
+void tracer__drop_stack(void *ctx, int32_t id)
+{
+	struct tracer *t = ctx;
+	uint32_t key = (uint32_t)id;
+
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.stacks), &key);
+}
+
 void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS])
 {
 	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(t->skel->maps.counters);

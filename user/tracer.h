@@ -21,6 +21,7 @@ int tracer__follow(struct tracer *t, pid_t pid);
 /* Deliver what is waiting; waits up to timeout_ms for more. Returns events handled or -errno. */
 int tracer__poll(struct tracer *t, int timeout_ms);
 int tracer__read_stack(void *t, int32_t id, uint64_t *ips, int max);
+void tracer__drop_stack(void *t, int32_t id);
 void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS]);
 /* How process tgid ended, from the map that survives a full ring buffer; 0 or -ENOENT. */
 int tracer__exit_info(void *t, uint32_t tgid, struct tm_exit *out);

@@ -325,6 +325,9 @@ def test_floods(c):
         trues = proc_named(data, "true")
         c.ok(len(trues) == 300, f"all 300 short processes accounted ({len(trues)})")
         c.ok(all(t["exit_code"] == 0 and t["peak_rss_bytes"] > 0 for t in trues), "each with its exit code and memory")
+        ev = data["events"]
+        c.ok(ev["stack_map_full"] <= 0.05 * ev["rss_updates"],
+             f"stack ids of exited processes are freed: {ev['stack_map_full']} stacks lost of {ev['rss_updates']} updates")
 
 
 def go_checks(c, n, secs, env=None, grown=False):

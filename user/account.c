@@ -447,8 +447,10 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 	if (!created)
 		return (const struct symstack *)(uintptr_t)*slot;
 	n = a->o.read_stack(a->o.ctx, id, ips, TM_MAX_STACK_DEPTH);
-	if (n < 0)
+	if (n < 0) {
+		a->st.stacks_unreadable++; /* freed after its last user exited, before we read it */
 		n = 0;
+	}
 	ss = xcalloc(1, sizeof(*ss) + n * sizeof(ss->frames[0]));
 	ss->n = n;
 	for (i = 0; i < n; i++) {

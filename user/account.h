@@ -39,6 +39,7 @@ struct account_stats {
 	uint64_t frames, frames_unknown;
 	uint64_t stacks_missing;     /* growth with no user stack (stack walk failed or none) */
 	uint64_t orphan_events;      /* events of an mm or pid never bound to a process */
+	uint64_t stacks_unreadable;  /* stack ids gone from the kernel's map before they were read */
 	uint64_t mm_reused;          /* a dead mm's id came back before its teardown was seen */
 };
 

@@ -413,11 +413,12 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		fprintf(f, ", \"%s\": %llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
 	fprintf(f, ", \"events_processed\": %llu, \"growth_without_stack\": %llu, \"unplaced_bytes\": %llu, "
 		   "\"frames\": %llu, \"frames_unsymbolized\": %llu, \"maps_read_failed\": %llu, \"orphan_events\": %llu, "
-		   "\"mm_teardown_unseen\": %llu}\n}\n",
+		   "\"mm_teardown_unseen\": %llu, \"stacks_unreadable\": %llu}\n}\n",
 		(unsigned long long)a->st.events, (unsigned long long)a->st.stacks_missing,
 		(unsigned long long)a->st.unplaced_bytes, (unsigned long long)a->st.frames,
 		(unsigned long long)a->st.frames_unknown, (unsigned long long)a->st.maps_read_failed,
-		(unsigned long long)a->st.orphan_events, (unsigned long long)a->st.mm_reused);
+		(unsigned long long)a->st.orphan_events, (unsigned long long)a->st.mm_reused,
+		(unsigned long long)a->st.stacks_unreadable);
 	return outfile__close(&o);
 }
 

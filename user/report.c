@@ -129,8 +129,9 @@ static void print_processes(FILE *f, struct account *a)
 
 	memcpy(sorted, a->procs, a->nprocs * sizeof(*sorted));
 	qsort(sorted, a->nprocs, sizeof(*sorted), cmp_proc_peak);
-	fprintf(f, "processes (by own peak):\n  %7s %-16s %10s %9s %9s %9s %9s %9s\n", "pid", "comm",
-		"peak MiB", "stack", "heap", "runtime", "file", "other");
+	/* "kernel" is the kernel's own high-water mark for the pid (all its images), at its exit */
+	fprintf(f, "processes (by own peak, MiB):\n  %7s %-16s %9s %9s %9s %9s %9s %9s %9s\n", "pid", "comm",
+		"peak", "kernel", "stack", "heap", "runtime", "file", "other");
 	for (i = 0; i < a->nprocs; i++) {
 		struct proc *p = sorted[i];
 		int64_t pc[NR_CATS];
@@ -141,7 +142,11 @@ static void print_processes(FILE *f, struct account *a)
 		if (shown == 10)
 			continue;
 		proc_categories(p->own_peak_cat, p->own_peak, pc);
-		fprintf(f, "  %7d %-16s %10.1f", p->pid, p->comm, p->own_peak / MIB);
+		fprintf(f, "  %7d %-16s %9.1f", p->pid, p->comm, p->own_peak / MIB);
+		if (p->kernel_hiwater)
+			fprintf(f, " %9.1f", p->kernel_hiwater / MIB);
+		else
+			fprintf(f, " %9s", "-");
 		for (c = 0; c < NR_CATS; c++)
 			fprintf(f, " %9.1f", pc[c] / MIB);
 		fputc('\n', f);
@@ -164,7 +169,7 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 	for (c = 1; c < ri->argc && c < 6; c++)
 		fprintf(f, " %s", ri->argv[c]);
 	fprintf(f, "%s -- %s, %.2f s\n", ri->argc > 6 ? " ..." : "", ri->exit_desc, ri->duration_s);
-	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s (kernel counters: %.1f MiB)\n",
+	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s (the kernel's rss_stat counters: %.1f MiB)\n",
 		a->peak_kernel / MIB, a->peak_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0,
 		a->peak_kernel / MIB);
 	for (c = 0; c < NR_CATS; c++)

@@ -20,6 +20,19 @@
 
 const char *const cat_names[NR_CATS] = { "stack", "heap", "runtime", "file", "other" };
 
+int64_t categories_with_unattributed(const int64_t cat[NR_CATS], int64_t kernel, int64_t out[NR_CATS])
+{
+	int64_t sum = 0;
+	int c;
+
+	for (c = 0; c < NR_CATS; c++) {
+		out[c] = cat[c];
+		sum += cat[c];
+	}
+	out[CAT_OTHER] += kernel - sum;
+	return kernel - sum;
+}
+
 /* ---- labels ---- */
 
 static struct label *labels;

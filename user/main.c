@@ -195,6 +195,7 @@ static struct account *g_acct;
 static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events, uint64_t *last_ns)
 {
 	uint64_t c[TM_NR_COUNTERS], now = now_ns();
+	int64_t cats[NR_CATS];
 	double rate;
 	int k;
 
@@ -204,19 +205,9 @@ static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events,
 	*last_ns = now;
 	fprintf(stderr, "\r\033[K taskmem-trace %.1fs | RSS %.1f MiB:", (now - start) / 1e9,
 		g_acct->kernel / (1024.0 * 1024));
-	for (k = 0; k < NR_CATS; k++) {
-		int64_t v = g_acct->cat[k];
-
-		if (k == CAT_OTHER) { /* bytes no record holds are shown with other, as everywhere */
-			int64_t sum = 0;
-			int j;
-
-			for (j = 0; j < NR_CATS; j++)
-				sum += g_acct->cat[j];
-			v += g_acct->kernel - sum;
-		}
-		fprintf(stderr, " %s %.1f", cat_names[k], v / (1024.0 * 1024));
-	}
+	categories_with_unattributed(g_acct->cat, g_acct->kernel, cats);
+	for (k = 0; k < NR_CATS; k++)
+		fprintf(stderr, " %s %.1f", cat_names[k], cats[k] / (1024.0 * 1024));
 	fprintf(stderr, " | %.0f ev/s | dropped %llu", rate,
 		(unsigned long long)(c[TM_CNT_DROP_RSS] + c[TM_CNT_DROP_SYSCALL] + c[TM_CNT_DROP_PROC]));
 	fflush(stderr);

@@ -13,6 +13,9 @@
 
 enum tm_cat { CAT_STACK, CAT_HEAP, CAT_RUNTIME, CAT_FILE, CAT_OTHER, NR_CATS };
 extern const char *const cat_names[NR_CATS];
+/* out = cat, with the bytes no record holds (kernel - sum, returned) added to other: the
+ * categories every output shows always add up to the kernel's counters. */
+int64_t categories_with_unattributed(const int64_t cat[NR_CATS], int64_t kernel, int64_t out[NR_CATS]);
 
 /* A finer label under a category, e.g. stack/goroutine; ids index label_table. */
 struct label {

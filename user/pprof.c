@@ -156,17 +156,15 @@ int report__pprof(const char *path, struct account *a, const struct report_info 
 	}
 	{
 		/* bytes no page record holds, so that the total is the peak */
-		int64_t sum = 0;
+		int64_t cats[NR_CATS], unattr = categories_with_unattributed(a->peak_cat, a->peak_kernel, cats);
 		int c;
 
-		for (c = 0; c < NR_CATS; c++)
-			sum += a->peak_cat[c];
-		if (a->peak_kernel - sum > 0) {
+		if (unattr > 0) {
 			const char *fr[2] = { intern("other/[unattributed]"), intern("other") };
 
 			for (c = 0; c < 2; c++)
 				pb_varint(&locs, loc_id(funcs, &st, &prof, fr[c]));
-			pb_varint(&vals, (uint64_t)(a->peak_kernel - sum));
+			pb_varint(&vals, (uint64_t)unattr);
 			pb_varint(&vals, 0);
 			pb_bytes(&m, 1, locs.b, locs.n);
 			pb_bytes(&m, 2, vals.b, vals.n);

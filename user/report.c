@@ -20,28 +20,9 @@ uint64_t report__dropped(const struct report_info *ri)
 /* Categories at the tree's peak; bytes nobody could be credited with go to other. */
 static void peak_categories(struct account *a, int64_t out[NR_CATS], int64_t *unattributed)
 {
-	int64_t sum = 0;
-	int c;
-
-	for (c = 0; c < NR_CATS; c++) {
-		out[c] = a->peak_cat[c];
-		sum += out[c];
-	}
-	*unattributed = a->peak_kernel - sum;
-	out[CAT_OTHER] += *unattributed;
+	*unattributed = categories_with_unattributed(a->peak_cat, a->peak_kernel, out);
 }
 
-static void proc_categories(const int64_t cat[NR_CATS], int64_t kernel, int64_t out[NR_CATS])
-{
-	int64_t sum = 0;
-	int c;
-
-	for (c = 0; c < NR_CATS; c++) {
-		out[c] = cat[c];
-		sum += cat[c];
-	}
-	out[CAT_OTHER] += kernel - sum;
-}
 
 /* A stack at the peak: buckets whose stacks symbolize alike (other return addresses in the
  * same functions) are merged into one row. */
@@ -141,7 +122,7 @@ static void print_processes(FILE *f, struct account *a)
 		counted++;
 		if (shown == 10)
 			continue;
-		proc_categories(p->own_peak_cat, p->own_peak, pc);
+		categories_with_unattributed(p->own_peak_cat, p->own_peak, pc);
 		fprintf(f, "  %7d %-16s %9.1f", p->pid, p->comm, p->own_peak / MIB);
 		if (p->kernel_hiwater)
 			fprintf(f, " %9.1f", p->kernel_hiwater / MIB);
@@ -370,7 +351,7 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		struct sample *s = &a->samples[i];
 		int64_t sc[NR_CATS];
 
-		proc_categories(s->cat, s->kernel, sc);
+		categories_with_unattributed(s->cat, s->kernel, sc);
 		fprintf(f, "%s\n    {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
 			   "\"unattributed_bytes\": %lld, \"categories\": ",
 			i ? "," : "", s->t / 1e9, (long long)s->kernel, (long long)s->kernel,
@@ -380,7 +361,7 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		for (j = 0; j < s->n; j++) {
 			struct sample_proc *sp = &a->sprocs[s->first + j];
 
-			proc_categories(sp->cat, sp->kernel, sc);
+			categories_with_unattributed(sp->cat, sp->kernel, sc);
 			fprintf(f, "%s{\"pid\": %d, \"rss_bytes\": %lld, \"categories\": ", j ? ", " : "",
 				a->procs[sp->proc]->pid, (long long)sp->kernel);
 			json_cats(f, sc);
@@ -404,10 +385,10 @@ int report__json(const char *path, struct account *a, const struct report_info *
 			   "\"kernel_peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, \"categories\": ",
 			ts_s(a, p->start_ts), p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s, p->exit_code,
 			(long long)p->own_peak, (long long)p->kernel_hiwater, ts_s(a, p->own_peak_ts));
-		proc_categories(p->own_peak_cat, p->own_peak, pc);
+		categories_with_unattributed(p->own_peak_cat, p->own_peak, pc);
 		json_cats(f, pc);
 		fprintf(f, ", \"at_tree_peak\": {\"rss_bytes\": %lld, \"categories\": ", (long long)p->peak_kernel);
-		proc_categories(p->peak_cat, p->peak_kernel, pc);
+		categories_with_unattributed(p->peak_cat, p->peak_kernel, pc);
 		json_cats(f, pc);
 		fprintf(f, "}}");
 	}
@@ -469,12 +450,12 @@ int report__trace(const char *path, struct account *a, const struct report_info 
 		struct sample *s = &a->samples[i];
 		int64_t sc[NR_CATS];
 
-		proc_categories(s->cat, s->kernel, sc);
+		categories_with_unattributed(s->cat, s->kernel, sc);
 		trace_counter(o.f, &first, "resident bytes", 0, s->t, sc);
 		for (j = 0; j < s->n; j++) {
 			struct sample_proc *sp = &a->sprocs[s->first + j];
 
-			proc_categories(sp->cat, sp->kernel, sc);
+			categories_with_unattributed(sp->cat, sp->kernel, sc);
 			trace_counter(o.f, &first, "resident bytes", a->procs[sp->proc]->pid, s->t, sc);
 		}
 	}

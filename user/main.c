@@ -225,6 +225,17 @@ static struct account *new_account(struct tracer *t, uint64_t start)
 						     .exit_info = tracer__exit_info, .ctx = t });
 }
 
+/* The run is over: clear the status line, take the events still queued (the command's
+ * teardown and exit), and close the timeline at end. */
+static void finish_run(struct tracer *t, bool live, uint64_t end)
+{
+	if (live)
+		fputs("\r\033[K", stderr); /* the summary replaces the status line */
+	while (tracer__poll(t, 0) > 0)
+		;
+	account__finish(g_acct, end);
+}
+
 /* Summary and every report asked for; returns non-zero if one could not be written. */
 static int write_reports(struct tracer *t, struct report_info *ri)
 {
@@ -280,11 +291,7 @@ static int attach_main(struct tracer *t)
 			break;
 	}
 	end = now_ns();
-	if (live)
-		fputs("\r\033[K", stderr);
-	while (tracer__poll(t, 0) > 0)
-		;
-	account__finish(g_acct, end);
+	finish_run(t, live, end);
 	snprintf(pidarg, sizeof(pidarg), "pid %d", env.attach_pid);
 	snprintf(desc, sizeof(desc), account__alive(g_acct, env.attach_pid) ? "attached, left running" :
 								     "attached until it exited");
@@ -386,12 +393,7 @@ int main(int argc, char **argv)
 		}
 	}
 	end = now_ns();
-	if (live)
-		fputs("\r\033[K", stderr); /* the summary replaces the status line */
-	/* the command's teardown and exit events are already queued: take them all */
-	while (tracer__poll(t, 0) > 0)
-		;
-	account__finish(g_acct, end);
+	finish_run(t, live, end);
 
 	if (WIFSIGNALED(status)) {
 		exit_code = 128 + WTERMSIG(status);

@@ -172,6 +172,11 @@ static void bucket_add(struct account *a, uint32_t b, int64_t bytes)
 		GROW(a->dirty_buckets, a->dirty_bucket_cap, a->ndirty_buckets + 1);
 		a->dirty_buckets[a->ndirty_buckets++] = b;
 	}
+	if (!bk->sampled_dirty) {
+		bk->sampled_dirty = true;
+		GROW(a->sdirty_buckets, a->sdirty_bucket_cap, a->nsdirty_buckets + 1);
+		a->sdirty_buckets[a->nsdirty_buckets++] = b;
+	}
 	bk->cur += bytes;
 	if (bk->proc) {
 		bk->proc->cat[cat] += bytes;
@@ -258,6 +263,18 @@ static void take_sample(struct account *a, uint64_t t)
 		add_sample_proc(a, p, p->kernel, p->cat);
 	}
 	s->n = a->nsprocs - s->first;
+	/* buckets as deltas: the cost follows what changed, not how many stacks exist */
+	s->bfirst = a->nsbuckets;
+	GROW(a->sbuckets, a->sbucketcap, a->nsbuckets + a->nsdirty_buckets);
+	for (i = 0; i < a->nsdirty_buckets; i++) {
+		struct bucket *bk = &a->buckets[a->sdirty_buckets[i]];
+
+		bk->sampled_dirty = false;
+		a->sbuckets[a->nsbuckets++] = (struct sample_bucket){ a->sdirty_buckets[i], bk->cur };
+	}
+	a->nsdirty_buckets = 0;
+	s->bn = a->nsbuckets - s->bfirst;
+	s->absolute = false;
 	a->changed = false;
 }
 
@@ -873,6 +890,15 @@ static void insert_peak_sample(struct account *a)
 			add_sample_proc(a, p, p->peak_kernel, p->peak_cat);
 	}
 	s->n = a->nsprocs - s->first;
+	s->bfirst = a->nsbuckets;
+	for (i = 0; i < a->nbuckets; i++) {
+		if (!a->buckets[i].peak)
+			continue;
+		GROW(a->sbuckets, a->sbucketcap, a->nsbuckets + 1);
+		a->sbuckets[a->nsbuckets++] = (struct sample_bucket){ (uint32_t)i, a->buckets[i].peak };
+	}
+	s->bn = a->nsbuckets - s->bfirst;
+	s->absolute = true;
 }
 
 /* ---- -p: a process that was already running ---- */
@@ -1110,6 +1136,8 @@ void account__free(struct account *a)
 	free(a->dirty_buckets);
 	free(a->dirty_procs);
 	free(a->samples);
+	free(a->sbuckets);
+	free(a->sdirty_buckets);
 	free(a->sprocs);
 	free(a);
 }

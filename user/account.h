@@ -25,11 +25,20 @@ struct sample_proc {
 	int64_t cat[NR_CATS];
 };
 
+/* A bucket's bytes at a sample: what the temporal flame graph replays. */
+struct sample_bucket {
+	uint32_t bucket;
+	int64_t cur;
+};
+
 struct sample {
 	uint64_t t;              /* ns since start */
 	int64_t kernel;
 	int64_t cat[NR_CATS];
 	size_t first, n;         /* its sample_proc entries */
+	size_t bfirst, bn;       /* its sample_bucket entries: the buckets that changed since the
+				  * previous sample, or, when absolute, every bucket with bytes */
+	bool absolute;           /* the exact peak, inserted out of order */
 };
 
 struct account_stats {
@@ -67,6 +76,10 @@ struct account {
 	size_t nsamples, samplecap;
 	struct sample_proc *sprocs;
 	size_t nsprocs, sproccap;
+	struct sample_bucket *sbuckets;
+	size_t nsbuckets, sbucketcap;
+	uint32_t *sdirty_buckets;     /* buckets changed since the last sample */
+	size_t nsdirty_buckets, sdirty_bucket_cap;
 	uint64_t next_sample;
 	bool changed;
 	uint64_t last_ts;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* taskmem-trace: where a process tree's resident memory comes from, by stack and category. */
 #include <argp.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "account.h"
 #include "elfsyms.h"
@@ -27,6 +29,7 @@
 enum {
 	OPT_FOLDED = 1000,
 	OPT_JSON,
+	OPT_HTML,
 	OPT_PPROF,
 	OPT_TRACE,
 	OPT_INTERVAL,
@@ -39,7 +42,8 @@ enum {
 };
 
 static struct env {
-	const char *folded, *json, *pprof, *trace;
+	const char *folded, *json, *pprof, *trace, *html;
+	char default_html[4200]; /* no output asked for: an HTML report here */
 	uint64_t interval_ns;
 	struct tracer_opts t;
 	bool quiet;
@@ -63,6 +67,9 @@ static const char doc[] =
 	"\v"
 	"Examples:\n"
 	"  sudo taskmem-trace -- ./go_bench 100000      summary at the peak (stderr)\n"
+	"      and an HTML report, its path printed at the end\n"
+	"  sudo taskmem-trace --html out.html -- node app.js\n"
+	"      then open out.html in a browser (works offline)\n"
 	"  sudo taskmem-trace --json out.json -- python3 app.py\n"
 	"  sudo taskmem-trace --folded out.folded -- ./server\n"
 	"      then: flamegraph.pl out.folded > out.svg\n"
@@ -77,6 +84,7 @@ static const char doc[] =
 	"SIGINT/SIGTERM stop the command and still write the reports.\n";
 
 static const struct argp_option opts[] = {
+	{ "html", OPT_HTML, "FILE", 0, "Write an interactive report: flame graph, timeline (default when no output is given)", 0 },
 	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/1)", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0, "Write resident bytes at the peak as a gzipped pprof profile (go tool pprof)", 0 },
 	{ "trace", OPT_TRACE, "FILE", 0, "Write the timeline as Chrome trace-event counters (Perfetto, chrome://tracing)", 0 },
@@ -111,6 +119,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	long long v;
 
 	switch (key) {
+	case OPT_HTML:
+		env.html = arg;
+		break;
 	case OPT_JSON:
 		env.json = arg;
 		break;
@@ -181,6 +192,27 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
+}
+
+/* taskmem-COMM-YYYYmmdd-HHMMSS.html in the current directory, or in /tmp when that is not
+ * writable (sudo in a read-only place). */
+static const char *default_report_path(char *buf, size_t len)
+{
+	const char *name = env.argv ? basename_of(env.argv[0]) : "attach";
+	char stamp[32], safe[64];
+	time_t now = time(NULL);
+	size_t i;
+
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
+	for (i = 0; name[i] && i < sizeof(safe) - 1; i++) /* a file name, whatever the command is */
+		safe[i] = isalnum((unsigned char)name[i]) || name[i] == '-' || name[i] == '_' ? name[i] : '_';
+	safe[i] = 0;
+	if (env.attach_pid)
+		snprintf(safe, sizeof(safe), "pid%d", env.attach_pid);
+	snprintf(buf, len, "taskmem-%s-%s.html", safe, stamp);
+	if (access(".", W_OK))
+		snprintf(buf, len, "/tmp/taskmem-%s-%s.html", safe, stamp);
+	return buf;
 }
 
 static volatile sig_atomic_t got_signal;
@@ -254,6 +286,10 @@ static int write_reports(struct tracer *t, struct report_info *ri)
 		rc = EXIT_SETUP;
 	if (env.trace && report__trace(env.trace, g_acct, ri))
 		rc = EXIT_SETUP;
+	if (env.html && report__html(env.html, g_acct, ri))
+		rc = EXIT_SETUP;
+	else if (env.html && env.html == env.default_html)
+		fprintf(stderr, "report: %s\n", env.html); /* even with -q: the user asked for nothing else */
 	return rc;
 }
 
@@ -319,7 +355,7 @@ int main(int argc, char **argv)
 	char desc[64];
 	uint64_t status_events = 0, status_ns = 0;
 	bool live;
-	const char *outs[4];
+	const char *outs[5];
 	size_t i;
 
 	argp_err_exit_status = EXIT_USAGE;
@@ -330,7 +366,10 @@ int main(int argc, char **argv)
 	outs[1] = env.folded;
 	outs[2] = env.pprof;
 	outs[3] = env.trace;
-	for (i = 0; i < 4; i++) {
+	if (!env.json && !env.folded && !env.pprof && !env.trace && !env.html)
+		env.html = default_report_path(env.default_html, sizeof(env.default_html));
+	outs[4] = env.html;
+	for (i = 0; i < 5; i++) {
 		if (outs[i] && (err = outfile__check_writable(outs[i]))) {
 			p_err("cannot write %s: %s", outs[i], strerror(-err));
 			return EXIT_USAGE;

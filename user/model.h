@@ -100,7 +100,8 @@ struct bucket {
 	int32_t stack_id;
 	int64_t cur, peak;
 	uint64_t grows;         /* RSS growth events credited to it over the run */
-	bool dirty;
+	bool dirty;             /* changed since the last peak snapshot */
+	bool sampled_dirty;     /* changed since the last timeline sample */
 };
 
 #define UNPLACED_KEY 1ull /* page key for bytes whose address is unknown */

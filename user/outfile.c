@@ -20,6 +20,25 @@ int outfile__check_writable(const char *path)
 	return 0;
 }
 
+/* Run with sudo, the reports belong to the user who asked for them, not to root. */
+static void give_to_sudo_user(int fd)
+{
+	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
+	char *end;
+	long uid, gid;
+
+	if (geteuid() || !u || !g)
+		return;
+	uid = strtol(u, &end, 10);
+	if (*end || end == u || uid <= 0)
+		return;
+	gid = strtol(g, &end, 10);
+	if (*end || end == g || gid < 0)
+		return;
+	if (fchown(fd, (uid_t)uid, (gid_t)gid) && verbose)
+		p_warn("cannot give the report to uid %ld: %s", uid, strerror(errno));
+}
+
 int outfile__open(struct outfile *o, const char *path)
 {
 	int fd;
@@ -38,6 +57,7 @@ int outfile__open(struct outfile *o, const char *path)
 		return err;
 	}
 	fchmod(fd, 0644);
+	give_to_sudo_user(fd);
 	return 0;
 }
 

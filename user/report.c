@@ -24,15 +24,6 @@ static void peak_categories(struct account *a, int64_t out[NR_CATS], int64_t *un
 }
 
 
-/* A stack at the peak: buckets whose stacks symbolize alike (other return addresses in the
- * same functions) are merged into one row. */
-struct stack_row {
-	struct proc *proc;
-	int label;
-	const struct symstack *ss;
-	int64_t bytes;
-};
-
 static int cmp_row_key(const void *x, const void *y)
 {
 	const struct stack_row *a = x, *b = y;
@@ -86,6 +77,29 @@ static struct stack_row *peak_rows(struct account *a, size_t *n)
 	return r;
 }
 
+struct stack_row *report__rows(struct account *a, uint32_t *row_of, size_t *n)
+{
+	struct stack_row *r = xcalloc(a->nbuckets ? a->nbuckets : 1, sizeof(*r));
+	size_t i, m = 0;
+
+	for (i = 0; i < a->nbuckets; i++) {
+		struct bucket *bk = &a->buckets[i];
+
+		r[i].proc = bk->proc;
+		r[i].label = bk->label;
+		r[i].ss = bk->proc ? account__stack(a, bk->proc, bk->stack_id) : NULL;
+		r[i].bucket = (uint32_t)i;
+	}
+	qsort(r, a->nbuckets, sizeof(*r), cmp_row_key);
+	for (i = 0; i < a->nbuckets; i++) {
+		if (!m || cmp_row_key(&r[m - 1], &r[i]))
+			r[m++] = r[i];
+		row_of[r[i].bucket] = (uint32_t)(m - 1);
+	}
+	*n = m;
+	return r;
+}
+
 static int cmp_proc_peak(const void *x, const void *y)
 {
 	const struct proc *a = *(const struct proc *const *)x, *b = *(const struct proc *const *)y;
@@ -93,7 +107,7 @@ static int cmp_proc_peak(const void *x, const void *y)
 	return a->own_peak < b->own_peak ? 1 : a->own_peak > b->own_peak ? -1 : 0;
 }
 
-static const char *label_text(int id, char *buf, size_t len)
+const char *label_text(int id, char *buf, size_t len)
 {
 	const struct label *l = label_get(id);
 
@@ -245,7 +259,8 @@ int report__folded(const char *path, struct account *a, const struct report_info
 
 /* ---- JSON ---- */
 
-static void json_str(FILE *f, const char *s)
+/* '<', '>' and '&' are escaped too, so a string can sit inside an HTML <script> block. */
+void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; s && *s; s++) {
@@ -253,7 +268,7 @@ static void json_str(FILE *f, const char *s)
 
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || c == '<' || c == '>' || c == '&')
 			fprintf(f, "\\u%04x", c);
 		else
 			fputc(c, f);

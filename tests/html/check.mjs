@@ -1,0 +1,123 @@
+// Loads an HTML report of taskmem-trace in Debian's headless Chromium and checks it against the
+// JSON and folded reports of the same run (written by the tool from the same data, but by other
+// code: the page's numbers come from its own replay of the timeline in the browser).
+// usage: node check.mjs REPORT.html REPORT.json REPORT.folded [SCREENSHOT.png]
+// Prints one line per failed check and "html: N passed, N failed"; exit 1 on any failure.
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+
+const [html, jsonPath, foldedPath, shot] = process.argv.slice(2);
+const J = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
+const folded = fs.readFileSync(foldedPath, "utf8").trim().split("\n");
+let passed = 0, failed = 0;
+function check(cond, what) {
+  if (cond) passed++;
+  else { failed++; console.log("FAIL html: " + what); }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [], requests = [];
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("request", (r) => { if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) requests.push(r.url()); });
+  await page.goto("file://" + fs.realpathSync(html));
+  await page.waitForSelector(".fg-node");
+
+  check(errors.length === 0, "console errors: " + errors.join(" | "));
+  check(requests.length === 0, "network requests: " + requests.join(" "));
+
+  // header: the command and the peak
+  const cmd = await page.textContent("#cmd");
+  check(cmd === J.command.join(" "), `header command '${cmd}'`);
+
+  // flame graph at the peak: one element per distinct stack (folded path), adding up to the peak
+  const paths = new Set(folded.map((l) => l.slice(0, l.lastIndexOf(" "))));
+  const ends = await page.$$eval(".fg-node[data-self]", (els) => els.map((e) => e.dataset.path.split("\u0001").join(";")));
+  check(ends.length === paths.size, `flame graph has ${ends.length} stack ends, folded has ${paths.size} stacks`);
+  check(ends.every((p) => paths.has(p)), "a flame graph stack that the folded output does not have: " +
+    ends.filter((p) => !paths.has(p)).slice(0, 3).join(" | "));
+  const rootBytes = async () => +(await page.getAttribute(".fg-node[data-path='']", "data-bytes"));
+  const peakRoot = await rootBytes();
+  check(peakRoot === J.peak.kernel_rss_bytes, `flame graph total ${peakRoot} != JSON peak ${J.peak.kernel_rss_bytes}`);
+  for (const cat of Object.keys(J.peak.categories)) {
+    const want = J.peak.categories[cat];
+    const el = await page.$(`.fg-node[data-path='${cat}']`);
+    const got = el ? +(await el.getAttribute("data-bytes")) : 0;
+    check(got === want, `category ${cat}: flame graph ${got}, JSON ${want}`);
+  }
+
+  // search: a frame every stack run has matches, nonsense matches nothing
+  const top = J.peak.stacks[0].frames.find((f) => /^[\w.]+$/.test(f)) || J.peak.stacks[0].frames[0];
+  await page.fill("#search", top);
+  const m1 = await page.$$eval(".fg-node.match", (e) => e.length);
+  check(m1 > 0, `search for '${top}' highlights nothing`);
+  check(/match/.test(await page.textContent("#status")), "search does not say what it matched");
+  await page.fill("#search", "no-such-frame-xyzzy");
+  check((await page.$$eval(".fg-node.match", (e) => e.length)) === 0, "nonsense search highlights frames");
+  await page.fill("#search", "");
+
+  // zoom: click the largest category; it fills the width and the others go away
+  const bigCat = Object.entries(J.peak.categories).sort((a, b) => b[1] - a[1])[0][0];
+  const before = await page.$$eval(".fg-node", (e) => e.length);
+  await page.click(`.fg-node[data-path='${bigCat}']`);
+  const w = await page.$eval(`.fg-node[data-path='${bigCat}']`, (e) => e.style.width);
+  const others = await page.$$eval(".fg-node", (els, c) => els.filter((e) => e.dataset.path && e.dataset.path.split("\u0001")[0] !== c).length, bigCat);
+  const after = await page.$$eval(".fg-node", (e) => e.length);
+  check(parseFloat(w) === 100, `zoomed frame width ${w}`);
+  check(others === 0 && (after < before || Object.values(J.peak.categories).filter((x) => x > 0).length === 1),
+    `zoom left ${others} frames of other categories (${before} -> ${after} frames)`);
+  await page.click("#reset");
+  check((await page.$$eval(".fg-node", (e) => e.length)) === before, "reset zoom does not restore the graph");
+
+  // timeline: choose an early moment; the flame graph becomes what the JSON timeline says then
+  const box = await page.$eval("#timeline", (e) => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; });
+  const tmax = Math.max(J.duration_s, J.timeline[J.timeline.length - 1].t_s);
+  const early = J.timeline.find((s) => s.t_s > 0 && s.rss_bytes > 0 && s.rss_bytes < 0.8 * J.peak.kernel_rss_bytes);
+  check(!!early, "no early sample in the JSON timeline to choose");
+  if (early) {
+    const x = box[0] + 58 + (box[2] - 68) * (early.t_s + 0.0001) / tmax;
+    await page.mouse.click(x, box[1] + box[3] / 2);
+    const t = parseFloat(await page.getAttribute("#moment-t", "data-t"));
+    const s = J.timeline.find((x) => Math.abs(x.t_s - t) < 1e-7);
+    const got = await rootBytes();
+    check(!!s, `moment ${t} s is not a JSON sample`);
+    check(s && got === s.kernel_rss_bytes, `flame graph at ${t} s is ${got} bytes, JSON timeline says ${s && s.kernel_rss_bytes}`);
+    check(got !== peakRoot, "choosing a moment did not change the flame graph");
+    for (const cat of Object.keys(s.categories)) {
+      const el = await page.$(`.fg-node[data-path='${cat}']`);
+      const g = el ? +(await el.getAttribute("data-bytes")) : 0;
+      check(g === Math.max(0, s.categories[cat]), `at ${t} s category ${cat}: flame graph ${g}, JSON ${s.categories[cat]}`);
+    }
+    await page.click("#topeak");
+    check((await rootBytes()) === peakRoot, "'Go to peak' does not bring the peak back");
+  }
+
+  // scope: the largest process alone adds up to its own share at the tree's peak
+  const procs = J.processes.filter((p) => p.at_tree_peak.rss_bytes > 0).sort((a, b) => b.at_tree_peak.rss_bytes - a.at_tree_peak.rss_bytes);
+  if (procs.length) {
+    const val = await page.$$eval("#scope option", (os, pid) => (os.find((o) => o.text.startsWith(`pid ${pid} `)) || {}).value, procs[0].pid);
+    check(val !== undefined, `no scope entry for pid ${procs[0].pid}`);
+    if (val !== undefined) {
+      await page.selectOption("#scope", val);
+      await page.click("#topeak");
+      const got = await rootBytes();
+      check(got === procs[0].at_tree_peak.rss_bytes, `pid ${procs[0].pid} at the peak: flame graph ${got}, JSON ${procs[0].at_tree_peak.rss_bytes}`);
+      await page.selectOption("#scope", "-1");
+    }
+  }
+  check(errors.length === 0, "console errors after interaction: " + errors.join(" | "));
+  if (shot) {
+    await page.click("#topeak");
+    await page.screenshot({ path: shot, fullPage: false });
+  }
+} finally {
+  await browser.close();
+}
+console.log(`html: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

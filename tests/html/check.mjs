@@ -52,6 +52,13 @@ try {
     check(got === want, `category ${cat}: flame graph ${got}, JSON ${want}`);
   }
 
+  // hover: bytes and share of the frame
+  const bigCat = Object.entries(J.peak.categories).sort((a, b) => b[1] - a[1])[0][0];
+  await page.hover(`.fg-node[data-path='${bigCat}']`);
+  const tipText = await page.textContent("#tip");
+  const stackShare = (100 * J.peak.categories[bigCat] / J.peak.kernel_rss_bytes).toFixed(1) + "%";
+  check(await page.isVisible("#tip") && tipText.includes(stackShare) && /MiB/.test(tipText), `hover shows '${tipText}', want share ${stackShare}`);
+
   // search: a frame every stack run has matches, nonsense matches nothing
   const top = J.peak.stacks[0].frames.find((f) => /^[\w.]+$/.test(f)) || J.peak.stacks[0].frames[0];
   await page.fill("#search", top);
@@ -63,7 +70,6 @@ try {
   await page.fill("#search", "");
 
   // zoom: click the largest category; it fills the width and the others go away
-  const bigCat = Object.entries(J.peak.categories).sort((a, b) => b[1] - a[1])[0][0];
   const before = await page.$$eval(".fg-node", (e) => e.length);
   await page.click(`.fg-node[data-path='${bigCat}']`);
   const w = await page.$eval(`.fg-node[data-path='${bigCat}']`, (e) => e.style.width);

@@ -3,9 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "account.h"
+#include "demangle.h"
 #include "elfsyms.h"
+#include "perfmap.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -85,6 +88,7 @@ static struct proc *proc_new(struct account *a, pid_t pid, uint64_t ts)
 	prev = (struct proc *)(uintptr_t)*slot;
 	p->idx = (uint32_t)a->nprocs;
 	p->pid = pid;
+	p->uid = (uid_t)-1;
 	p->gen = prev ? prev->gen + 1 : 0;
 	p->comm = intern(prev ? prev->comm : "?");
 	p->exe = intern("");
@@ -445,6 +449,14 @@ static const char *frame_name(struct account *a, struct proc *p, uint64_t ip, bo
 	char buf[512];
 
 	*known = false;
+	if (!m || !map_entry__is_file(m)) { /* JIT code lives in anonymous memory */
+		const char *jit = perfmap__lookup(p->pid, p->uid, a->o.perfmap_not_before, ip);
+
+		if (jit) {
+			*known = true;
+			return jit;
+		}
+	}
 	if (!m)
 		return intern("[unknown]");
 	if (map_entry__is_file(m)) {
@@ -454,7 +466,7 @@ static const char *frame_name(struct account *a, struct proc *p, uint64_t ip, bo
 
 		if (sym) {
 			*known = true;
-			return sym;
+			return demangle(sym);
 		}
 		snprintf(buf, sizeof(buf), "%s+0x%llx", basename_of(m->path),
 			 (unsigned long long)(ip - m->start + m->off));
@@ -491,6 +503,10 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 		if (!known)
 			ss->unknown++;
 	}
+	if (ss->unknown) {
+		ss->ips = xcalloc(n, sizeof(*ss->ips));
+		memcpy(ss->ips, ips, n * sizeof(*ips));
+	}
 	a->st.frames += n;
 	a->st.frames_unknown += ss->unknown;
 	if (p->alive)
@@ -499,14 +515,51 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 	return ss;
 }
 
+void account__resymbolize(struct account *a)
+{
+	size_t i, pos;
+	uint64_t id, v;
+
+	perfmap__expire();
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+
+		for (pos = 0; hashmap__next(p->stacks, &pos, &id, &v);) {
+			struct symstack *ss = (struct symstack *)(uintptr_t)v;
+			int k;
+
+			for (k = 0; ss && ss->ips && k < ss->n; k++) {
+				uint64_t ip = k ? ss->ips[k] - 1 : ss->ips[k];
+				const struct map_entry *m = procmaps__find(&p->maps, ip);
+				const char *jit;
+
+				if ((m && map_entry__is_file(m)) ||
+				    (ss->frames[k] != intern("[unknown]") && ss->frames[k] != intern("[anon]")))
+					continue;
+				jit = perfmap__lookup(p->pid, p->uid, a->o.perfmap_not_before, ip);
+				if (jit && jit != ss->frames[k]) {
+					ss->frames[k] = jit;
+					ss->unknown--;
+					a->st.frames_unknown--;
+				}
+			}
+		}
+	}
+}
+
 static int refresh_maps(struct account *a, struct proc *p)
 {
+	char path[32];
+	struct stat st;
 	int err;
 
 	p->maps_stale = false;
 	if (!p->alive)
 		return -ESRCH;
 	err = procmaps__read(&p->maps, p->pid);
+	snprintf(path, sizeof(path), "/proc/%d", p->pid);
+	if (!err && !stat(path, &st))
+		p->uid = st.st_uid;
 	if (err)
 		a->st.maps_read_failed++;
 	else
@@ -1118,8 +1171,13 @@ void account__free(struct account *a)
 		struct proc *p = a->procs[i];
 
 		pos = 0;
-		while (hashmap__next(p->stacks, &pos, &k, &v))
-			free((void *)(uintptr_t)v);
+		while (hashmap__next(p->stacks, &pos, &k, &v)) {
+			struct symstack *ss = (struct symstack *)(uintptr_t)v;
+
+			if (ss)
+				free(ss->ips);
+			free(ss);
+		}
 		hashmap__free(p->stacks);
 		hashmap__free(p->stack_labels);
 		procmaps__clear(&p->maps);

@@ -17,6 +17,7 @@ struct account_opts {
 	/* How a process ended, when its exit record was lost; 0 or -errno. */
 	int (*exit_info)(void *ctx, uint32_t tgid, struct tm_exit *out);
 	void *ctx;
+	time_t perfmap_not_before; /* perf maps older than this belong to an earlier pid */
 };
 
 struct sample_proc {
@@ -99,6 +100,9 @@ void account__event(struct account *a, const struct tm_event *e);
 void account__refresh_maps(struct account *a);
 /* Close the timeline and the peak at end_ts. */
 void account__finish(struct account *a, uint64_t end_ts);
+/* Before the reports: name the frames still unknown from perf maps written since (a JVM writes
+ * its map at exit). */
+void account__resymbolize(struct account *a);
 /* Symbolized stack of a process (cached), or NULL when the id is an error. */
 const struct symstack *account__stack(struct account *a, struct proc *p, int32_t id);
 /* Find the mapping containing addr, re-reading the process's maps once if they changed. */

@@ -2,10 +2,12 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "elfsyms.h"
+#include "gopclntab.h"
 #include "hashmap.h"
 #include "strtab.h"
 #include "util.h"
@@ -64,10 +66,72 @@ static void load_symtab(struct elf_syms *es, Elf *elf, Elf_Scn *scn, GElf_Shdr *
 	}
 }
 
+static void add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *name)
+{
+	struct elf_syms *es = ctx;
+
+	GROW(es->syms, es->cap, es->n + 1);
+	es->syms[es->n++] = (struct sym){ addr, size, intern(name) };
+}
+
+/* The .symtab of a separate debug file (Debian's -dbg/-dbgsym packages): by build id under
+ * /usr/lib/debug/.build-id, else by .gnu_debuglink next to the file or under /usr/lib/debug. */
+static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t *id, size_t idlen,
+			    const char *link)
+{
+	char cand[4][4096], dir[2048];
+	int nc = 0, i;
+	size_t k;
+
+	if (idlen >= 2 && idlen <= 64) {
+		int o = snprintf(cand[nc], sizeof(cand[0]), "/usr/lib/debug/.build-id/%02x/", id[0]);
+
+		for (k = 1; k < idlen; k++)
+			o += snprintf(cand[nc] + o, sizeof(cand[0]) - o, "%02x", id[k]);
+		snprintf(cand[nc] + o, sizeof(cand[0]) - o, ".debug");
+		nc++;
+	}
+	if (link && *link && !strchr(link, '/')) {
+		const char *slash = strrchr(path, '/');
+
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 0, path);
+		snprintf(cand[nc++], sizeof(cand[0]), "%s/%s", dir, link);
+		snprintf(cand[nc++], sizeof(cand[0]), "%s/.debug/%s", dir, link);
+		snprintf(cand[nc++], sizeof(cand[0]), "/usr/lib/debug%s/%s", dir, link);
+	}
+	for (i = 0; i < nc; i++) {
+		Elf_Scn *scn = NULL;
+		Elf *elf;
+		int fd;
+
+		if (!strcmp(cand[i], path) || (fd = open(cand[i], O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		while (elf && elf_kind(elf) == ELF_K_ELF && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+
+			if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB) {
+				load_symtab(es, elf, scn, &sh);
+				break;
+			}
+		}
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		if (es->n)
+			return true;
+	}
+	return false;
+}
+
 static struct elf_syms *load(const char *path)
 {
-	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
+	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL, *pcln = NULL;
 	GElf_Shdr symsh, dynsh;
+	uint64_t text_vaddr = 0;
+	const uint8_t *build_id = NULL;
+	size_t build_id_len = 0;
+	const char *debuglink = NULL;
 	struct elf_syms *es;
 	size_t shstrndx, nph, i;
 	Elf *elf;
@@ -100,8 +164,29 @@ static struct elf_syms *load(const char *path)
 		if (!gelf_getshdr(scn, &sh))
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && !strcmp(name, ".gopclntab"))
+		if (!name)
+			name = "";
+		if (!strcmp(name, ".gopclntab")) {
 			es->is_go = true;
+			pcln = scn;
+		} else if (!strcmp(name, ".text")) {
+			text_vaddr = sh.sh_addr;
+		} else if (sh.sh_type == SHT_NOTE && !strcmp(name, ".note.gnu.build-id")) {
+			Elf_Data *d = elf_getdata(scn, NULL);
+			GElf_Nhdr nh;
+			size_t noff, doff;
+
+			if (d && gelf_getnote(d, 0, &nh, &noff, &doff) && nh.n_type == NT_GNU_BUILD_ID &&
+			    doff + nh.n_descsz <= d->d_size) {
+				build_id = (const uint8_t *)d->d_buf + doff;
+				build_id_len = nh.n_descsz;
+			}
+		} else if (!strcmp(name, ".gnu_debuglink")) {
+			Elf_Data *d = elf_getdata(scn, NULL);
+
+			if (d && d->d_size && memchr(d->d_buf, 0, d->d_size))
+				debuglink = d->d_buf;
+		}
 		if (sh.sh_type == SHT_SYMTAB) {
 			symtab = scn;
 			symsh = sh;
@@ -113,7 +198,16 @@ static struct elf_syms *load(const char *path)
 	/* .symtab is a superset of .dynsym when present; stripped files only have .dynsym */
 	if (symtab)
 		load_symtab(es, elf, symtab, &symsh);
-	if (dynsym && (!symtab || !es->n))
+	/* stripped: a debug file if one is installed, Go's own table, else the dynamic symbols */
+	if (!symtab && (build_id || debuglink))
+		load_debug_file(es, path, build_id, build_id_len, debuglink);
+	if (!symtab && pcln && !es->n) {
+		Elf_Data *d = elf_getdata(pcln, NULL);
+
+		if (d && d->d_buf)
+			gopclntab__parse(d->d_buf, d->d_size, text_vaddr, add_go_func, es);
+	}
+	if (dynsym && !es->n)
 		load_symtab(es, elf, dynsym, &dynsh);
 	if (es->n)
 		qsort(es->syms, es->n, sizeof(*es->syms), sym_cmp);

@@ -12,9 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "account.h"
+#include "demangle.h"
 #include "elfsyms.h"
 #include "launcher.h"
 #include "outfile.h"
+#include "perfmap.h"
 #include "report.h"
 #include "strtab.h"
 #include "tracer.h"
@@ -251,10 +253,14 @@ static void on_event(void *ctx, const struct tm_event *e)
 
 static struct account *new_account(struct tracer *t, uint64_t start)
 {
+	/* a launched tree's perf maps are written after now; an attached one's may be older */
+	time_t not_before = env.attach_pid ? 0 : time(NULL) - 1;
+
 	return account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
 						     .read_stack = tracer__read_stack,
 						     .drop_stack = tracer__drop_stack,
-						     .exit_info = tracer__exit_info, .ctx = t });
+						     .exit_info = tracer__exit_info, .ctx = t,
+						     .perfmap_not_before = not_before });
 }
 
 /* The run is over: clear the status line, take the events still queued (the command's
@@ -266,6 +272,7 @@ static void finish_run(struct tracer *t, bool live, uint64_t end)
 	while (tracer__poll(t, 0) > 0)
 		;
 	account__finish(g_acct, end);
+	account__resymbolize(g_acct);
 }
 
 /* Summary and every report asked for; returns non-zero if one could not be written. */
@@ -339,6 +346,8 @@ static int attach_main(struct tracer *t)
 	tracer__free(t);
 	account__free(g_acct);
 	elfsyms__free_all();
+	perfmap__free_all();
+	demangle__free();
 	strtab__free();
 	return rc;
 }
@@ -454,6 +463,8 @@ cleanup:
 	tracer__free(t);
 	account__free(g_acct);
 	elfsyms__free_all();
+	perfmap__free_all();
+	demangle__free();
 	strtab__free();
 	return exit_code;
 }

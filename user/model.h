@@ -51,6 +51,7 @@ void regions__copy(struct region_set *dst, const struct region_set *src);
 struct symstack {
 	int n;
 	int unknown;       /* frames that could not be symbolized */
+	uint64_t *ips;     /* kept while some are unknown: a JIT's perf map may name them later */
 	const char *frames[];
 };
 
@@ -62,6 +63,7 @@ struct proc {
 	const char *comm;
 	const char *exe;
 	bool exec_seen, alive, is_go, maps_stale, maps_read;
+	uid_t uid;              /* owner, for trusting its /tmp/perf-PID.map; -1 until known */
 	bool prelaunch;         /* the launcher's child before it exec'd the command: not counted */
 	int exit_code;          /* wait status style: exit_code field of the task */
 	uint64_t start_ts, end_ts;

@@ -48,6 +48,13 @@ void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
+/* Also what libiberty's demangler allocates with: defined here, its own xmalloc.o (which
+ * would clash with xcalloc above) is not linked in. */
+void *xmalloc(size_t size)
+{
+	return xrealloc(NULL, size);
+}
+
 void *xrealloc(void *p, size_t size)
 {
 	p = realloc(p, size ? size : 1);

@@ -12,6 +12,7 @@ void p_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool verbose;
 
 void *xcalloc(size_t n, size_t size);
+void *xmalloc(size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 

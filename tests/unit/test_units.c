@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "demangle.h"
 #include "elfsyms.h"
+#include "perfmap.h"
 #include "hashmap.h"
 #include "model.h"
 #include "procmaps.h"
+#include "strtab.h"
 
 static int passed, failed;
 #define CHECK(cond, ...)                                                        \
@@ -126,12 +129,52 @@ static void test_elfsyms(void)
 	procmaps__clear(&pm);
 }
 
+static void test_demangle(void)
+{
+	/* C++ (no parameter lists), Rust legacy (hash dropped) and Rust v0 */
+	CHECK(!strcmp(demangle(intern("_ZN3foo3bar3bazEv")), "foo::bar::baz"), "C++: %s", demangle(intern("_ZN3foo3bar3bazEv")));
+	CHECK(!strcmp(demangle(intern("_ZN4core3ptr13drop_in_place17h0123456789abcdefE")), "core::ptr::drop_in_place"),
+	      "Rust legacy: %s", demangle(intern("_ZN4core3ptr13drop_in_place17h0123456789abcdefE")));
+	CHECK(!strcmp(demangle(intern("_RNvCs15kBYyAo9fc_7mycrate7example")), "mycrate::example"),
+	      "Rust v0: %s", demangle(intern("_RNvCs15kBYyAo9fc_7mycrate7example")));
+	CHECK(!strcmp(demangle(intern("main")), "main") && !strcmp(demangle(intern("_Zgarbage")), "_Zgarbage"),
+	      "plain and malformed names are left alone");
+}
+
+static void test_perfmap(void)
+{
+	/* Node, JVM (0x...) and Mono style lines; a malformed one; a later redefinition wins;
+	 * the unfinished last line is left for the next read */
+	static const char text[] = "7f0000001000 100 LazyCompile:*foo /app/x.js:1\n"
+				   "0x00007f0000002000 0x0000000000000080 Interpreter\n"
+				   "zz 10 bad\n"
+				   "7f0000001080 40 LazyCompile:*bar /app/x.js:9\n"
+				   "7f0000003000 0 zero-sized\n"
+				   "7f0000004000 10 unfinish";
+	struct perfmap pm = {};
+	size_t used = perfmap__parse(&pm, text, sizeof(text) - 1);
+
+	CHECK(used == strlen(text) - strlen("7f0000004000 10 unfinish"), "consumed up to the last newline (%zu)", used);
+	CHECK(pm.n == 3, "3 valid entries (got %zu)", pm.n);
+	CHECK(perfmap__find(&pm, 0x7f0000001000) && !strcmp(perfmap__find(&pm, 0x7f0000001000), "LazyCompile:*foo /app/x.js:1"),
+	      "start of the first entry");
+	CHECK(perfmap__find(&pm, 0x7f00000010a0) && !strcmp(perfmap__find(&pm, 0x7f00000010a0), "LazyCompile:*bar /app/x.js:9"),
+	      "the later, overlapping entry wins");
+	CHECK(perfmap__find(&pm, 0x7f00000010f0) && !strcmp(perfmap__find(&pm, 0x7f00000010f0), "LazyCompile:*foo /app/x.js:1"),
+	      "past the later entry, the earlier one again");
+	CHECK(perfmap__find(&pm, 0x7f000000207f) && !perfmap__find(&pm, 0x7f0000002080), "0x-prefixed entry, end exclusive");
+	CHECK(!perfmap__find(&pm, 0x7f0000003000), "zero-sized entries are skipped");
+	perfmap__clear(&pm);
+}
+
 int main(void)
 {
 	test_hashmap();
 	test_regions();
 	test_procmaps();
 	test_elfsyms();
+	test_demangle();
+	test_perfmap();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -7,6 +7,8 @@
  */
 #include <string.h>
 #include "account.h"
+#include "demangle.h"
+#include "elfsyms.h"
 #include "util.h"
 
 #define MAP_GROWSDOWN 0x100
@@ -17,11 +19,51 @@ static bool starts(const char *s, const char *prefix)
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
+struct fn_rule {
+	const char *needle; /* substring of the symbol */
+	enum tm_cat cat;
+	const char *label;
+};
+
+/* The first rule whose needle some frame (or the caller) contains decides; -1 if none does.
+ * Rule order, not frame order: a runtime's specific allocators sit above its generic ones. */
+static int match_frames(const struct symstack *ss, const char *caller, const struct fn_rule *rules, size_t n)
+{
+	size_t r;
+	int i;
+
+	for (r = 0; r < n; r++)
+		for (i = -1; i < (ss ? ss->n : 0); i++) {
+			const char *f = i < 0 ? caller : ss->frames[i];
+
+			if (f && strstr(f, rules[r].needle))
+				return label_id(rules[r].cat, rules[r].label);
+		}
+	return -1;
+}
+#define MATCH(ss, caller, rules) match_frames(ss, caller, rules, sizeof(rules) / sizeof(rules[0]))
+
+/*
+ * Language runtimes' own mappings, by the stack that called mmap (docs/classification.md has
+ * one table per runtime; the symbols are distinct, so one list serves every process).
+ */
+static const struct fn_rule region_rules[] = {
+	/* V8 (Node.js): the JIT code range first, then the JS heap's pages */
+	{ "v8::internal::CodeRange", CAT_RUNTIME, "v8-code" },
+	{ "v8::internal::wasm::", CAT_RUNTIME, "v8-wasm" },
+	{ "v8::internal::MemoryAllocator::", CAT_HEAP, "v8" },
+	{ "v8::internal::LargeObjectSpace", CAT_HEAP, "v8" },
+	{ "v8::internal::Heap::", CAT_HEAP, "v8" },
+	{ "v8::internal::ReadOnly", CAT_RUNTIME, "v8" },
+	{ "v8::internal::", CAT_RUNTIME, "v8" },
+};
+
 /* Label of an anonymous page in a mapping made by mmap, decided once per mapping. */
 static int region_label(struct account *a, struct proc *p, struct region *r)
 {
 	const struct map_entry *m;
-	const char *mod;
+	const char *mod, *caller = NULL;
+	int label;
 
 	if (r->flags & (MAP_STACK | MAP_GROWSDOWN))
 		return label_id(CAT_STACK, "thread");
@@ -29,6 +71,16 @@ static int region_label(struct account *a, struct proc *p, struct region *r)
 		return label_id(CAT_OTHER, "file-private");
 	m = r->caller ? account__find_map(a, p, r->caller) : NULL;
 	mod = m ? basename_of(m->path) : "";
+	if (m && map_entry__is_file(m)) {
+		const struct elf_syms *es = elfsyms__get(m->path);
+		uint64_t off;
+
+		caller = es ? elfsyms__lookup(es, r->caller - m->start + m->off, &off) : NULL;
+		caller = demangle(caller);
+	}
+	label = MATCH(account__stack(a, p, r->stack_id), caller, region_rules);
+	if (label >= 0)
+		return label;
 	if (starts(mod, "libc.so") || starts(mod, "libc-"))
 		return label_id(CAT_HEAP, "malloc"); /* glibc calls mmap for arenas and big blocks */
 	if (starts(mod, "ld-linux") || starts(mod, "ld-"))
@@ -43,12 +95,6 @@ static bool go_in_arena(uint64_t addr)
 {
 	return ((addr >> 32) & 0xff) == 0xc0 && addr < (0x80ull << 40);
 }
-
-struct fn_rule {
-	const char *needle; /* substring of the symbol */
-	enum tm_cat cat;
-	const char *label;
-};
 
 /* Innermost match wins. Stack growth and allocation first: they own the page they fault. */
 static const struct fn_rule go_rules[] = {

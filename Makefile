@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -74,6 +74,36 @@ bench:
 sanitize:
 	$(MAKE) OUTPUT=.output-san CFLAGS="$(SAN_FLAGS)" TOOL_BIN=taskmem-trace-san taskmem-trace-san unit-test bench
 	TASKMEM_TRACE=$(CURDIR)/taskmem-trace-san UNIT_DIR=.output-san/unit tests/run.sh
+
+# libFuzzer (clang, libclang-rt-14-dev) on the parsers of what a traced program controls:
+# tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME, crashes kept in tests/fuzz/regressions/NAME.
+# `make fuzz` fuzzes each for FUZZ_SECONDS (0: only replay), then replays seeds and regressions.
+FUZZ_SECONDS ?= 20
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
+# every module but the ones that load BPF, launch or write reports (an archive: harnesses take what they use)
+FUZZ_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out \
+	$(addprefix user/,main.c tracer.c launcher.c report.c pprof.c html.c outfile.c),$(USER_SRCS)))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(OUTPUT)/fuzz/obj:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz/obj/%.o: user/%.c $(wildcard user/*.h) include/taskmem.h | $(OUTPUT)/fuzz/obj
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(INCLUDES) -Iuser -c $< -o $@
+
+# an archive, so that a harness that compiles a module in itself (fuzz_smaps) wins over its member
+$(OUTPUT)/fuzz/libtm.a: $(FUZZ_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(OUTPUT)/fuzz/libtm.a
+	$(call msg,FUZZER,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(INCLUDES) -Iuser $< $(OUTPUT)/fuzz/libtm.a $(LDLIBS) -o $@
+
+fuzz: $(FUZZ_BINS)
+	$(Q)tests/fuzz/run.sh $(OUTPUT)/fuzz $(FUZZ_SECONDS)
 
 vmlinux:
 	scripts/gen-vmlinux.sh $(ARCH)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "elfsyms.h"
 #include "gopclntab.h"
@@ -76,6 +77,20 @@ static void add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *nam
 
 /* The .symtab of a separate debug file (Debian's -dbg/-dbgsym packages): by build id under
  * /usr/lib/debug/.build-id, else by .gnu_debuglink next to the file or under /usr/lib/debug. */
+/* Paths come from the traced program (its maps, its .gnu_debuglink): a FIFO there must not block
+ * us in open(), and only a regular file is read. */
+static int open_regular(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t *id, size_t idlen,
 			    const char *link)
 {
@@ -104,7 +119,7 @@ static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t
 		Elf *elf;
 		int fd;
 
-		if (!strcmp(cand[i], path) || (fd = open(cand[i], O_RDONLY | O_CLOEXEC)) < 0)
+		if (!strcmp(cand[i], path) || (fd = open_regular(cand[i])) < 0)
 			continue;
 		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 		while (elf && elf_kind(elf) == ELF_K_ELF && (scn = elf_nextscn(elf, scn))) {
@@ -137,7 +152,7 @@ static struct elf_syms *load(const char *path)
 	Elf *elf;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path);
 	if (fd < 0)
 		return NULL;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,8 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 {
 	struct tracer *t;
 	struct stat st;
-	int err;
+	unsigned char magic[2]; /* BTF_MAGIC 0xeB9F, little-endian */
+	int err, fd;
 
 	libbpf_set_print(libbpf_print);
 	if (geteuid() != 0) {
@@ -89,6 +91,15 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 		p_err("kernel BTF (/sys/kernel/btf/vmlinux) is missing; a kernel with CONFIG_DEBUG_INFO_BTF=y is needed");
 		return -ENOENT;
 	}
+	/* present but not BTF (e.g. something mounted over it): libbpf would fail later with ESRCH */
+	fd = open("/sys/kernel/btf/vmlinux", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, magic, 2) != 2 || magic[0] != 0x9f || magic[1] != 0xeb) {
+		p_err("kernel BTF (/sys/kernel/btf/vmlinux) is unreadable or not BTF; a kernel with CONFIG_DEBUG_INFO_BTF=y is needed");
+		if (fd >= 0)
+			close(fd);
+		return -ENOENT;
+	}
+	close(fd);
 	err = ensure_tracefs();
 	if (err)
 		return err;

@@ -435,16 +435,23 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	struct tm_exec_event *x;
 	struct tm_event *e;
 	struct mm_struct *mm;
 
 	if (!is_traced(p->tgid))
 		return 0;
-	e = event_reserve(TM_CNT_DROP_PROC);
-	if (!e)
+	x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+	if (!x) {
+		count(TM_CNT_DROP_PROC);
 		return 0;
+	}
+	__builtin_memset(x, 0, sizeof(*x));
+	e = &x->e;
+	e->ts = bpf_ktime_get_ns();
 	mm = p->mm;
 	e->kind = TM_EV_EXEC;
+	e->flags = TM_F_EXEC_INFO;
 	e->tgid = p->tgid;
 	e->tid = p->pid;
 	e->extra = BPF_CORE_READ(mm, start_brk);
@@ -452,7 +459,10 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->extra2 = BPF_CORE_READ(mm, start_stack);
 	e->extra3 = BPF_CORE_READ(p, signal, rlim[RLIMIT_STACK].rlim_cur);
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
-	event_submit(e);
+	x->start_code = BPF_CORE_READ(mm, start_code);
+	x->end_code = BPF_CORE_READ(mm, end_code);
+	bpf_probe_read_kernel_str(x->filename, sizeof(x->filename), BPF_CORE_READ(bprm, interp));
+	bpf_ringbuf_submit(x, BPF_RB_FORCE_WAKEUP); /* user space reads the maps while it lives */
 	return 0;
 }
 

@@ -42,6 +42,7 @@ enum tm_cause {
 #define TM_F_CURR       0x1  /* rss_stat 'curr': the mm is the current task's */
 #define TM_F_GROUP_DEAD 0x2  /* TM_EV_EXIT: last thread of the process */
 #define TM_F_KERNEL_FAULT 0x4 /* TM_CAUSE_FAULT: the fault was taken in kernel mode */
+#define TM_F_EXEC_INFO  0x8  /* TM_EV_EXEC: the record is a struct tm_exec_event */
 
 /* One ring-buffer record; the meaning of addr/len/arg/ret depends on kind. */
 struct tm_event {
@@ -62,6 +63,14 @@ struct tm_event {
 	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code */
 	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit; EXIT: the kernel's maxrss in bytes */
 	char comm[TM_COMM_LEN];
+};
+
+/* TM_EV_EXEC with what was exec'd and where its code went: a process that exits before its
+ * /proc maps are read (a compiler pass in make -j) can still be named and symbolized. */
+struct tm_exec_event {
+	struct tm_event e;
+	__u64 start_code, end_code;   /* mm's executable segment of the binary, load bias applied */
+	char filename[TM_PATH_LEN];   /* bprm->interp: the binary really run (after #! and PATH) */
 };
 
 /* How a process ended, kept in a map in case its TM_EV_EXIT record was lost. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -800,8 +801,24 @@ static void on_fork(struct account *a, const struct tm_event *e)
 	}
 }
 
+/* The process is gone before its maps could be read: its binary's code, from what the exec
+ * event recorded, still names the frames in the program itself (not those in libraries). */
+static void maps_from_exec(struct proc *p, const struct tm_exec_event *x)
+{
+	const struct elf_syms *es = p->exe ? elfsyms__get(p->exe) : NULL;
+	uint64_t off;
+
+	if (!es || x->end_code <= x->start_code || !elfsyms__text_offset(es, &off))
+		return;
+	GROW(p->maps.e, p->maps.cap, 1);
+	p->maps.e[0] = (struct map_entry){ .start = x->start_code & ~4095ull, .end = x->end_code,
+					   .off = off - (x->start_code & 4095), .exec = true, .path = p->exe };
+	p->maps.n = 1;
+}
+
 static void on_exec(struct account *a, const struct tm_event *e)
 {
+	const struct tm_exec_event *x = e->flags & TM_F_EXEC_INFO ? (const struct tm_exec_event *)e : NULL;
 	struct proc *p = proc_of_pid(a, (pid_t)e->tgid);
 	char fn[64], exe[TM_PATH_LEN];
 	ssize_t n;
@@ -822,9 +839,15 @@ static void on_exec(struct account *a, const struct tm_event *e)
 	if (n > 0) {
 		exe[n] = 0;
 		p->exe = intern(exe);
-		p->is_go = elfsyms__is_go(elfsyms__get(exe));
+	} else if (x && x->filename[0]) { /* already gone: the path execve was given, resolved */
+		char real[PATH_MAX];
+
+		p->exe = intern(realpath(x->filename, real) ? real : x->filename);
 	}
-	refresh_maps(a, p);
+	if (p->exe)
+		p->is_go = elfsyms__is_go(elfsyms__get(p->exe));
+	if (refresh_maps(a, p) && x)
+		maps_from_exec(p, x);
 }
 
 static void proc_set_exit(struct proc *p, uint64_t code, uint64_t maxrss)

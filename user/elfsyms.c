@@ -28,6 +28,8 @@ struct elf_syms {
 	struct seg *segs;
 	size_t nsegs, segcap;
 	bool is_go;
+	bool has_text;
+	uint64_t text_off;  /* file offset of the first executable PT_LOAD */
 };
 
 static struct hashmap *cache; /* interned path -> struct elf_syms * (0: not ELF) */
@@ -79,6 +81,8 @@ static void add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *nam
  * /usr/lib/debug/.build-id, else by .gnu_debuglink next to the file or under /usr/lib/debug. */
 /* Paths come from the traced program (its maps, its .gnu_debuglink): a FIFO there must not block
  * us in open(), and only a regular file is read. */
+/* ELF_C_READ (pread), not ELF_C_READ_MMAP: a program that truncates a file we read would turn
+ * a mapped read into SIGBUS. */
 static int open_regular(const char *path)
 {
 	struct stat st;
@@ -121,7 +125,7 @@ static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t
 
 		if (!strcmp(cand[i], path) || (fd = open_regular(cand[i])) < 0)
 			continue;
-		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		elf = elf_begin(fd, ELF_C_READ, NULL);
 		while (elf && elf_kind(elf) == ELF_K_ELF && (scn = elf_nextscn(elf, scn))) {
 			GElf_Shdr sh;
 
@@ -155,7 +159,7 @@ static struct elf_syms *load(const char *path)
 	fd = open_regular(path);
 	if (fd < 0)
 		return NULL;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx) ||
 	    elf_getphdrnum(elf, &nph)) {
 		if (elf)
@@ -168,6 +172,10 @@ static struct elf_syms *load(const char *path)
 		GElf_Phdr ph;
 
 		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
+			if ((ph.p_flags & PF_X) && !es->has_text) {
+				es->has_text = true;
+				es->text_off = ph.p_offset;
+			}
 			GROW(es->segs, es->segcap, es->nsegs + 1);
 			es->segs[es->nsegs++] = (struct seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz };
 		}
@@ -283,6 +291,14 @@ const char *elfsyms__lookup(const struct elf_syms *es, uint64_t file_off, uint64
 		return NULL;
 	*sym_off = vaddr - es->syms[i].addr;
 	return es->syms[i].name;
+}
+
+bool elfsyms__text_offset(const struct elf_syms *es, uint64_t *off)
+{
+	if (!es || !es->has_text)
+		return false;
+	*off = es->text_off;
+	return true;
 }
 
 bool elfsyms__is_go(const struct elf_syms *es)

@@ -12,6 +12,8 @@ struct elf_syms;
 const struct elf_syms *elfsyms__get(const char *path);
 /* Symbol containing the file offset, or NULL; *sym_off is the offset into it. */
 const char *elfsyms__lookup(const struct elf_syms *es, uint64_t file_off, uint64_t *sym_off);
+/* File offset of the first executable segment (where the kernel's mm->start_code points). */
+bool elfsyms__text_offset(const struct elf_syms *es, uint64_t *off);
 bool elfsyms__is_go(const struct elf_syms *es); /* has .gopclntab or runtime.main */
 size_t elfsyms__count(const struct elf_syms *es);
 void elfsyms__free_all(void);

@@ -385,9 +385,21 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* The command's process is forked first, while the tool is small: the kernel's high-water
+	 * mark of the pid (our oracle) includes the forked copy it had before exec. It waits at a
+	 * gate until it is followed, and never runs if tracing cannot start. */
+	if (!env.attach_pid) {
+		err = launcher__fork(&l, env.argv);
+		if (err) {
+			p_err("cannot start '%s': %s", env.argv[0], strerror(-err));
+			return EXIT_SETUP;
+		}
+	}
 	err = tracer__open(&t, &env.t, on_event, NULL);
-	if (err)
+	if (err) {
+		launcher__abort(&l);
 		return EXIT_SETUP;
+	}
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -395,11 +407,6 @@ int main(int argc, char **argv)
 
 	if (env.attach_pid)
 		return attach_main(t);
-	err = launcher__fork(&l, env.argv);
-	if (err) {
-		p_err("cannot start '%s': %s", env.argv[0], strerror(-err));
-		goto cleanup;
-	}
 	start = now_ns();
 	g_acct = new_account(t, start);
 	account__add_root(g_acct, l.pid);

@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""Overhead of taskmem-trace beside the tools users would pick instead (issue 6).
+
+Run through bench/overhead.sh (as root, after `make` and `make bench`). For each workload, every
+contender runs once per repetition, in turn (untraced, taskmem-trace, perf, ...), so that the
+machine's noise falls on all of them alike; the medians are compared with untraced's.
+
+Every run goes through bench/bin/runstat, which measures from outside:
+  CPU     user+sys of the whole tool command and everything it reaped (the BPF programs run in
+          the faulting tasks, so their time is in the workload's sys time)
+  wall    fork of the tool command to its reaping
+  RSS     the tracer's own peak RSS: VmHWM of each of its processes, read when it enters exit()
+          (ptrace exit stop), the workload excluded; the largest is shown
+  latency from the workload's exit (its pidfd becoming readable) to the tool's exit(), which
+          comes after its reports are written
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "bench", "bin")
+
+# What each contender records, for the notes under the table.
+MEASURES = {
+    "untraced": "nothing (the baseline)",
+    "taskmem-trace": "resident bytes over time per process, user stack and category (every RSS "
+                     "change the kernel reports, paired with the fault or syscall that caused it), "
+                     "plus fault counts; frees and teardown included",
+    "perf": "fault counts: one sample with the user+kernel call chain per page fault "
+            "(`perf record -e page-faults -c 1 -g`), to a file; no sizes, no frees",
+    "bpftrace": "fault counts per user stack (`@[ustack] = count()` on "
+                "`tracepoint:exceptions:page_fault_user`, the command's own pid), printed at exit; "
+                "no sizes, no frees, addresses unsymbolized once the process is gone",
+    "memleak": "heap bytes: outstanding malloc/calloc/realloc/mmap... allocations per stack "
+               "(uprobes on libc), printed every interval; not resident bytes",
+    "heaptrack": "heap bytes: every malloc/free with its stack (LD_PRELOAD), to a file; "
+                 "not resident bytes",
+    "massif": "mapped bytes over time (`--pages-as-heap=yes`: every mmap/brk page, touched or "
+              "not) per stack, under valgrind's emulator; not resident bytes",
+}
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def read_runstat(path):
+    d = {"procs": []}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().partition(" ")
+            if k == "proc":
+                d["procs"].append(v)
+            else:
+                d[k] = float(v)
+    return d
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix="overhead.")
+        self.tool = os.path.abspath(args.tool)
+        self.runstat = os.path.join(BIN, "runstat")
+        self.n = 0
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    # -- one run -------------------------------------------------------------------------
+    def run(self, contender, cmd, tool_args=()):
+        """Runs cmd under contender; returns a dict of figures, or None if it failed."""
+        self.n += 1
+        rs = self.path("rs%d" % self.n)
+        out = self.path("out%d" % self.n)
+        log = self.path("log%d" % self.n)
+        comm = os.path.basename(cmd[0])[:15]
+        for f in (out, out + ".zst", out + ".gz"):
+            if os.path.exists(f):
+                os.unlink(f)
+        pre = [self.runstat, "-o", rs, "-w", comm, "--"]
+        if contender == "untraced":
+            argv = pre + cmd
+        elif contender == "taskmem-trace":
+            argv = pre + [self.tool, "-q", "--json", out] + list(tool_args) + ["--"] + cmd
+        elif contender == "perf":
+            argv = pre + ["perf", "record", "-q", "-e", "page-faults", "-c", "1", "-g", "-o", out,
+                          "--"] + cmd
+        elif contender == "bpftrace":
+            with open(cmd[0], "rb") as f:
+                elf = f.read(4) == b"\x7fELF"
+            if not elf:  # bpftrace -c runs ELF files only; a launcher script then execs in place
+                cmd = ["/bin/sh"] + cmd
+                pre[pre.index("-w") + 1] = "sh"
+            argv = pre + ["bpftrace", "-o", out, "-c", " ".join(map(shlex.quote, cmd)), "-e",
+                          "tracepoint:exceptions:page_fault_user /pid == cpid/ "
+                          "{ @[ustack] = count(); }"]
+        elif contender == "heaptrack":
+            argv = pre + ["heaptrack", "-o", out] + cmd
+        elif contender == "massif":
+            argv = pre + ["valgrind", "-q", "--tool=massif", "--pages-as-heap=yes",
+                          "--massif-out-file=" + out] + cmd
+        elif contender == "memleak":
+            return self.run_memleak(cmd, rs, out, log)
+        else:
+            raise ValueError(contender)
+        with open(log, "w") as lf:
+            rc = subprocess.call(argv, stdout=lf, stderr=subprocess.STDOUT, cwd=self.tmp)
+        if rc != 0 or not os.path.exists(rs):
+            print("  %s failed (exit %d), see %s" % (contender, rc, log), file=sys.stderr)
+            return None
+        r = self.figures(read_runstat(rs), 0.0)
+        self.contender_events(contender, r, out, log)
+        for f in (out, out + ".zst", out + ".gz"):  # perf.data of go_bench 1M is ~100 MB
+            if os.path.exists(f):
+                os.unlink(f)
+        return r
+
+    def run_memleak(self, cmd, rs, out, log):
+        """bcc's memleak starts a -c command before it has compiled and attached its probes, so
+        the workload is started stopped (c_faulter -s), memleak attached with -p, the workload
+        continued once memleak says it is attaching, and memleak interrupted when it exits."""
+        if os.path.basename(cmd[0]) != "c_faulter":
+            return None
+        wl = subprocess.Popen([cmd[0], "-s"] + cmd[1:], stderr=subprocess.DEVNULL)
+        os.waitpid(wl.pid, os.WUNTRACED)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        ksrc = self.kernel_headers()
+        if ksrc:
+            env["BCC_KERNEL_SOURCE"] = ksrc
+        with open(out, "w") as of:
+            tool = subprocess.Popen([self.runstat, "-o", rs, "-p", str(wl.pid), "-k",
+                                     str(int(signal.SIGINT)), "--", "memleak-bpfcc", "-p",
+                                     str(wl.pid), "1"], stdout=of, stderr=subprocess.STDOUT,
+                                    env=env, cwd=self.tmp)
+            deadline = time.time() + 120
+            while time.time() < deadline and tool.poll() is None:
+                with open(out) as f:
+                    if "Attaching to pid" in f.read():
+                        break
+                time.sleep(0.02)
+            time.sleep(0.2)  # the uprobes are attached right after that line
+            os.kill(wl.pid, signal.SIGCONT)
+            _, _, ru = os.wait4(wl.pid, 0)
+            rc = tool.wait()
+        if rc != 0 or not os.path.exists(rs):
+            print("  memleak failed (exit %d), see %s" % (rc, out), file=sys.stderr)
+            os.rename(out, log)
+            return None
+        r = self.figures(read_runstat(rs), ru.ru_utime + ru.ru_stime)
+        r["latency"] = None  # periodic output, stopped by SIGINT: no end-of-run report
+        return r
+
+    def kernel_headers(self):
+        """bcc compiles its BPF C against kernel headers; this kernel ships none, so give it
+        Debian's (linux-headers-amd64, an older kernel's) as one tree in the layout bcc expects.
+        memleak only uses uprobes, whose ABI does not depend on the headers' version."""
+        if "BCC_KERNEL_SOURCE" in os.environ or os.path.isdir(
+                "/lib/modules/%s/build" % os.uname().release):
+            return None
+        tree = self.path("kernel-headers")
+        if os.path.isdir(tree):
+            return tree
+        arch = sorted(d for d in os.listdir("/usr/src") if re.match(r"linux-headers-.*-amd64$", d))
+        if not arch:
+            return None
+        common = re.sub(r"-amd64$", "-common", arch[-1])
+
+        def merge(dst, srcs):
+            os.makedirs(dst, exist_ok=True)
+            names = {}
+            for src in srcs:
+                for n in os.listdir(src):
+                    names.setdefault(n, []).append(os.path.join(src, n))
+            for n, ps in names.items():
+                dirs = [p for p in ps if os.path.isdir(p) and not os.path.islink(p)]
+                if len(dirs) > 1:
+                    merge(os.path.join(dst, n), dirs)
+                else:
+                    os.symlink(ps[0], os.path.join(dst, n))
+        merge(tree, ["/usr/src/" + arch[-1], "/usr/src/" + common])
+        return tree
+
+    def figures(self, d, extra_cpu):
+        r = {"cpu": d["cpu_s"] + extra_cpu, "wall": d["wall_s"], "status": d["status"],
+             "rss_kb": d["tracer_hwm_kb"] if d["tracer_hwm_kb"] >= 0 else None, "latency": None,
+             "dropped": None, "events": None, "procs": d["procs"],
+             "tracer_cpu": d.get("tracer_cpu_s")}
+        if d["workload_exit_s"] >= 0 and d["tool_exit_s"] >= 0:
+            r["latency"] = d["tool_exit_s"] - d["workload_exit_s"]
+        return r
+
+    def contender_events(self, contender, r, out, log):
+        """What the contender itself says it recorded and lost."""
+        try:
+            if contender == "taskmem-trace":
+                with open(out) as f:
+                    j = json.load(f)
+                ev = j["events"]
+                r["dropped"] = ev["dropped"]
+                r["events"] = ev["page_faults"]  # comparable with perf's and bpftrace's
+                r["faults"] = ev["page_faults"]
+                r["processed"] = ev["events_processed"]
+                r["duration"] = j["duration_s"]
+            elif contender == "perf":
+                st = subprocess.run(["perf", "report", "-i", out, "--stats"], capture_output=True,
+                                    text=True).stdout
+                m = re.search(r"SAMPLE events:\s+(\d+)", st)
+                r["events"] = int(m.group(1)) if m else None
+                lost = re.findall(r"LOST(?:_SAMPLES)? events:\s+(\d+)", st)
+                r["dropped"] = sum(int(x) for x in lost)
+            elif contender == "bpftrace":
+                with open(out) as f:
+                    r["events"] = sum(int(x) for x in re.findall(r"\]: (\d+)$", f.read(), re.M))
+                with open(log) as f:
+                    m = re.search(r"Lost (\d+) events", f.read())
+                r["dropped"] = int(m.group(1)) if m else 0
+        except (OSError, ValueError, KeyError) as e:
+            print("  cannot read %s's output: %s" % (contender, e), file=sys.stderr)
+        if r["procs"] and self.args.verbose:
+            print("    processes (pid comm VmHWM kB): " + "; ".join(r["procs"]))
+
+    # -- one workload ----------------------------------------------------------------------
+    def workload(self, name, cmd, contenders):
+        print("== %s: %s" % (name, " ".join(cmd)), flush=True)
+        slow = {"memleak", "heaptrack", "massif"}
+        res = {c: [] for c in contenders}
+        for rep in range(self.args.reps):
+            for c in contenders:
+                if c in slow and rep >= self.args.slow_reps:
+                    continue
+                r = self.run(c, cmd)
+                if r is None:
+                    continue
+                r["rep"] = rep
+                res[c].append(r)
+                print("  rep %d %-13s wall %6.2f s  cpu %6.2f s  rss %s  latency %s  dropped %s"
+                      % (rep + 1, c, r["wall"], r["cpu"], fmt_mb(r["rss_kb"]),
+                         fmt_s(r["latency"]), r["dropped"] if r["dropped"] is not None else "-"),
+                      flush=True)
+        return res
+
+    # -- the rate sweep ------------------------------------------------------------------------
+    def sweep(self):
+        """taskmem-trace alone on c_faulter, pacing raised step by step, then more threads."""
+        print("== rate sweep: taskmem-trace on c_faulter", flush=True)
+        rows = []
+        secs = self.args.sweep_seconds
+        steps = [(2, r, None) for r in self.args.sweep_rates] + \
+            [(t, 0, None) for t in self.args.sweep_threads] + \
+            [(t, 0, mb) for mb in self.args.sweep_ringbuf for t in (2, 8)]
+        for threads, rate, ringbuf in steps:
+            mib = max(threads, int((rate or 250000) * secs * 4096 / (1 << 20)))
+            mib -= mib % threads
+            cmd = [os.path.join(BIN, "c_faulter"), str(threads), str(mib), str(rate)]
+            r = self.run("taskmem-trace", cmd,
+                         ["--ringbuf-size", str(ringbuf)] if ringbuf else [])
+            if r is None or r.get("duration") is None:
+                continue
+            r["threads"], r["rate"], r["ringbuf"] = threads, rate, ringbuf
+            r["fault_rate"] = r["faults"] / r["duration"]
+            r["event_rate"] = r["processed"] / r["duration"]
+            rows.append(r)
+            print("  threads %d pace %-7s ringbuf %-7s faults/s %8.0f events/s %8.0f dropped %d "
+                  "tracer cpu %.2f s" % (threads, rate or "max", ringbuf or "default",
+                                         r["fault_rate"], r["event_rate"], r["dropped"],
+                                         r["tracer_cpu"] or 0), flush=True)
+        return rows
+
+
+def fmt_mb(kb):
+    return "-" if kb is None else "%.0f MB" % (kb * 1024 / 1e6)
+
+
+def fmt_s(s):
+    return "-" if s is None else "%.2f s" % s
+
+
+def paired(runs, base, key):
+    """Each run against the untraced run of the same repetition (they ran back to back, so
+    slow drifts of the machine's load cancel): median, min and max of the ratios."""
+    b = {r["rep"]: r[key] for r in base}
+    xs = sorted(r[key] / b[r["rep"]] for r in runs if b.get(r["rep"]))
+    return (statistics.median(xs), xs[0], xs[-1]) if xs else None
+
+
+def fmt_ratio(t):
+    if t is None:
+        return "-"
+    return "%.3f" % t[0] if t[1] == t[2] else "%.2f (%.2f-%.2f)" % t
+
+
+def table(results):
+    lines = ["| workload | contender | runs | CPU ratio | wall ratio | tracer's own CPU | "
+             "tracer peak RSS | exit to reports | dropped | faults recorded |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for wname, res in results:
+        base = res.get("untraced") or []
+        for c, runs in res.items():
+            if not runs:
+                continue
+            rss = median(r["rss_kb"] for r in runs)
+            lat = median(r["latency"] for r in runs)
+            tcpu = median(r["tracer_cpu"] for r in runs)
+            drops = [r["dropped"] for r in runs if r["dropped"] is not None]
+            evs = median(r["events"] for r in runs)
+            if c == "untraced":
+                cr = "%.2f s" % median(r["cpu"] for r in runs)
+                wr = "%.2f s" % median(r["wall"] for r in runs)
+                rss_s = lat_s = tcpu_s = "-"
+            else:
+                cr, wr = fmt_ratio(paired(runs, base, "cpu")), fmt_ratio(paired(runs, base, "wall"))
+                rss_s = fmt_mb(rss) + (" (incl. workload)" if c == "massif" else "")
+                lat_s = fmt_s(lat) if lat is not None else (
+                    "in-process" if c == "massif" else "n/a (periodic)" if c == "memleak" else "-")
+                tcpu_s = ("%.2f s" % tcpu if tcpu is not None else "-") + (
+                    " (incl. workload)" if c == "massif" else "")
+            lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                wname, c, len(runs), cr, wr, tcpu_s, rss_s, lat_s,
+                " ".join(str(d) for d in drops) if drops else "n/a",
+                "%.0f" % evs if evs is not None else "-"))
+    return "\n".join(lines)
+
+
+def sweep_table(rows):
+    lines = ["| threads | pace (pages/s) | ring buffer | faults/s seen | events/s processed | "
+             "dropped | tracer's own CPU / wall |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append("| %d | %s | %s | %.0f | %.0f | %d | %.0f%% |" % (
+            r["threads"], r["rate"] or "max", "%d MB" % r["ringbuf"] if r["ringbuf"] else "default",
+            r["fault_rate"], r["event_rate"], r["dropped"],
+            100 * (r["tracer_cpu"] or 0) / r["duration"]))
+    clean = [r for r in rows if r["dropped"] == 0 and not r["ringbuf"]]
+    dirty = [r for r in rows if r["dropped"] > 0 and not r["ringbuf"]]
+    best = max(clean, key=lambda r: r["event_rate"]) if clean else None
+    if best:
+        s = ("Highest rate with nothing dropped: %.0f events/s (%.0f faults/s, %d threads, pace %s)."
+             % (best["event_rate"], best["fault_rate"], best["threads"], best["rate"] or "max"))
+    else:
+        s = "Every step dropped events."
+    if dirty:
+        first = min(dirty, key=lambda r: r["event_rate"])
+        s += " First drops at %.0f events/s (%d threads, pace %s): %d dropped." % (
+            first["event_rate"], first["threads"], first["rate"] or "max", first["dropped"])
+    else:
+        s += " Nothing dropped at any step, up to what the faulter reached under tracing."
+    small = [r for r in rows if r["ringbuf"]]
+    if small:
+        s += " With a smaller ring buffer: " + "; ".join(
+            "%d MB, %d threads: %d dropped at %.0f events/s" % (
+                r["ringbuf"], r["threads"], r["dropped"], r["event_rate"]) for r in small) + "."
+    return "\n".join(lines) + "\n\n" + s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("reps_pos", nargs="?", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--reps", type=int, default=int(os.environ.get("REPS", 3)),
+                    help="repetitions per contender (default $REPS or 3)")
+    ap.add_argument("--slow-reps", type=int, help="repetitions for memleak, heaptrack, massif "
+                    "(default: --reps)")
+    ap.add_argument("--workloads", default="go,c,python", help="default: go,c,python")
+    ap.add_argument("--contenders", default="untraced,taskmem-trace,perf,bpftrace,memleak,"
+                    "heaptrack,massif", help="default: all (the last three on the C workload only)")
+    ap.add_argument("--go", default="1000000 2", help="go_bench arguments (default: 1000000 2)")
+    ap.add_argument("--c", default="2 4096", help="c_faulter arguments: THREADS MIB [PAGES_PER_S] "
+                    "(default: 2 4096)")
+    ap.add_argument("--python", default="100000", help="python_bench arguments (default: 100000)")
+    ap.add_argument("--tool", default=os.path.join(ROOT, "taskmem-trace"),
+                    help="the taskmem-trace binary (default: ./taskmem-trace)")
+    ap.add_argument("--no-sweep", action="store_true", help="skip the rate sweep")
+    ap.add_argument("--sweep-rates", default="50000,100000,150000,200000",
+                    help="paces (pages/s) of 2 faulter threads")
+    ap.add_argument("--sweep-threads", default="1,2,4,8",
+                    help="then unpaced with these many threads")
+    ap.add_argument("--sweep-seconds", type=float, default=3, help="length of each step")
+    ap.add_argument("--sweep-ringbuf", default="1", help="then unpaced, 2 and 8 threads, with "
+                    "these --ringbuf-size values (MB)")
+    ap.add_argument("-o", "--out", default=os.path.join(ROOT, "bench", "out", "overhead.md"),
+                    help="Markdown report (default: bench/out/overhead.md)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="per-process peaks of each run")
+    args = ap.parse_args()
+    if args.reps_pos:
+        args.reps = args.reps_pos
+    if args.slow_reps is None:
+        args.slow_reps = args.reps
+    args.sweep_rates = [int(x) for x in args.sweep_rates.split(",") if x]
+    args.sweep_threads = [int(x) for x in args.sweep_threads.split(",") if x]
+    args.sweep_ringbuf = [int(x) for x in args.sweep_ringbuf.split(",") if x]
+    if os.geteuid() != 0:
+        sys.exit("overhead: run as root (the tracers need it)")
+    for f in ("runstat", "c_faulter", "go_bench"):
+        if not os.access(os.path.join(BIN, f), os.X_OK):
+            sys.exit("overhead: bench/bin/%s missing: run `make bench`" % f)
+    if not os.access(args.tool, os.X_OK):
+        sys.exit("overhead: %s missing: run `make`" % args.tool)
+    if not os.path.ismount("/sys/kernel/tracing"):
+        subprocess.call(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+    tools = {"perf": "perf", "bpftrace": "bpftrace", "memleak": "memleak-bpfcc",
+             "heaptrack": "heaptrack", "massif": "valgrind"}
+    contenders = []
+    for c in args.contenders.split(","):
+        exe = tools.get(c)
+        if exe and not any(os.access(os.path.join(d, exe), os.X_OK)
+                           for d in os.environ.get("PATH", "").split(":") + ["/usr/sbin"]):
+            print("overhead: %s not installed (scripts/install-deps.sh): skipped" % exe)
+            continue
+        contenders.append(c)
+    os.environ["PATH"] += ":/usr/sbin"
+
+    b = Bench(args)
+    c_only = {"memleak", "heaptrack", "massif"}
+    workloads = []
+    for w in args.workloads.split(","):
+        if w == "go":
+            workloads.append(("go_bench " + args.go, [os.path.join(BIN, "go_bench")] +
+                              args.go.split(), [c for c in contenders if c not in c_only]))
+        elif w == "c":
+            workloads.append(("c_faulter " + args.c, [os.path.join(BIN, "c_faulter")] +
+                              args.c.split(), contenders))
+        elif w == "python":
+            py = os.path.join(BIN, "python_bench")
+            if not os.access(py, os.X_OK):
+                print("overhead: bench/bin/python_bench not there yet: python workload skipped")
+                continue
+            workloads.append(("python_bench " + args.python, [py] + args.python.split(),
+                              [c for c in contenders if c not in c_only]))
+    started = datetime.datetime.now()
+    results = [(name, b.workload(name, cmd, cs)) for name, cmd, cs in workloads]
+    rows = [] if args.no_sweep or "taskmem-trace" not in contenders else b.sweep()
+
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    built = datetime.datetime.fromtimestamp(os.path.getmtime(args.tool)).strftime("%Y-%m-%d %H:%M")
+    md = ["# taskmem-trace overhead, %s" % started.strftime("%Y-%m-%d %H:%M"), "",
+          "Machine: %d CPUs, Linux %s; tool %s (built %s; repo HEAD %s); %d repetitions (%d for memleak, "
+          "heaptrack, massif), contenders alternating; medians; ratios against untraced "
+          "(whose row gives its median CPU and wall seconds); a ratio is the median of the "
+          "repetitions' ratios to the untraced run just before (min-max in brackets)." % (
+              os.cpu_count(), os.uname().release, args.tool, built, rev or "?", args.reps,
+              args.slow_reps), "",
+          table(results), "",
+          "CPU: user+sys of the whole tool command, tracer and workload (BPF programs run in the "
+          "faulting tasks and count there). Tracer's own CPU: user+sys of the tracer's processes "
+          "alone, without the workload and so without the BPF programs (medians). Tracer peak RSS: VmHWM of the tracer's largest "
+          "process at its exit, the workload excluded. Exit to reports: the workload's exit to "
+          "the tool's exit, after its output is written. Dropped: what the tool reports losing "
+          "(taskmem-trace: events.dropped; perf: LOST records; bpftrace: lost events). Faults "
+          "recorded: taskmem-trace: events.page_faults; perf: samples; bpftrace: the counts' sum.",
+          ""]
+    if rows:
+        md += ["## Rate sweep: taskmem-trace alone on c_faulter", "",
+               sweep_table(rows), ""]
+    md += ["## What each contender measures", ""]
+    md += ["- **%s**: %s" % (c, MEASURES[c]) for c in contenders]
+    text = "\n".join(md) + "\n"
+    print()
+    print(text)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print("written to %s; raw runs kept in %s" % (args.out, b.tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,8 @@
 #define REC_BUCKET_MASK ((1ull << REC_BUCKET_BITS) - 1)
 #define MAX_BUCKETS (1u << REC_BUCKET_BITS)
 #define MAP_STACK_FLAG 0x20000
+#define MAP_FIXED_FLAG 0x10
+#define MAP_GROWSDOWN_FLAG 0x100
 #define MADV_DONTNEED 4
 
 const char *const cat_names[NR_CATS] = { "stack", "heap", "runtime", "file", "other" };
@@ -753,7 +755,15 @@ static void on_mmap(struct account *a, struct proc *p, const struct tm_event *e)
 		.stack_id = e->stack_id,
 		.label = -1,
 	};
+	struct region *outer = r.kind == REG_MMAP && (r.flags & MAP_FIXED_FLAG) ? regions__find(&p->regions, r.start) : NULL;
 
+	/* reserve, then commit with MAP_FIXED inside (JVM heaps, Go, V8): the reservation says
+	 * what the memory is for, the commit only where it starts */
+	if (outer && outer->kind == REG_MMAP && outer->end >= r.end) {
+		r.caller = outer->caller;
+		r.stack_id = outer->stack_id;
+		r.flags |= outer->flags & (MAP_STACK_FLAG | MAP_GROWSDOWN_FLAG);
+	}
 	regions__insert(&p->regions, &r);
 	if (r.kind == REG_FILE)
 		p->maps_stale = true;

@@ -56,6 +56,38 @@ static const struct fn_rule region_rules[] = {
 	{ "v8::internal::Heap::", CAT_HEAP, "v8" },
 	{ "v8::internal::ReadOnly", CAT_RUNTIME, "v8" },
 	{ "v8::internal::", CAT_RUNTIME, "v8" },
+	/* HotSpot (OpenJDK 17, G1): by the reservation the memory was committed in */
+	{ "StackOverflow::", CAT_STACK, "thread" },                /* guard zones in thread stacks */
+	{ "create_aux_memory_mapper", CAT_RUNTIME, "java-gc" },   /* card table, mark bitmaps, BOT */
+	{ "G1CMMarkStack", CAT_RUNTIME, "java-gc" },
+	{ "ReservedHeapSpace", CAT_HEAP, "java" },                /* the Java heap (G1CollectedHeap::initialize) */
+	{ "Universe::reserve_heap", CAT_HEAP, "java" },
+	{ "HeapRegionManager", CAT_HEAP, "java" },
+	{ "G1", CAT_RUNTIME, "java-gc" },
+	{ "CodeCache", CAT_RUNTIME, "java-code" },
+	{ "CodeHeap", CAT_RUNTIME, "java-code" },
+	{ "metaspace::", CAT_RUNTIME, "java-class" },
+	{ "Metaspace", CAT_RUNTIME, "java-class" },
+	{ "Arena::", CAT_RUNTIME, "java-vm" },
+	{ "Threads::create_vm", CAT_RUNTIME, "java-vm" },
+};
+
+/* Stripped runtimes, where no frame has a name: by the module that called mmap (and size). */
+struct mod_rule {
+	const char *prefix;   /* of the module's file name */
+	uint64_t len;         /* the mapping's length, or 0 for any */
+	enum tm_cat cat;
+	const char *label;
+};
+
+static const struct mod_rule module_rules[] = {
+	{ "python3", 1 << 20, CAT_HEAP, "pymalloc" },   /* obmalloc's 1 MiB arenas */
+	{ "python3", 0, CAT_RUNTIME, "python" },        /* datastack chunks, interpreter state */
+	{ "libpython3", 1 << 20, CAT_HEAP, "pymalloc" },
+	{ "libpython3", 0, CAT_RUNTIME, "python" },
+	{ "mono-sgen", 0, CAT_HEAP, "mono" },           /* SGen's nursery and major blocks, JIT code */
+	{ "libmonosgen", 0, CAT_HEAP, "mono" },
+	{ "beam.smp", 0, CAT_HEAP, "beam" },            /* erts carriers: process heaps and stacks */
 };
 
 /* Label of an anonymous page in a mapping made by mmap, decided once per mapping. */
@@ -81,6 +113,9 @@ static int region_label(struct account *a, struct proc *p, struct region *r)
 	label = MATCH(account__stack(a, p, r->stack_id), caller, region_rules);
 	if (label >= 0)
 		return label;
+	for (size_t i = 0; i < sizeof(module_rules) / sizeof(module_rules[0]); i++)
+		if (starts(mod, module_rules[i].prefix) && (!module_rules[i].len || module_rules[i].len == r->end - r->start))
+			return label_id(module_rules[i].cat, module_rules[i].label);
 	if (starts(mod, "libc.so") || starts(mod, "libc-"))
 		return label_id(CAT_HEAP, "malloc"); /* glibc calls mmap for arenas and big blocks */
 	if (starts(mod, "ld-linux") || starts(mod, "ld-"))

@@ -72,6 +72,38 @@ static const struct fn_rule region_rules[] = {
 	{ "Threads::create_vm", CAT_RUNTIME, "java-vm" },
 };
 
+/* Inside a runtime's heap, what the faulting stack says the bytes are (innermost match). */
+static const struct fn_rule heap_fault_rules[] = {
+	/* CPython: a suspended coroutine's frame lives inside the coroutine object, made here;
+	 * these are asyncio's task "stacks" (named with Debian's python3.11-dbg debug file) */
+	{ "make_gen", CAT_STACK, "coroutine" },
+	{ "_Py_MakeCoro", CAT_STACK, "coroutine" },
+};
+
+static int heap_fault_label(struct account *a, struct proc *p, int32_t stack_id)
+{
+	uint64_t key = (uint64_t)(stack_id + 1) << 1 | 1ull << 40, *slot;
+	const struct symstack *ss;
+	bool created;
+	size_t r;
+	int i, label = -1;
+
+	if (stack_id < 0)
+		return -1;
+	slot = hashmap__upsert(p->stack_labels, key, &created);
+	if (!created)
+		return (int)*slot - 1;
+	ss = account__stack(a, p, stack_id);
+	for (i = 0; ss && i < ss->n && label < 0; i++)
+		for (r = 0; r < sizeof(heap_fault_rules) / sizeof(heap_fault_rules[0]); r++)
+			if (strstr(ss->frames[i], heap_fault_rules[r].needle)) {
+				label = label_id(heap_fault_rules[r].cat, heap_fault_rules[r].label);
+				break;
+			}
+	*slot = (uint64_t)label + 1;
+	return label;
+}
+
 /* Stripped runtimes, where no frame has a name: by the module that called mmap (and size). */
 struct mod_rule {
 	const char *prefix;   /* of the module's file name */
@@ -235,8 +267,15 @@ int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32
 			return go_stack_label(a, p, stack_id, false);
 	}
 	if (r) {
+		static int pymalloc = -1; /* labels are never renumbered */
+		int fl;
+
 		if (r->label < 0)
 			r->label = region_label(a, p, r);
+		if (pymalloc < 0)
+			pymalloc = label_id(CAT_HEAP, "pymalloc");
+		if (r->label == pymalloc && (fl = heap_fault_label(a, p, stack_id)) >= 0)
+			return fl;
 		return r->label;
 	}
 	if (p->start_brk && addr >= p->start_brk && addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096)

@@ -903,10 +903,11 @@ def oracle_go(c, data, ms, smp):
 
 
 def oracle_node(c, data, ms, smp):
-    # V8's physical heap pages are in heap (heap/v8 and its malloc'd side tables): at least 90%
-    # of total_physical_size must be there, and heap cannot exceed it by more than malloc+brk
+    # V8's physical heap pages are in heap (heap/v8 and its malloc'd side tables): at least 85%
+    # of total_physical_size (V8 counts whole committed pages, some never touched), and heap
+    # cannot exceed it by more than malloc+brk
     phys = ms["heap"]["total_physical_size"]
-    c.ok(0.9 * phys <= smp["categories"]["heap"] <= phys + 64 * MIB,
+    c.ok(0.85 * phys <= smp["categories"]["heap"] <= phys + 64 * MIB,
          f"heap {smp['categories']['heap']/MIB:.1f} MiB vs V8 total_physical_size {phys/MIB:.1f} MiB")
 
 
@@ -925,9 +926,6 @@ def oracle_beam(c, data, ms, smp):
 
 
 def oracle_python(c, data, ms, smp):
-    # 10k coroutine objects (~200 B each, each holding a suspended frame) are asyncio's stacks
-    co = data["peak"]["labels"].get("stack/coroutine", 0)
-    c.ok(co >= 1 * MIB, f"stack/coroutine {co/MIB:.2f} MiB for 10k suspended coroutines (want >= 1 MiB)")
     # tracemalloc sees every Python allocation (objects in pymalloc arenas and in malloc), plus
     # its own traces, all resident: the heap category holds at least tracemalloc's current bytes
     cur = ms["tracemalloc_current"] + ms["tracemalloc_overhead"]
@@ -967,6 +965,10 @@ def runtime_test(prog, secs, tol, named, oracle):
         if oracle is None:
             return
         if prog == "python_bench":
+            # 10k coroutine objects (~200 B each, each holding a suspended frame) are asyncio's
+            # task stacks (tracemalloc's hooks, in the run below, would hide make_gen)
+            co = data["peak"]["labels"].get("stack/coroutine", 0)
+            c.ok(co >= 1 * MIB, f"stack/coroutine {co/MIB:.2f} MiB for 10k suspended coroutines (want >= 1 MiB)")
             p, data = trace(["-q"], c.name, cmd, env={"TASKMEM_MEMSTATS": "1"}, timeout=300)
         ms = memstats_of(p.stderr)
         if c.ok(ms is not None, "the runtime printed its own accounting (MEMSTATS)"):

@@ -369,33 +369,46 @@ static uint64_t take_near(struct account *a, struct mm *mm, int member, uint64_t
 	return took;
 }
 
-/* Free every record in [start, end): munmap, madvise(DONTNEED), brk shrink, mremap. */
-static void take_range(struct account *a, struct mm *mm, uint64_t start, uint64_t end)
+/* A syscall freed want bytes of member in [start, end) (munmap, madvise(DONTNEED), brk shrink,
+ * mremap): take them from the records in the range, in address order. The kernel reports such
+ * a free as several RSS changes, so each takes only its own bytes (a timeline sample between
+ * two of them then matches the kernel), and the next one goes on where this one stopped. */
+static void take_range(struct account *a, struct mm *mm, int member, uint64_t start, uint64_t end,
+		       uint64_t want)
 {
-	int member;
+	struct hashmap *h = mm->pages[member];
+	uint64_t pages = (end - start) / PAGE_SIZE, took = 0, addr;
+	int pass, m;
 
-	for (member = 0; member < TM_NR_MEMBERS; member++) {
-		struct hashmap *h = mm->pages[member];
-		uint64_t pages = (end - start) / PAGE_SIZE;
+	if (start != mm->rng_start || end != mm->rng_end) {
+		mm->rng_start = start;
+		mm->rng_end = end;
+		for (m = 0; m < TM_NR_MEMBERS; m++)
+			mm->rng_next[m] = start & ~(PAGE_SIZE - 1);
+	}
+	if (pages > hashmap__size(h) * 4) { /* few records in a big range: walk the records */
+		size_t pos = 0;
+		uint64_t key, val;
 
-		if (!hashmap__size(h))
-			continue;
-		if (pages <= hashmap__size(h) * 4) {
-			uint64_t addr;
-
-			for (addr = start & ~(PAGE_SIZE - 1); addr < end; addr += PAGE_SIZE)
-				rec_take(a, mm, member, addr, UINT64_MAX);
-		} else {
-			size_t pos = 0;
-			uint64_t key, val;
-
-			while (hashmap__next(h, &pos, &key, &val)) {
-				if (key < start || key >= end || key == UNPLACED_KEY)
-					continue;
-				rec_take(a, mm, member, key, UINT64_MAX);
+		while (took < want && hashmap__next(h, &pos, &key, &val)) {
+			if (key < start || key >= end || key == UNPLACED_KEY)
+				continue;
+			took += rec_take(a, mm, member, key, want - took);
+			if (!hashmap__find(h, key))
 				pos--; /* backward-shift may have moved an entry into this slot */
-			}
 		}
+		return;
+	}
+	/* the same range freed again (a second madvise) starts over once */
+	for (pass = 0; pass < 2 && took < want; pass++) {
+		if (pass)
+			mm->rng_next[member] = start & ~(PAGE_SIZE - 1);
+		for (addr = mm->rng_next[member]; addr < end && took < want; addr += PAGE_SIZE) {
+			took += rec_take(a, mm, member, addr, want - took);
+			if (took >= want && hashmap__find(h, addr))
+				break; /* this record still holds bytes: the next change starts here */
+		}
+		mm->rng_next[member] = addr;
 	}
 }
 
@@ -732,7 +745,7 @@ static void on_rss(struct account *a, const struct tm_event *e)
 				start = e->addr + e->extra;
 			}
 			if (end > start) {
-				take_range(a, mm, start, end);
+				take_range(a, mm, member, start, end, want);
 				mm_maybe_forget(a, mm);
 				return;
 			}

@@ -92,6 +92,9 @@ struct mm {
 	int64_t attributed;            /* bytes held by page records */
 	struct hashmap *pages[TM_NR_MEMBERS]; /* page address -> bytes << 32 | bucket */
 	size_t cursor[TM_NR_MEMBERS];
+	/* the range free in progress (a syscall's frees come as several RSS changes): where each
+	 * member's walk through it stopped */
+	uint64_t rng_start, rng_end, rng_next[TM_NR_MEMBERS];
 	bool dead;                      /* its process exited or exec'd away from it */
 	bool unknown_base;              /* first seen mid-life (teardown, attach): not counted */
 };

@@ -721,7 +721,8 @@ def test_no_btf(c):
 
 def test_no_tracefs(c):
     """tracefs not mounted: the tool mounts it and traces. Not mounted and not mountable (an
-    empty read-only tmpfs over /sys/kernel, with only btf/ bound back): 125, one line."""
+    empty read-only tmpfs over /sys/kernel, with only btf/ bound back), or a tracepoint missing
+    (kmem's events hidden): 125, one line, the command never started."""
     js = os.path.join(OUT, c.name + ".json")
     if os.path.exists(js):
         os.unlink(js)
@@ -737,6 +738,10 @@ def test_no_tracefs(c):
                  f"mkdir /sys/kernel/btf\nmount --bind {save} /sys/kernel/btf\n"
                  "mount -o remount,ro /sys/kernel\n"
                  "test -e /sys/kernel/btf/vmlinux && ! test -e /sys/kernel/tracing", "tracefs")
+    # a kernel without a tracepoint we need: its tracefs directory hidden by an empty tmpfs
+    cannot_trace(c, "no kmem:rss_stat tracepoint",
+                 "mount -t tmpfs -o ro none /sys/kernel/tracing/events/kmem\n"
+                 "! test -e /sys/kernel/tracing/events/kmem/rss_stat", "rss_stat")
 
 
 def test_disk_full(c):

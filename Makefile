@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -69,6 +69,11 @@ test: taskmem-trace unit-test bench
 
 bench:
 	$(Q)$(MAKE) -C bench
+
+# The "1 million concurrent tasks" table, explained (issue 4): every bench program at each N,
+# untraced and traced; writes bench/out/compare.{md,svg,json}. e.g. COMPARE_ARGS="--n 1 10000"
+compare: taskmem-trace bench
+	$(Q)bench/compare.py $(COMPARE_ARGS)
 
 # The tool and unit tests under AddressSanitizer + UBSan, in their own output dir, then the tests.
 sanitize:

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""The "how much memory do 1 million concurrent tasks need" comparison, explained (issue 4).
+
+For every program of bench/bin and every N, one untraced run under /usr/bin/time (peak RSS,
+CPU % = (user+sys)/wall, wall) and one under `taskmem-trace -q --json` (the split of the peak
+into stack/heap/runtime/file/other, dropped events, frames symbolized). Runs that cannot work
+here are skipped with the reason: thread counts over the kernel's limits, an estimated peak over
+--max-gib (from the smaller N already measured), a smaller N that failed or timed out.
+Writes OUT/compare.md (table, cost per task of each category, chart), OUT/compare.svg and
+OUT/compare.json (raw results; --keep merges a new run into it).
+
+As root, after `make && make bench`:  make compare   or   bench/compare.py --n 1 10000 --s 3
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "bench", "bin")
+PROGRAMS = ["go_bench", "rust_tokio_bench", "rust_async_std_bench", "rust_futures_bench",
+            "rust_threads_bench", "c_threads_bench", "java_threads_bench", "csharp_bench",
+            "node_bench", "python_bench", "elixir_bench"]
+THREADED = {"rust_threads_bench", "c_threads_bench", "java_threads_bench"}  # 1 task = 1 thread
+CATS = ["stack", "heap", "runtime", "file", "other"]
+COLORS = {"stack": "#4e79a7", "heap": "#f28e2b", "runtime": "#e15759", "file": "#76b7b2",
+          "other": "#bab0ac"}
+# Bytes per task assumed before anything of a program was measured (generous), for --max-gib.
+GUESS_PER_TASK = {"java_threads_bench": 256 << 10, "c_threads_bench": 64 << 10,
+                  "rust_threads_bench": 64 << 10}
+GUESS_DEFAULT = 8 << 10
+MiB = 1 << 20
+
+
+def read_int(path, default=None):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def mem_available():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def thread_limit():
+    """How many threads one process can have here, and which limit says so."""
+    used = sum(1 for d in os.listdir("/proc") if d.isdigit())
+    limits = [(read_int("/proc/sys/kernel/threads-max", 1 << 30), "kernel.threads-max"),
+              (read_int("/proc/sys/kernel/pid_max", 1 << 30) - used, "kernel.pid_max"),
+              # each thread stack is a mapping plus its guard page
+              (read_int("/proc/sys/vm/max_map_count", 1 << 30) // 2, "vm.max_map_count/2")]
+    pids_max = read_int("/sys/fs/cgroup/pids/pids.max") or read_int("/sys/fs/cgroup/pids.max")
+    if pids_max:
+        limits.append((pids_max, "cgroup pids.max"))
+    return min(limits)
+
+
+def tree_threads(root, include_root):
+    """Threads of every process under root (from /proc/PID/task/*/children)."""
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            for tid in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                    todo += [int(c) for c in f.read().split()]
+            if pid != root or include_root:
+                total += len(os.listdir("/proc/%d/task" % pid))
+        except OSError:
+            pass
+    return total
+
+
+def run(argv, timeout, include_root):
+    """Runs argv in its own process group; samples threads and MemAvailable while it runs.
+    Returns (exit code or a reason string, max threads seen, wall seconds)."""
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True, cwd=ROOT)
+    t0, threads, why = time.time(), 0, None
+    while p.poll() is None:
+        threads = max(threads, tree_threads(p.pid, include_root))
+        if time.time() - t0 > timeout:
+            why = "timeout (> %d s)" % timeout
+        elif mem_available() < 2 << 30:
+            why = "killed: MemAvailable under 2 GiB"
+        if why:
+            os.killpg(p.pid, 15)  # taskmem-trace stops the command and still writes reports
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, 9)
+            break
+        time.sleep(0.1)
+    err = p.communicate()[1].decode(errors="replace").strip()
+    if why is None and p.returncode != 0:
+        why = "exit %d: %s" % (p.returncode, err.splitlines()[-1][:80] if err else "")
+    return why, threads, time.time() - t0
+
+
+def untraced(cmd, timeout, tmp):
+    out = os.path.join(tmp, "time.txt")
+    why, threads, _ = run(["/usr/bin/time", "-o", out, "-f", "%e %U %S %M"] + cmd, timeout, False)
+    if why:
+        return {"error": why}
+    with open(out) as f:
+        wall, user, sys_, kib = f.read().split()[-4:]  # a killed child adds a line first
+    wall = float(wall)
+    return {"peak": int(kib) * 1024, "wall": wall, "threads": threads,
+            "cpu_pct": 100 * (float(user) + float(sys_)) / wall if wall else 0.0}
+
+
+def traced(tool, cmd, timeout, tmp):
+    out = os.path.join(tmp, "trace.json")
+    if os.path.exists(out):
+        os.unlink(out)
+    why, threads, _ = run([tool, "-q", "--json", out, "--"] + cmd, timeout, False)
+    if why:
+        return {"error": why}
+    with open(out) as f:
+        j = json.load(f)
+    ev, pk = j["events"], j["peak"]
+    return {"peak": pk["rss_bytes"], "kernel_peak": pk["kernel_rss_bytes"], "t_peak": pk["t_s"],
+            "cats": {c: pk["categories"].get(c, 0) for c in CATS}, "threads": threads,
+            "dropped": ev["dropped"], "wall": j["duration_s"],
+            "unattributed": pk.get("unattributed_bytes", 0),
+            "symbolized": 1 - ev["frames_unsymbolized"] / ev["frames"] if ev["frames"] else 1.0,
+            "labels": pk["labels"],  # the kernel's own high-water mark, per process
+            "kernel_maxrss": max([p["kernel_peak_rss_bytes"] for p in j["processes"]] + [0])}
+
+
+def skip_reason(prog, n, results, args, tlimit):
+    if not os.access(os.path.join(BIN, prog), os.X_OK):
+        return "not built (make bench)"
+    if prog in THREADED and n + 64 > tlimit[0]:
+        return "%s threads > %s (%d)" % (fmt_n(n), tlimit[1], tlimit[0])
+    done = [r for r in results if r["prog"] == prog and r["n"] < n]
+    failed = [r for r in done if r.get("skip") or "error" in r["traced"] or "error" in r["untraced"]]
+    if failed:
+        return "N=%s did not run" % fmt_n(max(r["n"] for r in failed))
+    ok = [r for r in done if "peak" in r["untraced"]]
+    if ok:  # extrapolate peak and time linearly from the largest N measured
+        big = max(ok, key=lambda r: r["n"])
+        base = min(ok, key=lambda r: r["n"])["untraced"]["peak"]
+        per_task = (big["untraced"]["peak"] - base) / big["n"] if big["n"] > 1 else \
+            GUESS_PER_TASK.get(prog, GUESS_DEFAULT)
+        est = base + per_task * n
+        walls = [big["untraced"]["wall"] - args.s_for(prog), big["traced"].get("wall", 0) - args.s_for(prog)]
+        est_t = max(walls) * n / max(big["n"], 1) + args.s_for(prog)
+        if big["n"] > 1 and est_t > args.timeout:
+            return "estimated %.0f s > --timeout %d" % (est_t, args.timeout)
+    else:
+        est = 64 * MiB + GUESS_PER_TASK.get(prog, GUESS_DEFAULT) * n
+    if est > args.max_gib * (1 << 30) or est > mem_available() - (2 << 30):
+        return "estimated peak %.1f GiB > limit" % (est / (1 << 30))
+    return None
+
+
+def fmt_n(n):
+    return "%dM" % (n // 10**6) if n >= 10**6 and n % 10**6 == 0 else \
+        "%dk" % (n // 1000) if n >= 1000 and n % 1000 == 0 else str(n)
+
+
+def mib(b):
+    return "%.1f" % (b / MiB) if b is not None else "-"
+
+
+def write_md(results, path, svg_name, args):
+    rows = ["| program | N | S | peak MiB (untraced) | CPU % | wall s | threads | peak MiB (traced) "
+            "| Δ | stack | heap | runtime | file | other | dropped | symbolized |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    notes = []
+    for r in sorted(results, key=lambda r: (PROGRAMS.index(r["prog"]), r["n"])):
+        u, t = r["untraced"], r["traced"]
+        head = "| %s | %s | %g " % (r["prog"], fmt_n(r["n"]), r["s"])
+        if r.get("skip"):
+            rows.append(head + "| skipped: %s |" % r["skip"] + " |" * 13)
+            continue
+        cells = ["%s" % mib(u["peak"]), "%.0f" % u["cpu_pct"], "%.2f" % u["wall"],
+                 str(u["threads"])] if "peak" in u else [u["error"], "", "", ""]
+        if "peak" in t:
+            d = 100.0 * (t["peak"] - u["peak"]) / u["peak"] if "peak" in u and u["peak"] else None
+            cells += [mib(t["peak"]), "%+.1f%%" % d if d is not None else "-"]
+            cells += [mib(t["cats"][c]) for c in CATS]
+            cells += [str(t["dropped"]), "%.0f%%" % (100 * t["symbolized"])]
+            if d is not None and abs(d) > 5:
+                notes.append("%s N=%s: traced peak %s MiB vs untraced %s MiB (%+.1f%%); the "
+                             "kernel's maxrss of the traced process: %s MiB" % (
+                                 r["prog"], fmt_n(r["n"]), mib(t["peak"]), mib(u["peak"]), d,
+                                 mib(t["kernel_maxrss"])))
+            if t["dropped"]:
+                notes.append("%s N=%s: %d events dropped" % (r["prog"], fmt_n(r["n"]), t["dropped"]))
+        else:
+            cells += [t["error"]] + [""] * 9
+        rows.append(head + "| " + " | ".join(cells) + " |")
+    per_task = ["| program | N | total B/task | " + " | ".join(CATS) + " | largest labels (B/task) |",
+                "|---|--:|--:|" + "--:|" * len(CATS) + "---|"]
+    for prog in PROGRAMS:
+        ok = {r["n"]: r["traced"] for r in results if r["prog"] == prog and "peak" in r["traced"]}
+        if 1 not in ok or max(ok) == 1:
+            continue
+        n = max(ok)
+        cost = {c: (ok[n]["cats"][c] - ok[1]["cats"][c]) / n for c in CATS}
+        grow = {k: (v - ok[1]["labels"].get(k, 0)) / n for k, v in ok[n]["labels"].items()}
+        labels = ", ".join("%s %.0f" % kv for kv in sorted(grow.items(), key=lambda kv: -kv[1])[:4])
+        per_task.append("| %s | %s | %.0f | %s | %s |" % (
+            prog, fmt_n(n), (ok[n]["peak"] - ok[1]["peak"]) / n,
+            " | ".join("%.0f" % cost[c] for c in CATS), labels))
+    with open(path, "w") as f:
+        f.write("# Memory of N concurrent tasks, and where it goes\n\n")
+        f.write("`bench/compare.py %s` on Linux %s (%d cores, %.0f GiB), %s. Each task waits "
+                "S seconds.\n\n" % (" ".join(args.argv), os.uname().release, os.cpu_count(),
+                                     os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30),
+                                     time.strftime("%Y-%m-%d")))
+        f.write("Untraced: `/usr/bin/time` (peak = max RSS, CPU % = (user+sys)/wall, threads = most "
+                "seen alive, sampled every 0.1 s). Traced: `taskmem-trace -q --json`; peak of the "
+                "process tree split by category (MiB), Δ = traced peak vs untraced, dropped "
+                "events, share of distinct frames symbolized.\n\n")
+        f.write("\n".join(rows) + "\n\n")
+        f.write("## Cost per task\n\n(category at N - category at N=1) / N, in bytes, traced, "
+                "at the largest N that ran.\n\n" + "\n".join(per_task) + "\n\n")
+        f.write("## Peak at the largest N, by category\n\n![peak by category](%s)\n\n" % svg_name)
+        if notes:
+            f.write("## Notes\n\n" + "".join("- %s\n" % n for n in notes))
+
+
+def write_svg(results, path):
+    bars = []
+    for prog in PROGRAMS:
+        ok = [r for r in results if r["prog"] == prog and "peak" in r["traced"]]
+        if ok:
+            r = max(ok, key=lambda r: r["n"])
+            bars.append(("%s (N=%s)" % (prog, fmt_n(r["n"])), r["traced"]["cats"], r["traced"]["peak"]))
+    top = max([b[2] for b in bars] + [MiB]) / MiB
+    step = 10 ** math.floor(math.log10(top))
+    step = step * 2 if top / step > 5 else step
+    left, width, bh, gap = 250, 600, 22, 8
+    h = 60 + len(bars) * (bh + gap) + 40
+    scale = width / (math.ceil(top / step) * step)
+    s = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+         'font-size="12">' % (left + width + 90, h),
+         '<rect width="100%" height="100%" fill="white"/>',
+         '<text x="10" y="20" font-size="15">Peak resident memory at the largest N (MiB), by '
+         'category (taskmem-trace)</text>']
+    for i, c in enumerate(CATS):
+        s.append('<rect x="%d" y="32" width="12" height="12" fill="%s"/><text x="%d" y="43">%s</text>'
+                 % (left + i * 90, COLORS[c], left + i * 90 + 16, c))
+    y0, y1 = 55, 55 + len(bars) * (bh + gap)
+    v = 0
+    while v <= top + step * 0.999:
+        x = left + v * scale
+        s.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>'
+                 '<text x="%.1f" y="%d" text-anchor="middle">%g</text>' % (x, y0, x, y1, x, y1 + 15, v))
+        v += step
+    for i, (name, cats, peak) in enumerate(bars):
+        y, x = y0 + i * (bh + gap) + gap // 2, left
+        s.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left - 6, y + bh - 6, name))
+        for c in CATS:
+            w = cats[c] / MiB * scale
+            s.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %s MiB'
+                     '</title></rect>' % (x, y, w, bh, COLORS[c], c, mib(cats[c])))
+            x += w
+        s.append('<text x="%.1f" y="%d">%s</text>' % (x + 4, y + bh - 6, mib(peak)))
+    s.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(s) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, nargs="+", default=[1, 10000, 100000, 1000000], help="task counts")
+    ap.add_argument("--s", type=float, default=5, help="seconds each task waits (default 5)")
+    ap.add_argument("--s-for", action="append", default=[], metavar="PROG=S",
+                    help="S for one program, e.g. java_threads_bench=15 (repeatable)")
+    ap.add_argument("--only", nargs="+", choices=PROGRAMS, metavar="PROG", help="these programs only")
+    ap.add_argument("--timeout", type=int, default=240, help="seconds per run (default 240)")
+    ap.add_argument("--max-gib", type=float, default=16, help="skip runs estimated above this (16)")
+    ap.add_argument("--tool", default=os.path.join(ROOT, "taskmem-trace"), help="taskmem-trace binary")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"), help="output directory")
+    ap.add_argument("--keep", action="store_true",
+                    help="merge into OUT/compare.json: keep earlier results this run does not redo")
+    ap.add_argument("--report-only", action="store_true", help="rewrite md/svg from compare.json")
+    args = ap.parse_args()
+    args.argv = sys.argv[1:]
+    s_map = dict((k, float(v)) for k, _, v in (x.partition("=") for x in args.s_for))
+    args.s_for = lambda prog: s_map.get(prog, args.s)
+    os.makedirs(args.out, exist_ok=True)
+    jpath = os.path.join(args.out, "compare.json")
+    results = []
+    if args.keep or args.report_only:
+        with open(jpath) as f:
+            saved = json.load(f)
+        results = saved["results"]
+    if not args.report_only:
+        if os.geteuid() != 0:
+            sys.exit("compare.py: run as root (taskmem-trace loads BPF programs)")
+        tmp = tempfile.mkdtemp(prefix="compare.")
+        tlimit = thread_limit()
+        for n in sorted(args.n):
+            for prog in args.only or PROGRAMS:
+                results = [r for r in results if (r["prog"], r["n"]) != (prog, n)]
+                r = {"prog": prog, "n": n, "s": args.s_for(prog), "untraced": {}, "traced": {}}
+                r["skip"] = skip_reason(prog, n, results, args, tlimit)
+                if not r["skip"]:
+                    cmd = [os.path.join(BIN, prog), str(n), "%g" % args.s_for(prog)]
+                    r["untraced"] = untraced(cmd, args.timeout, tmp)
+                    r["traced"] = traced(args.tool, cmd, args.timeout, tmp)
+                results.append(r)
+                u, t = r["untraced"], r["traced"]
+                print("%-22s %8s  %s" % (prog, fmt_n(n), r["skip"] or "untraced %s MiB %s s, traced %s MiB, dropped %s" % (
+                    mib(u.get("peak")), u.get("wall", u.get("error")), mib(t.get("peak")),
+                    t.get("dropped", t.get("error")))), flush=True)
+                with open(jpath, "w") as f:
+                    json.dump({"results": results}, f, indent=1)
+    write_svg(results, os.path.join(args.out, "compare.svg"))
+    write_md(results, os.path.join(args.out, "compare.md"), "compare.svg", args)
+    print("wrote", os.path.join(args.out, "compare.md"), "and compare.svg")
+
+
+if __name__ == "__main__":
+    main()

@@ -46,6 +46,7 @@ struct task_state {
 	__u64 sys_fd;
 	__u64 caller;       /* return address at syscall entry (frameless libc wrappers) */
 	__u64 exec_mm;      /* current->mm when execve began: tells the old mm from the new */
+	__u64 sys_ts;       /* when the syscall in progress began: names it in its RSS events */
 	__s32 sys_stack;
 	__u32 sys_nr;       /* 0 when no tracked syscall is in progress */
 	__u32 mm_id;        /* the mm id this thread last reported with curr=1 */
@@ -274,6 +275,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			e->len = st->sys_len;
 			e->arg = (__u64)nr << 32;
 			e->extra = st->sys_a2; /* mremap: new_len, so a shrink frees only the tail */
+			e->extra3 = st->sys_ts; /* one syscall's several RSS changes share it */
 			/* growth inside a syscall (MAP_POPULATE, mremap) needs its stack */
 			if (curr && (nr == NR_mmap || nr == NR_mremap || nr == NR_brk))
 				e->stack_id = user_stack(ctx);
@@ -317,6 +319,7 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 	if (!st)
 		return 0;
 	st->sys_nr = nr;
+	st->sys_ts = bpf_ktime_get_ns();
 	st->sys_addr = BPF_CORE_READ(regs, di);
 	st->sys_len = BPF_CORE_READ(regs, si);
 	st->sys_a2 = BPF_CORE_READ(regs, dx);

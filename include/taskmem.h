@@ -61,7 +61,8 @@ struct tm_event {
 	__u64 ret;         /* RSS: the counter's total in bytes; syscalls: return value */
 	__u64 extra;       /* MMAP: fd (or -1); EXEC: start_brk; FORK: child pid; RSS in mremap: new_len */
 	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code */
-	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit; EXIT: the kernel's maxrss in bytes */
+	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit; EXIT: the kernel's maxrss in bytes;
+			    * RSS in a syscall: when the syscall began */
 	char comm[TM_COMM_LEN];
 };
 

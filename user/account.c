@@ -374,15 +374,16 @@ static uint64_t take_near(struct account *a, struct mm *mm, int member, uint64_t
  * a free as several RSS changes, so each takes only its own bytes (a timeline sample between
  * two of them then matches the kernel), and the next one goes on where this one stopped. */
 static void take_range(struct account *a, struct mm *mm, int member, uint64_t start, uint64_t end,
-		       uint64_t want)
+		       uint64_t sys_ts, uint64_t want)
 {
 	struct hashmap *h = mm->pages[member];
 	uint64_t pages = (end - start) / PAGE_SIZE, took = 0, addr;
-	int pass, m;
+	int m;
 
-	if (start != mm->rng_start || end != mm->rng_end) {
+	if (start != mm->rng_start || end != mm->rng_end || sys_ts != mm->rng_ts) { /* another syscall */
 		mm->rng_start = start;
 		mm->rng_end = end;
+		mm->rng_ts = sys_ts;
 		for (m = 0; m < TM_NR_MEMBERS; m++)
 			mm->rng_next[m] = start & ~(PAGE_SIZE - 1);
 	}
@@ -399,17 +400,12 @@ static void take_range(struct account *a, struct mm *mm, int member, uint64_t st
 		}
 		return;
 	}
-	/* the same range freed again (a second madvise) starts over once */
-	for (pass = 0; pass < 2 && took < want; pass++) {
-		if (pass)
-			mm->rng_next[member] = start & ~(PAGE_SIZE - 1);
-		for (addr = mm->rng_next[member]; addr < end && took < want; addr += PAGE_SIZE) {
-			took += rec_take(a, mm, member, addr, want - took);
-			if (took >= want && hashmap__find(h, addr))
-				break; /* this record still holds bytes: the next change starts here */
-		}
-		mm->rng_next[member] = addr;
+	for (addr = mm->rng_next[member]; addr < end && took < want; addr += PAGE_SIZE) {
+		took += rec_take(a, mm, member, addr, want - took);
+		if (took >= want && hashmap__find(h, addr))
+			break; /* this record still holds bytes: the next change starts here */
 	}
+	mm->rng_next[member] = addr;
 }
 
 /* mremap moved [old, old+len) to new_addr: its records move with it. */
@@ -745,7 +741,7 @@ static void on_rss(struct account *a, const struct tm_event *e)
 				start = e->addr + e->extra;
 			}
 			if (end > start) {
-				take_range(a, mm, member, start, end, want);
+				take_range(a, mm, member, start, end, e->extra3, want);
 				mm_maybe_forget(a, mm);
 				return;
 			}

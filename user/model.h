@@ -94,7 +94,7 @@ struct mm {
 	size_t cursor[TM_NR_MEMBERS];
 	/* the range free in progress (a syscall's frees come as several RSS changes): where each
 	 * member's walk through it stopped */
-	uint64_t rng_start, rng_end, rng_next[TM_NR_MEMBERS];
+	uint64_t rng_start, rng_end, rng_ts, rng_next[TM_NR_MEMBERS];
 	bool dead;                      /* its process exited or exec'd away from it */
 	bool unknown_base;              /* first seen mid-life (teardown, attach): not counted */
 };

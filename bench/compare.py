@@ -84,8 +84,9 @@ def tree_threads(root, include_root):
 def run(argv, timeout, include_root):
     """Runs argv in its own process group; samples threads and MemAvailable while it runs.
     Returns (exit code or a reason string, max threads seen, wall seconds)."""
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         start_new_session=True, cwd=ROOT)
+    errf = tempfile.TemporaryFile()  # a file, not a pipe: a chatty program cannot block on it
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errf, start_new_session=True,
+                         cwd=ROOT)
     t0, threads, why = time.time(), 0, None
     while p.poll() is None:
         threads = max(threads, tree_threads(p.pid, include_root))
@@ -101,7 +102,9 @@ def run(argv, timeout, include_root):
                 os.killpg(p.pid, 9)
             break
         time.sleep(0.1)
-    err = p.communicate()[1].decode(errors="replace").strip()
+    p.wait()
+    errf.seek(0)
+    err = errf.read().decode(errors="replace").strip()
     if why is None and p.returncode != 0:
         why = "exit %d: %s" % (p.returncode, err.splitlines()[-1][:80] if err else "")
     return why, threads, time.time() - t0
@@ -197,6 +200,11 @@ def write_md(results, path, svg_name, args):
                              "kernel's maxrss of the traced process: %s MiB" % (
                                  r["prog"], fmt_n(r["n"]), mib(t["peak"]), mib(u["peak"]), d,
                                  mib(t["kernel_maxrss"])))
+            slow = max(u.get("wall", 0), t["wall"]) - r["s"]
+            if slow > r["s"]:
+                notes.append("%s N=%s: the run took S + %.0f s with S = %g s: if starting took "
+                             "longer than S, fewer than N were alive at once (see the timeline)" % (
+                                 r["prog"], fmt_n(r["n"]), slow, r["s"]))
             if t["dropped"]:
                 notes.append("%s N=%s: %d events dropped" % (r["prog"], fmt_n(r["n"]), t["dropped"]))
         else:
@@ -217,8 +225,9 @@ def write_md(results, path, svg_name, args):
             " | ".join("%.0f" % cost[c] for c in CATS), labels))
     with open(path, "w") as f:
         f.write("# Memory of N concurrent tasks, and where it goes\n\n")
-        f.write("`bench/compare.py %s` on Linux %s (%d cores, %.0f GiB), %s. Each task waits "
-                "S seconds.\n\n" % (" ".join(args.argv), os.uname().release, os.cpu_count(),
+        f.write("%s on Linux %s (%d cores, %.0f GiB), %s. Each task waits "
+                "S seconds.\n\n" % (", ".join("`bench/compare.py %s`" % a for a in args.runs),
+                                     os.uname().release, os.cpu_count(),
                                      os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30),
                                      time.strftime("%Y-%m-%d")))
         f.write("Untraced: `/usr/bin/time` (peak = max RSS, CPU % = (user+sys)/wall, threads = most "
@@ -290,7 +299,7 @@ def main():
                     help="merge into OUT/compare.json: keep earlier results this run does not redo")
     ap.add_argument("--report-only", action="store_true", help="rewrite md/svg from compare.json")
     args = ap.parse_args()
-    args.argv = sys.argv[1:]
+    args.runs = [] if args.report_only else [" ".join(sys.argv[1:])]
     s_map = dict((k, float(v)) for k, _, v in (x.partition("=") for x in args.s_for))
     args.s_for = lambda prog: s_map.get(prog, args.s)
     os.makedirs(args.out, exist_ok=True)
@@ -299,7 +308,7 @@ def main():
     if args.keep or args.report_only:
         with open(jpath) as f:
             saved = json.load(f)
-        results = saved["results"]
+        results, args.runs = saved["results"], saved.get("runs", []) + args.runs
     if not args.report_only:
         if os.geteuid() != 0:
             sys.exit("compare.py: run as root (taskmem-trace loads BPF programs)")
@@ -320,7 +329,7 @@ def main():
                     mib(u.get("peak")), u.get("wall", u.get("error")), mib(t.get("peak")),
                     t.get("dropped", t.get("error")))), flush=True)
                 with open(jpath, "w") as f:
-                    json.dump({"results": results}, f, indent=1)
+                    json.dump({"runs": args.runs, "results": results}, f, indent=1)
     write_svg(results, os.path.join(args.out, "compare.svg"))
     write_md(results, os.path.join(args.out, "compare.md"), "compare.svg", args)
     print("wrote", os.path.join(args.out, "compare.md"), "and compare.svg")

@@ -56,6 +56,9 @@ static const struct fn_rule region_rules[] = {
 	{ "v8::internal::Heap::", CAT_HEAP, "v8" },
 	{ "v8::internal::ReadOnly", CAT_RUNTIME, "v8" },
 	{ "v8::internal::", CAT_RUNTIME, "v8" },
+	/* only the mmap's caller known (its stack lost to a full stack map): V8's page allocator,
+	 * which maps the heap's pages */
+	{ "v8::base::", CAT_HEAP, "v8" },
 	/* HotSpot (OpenJDK 17, G1): by the reservation the memory was committed in */
 	{ "StackOverflow::", CAT_STACK, "thread" },                /* guard zones in thread stacks */
 	{ "create_aux_memory_mapper", CAT_RUNTIME, "java-gc" },   /* card table, mark bitmaps, BOT */

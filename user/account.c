@@ -408,6 +408,34 @@ static void take_range(struct account *a, struct mm *mm, int member, uint64_t st
 	mm->rng_next[member] = addr;
 }
 
+/* The syscall that unmapped [start, end) returned: nothing there is resident any more, so
+ * records its RSS changes did not take (a page counted twice when two CPUs faulted at once)
+ * go too, without a kernel change: the attributed total heals towards the kernel's. */
+static void sweep_range(struct account *a, struct mm *mm, uint64_t start, uint64_t end)
+{
+	int member;
+
+	for (member = 0; mm && end > start && member < TM_NR_MEMBERS; member++) {
+		struct hashmap *h = mm->pages[member];
+		uint64_t pages = (end - start) / PAGE_SIZE, addr, key, val;
+		size_t pos = 0;
+
+		if (!hashmap__size(h))
+			continue;
+		if (pages <= hashmap__size(h) * 4) {
+			for (addr = start & ~(PAGE_SIZE - 1); addr < end; addr += PAGE_SIZE)
+				rec_take(a, mm, member, addr, UINT64_MAX);
+			continue;
+		}
+		while (hashmap__next(h, &pos, &key, &val)) {
+			if (key < start || key >= end || key == UNPLACED_KEY)
+				continue;
+			rec_take(a, mm, member, key, UINT64_MAX);
+			pos--; /* backward-shift may have moved an entry into this slot */
+		}
+	}
+}
+
 /* mremap moved [old, old+len) to new_addr: its records move with it. */
 static void move_range(struct mm *mm, uint64_t old, uint64_t len, uint64_t new_addr)
 {
@@ -731,7 +759,8 @@ static void on_rss(struct account *a, const struct tm_event *e)
 	} else {
 		uint64_t want = -delta, nr = e->arg >> 32;
 
-		if (e->cause == TM_CAUSE_SYSCALL && e->len) {
+		/* brk has one argument: its len is whatever rsi held */
+		if (e->cause == TM_CAUSE_SYSCALL && (e->len || nr == 12)) {
 			uint64_t start = e->addr, end = e->addr + e->len;
 
 			if (nr == 12 && p) { /* brk shrink: [new break, old break) */
@@ -766,6 +795,8 @@ static void on_mmap(struct account *a, struct proc *p, const struct tm_event *e)
 	};
 	struct region *outer = r.kind == REG_MMAP && (r.flags & MAP_FIXED_FLAG) ? regions__find(&p->regions, r.start) : NULL;
 
+	if (r.flags & MAP_FIXED_FLAG) /* what was mapped there before is gone */
+		sweep_range(a, p->mm, r.start, r.end);
 	/* reserve, then commit with MAP_FIXED inside (JVM heaps, Go, V8): the reservation says
 	 * what the memory is for, the commit only where it starts */
 	if (outer && outer->kind == REG_MMAP && outer->end >= r.end) {
@@ -941,21 +972,28 @@ void account__event(struct account *a, const struct tm_event *e)
 		on_mmap(a, p, e);
 		break;
 	case TM_EV_MUNMAP:
+		sweep_range(a, p->mm, e->addr, e->addr + e->len);
 		regions__remove(&p->regions, e->addr, e->addr + e->len);
 		p->maps_stale = true;
 		break;
 	case TM_EV_MREMAP:
+		if (e->arg < e->len) /* shrunk: the tail is gone */
+			sweep_range(a, p->mm, e->addr + e->arg, e->addr + e->len);
 		if (e->ret != e->addr && p->mm)
 			move_range(p->mm, e->addr, e->len < e->arg ? e->len : e->arg, e->ret);
 		regions__move(&p->regions, e->addr, e->len, e->ret);
 		p->maps_stale = true;
 		break;
 	case TM_EV_BRK:
+		if (p->brk > e->ret && e->ret >= p->start_brk && p->start_brk)
+			sweep_range(a, p->mm, e->ret, p->brk);
 		if (!p->start_brk)
 			p->start_brk = e->ret;
 		p->brk = e->ret;
 		break;
 	case TM_EV_MADVISE:
+		if (e->arg == MADV_DONTNEED)
+			sweep_range(a, p->mm, e->addr, e->addr + e->len);
 		break;
 	}
 }

@@ -944,7 +944,9 @@ RUNTIME_BENCH = [
     ("rust_threads_bench", 3, 0.05, 0.60, oracle_glibc),
     ("c_threads_bench", 3, 0.05, 0.60, oracle_glibc),
     ("node_bench", 3, 0.08, 0.90, oracle_node),               # GC timing moves the peak
-    ("java_threads_bench", 12, 0.10, 0.90, None),             # NMT counts committed, not resident
+    # no oracle: NMT counts committed, not resident; 15%: the JVM's heap sizing and thread start
+    # timing vary from run to run (untraced peaks of 249 and 274 MiB seen here)
+    ("java_threads_bench", 12, 0.15, 0.90, None),
     ("csharp_bench", 3, 0.08, 0.55, oracle_mono),
     ("elixir_bench", 3, 0.08, 0.35, oracle_beam),             # carrier growth varies run to run
     ("python_bench", 3, 0.05, 0.45, oracle_python),           # named from python3.11-dbg

@@ -369,6 +369,25 @@ static uint64_t take_near(struct account *a, struct mm *mm, int member, uint64_t
 	return took;
 }
 
+/* Up to want bytes from the records keyed in [start, end), walking the member's records (for a
+ * range much larger than the records held). */
+static uint64_t take_keyed(struct account *a, struct mm *mm, int member, uint64_t start, uint64_t end,
+			   uint64_t want)
+{
+	struct hashmap *h = mm->pages[member];
+	uint64_t key, val, took = 0;
+	size_t pos = 0;
+
+	while (took < want && hashmap__next(h, &pos, &key, &val)) {
+		if (key < start || key >= end || key == UNPLACED_KEY)
+			continue;
+		took += rec_take(a, mm, member, key, want - took);
+		if (!hashmap__find(h, key))
+			pos--; /* backward-shift may have moved an entry into this slot */
+	}
+	return took;
+}
+
 /* A syscall freed want bytes of member in [start, end) (munmap, madvise(DONTNEED), brk shrink,
  * mremap): take them from the records in the range, in address order. The kernel reports such
  * a free as several RSS changes, so each takes only its own bytes (a timeline sample between
@@ -388,16 +407,7 @@ static void take_range(struct account *a, struct mm *mm, int member, uint64_t st
 			mm->rng_next[m] = start & ~(PAGE_SIZE - 1);
 	}
 	if (pages > hashmap__size(h) * 4) { /* few records in a big range: walk the records */
-		size_t pos = 0;
-		uint64_t key, val;
-
-		while (took < want && hashmap__next(h, &pos, &key, &val)) {
-			if (key < start || key >= end || key == UNPLACED_KEY)
-				continue;
-			took += rec_take(a, mm, member, key, want - took);
-			if (!hashmap__find(h, key))
-				pos--; /* backward-shift may have moved an entry into this slot */
-		}
+		take_keyed(a, mm, member, start, end, want);
 		return;
 	}
 	for (addr = mm->rng_next[member]; addr < end && took < want; addr += PAGE_SIZE) {
@@ -417,22 +427,16 @@ static void sweep_range(struct account *a, struct mm *mm, uint64_t start, uint64
 
 	for (member = 0; mm && end > start && member < TM_NR_MEMBERS; member++) {
 		struct hashmap *h = mm->pages[member];
-		uint64_t pages = (end - start) / PAGE_SIZE, addr, key, val;
-		size_t pos = 0;
+		uint64_t pages = (end - start) / PAGE_SIZE, addr;
 
 		if (!hashmap__size(h))
 			continue;
-		if (pages <= hashmap__size(h) * 4) {
-			for (addr = start & ~(PAGE_SIZE - 1); addr < end; addr += PAGE_SIZE)
-				rec_take(a, mm, member, addr, UINT64_MAX);
+		if (pages > hashmap__size(h) * 4) {
+			take_keyed(a, mm, member, start, end, UINT64_MAX);
 			continue;
 		}
-		while (hashmap__next(h, &pos, &key, &val)) {
-			if (key < start || key >= end || key == UNPLACED_KEY)
-				continue;
-			rec_take(a, mm, member, key, UINT64_MAX);
-			pos--; /* backward-shift may have moved an entry into this slot */
-		}
+		for (addr = start & ~(PAGE_SIZE - 1); addr < end; addr += PAGE_SIZE)
+			rec_take(a, mm, member, addr, UINT64_MAX);
 	}
 }
 
@@ -483,11 +487,14 @@ static void mm_maybe_forget(struct account *a, struct mm *mm)
 
 /* ---- stacks ---- */
 
-static const char *frame_name(struct account *a, struct proc *p, uint64_t ip, bool *known)
+const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, bool *known)
 {
 	const struct map_entry *m = account__find_map(a, p, ip);
 	char buf[512];
+	bool dummy;
 
+	if (!known)
+		known = &dummy;
 	*known = false;
 	if (!m || !map_entry__is_file(m)) { /* JIT code lives in anonymous memory */
 		const char *jit = perfmap__lookup(p->pid, p->uid, a->o.perfmap_not_before, ip);
@@ -539,7 +546,7 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 		bool known;
 
 		/* return addresses point after the call: look up the call itself */
-		ss->frames[i] = frame_name(a, p, i ? ips[i] - 1 : ips[i], &known);
+		ss->frames[i] = account__frame_name(a, p, i ? ips[i] - 1 : ips[i], &known);
 		if (!known)
 			ss->unknown++;
 	}
@@ -557,6 +564,7 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 
 void account__resymbolize(struct account *a)
 {
+	const char *unknown = intern("[unknown]"), *anon = intern("[anon]");
 	size_t i, pos;
 	uint64_t id, v;
 
@@ -574,7 +582,7 @@ void account__resymbolize(struct account *a)
 				const char *jit;
 
 				if ((m && map_entry__is_file(m)) ||
-				    (ss->frames[k] != intern("[unknown]") && ss->frames[k] != intern("[anon]")))
+				    (ss->frames[k] != unknown && ss->frames[k] != anon))
 					continue;
 				jit = perfmap__lookup(p->pid, p->uid, a->o.perfmap_not_before, ip);
 				if (jit && jit != ss->frames[k]) {

@@ -103,6 +103,9 @@ void account__finish(struct account *a, uint64_t end_ts);
 /* Before the reports: name the frames still unknown from perf maps written since (a JVM writes
  * its map at exit). */
 void account__resymbolize(struct account *a);
+/* The name of the code at ip (symbol, JIT name, or module+offset); *known (may be NULL) says
+ * whether it is a real name. Interned. */
+const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, bool *known);
 /* Symbolized stack of a process (cached), or NULL when the id is an error. */
 const struct symstack *account__stack(struct account *a, struct proc *p, int32_t id);
 /* Find the mapping containing addr, re-reading the process's maps once if they changed. */

@@ -7,8 +7,6 @@
  */
 #include <string.h>
 #include "account.h"
-#include "demangle.h"
-#include "elfsyms.h"
 #include "util.h"
 
 #define MAP_GROWSDOWN 0x100
@@ -42,6 +40,21 @@ static int match_frames(const struct symstack *ss, const char *caller, const str
 	return -1;
 }
 #define MATCH(ss, caller, rules) match_frames(ss, caller, rules, sizeof(rules) / sizeof(rules[0]))
+
+/* The innermost frame that some rule's needle matches decides (the code that allocated owns
+ * the page); rules for stacks are passed over when skip_stack. -1 if no frame matches. */
+static int innermost_match(const struct symstack *ss, const struct fn_rule *rules, size_t n, bool skip_stack)
+{
+	size_t r;
+	int i;
+
+	for (i = 0; ss && i < ss->n; i++)
+		for (r = 0; r < n; r++)
+			if ((!skip_stack || rules[r].cat != CAT_STACK) && strstr(ss->frames[i], rules[r].needle))
+				return label_id(rules[r].cat, rules[r].label);
+	return -1;
+}
+#define INNERMOST(ss, rules, skip_stack) innermost_match(ss, rules, sizeof(rules) / sizeof(rules[0]), skip_stack)
 
 /*
  * Language runtimes' own mappings, by the stack that called mmap (docs/classification.md has
@@ -86,23 +99,15 @@ static const struct fn_rule heap_fault_rules[] = {
 static int heap_fault_label(struct account *a, struct proc *p, int32_t stack_id)
 {
 	uint64_t key = (uint64_t)(stack_id + 1) << 1 | 1ull << 40, *slot;
-	const struct symstack *ss;
 	bool created;
-	size_t r;
-	int i, label = -1;
+	int label;
 
 	if (stack_id < 0)
 		return -1;
 	slot = hashmap__upsert(p->stack_labels, key, &created);
 	if (!created)
 		return (int)*slot - 1;
-	ss = account__stack(a, p, stack_id);
-	for (i = 0; ss && i < ss->n && label < 0; i++)
-		for (r = 0; r < sizeof(heap_fault_rules) / sizeof(heap_fault_rules[0]); r++)
-			if (strstr(ss->frames[i], heap_fault_rules[r].needle)) {
-				label = label_id(heap_fault_rules[r].cat, heap_fault_rules[r].label);
-				break;
-			}
+	label = INNERMOST(account__stack(a, p, stack_id), heap_fault_rules, false);
 	*slot = (uint64_t)label + 1;
 	return label;
 }
@@ -138,13 +143,8 @@ static int region_label(struct account *a, struct proc *p, struct region *r)
 		return label_id(CAT_OTHER, "file-private");
 	m = r->caller ? account__find_map(a, p, r->caller) : NULL;
 	mod = m ? basename_of(m->path) : "";
-	if (m && map_entry__is_file(m)) {
-		const struct elf_syms *es = elfsyms__get(m->path);
-		uint64_t off;
-
-		caller = es ? elfsyms__lookup(es, r->caller - m->start + m->off, &off) : NULL;
-		caller = demangle(caller);
-	}
+	if (r->caller)
+		caller = account__frame_name(a, p, r->caller, NULL);
 	label = MATCH(account__stack(a, p, r->stack_id), caller, region_rules);
 	if (label >= 0)
 		return label;
@@ -208,26 +208,14 @@ static const struct fn_rule go_rules[] = {
 static int go_stack_label(struct account *a, struct proc *p, int32_t stack_id, bool in_arena)
 {
 	uint64_t key = (uint64_t)(stack_id < 0 ? 0 : stack_id + 1) << 1 | in_arena, *slot;
-	const struct symstack *ss;
 	bool created;
-	int i, label = -1;
-	size_t r;
+	int label;
 
 	slot = hashmap__upsert(p->stack_labels, key, &created);
 	if (!created)
 		return (int)*slot - 1;
-	ss = account__stack(a, p, stack_id);
-	for (i = 0; ss && i < ss->n && label < 0; i++) {
-		for (r = 0; r < sizeof(go_rules) / sizeof(go_rules[0]); r++) {
-			if (!strstr(ss->frames[i], go_rules[r].needle))
-				continue;
-			/* outside the arena, what looks like a stack allocation is its metadata */
-			if (!in_arena && go_rules[r].cat == CAT_STACK)
-				continue;
-			label = label_id(go_rules[r].cat, go_rules[r].label);
-			break;
-		}
-	}
+	/* outside the arena, what looks like a stack allocation is its metadata */
+	label = INNERMOST(account__stack(a, p, stack_id), go_rules, !in_arena);
 	if (label < 0)
 		label = in_arena ? label_id(CAT_HEAP, "go") : label_id(CAT_RUNTIME, "other");
 	*slot = (uint64_t)label + 1;

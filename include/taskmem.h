@@ -5,6 +5,7 @@
 
 #define TM_COMM_LEN 16
 #define TM_MAX_STACK_DEPTH 127     /* PERF_MAX_STACK_DEPTH: frames kept per stack */
+#define TM_STACK_WINDOW 512        /* bytes of user stack read at once by the walk */
 #define TM_PATH_LEN 256
 
 /* rss_stat 'member': the mm counters (include/linux/mm_types_task.h) */
@@ -72,6 +73,16 @@ struct tm_exec_event {
 	struct tm_event e;
 	__u64 start_code, end_code;   /* mm's executable segment of the binary, load bias applied */
 	char filename[TM_PATH_LEN];   /* bprm->interp: the binary really run (after #! and PATH) */
+};
+
+/* A user stack in the 'stacks' map, keyed by the low 31 bits of its hash: frame 0 is the
+ * instruction pointer, then return addresses, innermost first. The full hash tells a stack
+ * from another one that has the same key (a collision, counted, never mixed up). */
+struct tm_stack {
+	__u64 hash;
+	__u32 nr;            /* frames in ips */
+	__u32 pad;
+	__u64 ips[TM_MAX_STACK_DEPTH];
 };
 
 /* How a process ended, kept in a map in case its TM_EV_EXIT record was lost. */

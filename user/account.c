@@ -72,7 +72,6 @@ struct account *account__new(const struct account_opts *o)
 	a->cur_proc = hashmap__new();
 	a->mms = hashmap__new();
 	a->pending_mm = hashmap__new();
-	a->bucket_idx = hashmap__new();
 	a->stack_users = hashmap__new();
 	a->next_sample = o->start_ts + o->interval_ns;
 	/* bucket 0 takes bytes when the bucket table is full (counted in unplaced) */
@@ -98,6 +97,7 @@ static struct proc *proc_new(struct account *a, pid_t pid, uint64_t ts)
 	p->alive = true;
 	p->start_ts = ts;
 	p->stacks = hashmap__new();
+	p->bucket_idx = hashmap__new();
 	p->stack_labels = hashmap__new();
 	if (prev && prev->alive) {
 		prev->alive = false; /* replaced by exec */
@@ -195,10 +195,10 @@ static void bucket_add(struct account *a, uint32_t b, int64_t bytes)
 
 static uint32_t bucket_get(struct account *a, struct proc *p, int label, int32_t stack_id)
 {
-	uint64_t key = (uint64_t)p->idx << 40 | (uint64_t)(label & 0xffff) << 24 |
-		       (stack_id < 0 ? 0 : (uint64_t)(stack_id + 1) & 0xffffff);
+	/* stack ids are 31-bit hashes: label and id fill the key, one map per process */
+	uint64_t key = (uint64_t)(uint32_t)label << 32 | (stack_id < 0 ? 0 : (uint64_t)stack_id + 1);
 	bool created;
-	uint64_t *slot = hashmap__upsert(a->bucket_idx, key, &created);
+	uint64_t *slot = hashmap__upsert(p->bucket_idx, key, &created);
 
 	if (created) {
 		if (a->nbuckets >= MAX_BUCKETS) {
@@ -1268,6 +1268,7 @@ void account__free(struct account *a)
 		}
 		hashmap__free(p->stacks);
 		hashmap__free(p->stack_labels);
+		hashmap__free(p->bucket_idx);
 		procmaps__clear(&p->maps);
 		free(p->regions.r);
 		free(p);
@@ -1276,7 +1277,6 @@ void account__free(struct account *a)
 	hashmap__free(a->cur_proc);
 	hashmap__free(a->mms);
 	hashmap__free(a->pending_mm);
-	hashmap__free(a->bucket_idx);
 	hashmap__free(a->stack_users);
 	free(a->buckets);
 	free(a->dirty_buckets);

@@ -62,7 +62,6 @@ struct account {
 	struct hashmap *pending_mm;   /* parent tid -> child's struct mm * (fork copy seen first) */
 	struct bucket *buckets;
 	size_t nbuckets, bucketcap;
-	struct hashmap *bucket_idx;   /* proc/label/stack key -> bucket index */
 	struct hashmap *stack_users;  /* stack id -> live processes that symbolized it */
 	uint32_t *dirty_buckets;
 	size_t ndirty_buckets, dirty_bucket_cap;

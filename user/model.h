@@ -73,6 +73,7 @@ struct proc {
 	struct mm *mm;          /* its address space (current) */
 	struct hashmap *stacks; /* stack id -> struct symstack * */
 	struct hashmap *stack_labels; /* stack id -> label id + 1, for stack-decided labels */
+	struct hashmap *bucket_idx; /* label << 32 | stack id + 1 -> its bucket in account */
 	int64_t kernel;         /* sum of its mms' kernel counters */
 	int64_t cat[NR_CATS];   /* attributed bytes now */
 	int64_t peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak */

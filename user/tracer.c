@@ -172,14 +172,14 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 int tracer__read_stack(void *ctx, int32_t id, uint64_t *ips, int max)
 {
 	struct tracer *t = ctx;
-	uint64_t buf[TM_MAX_STACK_DEPTH] = {};
+	struct tm_stack st;
 	uint32_t key = (uint32_t)id;
 	int n;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stacks), &key, buf))
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stacks), &key, &st))
 		return -errno;
-	for (n = 0; n < max && n < TM_MAX_STACK_DEPTH && buf[n]; n++)
-		ips[n] = buf[n];
+	for (n = 0; n < max && n < (int)st.nr && n < TM_MAX_STACK_DEPTH; n++)
+		ips[n] = st.ips[n];
 	return n;
 }
 

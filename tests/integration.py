@@ -867,7 +867,9 @@ def test_symbolizers(c):
                    "C++: bytes under the demangled ns::Pool<int>::grow")
     # Node: the JIT-compiled growTheHeap named from the perf map; its bytes vs V8's heapUsed
     # (resident V8 pages hold free space and GC copies too, hence the wide band)
-    p, data = trace([], "test_symbolizers_node", ["node", "--perf-basic-prof",
+    # (--perf-basic-prof turns on V8's log too: into OUT, not the working directory)
+    p, data = trace([], "test_symbolizers_node", ["node", "--perf-basic-prof", "--no-logfile-per-isolate",
+                                                  "--logfile=" + os.path.join(OUT, "symbolizers-v8.log"),
                                                   os.path.join(ROOT, "tests", "programs", "alloc.js")])
     m = re.search(r"HEAPUSED (\d+)", p.stdout)
     if c.ok(data is not None and m, f"node traced and printed heapUsed: {p.stdout[-200:]!r}"):

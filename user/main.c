@@ -57,7 +57,7 @@ static struct env {
 } env = {
 	.interval_ns = 10 * 1000000ull,
 	.t = { .max_processes = 8192, .max_threads = 65536, .stack_storage = 32768,
-	       .ringbuf_bytes = 32ull << 20 },
+	       .ringbuf_bytes = 16ull << 20 },
 	.top = 10,
 };
 
@@ -93,7 +93,7 @@ static const struct argp_option opts[] = {
 	{ "folded", OPT_FOLDED, "FILE", 0, "Write resident bytes at the peak per stack, flamegraph.pl format", 0 },
 	{ "interval", OPT_INTERVAL, "MS", 0, "Timeline sample interval in milliseconds (default 10)", 0 },
 	{ "top", OPT_TOP, "N", 0, "Stacks shown in the summary (default 10)", 0 },
-	{ "ringbuf-size", OPT_RINGBUF, "MB", 0, "Event ring buffer size in MiB, a power of two (default 32)", 0 },
+	{ "ringbuf-size", OPT_RINGBUF, "MB", 0, "Event ring buffer size in MiB, a power of two (default 16)", 0 },
 	{ "stack-storage-size", OPT_STACKS, "N", 0, "Distinct user stacks kept (default 32768)", 0 },
 	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },

@@ -217,9 +217,10 @@ static long walk_frame(__u32 i, struct walk_ctx *c)
 
 	if (!fp)
 		return 1;
-	if (off + 16 > c->wlen || off > TM_STACK_WINDOW) {
+	if (off + 16 > c->wlen || off > TM_STACK_WINDOW || (fp & 7)) {
 		/* read up to the end of fp's page (never fault on the next one), at most a
-		 * window; an unaligned or page-straddling frame alone */
+		 * window; an unaligned or page-straddling frame alone (the window is read
+		 * by 8-byte words from an aligned base) */
 		len = 4096 - (fp & 4095);
 		if (len > TM_STACK_WINDOW)
 			len = TM_STACK_WINDOW;

@@ -836,6 +836,39 @@ def frame_bytes(data, pred):
     return sum(s["bytes"] for s in data["peak"]["stacks"] if any(pred(f) for f in s["frames"]))
 
 
+def test_stack_walk(c):
+    """The user stack walk on a call chain known by construction (tests/programs/frames.c):
+    main, then DEPTH + 1 frames alternating small_frame / big_frame (5000-byte frames that
+    straddle pages and the walk's read windows), then touch(), which faults in 4 MiB."""
+    exe = os.path.join(OUT, "frames")
+    b = subprocess.run(["gcc", "-O0", "-g", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer",
+                        "-fno-optimize-sibling-calls",
+                        "-o", exe, os.path.join(ROOT, "tests", "programs", "frames.c")],
+                       capture_output=True, text=True)
+    if not c.ok(b.returncode == 0, f"gcc: {b.stderr[-200:]}"):
+        return
+    for depth in (40, 300):
+        p, data = trace([], f"{c.name}_{depth}", [exe, str(depth)])
+        if not c.ok(data is not None and p.returncode == 0, f"depth {depth}: traced"):
+            continue
+        under = [s for s in data["peak"]["stacks"] if s["frames"] and s["frames"][0] == "touch"]
+        c.near(sum(s["bytes"] for s in under), 4 * MIB, 0.02, f"depth {depth}: 4 MiB under touch()")
+        if not c.ok(len(under) >= 1, f"depth {depth}: a stack from touch()"):
+            continue
+        fr = max(under, key=lambda s: s["bytes"])["frames"]
+        chain = fr[1:]
+        n = next((i for i, f in enumerate(chain) if f not in ("small_frame", "big_frame")), len(chain))
+        # innermost first: the frame under touch() is the one called with d = 0
+        want = ["small_frame" if (depth - d) % 2 == 0 else "big_frame" for d in range(depth + 1)]
+        if depth + 2 <= 127:
+            c.ok(chain[:n] == want and chain[n] == "main",
+                 f"depth {depth}: touch, {depth + 1} alternating frames, main (got {len(fr)} frames: "
+                 f"{n} chain frames, then {chain[n:n + 2]})")
+        else:  # the walk keeps 127 frames, innermost first
+            c.ok(len(fr) == 127 and chain == want[:126],
+                 f"depth {depth}: the innermost 127 frames, in order (got {len(fr)}, {n} chain frames)")
+
+
 def test_symbolizers(c):
     """Frames beyond a plain ELF .symtab, each on a program whose make-up is known: a Go binary
     stripped of .symtab (named from .gopclntab), C++ (demangled by libiberty), and Node's JIT code
@@ -990,7 +1023,7 @@ def runtime_test(prog, secs, tol, named, oracle):
 
 RUNTIME_TESTS = [runtime_test(*r) for r in RUNTIME_BENCH]
 
-TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_html, test_symbolizers] + RUNTIME_TESTS + [test_floods, test_make_j, test_pipeline, test_hostile_debuglink, test_no_btf, test_no_tracefs,
+TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_html, test_stack_walk, test_symbolizers] + RUNTIME_TESTS + [test_floods, test_make_j, test_pipeline, test_hostile_debuglink, test_no_btf, test_no_tracefs,
          test_disk_full, test_valgrind, test_fuzz, test_nothing_left]
 
 

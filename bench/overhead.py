@@ -279,6 +279,42 @@ class Bench:
         return rows
 
 
+    # -- idle cost ---------------------------------------------------------------------------
+    def idle(self):
+        """go_bench N with a short and a long sleep after its growth, untraced and traced: what
+        tracing costs per second of a command that no longer grows (it should cost nothing)."""
+        n, long_s = self.args.idle_tasks, self.args.idle_seconds
+        print("== idle: go_bench %d, 2 s and %d s of sleep" % (n, long_s), flush=True)
+        runs = {}
+        for secs in (2, long_s):
+            cmd = [os.path.join(BIN, "go_bench"), str(n), str(secs)]
+            for c in ("untraced", "taskmem-trace"):
+                r = self.run(c, cmd)
+                if r is None:
+                    return None
+                runs[c, secs] = r
+                print("  %-13s sleep %3d s: cpu %6.2f s  tracer cpu %s  rss %s" % (
+                    c, secs, r["cpu"], fmt_s(r["tracer_cpu"]), fmt_mb(r["rss_kb"])), flush=True)
+        extra = long_s - 2
+        over = lambda secs: runs["taskmem-trace", secs]["cpu"] - runs["untraced", secs]["cpu"]
+        return {"tasks": n, "seconds": extra,
+                "overhead_per_s": (over(long_s) - over(2)) / extra,
+                "tracer_per_s": ((runs["taskmem-trace", long_s]["tracer_cpu"] or 0) -
+                                 (runs["taskmem-trace", 2]["tracer_cpu"] or 0)) / extra,
+                "rss_short": runs["taskmem-trace", 2]["rss_kb"],
+                "rss_long": runs["taskmem-trace", long_s]["rss_kb"]}
+
+
+def idle_text(r):
+    return ("go_bench %d, sleeping %d s longer after its growth: tracing overhead %+.1f ms of CPU "
+            "per idle second (whole command, traced minus untraced), of which the tracer process "
+            "%+.1f ms; tracer peak RSS %s vs %s. The cost is in the growth, not in the time it "
+            "runs: the tool wakes every 5 ms to drain the ring buffer, and a timeline sample is "
+            "only taken when something changed." % (
+                r["tasks"], r["seconds"], 1000 * r["overhead_per_s"], 1000 * r["tracer_per_s"],
+                fmt_mb(r["rss_long"]), fmt_mb(r["rss_short"])))
+
+
 def fmt_mb(kb):
     return "-" if kb is None else "%.0f MB" % (kb * 1024 / 1e6)
 
@@ -365,6 +401,9 @@ def sweep_table(rows):
 
 
 def main():
+    # memleak is stopped with SIGINT: a shell's background job starts with SIGINT ignored, and
+    # an ignored signal stays ignored across exec; a handler here resets to default in children
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("reps_pos", nargs="?", type=int, help=argparse.SUPPRESS)
@@ -381,6 +420,10 @@ def main():
     ap.add_argument("--python", default="100000", help="python_bench arguments (default: 100000)")
     ap.add_argument("--tool", default=os.path.join(ROOT, "taskmem-trace"),
                     help="the taskmem-trace binary (default: ./taskmem-trace)")
+    ap.add_argument("--no-idle", action="store_true", help="skip the idle-cost runs")
+    ap.add_argument("--idle-tasks", type=int, default=100000, help="go_bench N of the idle runs")
+    ap.add_argument("--idle-seconds", type=int, default=32,
+                    help="the long sleep of the idle runs (the short one is 2 s)")
     ap.add_argument("--no-sweep", action="store_true", help="skip the rate sweep")
     ap.add_argument("--sweep-rates", default="50000,100000,150000,200000",
                     help="paces (pages/s) of 2 faulter threads")
@@ -441,6 +484,7 @@ def main():
     started = datetime.datetime.now()
     results = [(name, b.workload(name, cmd, cs)) for name, cmd, cs in workloads]
     rows = [] if args.no_sweep or "taskmem-trace" not in contenders else b.sweep()
+    idle = None if args.no_idle or "taskmem-trace" not in contenders else b.idle()
 
     rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
@@ -464,6 +508,8 @@ def main():
     if rows:
         md += ["## Rate sweep: taskmem-trace alone on c_faulter", "",
                sweep_table(rows), ""]
+    if idle:
+        md += ["## Idle cost", "", idle_text(idle), ""]
     md += ["## What each contender measures", ""]
     md += ["- **%s**: %s" % (c, MEASURES[c]) for c in contenders]
     text = "\n".join(md) + "\n"

@@ -251,6 +251,16 @@ static void on_event(void *ctx, const struct tm_event *e)
 	account__event(g_acct, e);
 }
 
+/* How long the main loop may wait for events: 5 ms while they flow (most records do not wake
+ * us), doubling up to 50 ms while none come, so that a command that sleeps for an hour after
+ * its growth costs next to nothing. Exec and fork records wake us at once in any case. */
+static int poll_timeout_ms(int handled, int prev)
+{
+	if (handled > 0)
+		return 5;
+	return prev * 2 > 50 ? 50 : prev * 2;
+}
+
 static struct account *new_account(struct tracer *t, uint64_t start)
 {
 	/* a launched tree's perf maps are written after now; an attached one's may be older */
@@ -305,6 +315,7 @@ static int attach_main(struct tracer *t)
 {
 	struct report_info ri = {};
 	uint64_t start = now_ns(), end, status_events = 0, status_ns = 0;
+	int timeout_ms = 5;
 	char desc[64], pidarg[32], *argv[2] = { pidarg, NULL };
 	bool live = !env.quiet && isatty(STDERR_FILENO);
 	int err, rc;
@@ -321,7 +332,8 @@ static int attach_main(struct tracer *t)
 		return EXIT_SETUP;
 	}
 	for (;;) {
-		err = tracer__poll(t, 5);
+		err = tracer__poll(t, timeout_ms);
+		timeout_ms = poll_timeout_ms(err, timeout_ms);
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
 			break;
@@ -363,6 +375,7 @@ int main(int argc, char **argv)
 	int status = 0, err, exit_code = EXIT_SETUP, rc = 0;
 	char desc[64];
 	uint64_t status_events = 0, status_ns = 0;
+	int timeout_ms = 5;
 	bool live;
 	const char *outs[5];
 	size_t i;
@@ -428,7 +441,8 @@ int main(int argc, char **argv)
 	for (;;) {
 		pid_t w;
 
-		err = tracer__poll(t, 5);
+		err = tracer__poll(t, timeout_ms);
+		timeout_ms = poll_timeout_ms(err, timeout_ms);
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
 			kill(l.pid, SIGKILL);

@@ -309,8 +309,8 @@ def idle_text(r):
     return ("go_bench %d, sleeping %d s longer after its growth: tracing overhead %+.1f ms of CPU "
             "per idle second (whole command, traced minus untraced), of which the tracer process "
             "%+.1f ms; tracer peak RSS %s vs %s. The cost is in the growth, not in the time it "
-            "runs: the tool wakes every 5 ms to drain the ring buffer, and a timeline sample is "
-            "only taken when something changed." % (
+            "runs: the tool polls the ring buffer every 5 ms while events flow and every 50 ms "
+            "when none come, and a timeline sample is only taken when something changed." % (
                 r["tasks"], r["seconds"], 1000 * r["overhead_per_s"], 1000 * r["tracer_per_s"],
                 fmt_mb(r["rss_long"]), fmt_mb(r["rss_short"])))
 

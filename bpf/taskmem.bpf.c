@@ -184,8 +184,9 @@ static __always_inline void event_submit(struct tm_event *e)
  * The same frame-pointer walk as the kernel's perf_callchain_user() (the instruction pointer,
  * then the return address of each frame from regs->bp up the chain, no fault-in), but done
  * here: the kernel reads every frame with two separate user accesses, ~1.4 us for a 10-frame
- * Go stack on this machine; reading the stack a window at a time takes a third of that, and
- * this walk is most of the tool's cost (bench/README.md). The stack is then interned by hash. */
+ * Go stack on this machine; reading the stack a window at a time takes ~0.6 us, and this walk
+ * is the largest part of the tool's cost (README.md, "Where the time goes"). The stack is then
+ * interned by hash. */
 
 #define USER_CS 0x33 /* __USER_CS: a 64-bit task; compat tasks take the kernel's walk */
 #define WIN_WORDS (TM_STACK_WINDOW / 8)

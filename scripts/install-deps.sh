@@ -32,8 +32,9 @@ command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends node
 # Debian's (rustc 1.63, which bench/rust's Cargo.toml and lockfile stay compatible with) only
 # when there is no cargo at all.
 # python3.11-dbg: the debug file of Debian's stripped interpreter (names its frames, and tells
-# asyncio's coroutine frames apart, docs/classification.md).
-apt-get install -y -qq --no-install-recommends python3 python3.11-dbg openjdk-17-jdk-headless mono-mcs \
+# asyncio's coroutine frames apart, docs/classification.md); libc6-dbg: glibc's, which names
+# malloc's internals (_int_malloc, sysmalloc) where .dynsym has only the exported names.
+apt-get install -y -qq --no-install-recommends python3 python3.11-dbg libc6-dbg openjdk-17-jdk-headless mono-mcs \
 	mono-runtime elixir erlang-base librust-tokio-dev librust-async-std-dev librust-futures-dev >/dev/null
 command -v cargo >/dev/null || [ -x "${HOME:-/root}/.cargo/bin/cargo" ] ||
 	apt-get install -y -qq --no-install-recommends cargo rustc >/dev/null

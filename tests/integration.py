@@ -239,11 +239,15 @@ def test_drops(c):
     if os.path.exists(js):
         os.unlink(js)
     cmd = [os.path.join(BIN, "c_known"), KNOWN_FILE, "64", "8", "4", "64", "48"]
+    # c_known waits 300 ms before it grows: the tool has seen its exec by then, and is stopped
+    # before the growth whatever the machine's load
     tool = subprocess.Popen([TOOL, "--ringbuf-size", "1", "--json", js, "--", "/usr/bin/time", "-v"] + cmd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, C_KNOWN_DELAY_MS="300"))
     deadline = time.time() + 10
     while time.time() < deadline and not subprocess.run(["pgrep", "-x", "c_known"], capture_output=True).stdout:
         time.sleep(0.002)
+    time.sleep(0.1)
     tool.send_signal(19)  # SIGSTOP: nobody drains the ring buffer while c_known faults
     time.sleep(1.5)
     tool.send_signal(18)  # SIGCONT

@@ -5,6 +5,7 @@
  * STACK MiB of their own stack, FILE MiB of a mapped file read page by page, and ANON MiB of a
  * raw anonymous mapping. Then it frees half of the heap, waits, and exits.
  * usage: c_known FILE_PATH [HEAP STACK THREADS FILE ANON]   (sizes in MiB)
+ * C_KNOWN_DELAY_MS=N waits N ms before growing (a test stops the tracer in that window).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -97,6 +98,8 @@ int main(int argc, char **argv)
 		file_mib = atol(argv[5]);
 		anon_mib = atol(argv[6]);
 	}
+	if (getenv("C_KNOWN_DELAY_MS"))
+		usleep(atol(getenv("C_KNOWN_DELAY_MS")) * 1000);
 	blocks = grow_heap();
 	pthread_barrier_init(&ready, NULL, nthreads + 1);
 	pthread_barrier_init(&done, NULL, nthreads + 1);

@@ -83,9 +83,11 @@ struct {
 	__type(value, struct task_state);
 } tasks SEC(".maps");
 
-/* User stacks that caused RSS growth or created mappings (see user_stack) */
+/* User stacks that caused RSS growth or created mappings (see user_stack). Not preallocated:
+ * a run stores a few thousand of its 32768 x 1 KiB slots, and inserts are rare (new stacks). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1); /* sized from user space */
 	__type(key, __u32);
 	__type(value, struct tm_stack);

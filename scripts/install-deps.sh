@@ -13,7 +13,8 @@ apt-get install -y -qq --no-install-recommends \
 # hostile input and faults (tests/fuzz, test_valgrind, test_make_j): libclang-rt-14-dev is clang's
 # libFuzzer and sanitizer runtimes (make fuzz); valgrind's memcheck runs the tool; strace -f
 # counts a make -j tree's processes independently of BPF.
-apt-get install -y -qq --no-install-recommends libclang-rt-14-dev valgrind strace >/dev/null
+# gcc-multilib: test_stack_walk's 32-bit build (compat tasks take the kernel's stack walk).
+apt-get install -y -qq --no-install-recommends libclang-rt-14-dev valgrind strace gcc-multilib >/dev/null
 # bench/overhead.sh's contenders: perf (linux-perf), bpftrace, bcc's memleak (bpfcc-tools),
 # heaptrack, valgrind (massif). bcc compiles its BPF C against kernel headers and this kernel
 # ships none: bookworm's linux-headers-amd64 stand in (memleak only uses uprobes, whose ABI does

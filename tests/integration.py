@@ -857,34 +857,37 @@ def frame_bytes(data, pred):
 def test_stack_walk(c):
     """The user stack walk on a call chain known by construction (tests/programs/frames.c):
     main, then DEPTH + 1 frames alternating small_frame / big_frame (5000-byte frames that
-    straddle pages and the walk's read windows), then touch(), which faults in 4 MiB."""
-    exe = os.path.join(OUT, "frames")
-    b = subprocess.run(["gcc", "-O0", "-g", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer",
-                        "-fno-optimize-sibling-calls",
-                        "-o", exe, os.path.join(ROOT, "tests", "programs", "frames.c")],
-                       capture_output=True, text=True)
-    if not c.ok(b.returncode == 0, f"gcc: {b.stderr[-200:]}"):
-        return
-    for depth in (40, 300):
-        p, data = trace([], f"{c.name}_{depth}", [exe, str(depth)])
-        if not c.ok(data is not None and p.returncode == 0, f"depth {depth}: traced"):
+    straddle pages and the walk's read windows), then touch(), which faults in 4 MiB. Also
+    built 32-bit (gcc-multilib): compat tasks take the kernel's walk instead of the tool's."""
+    for bits, depths in ((64, (40, 300)), (32, (40,))):
+        exe = os.path.join(OUT, f"frames{bits}")
+        b = subprocess.run(["gcc", f"-m{bits}", "-O0", "-g", "-fno-omit-frame-pointer",
+                            "-mno-omit-leaf-frame-pointer", "-fno-optimize-sibling-calls",
+                            "-o", exe, os.path.join(ROOT, "tests", "programs", "frames.c")],
+                           capture_output=True, text=True)
+        if not c.ok(b.returncode == 0, f"gcc -m{bits}: {b.stderr[-200:]}"):
             continue
-        under = [s for s in data["peak"]["stacks"] if s["frames"] and s["frames"][0] == "touch"]
-        c.near(sum(s["bytes"] for s in under), 4 * MIB, 0.02, f"depth {depth}: 4 MiB under touch()")
-        if not c.ok(len(under) >= 1, f"depth {depth}: a stack from touch()"):
-            continue
-        fr = max(under, key=lambda s: s["bytes"])["frames"]
-        chain = fr[1:]
-        n = next((i for i, f in enumerate(chain) if f not in ("small_frame", "big_frame")), len(chain))
-        # innermost first: the frame under touch() is the one called with d = 0
-        want = ["small_frame" if (depth - d) % 2 == 0 else "big_frame" for d in range(depth + 1)]
-        if depth + 2 <= 127:
-            c.ok(chain[:n] == want and chain[n] == "main",
-                 f"depth {depth}: touch, {depth + 1} alternating frames, main (got {len(fr)} frames: "
-                 f"{n} chain frames, then {chain[n:n + 2]})")
-        else:  # the walk keeps 127 frames, innermost first
-            c.ok(len(fr) == 127 and chain == want[:126],
-                 f"depth {depth}: the innermost 127 frames, in order (got {len(fr)}, {n} chain frames)")
+        for depth in depths:
+            what = f"{bits}-bit, depth {depth}"
+            p, data = trace([], f"{c.name}_{bits}_{depth}", [exe, str(depth)])
+            if not c.ok(data is not None and p.returncode == 0, f"{what}: traced"):
+                continue
+            under = [s for s in data["peak"]["stacks"] if s["frames"] and s["frames"][0] == "touch"]
+            c.near(sum(s["bytes"] for s in under), 4 * MIB, 0.02, f"{what}: 4 MiB under touch()")
+            if not c.ok(len(under) >= 1, f"{what}: a stack from touch()"):
+                continue
+            fr = max(under, key=lambda s: s["bytes"])["frames"]
+            chain = fr[1:]
+            n = next((i for i, f in enumerate(chain) if f not in ("small_frame", "big_frame")), len(chain))
+            # innermost first: the frame under touch() is the one called with d = 0
+            want = ["small_frame" if (depth - d) % 2 == 0 else "big_frame" for d in range(depth + 1)]
+            if depth + 2 <= 127:
+                c.ok(chain[:n] == want and n < len(chain) and chain[n] == "main",
+                     f"{what}: touch, {depth + 1} alternating frames, main (got {len(fr)} frames: "
+                     f"{n} chain frames, then {chain[n:n + 2]})")
+            else:  # the walk keeps 127 frames, innermost first
+                c.ok(len(fr) == 127 and chain == want[:126],
+                     f"{what}: the innermost 127 frames, in order (got {len(fr)}, {n} chain frames)")
 
 
 def test_symbolizers(c):

@@ -1002,8 +1002,9 @@ RUNTIME_BENCH = [
     ("node_bench", 3, 0.08, 0.90, oracle_node),               # GC timing moves the peak
     # no oracle: NMT counts committed, not resident. G1 sizes its heap by the timing of its
     # collections, so the test pins it, pre-touched (JAVA_PINNED); its peak is compared at the
-    # plateau (see runtime_test): 3%, three untraced runs were within 0.2%
-    ("java_threads_bench", 12, 0.03, 0.90, None),
+    # plateau (see runtime_test), which takes one of a few levels ~9.5 MiB apart: 379.2, 388.8
+    # or 398.3 MiB in eight untraced runs here (flat from 4 s to 10 s in each), hence 6%
+    ("java_threads_bench", 12, 0.06, 0.90, None),
     ("csharp_bench", 3, 0.08, 0.55, oracle_mono),
     ("elixir_bench", 3, 0.08, 0.35, oracle_beam),             # carrier growth varies run to run
     ("python_bench", 3, 0.05, 0.45, oracle_python),           # named from python3.11-dbg
@@ -1030,11 +1031,16 @@ def runtime_test(prog, secs, tol, named, oracle):
         if prog == "java_threads_bench":
             # The JVM's peak is its exit, when its 10k threads bang their stacks' shadow pages
             # as they go: 389 to 670 MiB run to run, untraced too. Compare the plateau while
-            # every thread waits (388.3-388.8 MiB in three untraced runs) instead.
+            # every thread waits instead (see RUNTIME_BENCH for its levels).
             t = 0.6 * secs
             untraced, smp = rss_untraced_at(cmd, t, env=env), at_time(data, t)
             if c.ok(untraced and smp, f"an untraced /proc sample and a timeline sample at {t:.1f} s"):
                 c.near(smp["kernel_rss_bytes"], untraced, tol, f"RSS at {t:.1f} s vs an untraced run's /proc")
+            # the peak itself against the kernel's high-water mark of the same run (its maxrss)
+            jv = proc_named(data, "java")
+            if c.ok(len(jv) == 1, "the JVM process is in the report"):
+                c.near(jv[0]["peak_rss_bytes"], jv[0]["kernel_peak_rss_bytes"], 0.02,
+                       "JVM peak vs the kernel's high-water mark of the same run")
         else:
             untraced, _ = maxrss_untraced(cmd, env=env)
             c.near(data["peak"]["kernel_rss_bytes"], untraced, tol, "peak vs untraced /usr/bin/time maxrss")

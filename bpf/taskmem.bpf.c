@@ -46,6 +46,7 @@ struct task_state {
 	__u64 sys_a2;
 	__u64 sys_a3;
 	__u64 sys_fd;
+	__u64 sys_off;      /* mmap: the file offset */
 	__u64 caller;       /* return address at syscall entry (frameless libc wrappers) */
 	__u64 exec_mm;      /* current->mm when execve began: tells the old mm from the new */
 	__u64 sys_ts;       /* when the syscall in progress began: names it in its RSS events */
@@ -61,7 +62,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1); /* sized from user space */
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u32); /* TM_TRACED | TM_TRACED_UNWIND | gen << TM_TRACED_GEN_SHIFT */
 } traced SEC(".maps");
 
 /* rss_stat mm ids of the traced tree -> tgid, to keep updates made from other contexts
@@ -93,12 +94,70 @@ struct {
 	__type(value, struct tm_stack);
 } stacks SEC(".maps");
 
+/* Unwind tables of code without frame pointers (user space fills them, include/taskmem.h):
+ * one array of rows per file, and per process the text mappings they cover. */
+struct unwind_rows {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP); /* each file's array has its own size */
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct tm_unwind_row)); /* no BTF: the kernel refuses it here */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, TM_MAX_UNWIND_FILES);
+	__type(key, __u32);
+	__array(values, struct unwind_rows);
+} unwind_files SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1); /* sized from user space */
+	__type(key, __u32);
+	__type(value, struct tm_unwind_proc);
+} unwind_procs SEC(".maps");
+
+/* The files whose tables are loaded, by inode: a process's code mapped by ld.so is added to
+ * its ranges when mmap returns, before user space has even read the event. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TM_MAX_UNWIND_FILES);
+	__type(key, struct tm_unwind_inode);
+	__type(value, struct tm_unwind_file);
+} unwind_inodes SEC(".maps");
+
+/* What the walk found for one frame's code, cached per CPU: a binary search over a file's rows
+ * costs ~0.5 us in cache misses, and the same return addresses come back walk after walk.
+ * Tagged with the address space and its ranges' generation (user space bumps it). */
+#define FRAME_CACHE 512
+enum { FC_FP = 1, FC_ROW };
+struct frame_cache {
+	__u64 ip, mm;
+	__u32 gen;
+	__u32 kind;                /* FC_FP: walk by frame pointer; FC_ROW: by row */
+	struct tm_unwind_row row;
+};
+
 /* The stack being walked, and the window of user stack memory it reads (per CPU: too big
  * for the BPF stack; tracepoint programs do not nest on one CPU). */
 struct walk {
 	struct tm_stack st;
 	__u64 win[TM_STACK_WINDOW / 8];
 };
+
+/* apart from 'walks', so that walks without tables do not touch it */
+struct frame_caches {
+	struct frame_cache fc[FRAME_CACHE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct frame_caches); /* 20 KiB: a per-CPU value is at most 32 KiB */
+} fcaches SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -139,6 +198,14 @@ static __always_inline void count(__u32 which)
 static __always_inline bool is_traced(__u32 tgid)
 {
 	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
+}
+
+/* The process's 'traced' value, 0 when it is not traced. */
+static __always_inline __u32 traced_value(__u32 tgid)
+{
+	__u32 *v = bpf_map_lookup_elem(&traced, &tgid);
+
+	return v ? *v : 0;
 }
 
 static __always_inline struct task_state *task_state_get(__u32 tid, bool create)
@@ -208,15 +275,168 @@ static __always_inline __u64 mix64(__u64 h)
  * open loop of 127 frames took the verifier ~0.9 s at every start. */
 struct walk_ctx {
 	struct walk *w;
-	__u64 fp, base, wlen, hash;
+	struct frame_caches *fcs;  /* set when some of the process's code has unwind tables */
+	__u64 ip, sp, fp, base, wlen, hash, mm;
+	__u32 tgid, gen;
 	int n;
 };
+
+static __always_inline void push_frame(struct walk_ctx *c, __u64 k, __u64 ret)
+{
+	barrier_var(k);
+	if (k >= TM_MAX_STACK_DEPTH)
+		return;
+	c->w->st.ips[k] = ret;
+	c->hash = mix64(c->hash ^ ret);
+	c->n = k + 1;
+	c->ip = ret;
+}
+
+/* Binary search of a file's rows for the last one at or before off, one step per call
+ * (a bpf_loop callback: verified once, where an open loop multiplied the verifier's work). */
+struct bsearch_ctx {
+	__u64 off;
+	__u32 file, lo, hi;
+	bool failed;
+};
+
+static long bsearch_step(__u32 i, struct bsearch_ctx *b)
+{
+	struct tm_unwind_row *row;
+	__u32 mid = b->lo + (b->hi - b->lo) / 2;
+	void *rows;
+
+	if (b->hi - b->lo <= 1)
+		return 1;
+	rows = bpf_map_lookup_elem(&unwind_files, &b->file);
+	row = rows ? bpf_map_lookup_elem(rows, &mid) : NULL;
+	if (!row) {
+		b->failed = true;
+		return 1;
+	}
+	if (row->pc <= b->off)
+		b->lo = mid;
+	else
+		b->hi = mid;
+	return 0;
+}
+
+/* Fill fc for the code at pc: which range holds it, then its row. FC_FP when no range does.
+ * A global function: verified once on its own, not in every caller's state. */
+__noinline int frame_lookup(__u32 tgid, struct frame_cache *fc, __u64 pc)
+{
+	struct tm_unwind_proc *up = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	struct tm_unwind_range *r = NULL;
+	struct bsearch_ctx b = {};
+	struct tm_unwind_row *row;
+	__u32 j, n;
+	void *rows;
+
+	if (!fc)
+		return 0;
+	fc->kind = FC_FP;
+	if (!up)
+		return 0;
+	n = up->n;
+	for (j = 0; j < TM_UNWIND_RANGES; j++) {
+		if (j >= n)
+			break;
+		if (pc >= up->r[j].start && pc < up->r[j].end) {
+			r = &up->r[j];
+			break;
+		}
+	}
+	if (!r)
+		return 0;
+	fc->kind = FC_ROW;
+	fc->row.cfa_reg = TM_CFA_NONE;
+	b.off = pc - r->start + r->off;
+	b.file = r->file;
+	b.hi = r->nrows;
+	bpf_loop(32, bsearch_step, &b, 0); /* 2^32 rows: more than any file has */
+	rows = bpf_map_lookup_elem(&unwind_files, &b.file);
+	row = rows && !b.failed ? bpf_map_lookup_elem(rows, &b.lo) : NULL;
+	if (!row || row->pc > b.off)
+		goto none;
+	fc->row = *row;
+	return 0;
+none:
+	count(TM_CNT_UNWIND_STOP); /* code in a file with a table, but no row for it */
+	return 0;
+}
+
+/* The user stack word at addr, through the window: reads go up the stack, so one read of up to
+ * a window (never past addr's page) serves several frames. 0, or -1 when unreadable. */
+static __always_inline int stack_word(struct walk_ctx *c, __u64 addr, __u64 *val)
+{
+	__u64 off = addr - c->base, len, idx;
+
+	if (addr & 7)
+		return bpf_probe_read_user(val, sizeof(*val), (void *)addr) ? -1 : 0;
+	if (off + 8 > c->wlen || off > TM_STACK_WINDOW) {
+		len = 4096 - (addr & 4095); /* >= 8: addr is aligned */
+		if (len > TM_STACK_WINDOW)
+			len = TM_STACK_WINDOW;
+		if (bpf_probe_read_user(c->w->win, len, (void *)addr))
+			return -1;
+		c->base = addr;
+		c->wlen = len;
+		off = 0;
+	}
+	idx = off >> 3;
+	barrier_var(idx);
+	if (idx >= WIN_WORDS)
+		return -1;
+	*val = c->w->win[idx];
+	return 0;
+}
+
+/* One frame of a process with unwind tables: by the CFI row of its code (user/unwind.c): CFA
+ * from rsp or rbp, the return address at CFA - 8, the caller's rbp where the row says it was
+ * saved; or, for code without a table, by frame pointer (the CFA is rbp + 16). A callback of
+ * its own: walks of processes without tables keep the windowed walk below. */
+static long walk_frame_cfi(__u32 i, struct walk_ctx *c)
+{
+	/* a return address (every frame but the first) is after its call: look the call up */
+	__u64 k = i + 1, pc = c->ip - (i > 0), cfa, slot, fp = c->fp, ret;
+	struct frame_cache *fc;
+
+	slot = (pc * 0x9e3779b97f4a7c15ULL) >> 55; /* FRAME_CACHE = 2^9 slots */
+	barrier_var(slot);
+	if (slot >= FRAME_CACHE)
+		return 1;
+	fc = &c->fcs->fc[slot];
+	if (fc->ip != pc || fc->mm != c->mm || fc->gen != c->gen) {
+		frame_lookup(c->tgid, fc, pc);
+		fc->ip = pc;
+		fc->mm = c->mm;
+		fc->gen = c->gen;
+	}
+	if (fc->kind != FC_ROW) {
+		if (!fp || stack_word(c, fp + 8, &ret) || stack_word(c, fp, &c->fp))
+			return 1;
+		cfa = fp + 16;
+	} else {
+		if (fc->row.cfa_reg == TM_CFA_NONE)
+			return 1; /* the outermost frame (_start), a PLT stub: the walk ends here */
+		cfa = (fc->row.cfa_reg == TM_CFA_RSP ? c->sp : fp) + (__s64)fc->row.cfa_off;
+		if (stack_word(c, cfa - 8, &ret))
+			return 1;
+		if (fc->row.rbp_saved && stack_word(c, cfa + fc->row.rbp_off, &c->fp))
+			return 1;
+	}
+	c->sp = cfa;
+	if (!ret)
+		return 1;
+	push_frame(c, k, ret);
+	return 0;
+}
 
 /* One frame: the return address saved at fp, and the next fp. 1 ends the walk. */
 static long walk_frame(__u32 i, struct walk_ctx *c)
 {
 	struct walk *w = c->w;
-	__u64 fp = c->fp, off = fp - c->base, len, idx, ret, k;
+	__u64 fp = c->fp, off = fp - c->base, len, idx, ret, k = i + 1;
 
 	if (!fp)
 		return 1;
@@ -237,7 +457,6 @@ static long walk_frame(__u32 i, struct walk_ctx *c)
 	}
 	/* frame k = i + 1: indexed by the loop's counter, which the verifier does not know, so
 	 * that it checks this body once instead of once per frame */
-	k = i + 1;
 	idx = off >> 3;
 	barrier_var(idx); /* bound the indexes the accesses use, not copies of them */
 	barrier_var(k);
@@ -253,6 +472,13 @@ static long walk_frame(__u32 i, struct walk_ctx *c)
 	return 0;
 }
 
+/* A call of its own: two bpf_loop calls in one function are merged into one call with either
+ * callback, which the verifier then cannot inline (a helper call per frame, +0.1 us a walk). */
+static __noinline void walk_cfi(struct walk_ctx *c)
+{
+	bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame_cfi, c, 0);
+}
+
 /* Hash of frames the kernel walked (compat tasks). */
 static long hash_frame(__u32 i, struct walk_ctx *c)
 {
@@ -264,12 +490,12 @@ static long hash_frame(__u32 i, struct walk_ctx *c)
 
 /* The id of the current task's user stack in 'stacks', or -errno (counted).
  * Not inlined: its three callers share one verified copy. */
-static __noinline __s32 user_stack(void *ctx)
+static __noinline __s32 user_stack(void *ctx, __u32 traced_val)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct walk_ctx c = {};
 	struct tm_stack *old;
-	__u32 zero = 0, id;
+	__u32 zero = 0, id, tgid = bpf_get_current_pid_tgid() >> 32;
 	long n, err;
 
 	c.w = bpf_map_lookup_elem(&walks, &zero);
@@ -280,9 +506,20 @@ static __noinline __s32 user_stack(void *ctx)
 	if (regs->cs == USER_CS) {
 		c.w->st.ips[0] = regs->ip;
 		c.hash = mix64(regs->ip);
+		c.ip = regs->ip;
+		c.sp = regs->sp;
 		c.fp = regs->bp;
 		c.n = 1;
-		bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, &c, 0);
+		if (traced_val & TM_TRACED_UNWIND)
+			c.fcs = bpf_map_lookup_elem(&fcaches, &zero);
+		if (c.fcs) {
+			c.tgid = tgid;
+			c.gen = traced_val >> TM_TRACED_GEN_SHIFT;
+			c.mm = (__u64)bpf_get_current_task_btf()->mm;
+			walk_cfi(&c);
+		} else {
+			bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, &c, 0);
+		}
 		n = c.n;
 	} else {
 		n = bpf_get_stack(ctx, c.w->st.ips, sizeof(c.w->st.ips), BPF_F_USER_STACK);
@@ -365,10 +602,12 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	struct tm_event *e;
 	bool curr = ctx->curr;
 	__u8 cause = TM_CAUSE_NONE;
+	__u32 tv;
 
 	if (ctx->member == TM_SWAPENTS)
 		return 0; /* swap entries are not resident */
-	if (is_traced(tgid)) {
+	tv = traced_value(tgid);
+	if (tv) {
 		st = task_state_get(tid, true);
 		if (curr && st && st->mm_id != mm_id) {
 			if (bpf_map_update_elem(&mms, &mm_id, &tgid, BPF_ANY))
@@ -415,7 +654,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			e->extra3 = st->sys_ts; /* one syscall's several RSS changes share it */
 			/* growth inside a syscall (MAP_POPULATE, mremap) needs its stack */
 			if (curr && (nr == NR_mmap || nr == NR_mremap || nr == NR_brk))
-				e->stack_id = user_stack(ctx);
+				e->stack_id = user_stack(ctx, tv);
 		} else if (st->have_fault) {
 			cause = TM_CAUSE_FAULT;
 			e->addr = st->fault_addr;
@@ -423,12 +662,56 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			if (st->kernel_fault)
 				e->flags |= TM_F_KERNEL_FAULT;
 			if (curr)
-				e->stack_id = user_stack(ctx);
+				e->stack_id = user_stack(ctx, tv);
 		}
 	}
 	e->cause = cause;
 	event_submit(e);
 	return 0;
+}
+
+/* An executable mapping of a file with a loaded table: add it to the process's ranges now.
+ * (User space replaces them with what /proc/PID/maps says at its next read.) */
+static __always_inline void unwind_on_mmap(struct task_state *st, __u32 tgid, __u64 addr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct tm_unwind_inode key = {};
+	struct tm_unwind_file *uf;
+	struct tm_unwind_proc *up;
+	static const struct tm_unwind_proc empty;
+	struct file **fds, *f = NULL;
+	__u32 fd = (__u32)st->sys_fd, n, *tv;
+
+	if (!(st->sys_a2 & 4 /* PROT_EXEC */) || (int)fd < 0 || fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+		return;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return;
+	key.ino = BPF_CORE_READ(f, f_inode, i_ino);
+	key.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	uf = bpf_map_lookup_elem(&unwind_inodes, &key);
+	if (!uf)
+		return;
+	up = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	if (!up) {
+		bpf_map_update_elem(&unwind_procs, &tgid, &empty, BPF_NOEXIST);
+		up = bpf_map_lookup_elem(&unwind_procs, &tgid);
+		if (!up)
+			return; /* full: the walk takes frame pointers for this process */
+	}
+	n = up->n;
+	barrier_var(n);
+	if (n >= TM_UNWIND_RANGES)
+		return; /* user space keeps the largest when it reads the maps */
+	up->r[n].start = addr;
+	up->r[n].end = addr + ((st->sys_len + 4095) & ~4095ull);
+	up->r[n].off = st->sys_off;
+	up->r[n].file = uf->file;
+	up->r[n].nrows = uf->nrows;
+	up->n = n + 1;
+	tv = bpf_map_lookup_elem(&traced, &tgid);
+	if (tv) /* a new generation: the walk's cached frames of this process are stale */
+		*tv = (*tv + (1 << TM_TRACED_GEN_SHIFT)) | TM_TRACED_UNWIND;
 }
 
 /* ---- syscalls that create, move and free mappings ----
@@ -446,11 +729,13 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 {
 	__u64 id;
 	struct task_state *st;
+	__u32 tv;
 
 	if (!is_tracked_syscall(nr))
 		return 0;
 	id = bpf_get_current_pid_tgid();
-	if (!is_traced(id >> 32))
+	tv = traced_value(id >> 32);
+	if (!tv)
 		return 0;
 	st = task_state_get((__u32)id, true);
 	if (!st)
@@ -462,6 +747,7 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 	st->sys_a2 = BPF_CORE_READ(regs, dx);
 	st->sys_a3 = BPF_CORE_READ(regs, r10);
 	st->sys_fd = BPF_CORE_READ(regs, r8);
+	st->sys_off = BPF_CORE_READ(regs, r9);
 	st->sys_stack = -ENOENT;
 	if (nr == NR_execve || nr == NR_execveat)
 		st->exec_mm = (__u64)BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), mm);
@@ -472,7 +758,7 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)BPF_CORE_READ(regs, sp)))
 			caller = 0;
 		st->caller = caller;
-		st->sys_stack = user_stack(ctx);
+		st->sys_stack = user_stack(ctx, tv);
 	}
 	return 0;
 }
@@ -523,8 +809,10 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	st->exec_mm = 0;
 	switch (nr) {
 	case NR_mmap:
-		if (ok)
-			emit_syscall(st, TM_EV_MMAP, ret, id);
+		if (!ok)
+			break;
+		unwind_on_mmap(st, id >> 32, ret);
+		emit_syscall(st, TM_EV_MMAP, ret, id);
 		break;
 	case NR_munmap:
 		if (ret == 0)
@@ -550,13 +838,20 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u32 ptgid = parent->tgid, ctgid = child->tgid, tv;
+	struct tm_unwind_proc *up;
 	struct tm_event *e;
-	__u8 one = 1;
 
-	if (child->pid != ctgid || !is_traced(ptgid))
+	if (child->pid != ctgid)
 		return 0; /* threads share their process's entry */
-	if (bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY)) {
+	tv = traced_value(ptgid);
+	if (!tv)
+		return 0;
+	/* the child has the parent's mappings, so its unwind ranges */
+	up = (tv & TM_TRACED_UNWIND) ? bpf_map_lookup_elem(&unwind_procs, &ptgid) : NULL;
+	if (!up || bpf_map_update_elem(&unwind_procs, &ctgid, up, BPF_ANY))
+		tv &= ~TM_TRACED_UNWIND;
+	if (bpf_map_update_elem(&traced, &ctgid, &tv, BPF_ANY)) {
 		count(TM_CNT_TRACED_MAP_FULL);
 		return 0;
 	}
@@ -578,9 +873,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	struct tm_exec_event *x;
 	struct tm_event *e;
 	struct mm_struct *mm;
+	__u32 tgid, tv;
 
 	if (!is_traced(p->tgid))
 		return 0;
+	tgid = p->tgid;
+	tv = traced_value(tgid) & ~TM_TRACED_UNWIND; /* the old image's mappings are gone */
+	bpf_map_update_elem(&traced, &tgid, &tv, BPF_EXIST);
+	bpf_map_delete_elem(&unwind_procs, &tgid);
 	x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
 	if (!x) {
 		count(TM_CNT_DROP_PROC);
@@ -621,6 +921,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	if (!group_dead)
 		return 0;
 	bpf_map_delete_elem(&traced, &tgid);
+	bpf_map_delete_elem(&unwind_procs, &tgid);
 	/* the kernel's own high-water mark (pages, updated by exit_mm): an oracle for the peak */
 	ex.maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * 4096;
 	ex.exit_code = p->exit_code;

@@ -85,6 +85,60 @@ struct tm_stack {
 	__u64 ips[TM_MAX_STACK_DEPTH];
 };
 
+/* The 'traced' map's value: the process is traced; whether some of its code has unwind tables
+ * (the walk looks nothing up for a process without: a map lookup is a cache miss, ~0.15 us),
+ * and the generation of its ranges, which tags the walk's per-CPU frame cache. */
+#define TM_TRACED        0x1
+#define TM_TRACED_UNWIND 0x2
+#define TM_TRACED_GEN_SHIFT 2  /* user space sets gen in steps of 1 << 12; BPF adds 1 per mmap */
+
+/* DWARF CFI unwinding, for code built without frame pointers (glibc, CPython, BEAM...): user
+ * space turns a file's .eh_frame into rows, and tells BPF which text mappings of a process
+ * they cover. Frames elsewhere are walked by frame pointers. */
+#define TM_MAX_UNWIND_FILES 64   /* files with a table loaded (an array of maps) */
+#define TM_UNWIND_RANGES 8       /* per process: text mappings of such files */
+
+enum tm_cfa {
+	TM_CFA_NONE = 0,  /* not known here (no FDE, an expression): the walk stops */
+	TM_CFA_RSP,       /* CFA = rsp + cfa_off */
+	TM_CFA_RBP,       /* CFA = rbp + cfa_off */
+};
+
+/* One row of a file's table, valid from file offset pc up to the next row's. The return
+ * address is at CFA - 8 (x86-64: every row that says otherwise is made TM_CFA_NONE). */
+struct tm_unwind_row {
+	__u32 pc;
+	__s32 cfa_off;
+	__s16 rbp_off;   /* the caller's rbp is saved at CFA + rbp_off, if rbp_saved */
+	__u8 cfa_reg;    /* enum tm_cfa */
+	__u8 rbp_saved;
+};
+
+/* A text mapping [start, end) at file offset off of the file whose table is unwind_files[file] */
+struct tm_unwind_range {
+	__u64 start, end, off;
+	__u32 file;
+	__u32 nrows;
+};
+
+/* unwind_inodes: a file by its inode (the kernel's dev_t: major << 20 | minor) */
+struct tm_unwind_inode {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+
+struct tm_unwind_file {
+	__u32 file;
+	__u32 nrows;
+};
+
+struct tm_unwind_proc {
+	__u32 n;
+	__u32 pad;
+	struct tm_unwind_range r[TM_UNWIND_RANGES];
+};
+
 /* How a process ended, kept in a map in case its TM_EV_EXIT record was lost. */
 struct tm_exit {
 	__u64 maxrss_bytes;  /* the kernel's high-water RSS of the pid (all its images) */
@@ -103,6 +157,7 @@ enum tm_counter {
 	TM_CNT_TASK_MAP_FULL,     /* per-thread state map full: causes of that thread unknown */
 	TM_CNT_MM_MAP_FULL,       /* mm id map full: foreign-context updates of that mm unseen */
 	TM_CNT_TRACED_MAP_FULL,   /* traced-process map full: a child process was not followed */
+	TM_CNT_UNWIND_STOP,       /* a CFI walk stopped early: code in a file with a table, but no row */
 	TM_NR_COUNTERS,
 };
 

@@ -3,12 +3,12 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# clang/llvm/bpftool: build the BPF side; libbpf/libelf/zlib: link the tool; libiberty-dev:
+# clang/llvm/bpftool: build the BPF side; libbpf/libelf/libdw/zlib: link the tool; libiberty-dev:
 # libiberty's C++/Rust demangler; g++/binutils: the demangling test's C++ program, readelf;
 # golang-go: the Go benchmark; time/python3/procps/groff-base/util-linux: the tests' oracles and
 # checks (time -v, pgrep, the man page, script for a pty).
 apt-get install -y -qq --no-install-recommends \
-	make gcc g++ binutils libc6-dev clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libiberty-dev \
+	make gcc g++ binutils libc6-dev clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libiberty-dev \
 	golang-go time python3 procps groff-base util-linux ca-certificates >/dev/null
 # hostile input and faults (tests/fuzz, test_valgrind, test_make_j): libclang-rt-14-dev is clang's
 # libFuzzer and sanitizer runtimes (make fuzz); valgrind's memcheck runs the tool; strace -f

@@ -858,18 +858,23 @@ def test_stack_walk(c):
     """The user stack walk on a call chain known by construction (tests/programs/frames.c):
     main, then DEPTH + 1 frames alternating small_frame / big_frame (5000-byte frames that
     straddle pages and the walk's read windows), then touch(), which faults in 4 MiB. Also
-    built 32-bit (gcc-multilib): compat tasks take the kernel's walk instead of the tool's."""
-    for bits, depths in ((64, (40, 300)), (32, (40,))):
+    built 32-bit (gcc-multilib): compat tasks take the kernel's walk instead of the tool's. And
+    built without frame pointers (-O1 -fomit-frame-pointer): walked by the DWARF CFI tables the
+    tool loads from .eh_frame, through main and on into glibc's start code."""
+    fp = ["-O0", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer"]
+    nofp = ["-O1", "-fomit-frame-pointer", "-fno-inline"]
+    for bits, flags, depths in ((64, fp, (40, 300)), (32, fp, (40,)), ("64-nofp", nofp, (40,))):
         exe = os.path.join(OUT, f"frames{bits}")
-        b = subprocess.run(["gcc", f"-m{bits}", "-O0", "-g", "-fno-omit-frame-pointer",
-                            "-mno-omit-leaf-frame-pointer", "-fno-optimize-sibling-calls",
-                            "-o", exe, os.path.join(ROOT, "tests", "programs", "frames.c")],
+        b = subprocess.run(["gcc", "-m64" if bits == "64-nofp" else f"-m{bits}", "-g", "-fno-optimize-sibling-calls"] +
+                           flags + ["-o", exe, os.path.join(ROOT, "tests", "programs", "frames.c")],
                            capture_output=True, text=True)
         if not c.ok(b.returncode == 0, f"gcc -m{bits}: {b.stderr[-200:]}"):
             continue
         for depth in depths:
             what = f"{bits}-bit, depth {depth}"
-            p, data = trace([], f"{c.name}_{bits}_{depth}", [exe, str(depth)])
+            # without frame pointers the walk needs the program's unwind table, which the tool
+            # loads when it sees the exec: the program waits 300 ms for it
+            p, data = trace([], f"{c.name}_{bits}_{depth}", [exe, str(depth)] + (["300"] if flags is nofp else []))
             if not c.ok(data is not None and p.returncode == 0, f"{what}: traced"):
                 continue
             under = [s for s in data["peak"]["stacks"] if s["frames"] and s["frames"][0] == "touch"]
@@ -885,6 +890,10 @@ def test_stack_walk(c):
                 c.ok(chain[:n] == want and n < len(chain) and chain[n] == "main",
                      f"{what}: touch, {depth + 1} alternating frames, main (got {len(fr)} frames: "
                      f"{n} chain frames, then {chain[n:n + 2]})")
+                if flags is nofp:  # and on through glibc's frameless start code, by its table
+                    got = [f.split("@")[0] for f in chain[n + 1:n + 4]]  # libc6-dbg names its versions
+                    c.ok(got == ["__libc_start_call_main", "__libc_start_main", "_start"],
+                         f"{what}: main's callers through libc by CFI (got {chain[n + 1:]})")
             else:  # the walk keeps 127 frames, innermost first
                 c.ok(len(fr) == 127 and chain == want[:126],
                      f"{what}: the innermost 127 frames, in order (got {len(fr)}, {n} chain frames)")

@@ -73,6 +73,11 @@ struct account *account__new(const struct account_opts *o)
 	a->mms = hashmap__new();
 	a->pending_mm = hashmap__new();
 	a->stack_users = hashmap__new();
+	if (o->load_unwind && o->set_unwind)
+	{
+		a->unwind = unwind__cache_new(o->load_unwind, o->ctx);
+		unwind__preload(a->unwind);
+	}
 	a->next_sample = o->start_ts + o->interval_ns;
 	/* bucket 0 takes bytes when the bucket table is full (counted in unplaced) */
 	GROW(a->buckets, a->bucketcap, 1);
@@ -608,11 +613,19 @@ static int refresh_maps(struct account *a, struct proc *p)
 	snprintf(path, sizeof(path), "/proc/%d", p->pid);
 	if (!err && !stat(path, &st))
 		p->uid = st.st_uid;
-	if (err)
+	if (err) {
 		a->st.maps_read_failed++;
-	else
-		p->maps_read = true;
-	return err;
+		return err;
+	}
+	p->maps_read = true;
+	if (a->unwind) { /* the BPF walk learns where code without frame pointers is */
+		struct tm_unwind_proc up;
+
+		unwind__proc_ranges(a->unwind, &p->maps, &up);
+		if (a->o.set_unwind(a->o.ctx, (uint32_t)p->pid, &up))
+			a->st.unwind_set_failed++;
+	}
+	return 0;
 }
 
 const struct map_entry *account__find_map(struct account *a, struct proc *p, uint64_t addr)
@@ -1278,6 +1291,7 @@ void account__free(struct account *a)
 	hashmap__free(a->mms);
 	hashmap__free(a->pending_mm);
 	hashmap__free(a->stack_users);
+	unwind__cache_free(a->unwind);
 	free(a->buckets);
 	free(a->dirty_buckets);
 	free(a->dirty_procs);

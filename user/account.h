@@ -6,6 +6,7 @@
 #define TM_ACCOUNT_H
 #include <stddef.h>
 #include "model.h"
+#include "unwind.h"
 
 struct account_opts {
 	uint64_t start_ts;       /* CLOCK_MONOTONIC ns at launch */
@@ -16,6 +17,11 @@ struct account_opts {
 	void (*drop_stack)(void *ctx, int32_t id);
 	/* How a process ended, when its exit record was lost; 0 or -errno. */
 	int (*exit_info)(void *ctx, uint32_t tgid, struct tm_exit *out);
+	/* Load an unwind table (struct unwind_table *) into the kernel: its index, or -errno.
+	 * NULL: stacks are walked by frame pointers only. */
+	int (*load_unwind)(void *ctx, const void *table);
+	/* Tell the kernel which of tgid's text mappings the tables cover; 0 or -errno. */
+	int (*set_unwind)(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up);
 	void *ctx;
 	time_t perfmap_not_before; /* perf maps older than this belong to an earlier pid */
 };
@@ -51,6 +57,7 @@ struct account_stats {
 	uint64_t orphan_events;      /* events of an mm or pid never bound to a process */
 	uint64_t stacks_unreadable;  /* stack ids gone from the kernel's map before they were read */
 	uint64_t mm_reused;          /* a dead mm's id came back before its teardown was seen */
+	uint64_t unwind_set_failed;  /* a process's unwind ranges could not be given to the kernel */
 };
 
 struct account {
@@ -84,6 +91,7 @@ struct account {
 	bool changed;
 	uint64_t last_ts;
 	struct account_stats st;
+	struct unwind_cache *unwind;  /* files with unwind tables (NULL: frame pointers only) */
 };
 
 struct account *account__new(const struct account_opts *o);

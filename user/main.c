@@ -269,7 +269,9 @@ static struct account *new_account(struct tracer *t, uint64_t start)
 	return account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
 						     .read_stack = tracer__read_stack,
 						     .drop_stack = tracer__drop_stack,
-						     .exit_info = tracer__exit_info, .ctx = t,
+						     .exit_info = tracer__exit_info,
+						     .load_unwind = tracer__load_unwind,
+						     .set_unwind = tracer__set_unwind, .ctx = t,
 						     .perfmap_not_before = not_before });
 }
 

@@ -296,12 +296,14 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	int64_t cats[NR_CATS], unattr;
 	struct outfile o;
 	struct stack_row *v;
-	size_t n, i, j;
+	size_t n, i, j, cfi[3] = { 0, 0, 0 }; /* tables, skipped, rows */
 	int err = outfile__open(&o, path), c;
 	FILE *f;
 
 	if (err)
 		return err;
+	if (a->unwind)
+		unwind__stats(a->unwind, &cfi[0], &cfi[1], &cfi[2]);
 	f = o.f;
 	peak_categories(a, cats, &unattr);
 	fprintf(f, "{\n  \"schema\": \"taskmem-trace/1\",\n  \"command\": [");
@@ -414,12 +416,14 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		fprintf(f, ", \"%s\": %llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
 	fprintf(f, ", \"events_processed\": %llu, \"growth_without_stack\": %llu, \"unplaced_bytes\": %llu, "
 		   "\"frames\": %llu, \"frames_unsymbolized\": %llu, \"maps_read_failed\": %llu, \"orphan_events\": %llu, "
-		   "\"mm_teardown_unseen\": %llu, \"stacks_unreadable\": %llu}\n}\n",
+		   "\"mm_teardown_unseen\": %llu, \"stacks_unreadable\": %llu, \"cfi_tables\": %zu, \"cfi_rows\": %zu, "
+		   "\"cfi_tables_skipped\": %zu, \"cfi_set_failed\": %llu}\n}\n",
 		(unsigned long long)a->st.events, (unsigned long long)a->st.stacks_missing,
 		(unsigned long long)a->st.unplaced_bytes, (unsigned long long)a->st.frames,
 		(unsigned long long)a->st.frames_unknown, (unsigned long long)a->st.maps_read_failed,
 		(unsigned long long)a->st.orphan_events, (unsigned long long)a->st.mm_reused,
-		(unsigned long long)a->st.stacks_unreadable);
+		(unsigned long long)a->st.stacks_unreadable, cfi[0], cfi[2], cfi[1],
+		(unsigned long long)a->st.unwind_set_failed);
 	return outfile__close(&o);
 }
 

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include "taskmem.skel.h"
 #include "tracer.h"
+#include "unwind.h"
 #include "util.h"
 
 const char *const tm_counter_names[TM_NR_COUNTERS] = {
@@ -25,6 +26,7 @@ const char *const tm_counter_names[TM_NR_COUNTERS] = {
 	[TM_CNT_TASK_MAP_FULL] = "thread_map_full",
 	[TM_CNT_MM_MAP_FULL] = "mm_map_full",
 	[TM_CNT_TRACED_MAP_FULL] = "process_map_full",
+	[TM_CNT_UNWIND_STOP] = "cfi_no_row",
 };
 
 struct tracer {
@@ -33,6 +35,8 @@ struct tracer {
 	tracer_event_fn fn;
 	void *ctx;
 	int handled;
+	int unwind_files; /* tables loaded */
+	uint32_t unwind_gen; /* of the last ranges set */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -119,6 +123,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 	bpf_map__set_max_entries(t->skel->maps.tasks, o->max_threads);
 	bpf_map__set_max_entries(t->skel->maps.exits, o->max_processes * 4);
 	bpf_map__set_max_entries(t->skel->maps.stacks, o->stack_storage);
+	bpf_map__set_max_entries(t->skel->maps.unwind_procs, o->max_processes);
 	bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)o->ringbuf_bytes);
 	err = taskmem_bpf__load(t->skel);
 	if (err) {
@@ -146,10 +151,9 @@ fail:
 
 int tracer__follow(struct tracer *t, pid_t pid)
 {
-	uint32_t key = (uint32_t)pid;
-	uint8_t one = 1;
+	uint32_t key = (uint32_t)pid, v = TM_TRACED;
 
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced), &key, &one, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced), &key, &v, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -188,6 +192,52 @@ int tracer__exit_info(void *ctx, uint32_t tgid, struct tm_exit *out)
 	struct tracer *t = ctx;
 
 	return bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.exits), &tgid, out) ? -errno : 0;
+}
+
+int tracer__load_unwind(void *ctx, const void *table)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	const struct unwind_table *ut = table;
+	struct tracer *t = ctx;
+	uint32_t *keys, n = (uint32_t)ut->n, idx = (uint32_t)t->unwind_files;
+	int fd, err = 0;
+
+	if (t->unwind_files >= TM_MAX_UNWIND_FILES)
+		return -ENOSPC;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tm_unwind", sizeof(uint32_t), sizeof(*ut->rows), n, &opts);
+	if (fd < 0)
+		return -errno;
+	keys = xmalloc(n * sizeof(*keys));
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(fd, keys, ut->rows, &n, &bopts) ||
+	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_files), &idx, &fd, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_inodes), &ut->inode,
+				&(struct tm_unwind_file){ .file = idx, .nrows = (uint32_t)ut->n }, BPF_ANY))
+		err = -errno;
+	free(keys);
+	close(fd); /* unwind_files holds it */
+	if (err)
+		return err;
+	return t->unwind_files++;
+}
+
+int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up)
+{
+	struct tracer *t = ctx;
+	int fd = bpf_map__fd(t->skel->maps.unwind_procs);
+	/* a new generation: the walk's cached frames of this process are stale (BPF adds 1 per
+	 * mapping it adds itself: steps of 1 << 12 keep the two apart) */
+	uint32_t v = TM_TRACED | (up->n ? TM_TRACED_UNWIND : 0) | ++t->unwind_gen << (TM_TRACED_GEN_SHIFT + 12);
+
+	if (up->n ? bpf_map_update_elem(fd, &tgid, up, BPF_ANY) :
+		    bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
+		return -errno;
+	/* only while the process is traced: an exited one must not come back */
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced), &tgid, &v, BPF_EXIST) && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 void tracer__drop_stack(void *ctx, int32_t id)

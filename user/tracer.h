@@ -25,6 +25,10 @@ void tracer__drop_stack(void *t, int32_t id);
 void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS]);
 /* How process tgid ended, from the map that survives a full ring buffer; 0 or -ENOENT. */
 int tracer__exit_info(void *t, uint32_t tgid, struct tm_exit *out);
+/* Load a file's unwind table (struct unwind_table *): its index in unwind_files, or -errno. */
+int tracer__load_unwind(void *t, const void *table);
+/* Which of tgid's text mappings the tables cover (replaces what was set before). */
+int tracer__set_unwind(void *t, uint32_t tgid, const struct tm_unwind_proc *up);
 void tracer__free(struct tracer *t);
 extern const char *const tm_counter_names[TM_NR_COUNTERS];
 #endif

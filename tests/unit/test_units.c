@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Unit tests of the pure user-space pieces: hash map, region set, maps parser, ELF symbols. */
+/* Unit tests of the pure user-space pieces: hash map, region set, maps parser, ELF symbols,
+ * unwind tables. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "model.h"
 #include "procmaps.h"
 #include "strtab.h"
+#include "unwind.h"
 
 static int passed, failed;
 #define CHECK(cond, ...)                                                        \
@@ -167,6 +170,56 @@ static void test_perfmap(void)
 	perfmap__clear(&pm);
 }
 
+/* The row of the code at addr in this process: its file's table, by /proc/self/maps. */
+static const struct tm_unwind_row *row_at(const void *addr, struct unwind_table *t)
+{
+	struct procmaps pm = {};
+	const struct map_entry *m;
+	const struct tm_unwind_row *r = NULL;
+	uint64_t off;
+
+	memset(t, 0, sizeof(*t));
+	if (procmaps__read(&pm, getpid()) || !(m = procmaps__find(&pm, (uint64_t)(uintptr_t)addr)) ||
+	    unwind__build(m->path, t)) {
+		procmaps__clear(&pm);
+		return NULL;
+	}
+	off = (uint64_t)(uintptr_t)addr - m->start + m->off;
+	for (size_t i = 0; i < t->n && t->rows[i].pc <= off; i++)
+		r = &t->rows[i];
+	procmaps__clear(&pm);
+	return r;
+}
+
+static void test_unwind(void)
+{
+	/* at a function's first instruction the call has just pushed the return address: on
+	 * x86-64 the CFA is rsp + 8 whatever the code, with or without frame pointers */
+	const void *fns[] = { (const void *)test_unwind, (const void *)hashmap__new, (const void *)unwind__build,
+			      (const void *)getpid, (const void *)sched_yield };
+	const char *names[] = { "test_unwind", "hashmap__new", "unwind__build", "getpid (libc)", "sched_yield (libc)" };
+	struct unwind_table t;
+	bool sorted = true;
+
+	for (size_t i = 0; i < sizeof(fns) / sizeof(*fns); i++) {
+		const struct tm_unwind_row *r = row_at(fns[i], &t);
+
+		CHECK(r && r->cfa_reg == TM_CFA_RSP && r->cfa_off == 8 && !r->rbp_saved,
+		      "%s: CFA = rsp + 8 at its entry (got reg %d off %d)", names[i], r ? r->cfa_reg : -1,
+		      r ? r->cfa_off : 0);
+		for (size_t j = 1; j < t.n; j++)
+			sorted &= t.rows[j - 1].pc < t.rows[j].pc;
+		unwind__table_free(&t);
+	}
+	CHECK(sorted, "rows sorted by pc, one per pc");
+	/* Debian's glibc keeps no frame pointer: its table is what the walk uses there */
+	row_at((const void *)getpid, &t); /* not one the sanitizers wrap */
+	CHECK(t.fdes > 1000 && unwind__frameless(&t), "libc: %zu functions, %zu with rbp frames: frameless",
+	      t.fdes, t.fdes_fp);
+	unwind__table_free(&t);
+	CHECK(unwind__build("/proc/self/status", &t) < 0 && !t.n, "a file that is not ELF has no table");
+}
+
 int main(void)
 {
 	test_hashmap();
@@ -175,6 +228,7 @@ int main(void)
 	test_elfsyms();
 	test_demangle();
 	test_perfmap();
+	test_unwind();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Unwind tables from .eh_frame (DWARF CFI, read by libdw) for the BPF stack walk, in file
+ * offsets, and which of a process's text mappings use them. */
+#ifndef TM_UNWIND_H
+#define TM_UNWIND_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "taskmem.h"
+#include "procmaps.h"
+
+struct unwind_table {
+	struct tm_unwind_row *rows; /* sorted by pc; a TM_CFA_NONE row ends each covered range */
+	size_t n;
+	size_t fdes;                /* functions described */
+	size_t fdes_fp;             /* of them, those that keep a frame pointer (CFA from rbp) */
+	struct tm_unwind_inode inode; /* the file, as the kernel names it */
+};
+
+/* The table of the ELF file at path; 0, or -errno (-ENOENT: no .eh_frame/.eh_frame_hdr). */
+int unwind__build(const char *path, struct unwind_table *t);
+void unwind__table_free(struct unwind_table *t);
+/* Whether the file's code mostly keeps no frame pointer, so that a frame-pointer walk through
+ * it goes wrong (less than half of its functions set rbp up). */
+bool unwind__frameless(const struct unwind_table *t);
+
+/* Load a table (a struct unwind_table *) into the kernel: its file index
+ * (< TM_MAX_UNWIND_FILES) or -errno. */
+typedef int (*unwind_load_fn)(void *ctx, const void *table);
+
+struct unwind_cache;
+struct unwind_cache *unwind__cache_new(unwind_load_fn load, void *ctx);
+void unwind__cache_free(struct unwind_cache *c);
+/* The ranges of pm's text mappings whose files are frameless and have a table (loaded on first
+ * sight); returns how many (at most TM_UNWIND_RANGES, the largest first). */
+int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struct tm_unwind_proc *out);
+/* Load the tables of the C libraries most programs map (libc, libm, libstdc++, libgcc_s, the
+ * dynamic loader), before the command starts: its ld.so maps them before the tool could. */
+void unwind__preload(struct unwind_cache *c);
+/* Tables loaded, and files that needed one but could not have it (no room, unreadable). */
+void unwind__stats(const struct unwind_cache *c, size_t *loaded, size_t *skipped, size_t *rows);
+#endif

@@ -88,12 +88,26 @@ static const struct fn_rule region_rules[] = {
 	{ "Threads::create_vm", CAT_RUNTIME, "java-vm" },
 };
 
-/* Inside a runtime's heap, what the faulting stack says the bytes are (innermost match). */
+/* Inside a heap (pymalloc's arenas, glibc's brk heap and arenas), what the faulting stack
+ * says the bytes are (innermost match). */
 static const struct fn_rule heap_fault_rules[] = {
 	/* CPython: a suspended coroutine's frame lives inside the coroutine object, made here;
 	 * these are asyncio's task "stacks" (named with Debian's python3.11-dbg debug file) */
 	{ "make_gen", CAT_STACK, "coroutine" },
 	{ "_Py_MakeCoro", CAT_STACK, "coroutine" },
+	/* Rust async runtimes: a task's cell (its future's state machine, the task's "stack"),
+	 * allocated with malloc; found through glibc's frameless malloc by the CFI walk */
+	{ "tokio::runtime::task::core::Cell", CAT_STACK, "tokio-task" },
+	{ "tokio::runtime::task::raw::RawTask::new", CAT_STACK, "tokio-task" },
+	{ "tokio::runtime::task::new_task", CAT_STACK, "tokio-task" },
+	{ "tokio::runtime::task::list::OwnedTasks<S>::bind", CAT_STACK, "tokio-task" }, /* Cell::new inlined */
+	{ "async_task::raw::RawTask", CAT_STACK, "async-task" },
+	{ "async_task::runnable::spawn_unchecked", CAT_STACK, "async-task" },
+	{ "futures_util::stream::futures_unordered::FuturesUnordered<Fut>::push", CAT_STACK, "future" },
+	/* BEAM: a new process's control block, heap and stack, and the heaps its garbage
+	 * collections move it to (beam.smp exports these names) */
+	{ "erl_create_process", CAT_STACK, "erlang-process" },
+	{ "erts_garbage_collect", CAT_STACK, "erlang-process" },
 };
 
 static int heap_fault_label(struct account *a, struct proc *p, int32_t stack_id)
@@ -258,19 +272,26 @@ int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32
 			return go_stack_label(a, p, stack_id, false);
 	}
 	if (r) {
-		static int pymalloc = -1; /* labels are never renumbered */
+		static int pymalloc = -1, malloc_ = -1, beam = -1; /* labels are never renumbered */
 		int fl;
 
 		if (r->label < 0)
 			r->label = region_label(a, p, r);
-		if (pymalloc < 0)
+		if (pymalloc < 0) {
 			pymalloc = label_id(CAT_HEAP, "pymalloc");
-		if (r->label == pymalloc && (fl = heap_fault_label(a, p, stack_id)) >= 0)
+			malloc_ = label_id(CAT_HEAP, "malloc");
+			beam = label_id(CAT_HEAP, "beam");
+		}
+		if ((r->label == pymalloc || r->label == malloc_ || r->label == beam) &&
+		    (fl = heap_fault_label(a, p, stack_id)) >= 0)
 			return fl;
 		return r->label;
 	}
-	if (p->start_brk && addr >= p->start_brk && addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096)
-		return label_id(CAT_HEAP, "brk");
+	if (p->start_brk && addr >= p->start_brk && addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096) {
+		int fl = heap_fault_label(a, p, stack_id);
+
+		return fl >= 0 ? fl : label_id(CAT_HEAP, "brk");
+	}
 	if (in_main_stack(p, addr))
 		return label_id(CAT_STACK, "main");
 	m = account__find_map(a, p, addr);

@@ -32,7 +32,7 @@ struct text_seg {
 static int64_t to_off(const struct text_seg *segs, size_t n, uint64_t vaddr)
 {
 	for (size_t i = 0; i < n; i++)
-		if (vaddr >= segs[i].vaddr && vaddr < segs[i].end)
+		if (vaddr >= segs[i].vaddr && vaddr <= segs[i].end) /* the end: where the last function stops */
 			return (int64_t)(vaddr - segs[i].vaddr + segs[i].off);
 	return -1;
 }
@@ -233,8 +233,17 @@ int unwind__build(const char *path, struct unwind_table *t)
 		if (pc < next) /* the function ends before the next one starts: nothing covers the gap */
 			emit(t, &cap, to_off(segs, nsegs, pc), (struct tm_unwind_row){ .cfa_reg = TM_CFA_NONE });
 	}
-	/* file offsets keep the order of addresses within a segment; segments may not */
-	qsort(t->rows, t->n, sizeof(*t->rows), row_cmp);
+	/* file offsets keep the order of addresses within a segment; segments may not (and a
+	 * hostile file's FDEs may overlap): sorted, then one row per pc */
+	if (t->n) {
+		size_t j = 0;
+
+		qsort(t->rows, t->n, sizeof(*t->rows), row_cmp);
+		for (size_t i = 1; i < t->n; i++)
+			if (t->rows[i].pc != t->rows[j].pc)
+				t->rows[++j] = t->rows[i];
+		t->n = j + 1;
+	}
 	err = t->n ? 0 : -ENOENT;
 out:
 	free(starts);

@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 c=corpus
-mkdir -p $c/elfsyms $c/procmaps $c/smaps $c/perfmap $c/gopclntab $c/demangle
+mkdir -p $c/elfsyms $c/procmaps $c/smaps $c/perfmap $c/gopclntab $c/demangle $c/unwind
 
 cat >"$tmp/tiny.c" <<'SRC'
 static int helper(int x) { return x * 3 + 1; }
@@ -32,6 +32,11 @@ strip -o $c/elfsyms/shared-dynsym-only "$tmp/lib.so"
 cc -Os -c -fno-asynchronous-unwind-tables -o $c/elfsyms/relocatable.o "$tmp/tiny.c"
 cc -Os -nostdlib -static -fno-asynchronous-unwind-tables -Wl,--build-id=none -o $c/elfsyms/go-like "$tmp/golike.c"
 printf '\177ELF' >$c/elfsyms/magic-only
+# unwind tables: the same code with .eh_frame and .eh_frame_hdr, without and with frame pointers
+cc -Os -nostdlib -shared -fPIC -fasynchronous-unwind-tables -fomit-frame-pointer -Wl,--eh-frame-hdr \
+	-Wl,--build-id=none -o $c/unwind/shared-nofp "$tmp/tiny.c"
+cc -O0 -nostdlib -static -fasynchronous-unwind-tables -fno-omit-frame-pointer -Wl,--eh-frame-hdr \
+	-Wl,--build-id=none -o $c/unwind/static-fp "$tmp/tiny.c"
 
 # maps and smaps of a real process that maps a file whose name has spaces and is then deleted
 f="$tmp/a file (x)"

@@ -275,6 +275,7 @@ struct unwind_cache {
 	unwind_load_fn load;
 	void *ctx;
 	size_t loaded, skipped, rows;
+	uint64_t ino[TM_MAX_UNWIND_FILES]; /* of each loaded file */
 };
 
 struct unwind_cache *unwind__cache_new(unwind_load_fn load, void *ctx)
@@ -311,8 +312,9 @@ static uint64_t file_slot(struct unwind_cache *c, const char *path)
 		return 0;
 	if (unwind__frameless(&t)) {
 		idx = c->loaded < TM_MAX_UNWIND_FILES ? c->load(c->ctx, &t) : -ENOSPC;
-		if (idx >= 0) {
+		if (idx >= 0 && idx < TM_MAX_UNWIND_FILES) {
 			v = ((uint64_t)idx + 1) | (uint64_t)t.n << 32;
+			c->ino[idx] = t.inode.ino;
 			c->loaded++;
 			c->rows += t.n;
 		} else {
@@ -339,6 +341,10 @@ int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struc
 			continue;
 		r = (struct tm_unwind_range){ .start = m->start, .end = m->end, .off = m->off,
 					      .file = (uint32_t)(v & 0xffffffff) - 1, .nrows = (uint32_t)(v >> 32) };
+		/* the same path may be another file for the process (another mount namespace, a
+		 * library replaced since): a wrong table would make up frames */
+		if (m->ino && m->ino != c->ino[r.file])
+			continue;
 		if (out->n < TM_UNWIND_RANGES) {
 			out->r[out->n++] = r;
 			continue;

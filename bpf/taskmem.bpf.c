@@ -372,7 +372,7 @@ static __always_inline int stack_word(struct walk_ctx *c, __u64 addr, __u64 *val
 	__u64 off = addr - c->base, len, idx;
 
 	if (addr & 7)
-		return bpf_probe_read_user(val, sizeof(*val), (void *)addr) ? -1 : 0;
+		return -1; /* saved registers are 8-byte aligned: a bad CFA */
 	if (off + 8 > c->wlen || off > TM_STACK_WINDOW) {
 		len = 4096 - (addr & 4095); /* >= 8: addr is aligned */
 		if (len > TM_STACK_WINDOW)

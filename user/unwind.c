@@ -20,6 +20,11 @@
 #include "unwind.h"
 #include "util.h"
 
+/* Larger files (a compiler's cc1: 45k functions, 479k rows) are walked by frame pointers:
+ * building and loading their table would stall the event loop for 0.5 s or more, and
+ * short-lived processes would exit unread meanwhile. CPython has 9.8k, libc 3.7k. */
+#define UNWIND_MAX_FDES 20000
+
 #define REG_RBP 6
 #define REG_RSP 7
 #define REG_RA 16
@@ -198,6 +203,10 @@ int unwind__build(const char *path, struct unwind_table *t)
 			segs[nsegs++] = (struct text_seg){ ph.p_vaddr, ph.p_vaddr + ph.p_memsz, ph.p_offset };
 	}
 	starts = fde_starts(elf, &nstarts);
+	if (nstarts > UNWIND_MAX_FDES) {
+		err = -EFBIG;
+		goto out;
+	}
 	cfi = starts ? dwarf_getcfi_elf(elf) : NULL;
 	if (!cfi)
 		goto out;
@@ -308,7 +317,13 @@ static uint64_t file_slot(struct unwind_cache *c, const char *path)
 	slot = hashmap__upsert(c->files, (uint64_t)(uintptr_t)path, &created);
 	if (!created)
 		return *slot;
-	if (unwind__build(path, &t))
+	idx = unwind__build(path, &t);
+	if (idx == -EFBIG) {
+		c->skipped++;
+		if (verbose)
+			p_warn("no unwind table for %s: more than %d functions", path, UNWIND_MAX_FDES);
+	}
+	if (idx)
 		return 0;
 	if (unwind__frameless(&t)) {
 		idx = c->loaded < TM_MAX_UNWIND_FILES ? c->load(c->ctx, &t) : -ENOSPC;

@@ -17,7 +17,8 @@ struct unwind_table {
 	struct tm_unwind_inode inode; /* the file, as the kernel names it */
 };
 
-/* The table of the ELF file at path; 0, or -errno (-ENOENT: no .eh_frame/.eh_frame_hdr). */
+/* The table of the ELF file at path; 0, or -errno (-ENOENT: no .eh_frame/.eh_frame_hdr;
+ * -EFBIG: too many functions to build it without stalling the tool). */
 int unwind__build(const char *path, struct unwind_table *t);
 void unwind__table_free(struct unwind_table *t);
 /* Whether the file's code mostly keeps no frame pointer, so that a frame-pointer walk through

@@ -103,7 +103,7 @@ $(OUTPUT)/fuzz/obj/%.o: user/%.c $(wildcard user/*.h) include/taskmem.h | $(OUTP
 $(OUTPUT)/fuzz/libtm.a: $(FUZZ_LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(OUTPUT)/fuzz/libtm.a
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/input_file.h $(OUTPUT)/fuzz/libtm.a
 	$(call msg,FUZZER,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(INCLUDES) -Iuser $< $(OUTPUT)/fuzz/libtm.a $(LDLIBS) -o $@
 

@@ -81,20 +81,6 @@ static void add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *nam
  * /usr/lib/debug/.build-id, else by .gnu_debuglink next to the file or under /usr/lib/debug. */
 /* Paths come from the traced program (its maps, its .gnu_debuglink): a FIFO there must not block
  * us in open(), and only a regular file is read. */
-/* ELF_C_READ (pread), not ELF_C_READ_MMAP: a program that truncates a file we read would turn
- * a mapped read into SIGBUS. */
-static int open_regular(const char *path)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t *id, size_t idlen,
 			    const char *link)
 {

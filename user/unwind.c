@@ -7,7 +7,6 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,12 +185,12 @@ int unwind__build(const char *path, struct unwind_table *t)
 
 	memset(t, 0, sizeof(*t));
 	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path); /* the traced program may have put a FIFO or a truncated file there */
 	if (fd < 0)
-		return -errno;
+		return -ENOENT;
 	if (!fstat(fd, &st)) /* the kernel's dev_t is major << 20 | minor */
 		t->inode = (struct tm_unwind_inode){ .ino = st.st_ino, .dev = major(st.st_dev) << 20 | minor(st.st_dev) };
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || gelf_getclass(elf) != ELFCLASS64 || elf_getphdrnum(elf, &nphdr)) {
 		err = -ENOEXEC;
 		goto out;
@@ -339,7 +338,7 @@ static uint64_t file_slot(struct unwind_cache *c, const char *path)
 		}
 	}
 	unwind__table_free(&t);
-	*hashmap__find(c->files, (uint64_t)(uintptr_t)path) = v; /* the load may not insert, but be safe */
+	*slot = v; /* still valid: nothing else inserts into c->files meanwhile */
 	return v;
 }
 

@@ -3,6 +3,7 @@
  * unwind tables. */
 #include <sched.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -218,6 +219,18 @@ static void test_unwind(void)
 	      t.fdes, t.fdes_fp);
 	unwind__table_free(&t);
 	CHECK(unwind__build("/proc/self/status", &t) < 0 && !t.n, "a file that is not ELF has no table");
+	{ /* a traced program can put a FIFO where its library was: refused, not waited on */
+		char fifo[] = "/tmp/taskmem-unit-fifo.XXXXXX";
+		int tmp = mkstemp(fifo);
+
+		if (tmp >= 0) {
+			close(tmp);
+			unlink(fifo);
+		}
+		CHECK(tmp >= 0 && !mkfifo(fifo, 0600) && unwind__build(fifo, &t) < 0 && !t.n,
+		      "a FIFO is refused without blocking");
+		unlink(fifo);
+	}
 }
 
 int main(void)

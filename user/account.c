@@ -73,8 +73,8 @@ struct account *account__new(const struct account_opts *o)
 	a->mms = hashmap__new();
 	a->pending_mm = hashmap__new();
 	a->stack_users = hashmap__new();
-	if (o->load_unwind && o->set_unwind) {
-		a->unwind = unwind__cache_new(o->load_unwind, o->ctx);
+	if (o->load_unwind && o->commit_unwind && o->set_unwind) {
+		a->unwind = unwind__cache_new(o->load_unwind, o->commit_unwind, o->ctx);
 		unwind__preload(a->unwind);
 	}
 	a->next_sample = o->start_ts + o->interval_ns;

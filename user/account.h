@@ -20,6 +20,8 @@ struct account_opts {
 	/* Load an unwind table (struct unwind_table *) into the kernel: its index, or -errno.
 	 * NULL: stacks are walked by frame pointers only. */
 	int (*load_unwind)(void *ctx, const void *table);
+	/* Put the tables loaded since the last call in place; 0 or -errno. */
+	int (*commit_unwind)(void *ctx);
 	/* Tell the kernel which of tgid's text mappings the tables cover; 0 or -errno. */
 	int (*set_unwind)(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up);
 	void *ctx;

@@ -271,6 +271,7 @@ static struct account *new_account(struct tracer *t, uint64_t start)
 						     .drop_stack = tracer__drop_stack,
 						     .exit_info = tracer__exit_info,
 						     .load_unwind = tracer__load_unwind,
+						     .commit_unwind = tracer__commit_unwind,
 						     .set_unwind = tracer__set_unwind, .ctx = t,
 						     .perfmap_not_before = not_before });
 }

@@ -37,6 +37,13 @@ struct tracer {
 	int handled;
 	int unwind_files; /* tables loaded */
 	uint32_t unwind_gen; /* of the last ranges set */
+	/* tables loaded but not yet in unwind_files: each update of an array of maps waits for an
+	 * RCU grace period (7-19 ms here), a batch waits once */
+	int npend;
+	uint32_t pend_idx[TM_MAX_UNWIND_FILES];
+	int pend_fd[TM_MAX_UNWIND_FILES];
+	struct tm_unwind_inode pend_ino[TM_MAX_UNWIND_FILES];
+	struct tm_unwind_file pend_file[TM_MAX_UNWIND_FILES];
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -211,16 +218,42 @@ int tracer__load_unwind(void *ctx, const void *table)
 	keys = xmalloc(n * sizeof(*keys));
 	for (uint32_t i = 0; i < n; i++)
 		keys[i] = i;
-	if (bpf_map_update_batch(fd, keys, ut->rows, &n, &bopts) ||
-	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_files), &idx, &fd, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_inodes), &ut->inode,
-				&(struct tm_unwind_file){ .file = idx, .nrows = (uint32_t)ut->n }, BPF_ANY))
+	if (bpf_map_update_batch(fd, keys, ut->rows, &n, &bopts))
 		err = -errno;
 	free(keys);
-	close(fd); /* unwind_files holds it */
-	if (err)
+	if (err) {
+		close(fd);
 		return err;
+	}
+	/* in place at the next tracer__commit_unwind */
+	t->pend_idx[t->npend] = idx;
+	t->pend_fd[t->npend] = fd;
+	t->pend_ino[t->npend] = ut->inode;
+	t->pend_file[t->npend] = (struct tm_unwind_file){ .file = idx, .nrows = (uint32_t)ut->n };
+	t->npend++;
 	return t->unwind_files++;
+}
+
+int tracer__commit_unwind(void *ctx)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	struct tracer *t = ctx;
+	uint32_t n = (uint32_t)t->npend;
+	int err = 0, i;
+
+	if (!n)
+		return 0;
+	if (bpf_map_update_batch(bpf_map__fd(t->skel->maps.unwind_files), t->pend_idx, t->pend_fd, &n, &bopts))
+		err = -errno;
+	/* the BPF mmap hook finds a table by inode: only once its rows are reachable */
+	for (i = 0; !err && i < t->npend; i++)
+		if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.unwind_inodes), &t->pend_ino[i],
+					&t->pend_file[i], BPF_ANY))
+			err = -errno;
+	for (i = 0; i < t->npend; i++)
+		close(t->pend_fd[i]); /* unwind_files holds them */
+	t->npend = 0;
+	return err;
 }
 
 int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up)
@@ -272,6 +305,8 @@ void tracer__free(struct tracer *t)
 {
 	if (!t)
 		return;
+	for (int i = 0; i < t->npend; i++)
+		close(t->pend_fd[i]);
 	ring_buffer__free(t->rb);
 	taskmem_bpf__destroy(t->skel);
 	free(t);

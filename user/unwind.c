@@ -284,17 +284,20 @@ bool unwind__frameless(const struct unwind_table *t)
 struct unwind_cache {
 	struct hashmap *files; /* interned path -> file index + 1, or 0: walked by frame pointers */
 	unwind_load_fn load;
+	unwind_commit_fn commit;
 	void *ctx;
 	size_t loaded, skipped, rows;
+	size_t pending, pending_rows; /* loaded, not yet committed */
 	uint64_t ino[TM_MAX_UNWIND_FILES]; /* of each loaded file */
 };
 
-struct unwind_cache *unwind__cache_new(unwind_load_fn load, void *ctx)
+struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn commit, void *ctx)
 {
 	struct unwind_cache *c = xcalloc(1, sizeof(*c));
 
 	c->files = hashmap__new();
 	c->load = load;
+	c->commit = commit;
 	c->ctx = ctx;
 	return c;
 }
@@ -333,6 +336,8 @@ static uint64_t file_slot(struct unwind_cache *c, const char *path)
 			v = ((uint64_t)idx + 1) | (uint64_t)t.n << 32;
 			c->ino[idx] = t.inode.ino;
 			c->loaded++;
+			c->pending++;
+			c->pending_rows += t.n;
 			c->rows += t.n;
 		} else {
 			c->skipped++;
@@ -343,6 +348,25 @@ static uint64_t file_slot(struct unwind_cache *c, const char *path)
 	unwind__table_free(&t);
 	*slot = v; /* still valid: nothing else inserts into c->files meanwhile */
 	return v;
+}
+
+/* Put the tables loaded since the last call in place. If the kernel refuses, their slots stay
+ * handed out: a walk that reaches such code finds no row there and ends (cfi_no_row). */
+static void commit(struct unwind_cache *c)
+{
+	int err;
+
+	if (!c->pending)
+		return;
+	err = c->commit(c->ctx);
+	if (err) {
+		c->skipped += c->pending;
+		c->loaded -= c->pending;
+		c->rows -= c->pending_rows;
+		if (verbose)
+			p_warn("unwind tables not usable: %s", strerror(-err));
+	}
+	c->pending = c->pending_rows = 0;
 }
 
 int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struct tm_unwind_proc *out)
@@ -373,6 +397,7 @@ int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struc
 		if (out->r[small].end - out->r[small].start < r.end - r.start)
 			out->r[small] = r;
 	}
+	commit(c);
 	return (int)out->n;
 }
 
@@ -399,6 +424,7 @@ void unwind__preload(struct unwind_cache *c)
 				file_slot(c, path);
 		}
 	}
+	commit(c);
 	procmaps__clear(&pm);
 }
 

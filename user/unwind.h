@@ -28,9 +28,12 @@ bool unwind__frameless(const struct unwind_table *t);
 /* Load a table (a struct unwind_table *) into the kernel: its file index
  * (< TM_MAX_UNWIND_FILES) or -errno. */
 typedef int (*unwind_load_fn)(void *ctx, const void *table);
+/* Make the tables loaded since the last call usable (loads are put in place in batches: the
+ * kernel waits for a grace period at each); 0 or -errno. */
+typedef int (*unwind_commit_fn)(void *ctx);
 
 struct unwind_cache;
-struct unwind_cache *unwind__cache_new(unwind_load_fn load, void *ctx);
+struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn commit, void *ctx);
 void unwind__cache_free(struct unwind_cache *c);
 /* The ranges of pm's text mappings whose files are frameless and have a table (loaded on first
  * sight); returns how many (at most TM_UNWIND_RANGES, the largest first). */

@@ -98,7 +98,8 @@ struct {
  * one array of rows per file, and per process the text mappings they cover. */
 struct unwind_rows {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_INNER_MAP); /* each file's array has its own size */
+	/* each file's array has its own size; filled through mmap (user/tracer.c) */
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct tm_unwind_row)); /* no BTF: the kernel refuses it here */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,28 +204,33 @@ int tracer__exit_info(void *ctx, uint32_t tgid, struct tm_exit *out)
 
 int tracer__load_unwind(void *ctx, const void *table)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
-	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	/* mmapable: the rows are copied in place, where a batch update took 0.2 us per row (15 ms
+	 * for libc's 75k) in the kernel */
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	const struct unwind_table *ut = table;
 	struct tracer *t = ctx;
-	uint32_t *keys, n = (uint32_t)ut->n, idx = (uint32_t)t->unwind_files;
-	int fd, err = 0;
+	uint32_t idx = (uint32_t)t->unwind_files;
+	size_t stride = (sizeof(*ut->rows) + 7) & ~(size_t)7, len; /* array elements: 8-aligned */
+	char *mem;
+	int fd;
 
 	if (t->unwind_files >= TM_MAX_UNWIND_FILES)
 		return -ENOSPC;
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tm_unwind", sizeof(uint32_t), sizeof(*ut->rows), n, &opts);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tm_unwind", sizeof(uint32_t), sizeof(*ut->rows),
+			    (uint32_t)ut->n, &opts);
 	if (fd < 0)
 		return -errno;
-	keys = xmalloc(n * sizeof(*keys));
-	for (uint32_t i = 0; i < n; i++)
-		keys[i] = i;
-	if (bpf_map_update_batch(fd, keys, ut->rows, &n, &bopts))
-		err = -errno;
-	free(keys);
-	if (err) {
+	len = ut->n * stride;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		int err = -errno;
+
 		close(fd);
 		return err;
 	}
+	for (size_t i = 0; i < ut->n; i++)
+		memcpy(mem + i * stride, &ut->rows[i], sizeof(*ut->rows));
+	munmap(mem, len);
 	/* in place at the next tracer__commit_unwind */
 	t->pend_idx[t->npend] = idx;
 	t->pend_fd[t->npend] = fd;

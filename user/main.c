@@ -284,6 +284,7 @@ static void finish_run(struct tracer *t, bool live, uint64_t end)
 		fputs("\r\033[K", stderr); /* the summary replaces the status line */
 	while (tracer__poll(t, 0) > 0)
 		;
+	tracer__detach(t);
 	account__finish(g_acct, end);
 	account__resymbolize(g_acct);
 }

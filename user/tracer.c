@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ struct tracer {
 	int pend_fd[TM_MAX_UNWIND_FILES];
 	struct tm_unwind_inode pend_ino[TM_MAX_UNWIND_FILES];
 	struct tm_unwind_file pend_file[TM_MAX_UNWIND_FILES];
+	pthread_t detaching[2]; /* see tracer__detach */
+	int ndetaching;
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -307,10 +310,31 @@ void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS])
 	free(vals);
 }
 
+static void *destroy_link(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+void tracer__detach(struct tracer *t)
+{
+	/* a classic tracepoint's detach waits for RCU grace periods, ~75 ms each here */
+	struct bpf_link **classic[] = { &t->skel->links.handle_rss_stat,
+					&t->skel->links.handle_page_fault_kernel };
+
+	for (size_t i = 0; i < sizeof(classic) / sizeof(*classic); i++)
+		if (*classic[i] && !pthread_create(&t->detaching[t->ndetaching], NULL, destroy_link, *classic[i])) {
+			t->ndetaching++;
+			*classic[i] = NULL; /* the thread's now */
+		}
+}
+
 void tracer__free(struct tracer *t)
 {
 	if (!t)
 		return;
+	while (t->ndetaching > 0)
+		pthread_join(t->detaching[--t->ndetaching], NULL);
 	for (int i = 0; i < t->npend; i++)
 		close(t->pend_fd[i]);
 	ring_buffer__free(t->rb);

@@ -31,6 +31,9 @@ int tracer__load_unwind(void *t, const void *table);
 /* Put the tables loaded since the last call in place (one wait for the kernel); 0 or -errno. */
 int tracer__commit_unwind(void *t);
 int tracer__set_unwind(void *t, uint32_t tgid, const struct tm_unwind_proc *up);
+/* The run is over: start detaching the programs whose detach is slow, in threads of their
+ * own, so that it overlaps the reports (maps stay readable until tracer__free). */
+void tracer__detach(struct tracer *t);
 void tracer__free(struct tracer *t);
 extern const char *const tm_counter_names[TM_NR_COUNTERS];
 #endif

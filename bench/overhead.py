@@ -41,6 +41,11 @@ MEASURES = {
     "bpftrace": "fault counts per user stack (`@[ustack] = count()` on "
                 "`tracepoint:exceptions:page_fault_user`, the command's own pid), printed at exit; "
                 "no sizes, no frees, addresses unsymbolized once the process is gone",
+    "hooks-only": "nothing useful: a reference, not a contender. bpftrace counting the command's "
+                  "page faults and RSS changes on the two tracepoints taskmem-trace needs "
+                  "(`page_fault_user`, `kmem:rss_stat`), no stacks: what hooking them costs "
+                  "before any work, and how much a run's CPU moves on its own (a ratio below "
+                  "1 is noise: no tracer makes the workload cheaper)",
     "memleak": "heap bytes: outstanding malloc/calloc/realloc/mmap... allocations per stack "
                "(uprobes on libc), printed every interval; not resident bytes",
     "heaptrack": "heap bytes: every malloc/free with its stack (LD_PRELOAD), to a file; "
@@ -97,15 +102,17 @@ class Bench:
         elif contender == "perf":
             argv = pre + ["perf", "record", "-q", "-e", "page-faults", "-c", "1", "-g", "-o", out,
                           "--"] + cmd
-        elif contender == "bpftrace":
+        elif contender in ("bpftrace", "hooks-only"):
             with open(cmd[0], "rb") as f:
                 elf = f.read(4) == b"\x7fELF"
             if not elf:  # bpftrace -c runs ELF files only; a launcher script then execs in place
                 cmd = ["/bin/sh"] + cmd
                 pre[pre.index("-w") + 1] = "sh"
-            argv = pre + ["bpftrace", "-o", out, "-c", " ".join(map(shlex.quote, cmd)), "-e",
-                          "tracepoint:exceptions:page_fault_user /pid == cpid/ "
-                          "{ @[ustack] = count(); }"]
+            prog = ("tracepoint:exceptions:page_fault_user /pid == cpid/ { @[ustack] = count(); }"
+                    if contender == "bpftrace" else
+                    "tracepoint:exceptions:page_fault_user /pid == cpid/ { @faults = count(); } "
+                    "tracepoint:kmem:rss_stat /pid == cpid/ { @rss = count(); }")
+            argv = pre + ["bpftrace", "-o", out, "-c", " ".join(map(shlex.quote, cmd)), "-e", prog]
         elif contender == "heaptrack":
             argv = pre + ["heaptrack", "-o", out] + cmd
         elif contender == "massif":
@@ -226,6 +233,10 @@ class Bench:
                 with open(log) as f:
                     m = re.search(r"Lost (\d+) events", f.read())
                 r["dropped"] = int(m.group(1)) if m else 0
+            elif contender == "hooks-only":
+                with open(out) as f:
+                    m = re.search(r"^@faults: (\d+)$", f.read(), re.M)
+                r["events"] = int(m.group(1)) if m else None
         except (OSError, ValueError, KeyError) as e:
             print("  cannot read %s's output: %s" % (contender, e), file=sys.stderr)
         if r["procs"] and self.args.verbose:
@@ -412,8 +423,9 @@ def main():
     ap.add_argument("--slow-reps", type=int, help="repetitions for memleak, heaptrack, massif "
                     "(default: --reps)")
     ap.add_argument("--workloads", default="go,c,python", help="default: go,c,python")
-    ap.add_argument("--contenders", default="untraced,taskmem-trace,perf,bpftrace,memleak,"
-                    "heaptrack,massif", help="default: all (the last three on the C workload only)")
+    ap.add_argument("--contenders", default="untraced,taskmem-trace,perf,bpftrace,hooks-only,"
+                    "memleak,heaptrack,massif",
+                    help="default: all (the last three on the C workload only)")
     ap.add_argument("--go", default="1000000 2", help="go_bench arguments (default: 1000000 2)")
     ap.add_argument("--c", default="2 4096", help="c_faulter arguments: THREADS MIB [PAGES_PER_S] "
                     "(default: 2 4096)")
@@ -452,7 +464,7 @@ def main():
         sys.exit("overhead: %s missing: run `make`" % args.tool)
     if not os.path.ismount("/sys/kernel/tracing"):
         subprocess.call(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"])
-    tools = {"perf": "perf", "bpftrace": "bpftrace", "memleak": "memleak-bpfcc",
+    tools = {"perf": "perf", "bpftrace": "bpftrace", "hooks-only": "bpftrace", "memleak": "memleak-bpfcc",
              "heaptrack": "heaptrack", "massif": "valgrind"}
     contenders = []
     for c in args.contenders.split(","):

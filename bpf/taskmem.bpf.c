@@ -902,6 +902,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
 	x->start_code = BPF_CORE_READ(mm, start_code);
 	x->end_code = BPF_CORE_READ(mm, end_code);
+	x->ino = BPF_CORE_READ(bprm, file, f_inode, i_ino);
+	x->dev = BPF_CORE_READ(bprm, file, f_inode, i_sb, s_dev);
 	bpf_probe_read_kernel_str(x->filename, sizeof(x->filename), BPF_CORE_READ(bprm, interp));
 	bpf_ringbuf_submit(x, BPF_RB_FORCE_WAKEUP); /* user space reads the maps while it lives */
 	return 0;

@@ -72,6 +72,8 @@ struct tm_event {
 struct tm_exec_event {
 	struct tm_event e;
 	__u64 start_code, end_code;   /* mm's executable segment of the binary, load bias applied */
+	__u64 ino;                    /* the binary's inode and device (kernel dev_t): filename */
+	__u32 dev, pad;               /* may be relative to a cwd the tool does not know */
 	char filename[TM_PATH_LEN];   /* bprm->interp: the binary really run (after #! and PATH) */
 };
 

@@ -59,16 +59,18 @@ def sample_rss(comm, stop, out):
         time.sleep(0.001)
 
 
-def trace(args, name, cmd, env=None, timeout=600):
-    """Run the tool with --json/--folded; returns (proc, json or None)."""
+def trace(args, name, cmd, env=None, timeout=600, cwd=None, pre=()):
+    """Run the tool with --json/--folded (pre: a command the tool runs under, e.g. taskset);
+    returns (proc, json or None)."""
     js, fo, pp = (os.path.join(OUT, name + ext) for ext in (".json", ".folded", ".pb.gz"))
     for f in (js, fo, pp):
         if os.path.exists(f):
             os.unlink(f)
     tr = os.path.join(OUT, name + ".trace.json")
-    full = [TOOL, "--json", js, "--folded", fo, "--pprof", pp, "--trace", tr] + args + (["--"] + cmd if cmd else [])
+    full = list(pre) + [TOOL, "--json", js, "--folded", fo, "--pprof", pp, "--trace", tr] + args + (
+        ["--"] + cmd if cmd else [])
     e = dict(os.environ, **(env or {}))
-    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=e)
+    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
     with open(os.path.join(OUT, name + ".log"), "w") as f:
         f.write(" ".join(full) + "\n--- stdout\n" + p.stdout + "--- stderr\n" + p.stderr)
     data = json.load(open(js)) if os.path.exists(js) else None
@@ -649,6 +651,53 @@ def test_make_j(c):
                        if os.path.basename(q["exe"]) not in ("cc1", "x86_64-linux-gnu-as")], "without strace: ")
 
 
+def test_exec_elsewhere(c):
+    """A program run by a relative path from another directory, gone before the tool reads its
+    exec (it and its shell run SCHED_FIFO on the tool's one CPU: the tool runs only once they
+    are done). Its image is then known only by the path execve was given, "./app", which from
+    the tool's cwd is another program: that one's symbols (one function, WRONG_IMAGE, over all
+    the offsets of the real one's code) must not name its frames. Run from the program's own
+    directory, the same path is the file that ran (same inode): its frames are named."""
+    import shutil
+    d = os.path.join(OUT, "exec_elsewhere")
+    shutil.rmtree(d, ignore_errors=True)
+    right, wrong = os.path.join(d, "right"), os.path.join(d, "wrong")
+    os.makedirs(right)
+    os.makedirs(wrong)
+    srcs = {right: "#include <stdlib.h>\n#include <string.h>\n"
+                   "__attribute__((noinline)) char *right_image(size_t n)\n"
+                   "{ char *p = malloc(n); memset(p, 1, n); return p; }\n"
+                   "int main(void) { return right_image(64 << 20)[4096] == 1 ? 0 : 1; }\n",
+            wrong: "void WRONG_IMAGE(void) { __asm__ volatile(\".fill 262144, 1, 0x90\"); }\n"
+                   "int main(void) { WRONG_IMAGE(); return 0; }\n"}
+    for dd, s in srcs.items():
+        with open(os.path.join(dd, "app.c"), "w") as f:
+            f.write(s)
+        b = subprocess.run(["gcc", "-O1", "-fno-omit-frame-pointer", "-o", os.path.join(dd, "app"),
+                            os.path.join(dd, "app.c")], capture_output=True, text=True)
+        if not c.ok(b.returncode == 0, f"gcc: {b.stderr[-200:]}"):
+            return
+    cmd = ["chrt", "-f", "10", "sh", "-c", f"cd {right} && ./app && ./app"]
+    for cwd, named in ((wrong, False), (right, True)):
+        p, data = trace([], c.name, cmd, cwd=cwd, pre=["taskset", "-c", "0"])
+        c.ok(p.returncode == 0, f"exit 0 (got {p.returncode}: {p.stderr[-300:]!r})")
+        if not common_checks(c, data, p):
+            return
+        apps = [q for q in data["processes"] if q["comm"] == "app"]
+        c.ok(len(apps) == 2, f"two app processes (got {len(apps)})")
+        frames = [f for s in data["peak"]["stacks"] for f in s["frames"]]
+        exes = sorted(set(q["exe"] for q in apps))
+        if named:
+            c.ok(exes == [os.path.join(right, "app")], f"from its own directory: the image resolved ({exes})")
+            c.ok("right_image" in frames, f"from its own directory: its frames named ({frames[:6]})")
+        else:
+            c.ok(os.path.join(wrong, "app") not in exes, f"from elsewhere: not the other directory's app ({exes})")
+            c.ok(not any("WRONG_IMAGE" in f for f in frames),
+                 f"from elsewhere: no frame named from the other directory's app ({frames[:6]})")
+            c.ok("right_image" not in frames, "from elsewhere: gone before its exec was read, as arranged "
+                 f"(else this run tests nothing): {exes}")
+
+
 def test_pipeline(c):
     """A shell pipeline of four stages running at once: each stage is accounted once with its
     memory (known by construction) and exit code, and the last stage's output and the script's
@@ -1123,7 +1172,7 @@ def runtime_test(prog, secs, tol, named, oracle):
 
 RUNTIME_TESTS = [runtime_test(*r) for r in RUNTIME_BENCH]
 
-TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_html, test_stack_walk, test_symbolizers] + RUNTIME_TESTS + [test_floods, test_make_j, test_pipeline, test_hostile_debuglink, test_no_btf, test_no_tracefs,
+TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_html, test_stack_walk, test_symbolizers] + RUNTIME_TESTS + [test_floods, test_make_j, test_exec_elsewhere, test_pipeline, test_hostile_debuglink, test_no_btf, test_no_tracefs,
          test_disk_full, test_valgrind, test_fuzz, test_nothing_left]
 
 

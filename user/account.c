@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "account.h"
 #include "demangle.h"
@@ -891,6 +892,7 @@ static void on_exec(struct account *a, const struct tm_event *e)
 	const struct tm_exec_event *x = e->flags & TM_F_EXEC_INFO ? (const struct tm_exec_event *)e : NULL;
 	struct proc *p = proc_of_pid(a, (pid_t)e->tgid);
 	char fn[64], exe[TM_PATH_LEN];
+	bool known = true; /* p->exe is the file that ran */
 	ssize_t n;
 
 	/* reuse an image already begun by execve's mm setup (or a vfork child's) */
@@ -909,14 +911,20 @@ static void on_exec(struct account *a, const struct tm_event *e)
 	if (n > 0) {
 		exe[n] = 0;
 		p->exe = intern(exe);
-	} else if (x && x->filename[0]) { /* already gone: the path execve was given, resolved */
+	} else if (x && x->filename[0]) { /* already gone: the path execve was given */
 		char real[PATH_MAX];
+		struct stat st;
 
-		p->exe = intern(realpath(x->filename, real) ? real : x->filename);
+		/* resolved from the tool's cwd, which may not be the process's (make's ./app in
+		 * another directory): kept only if it is the file that ran, else left as given,
+		 * unresolved, so that no other file's symbols name its frames */
+		known = realpath(x->filename, real) && !stat(real, &st) && st.st_ino == x->ino &&
+			(major(st.st_dev) << 20 | minor(st.st_dev)) == x->dev;
+		p->exe = intern(known ? real : x->filename);
 	}
-	if (p->exe)
+	if (p->exe && known)
 		p->is_go = elfsyms__is_go(elfsyms__get(p->exe));
-	if (refresh_maps(a, p) && x)
+	if (refresh_maps(a, p) && x && known)
 		maps_from_exec(p, x);
 }
 

@@ -800,7 +800,7 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	bool ok = (unsigned long)ret < (unsigned long)-4095;
 
 	/* every syscall of the machine exits here: skip untracked ones before any map lookup */
-	if (!is_tracked_syscall(BPF_CORE_READ(regs, orig_ax)) || !is_traced(id >> 32))
+	if (!is_tracked_syscall(regs->orig_ax) || !is_traced(id >> 32))
 		return 0;
 	st = bpf_map_lookup_elem(&tasks, &tid);
 	if (!st || !st->sys_nr)

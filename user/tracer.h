@@ -27,9 +27,9 @@ void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS]);
 int tracer__exit_info(void *t, uint32_t tgid, struct tm_exit *out);
 /* Load a file's unwind table (struct unwind_table *): its index in unwind_files, or -errno. */
 int tracer__load_unwind(void *t, const void *table);
-/* Which of tgid's text mappings the tables cover (replaces what was set before). */
 /* Put the tables loaded since the last call in place (one wait for the kernel); 0 or -errno. */
 int tracer__commit_unwind(void *t);
+/* Which of tgid's text mappings the tables cover (replaces what was set before). */
 int tracer__set_unwind(void *t, uint32_t tgid, const struct tm_unwind_proc *up);
 /* The run is over: start detaching the programs whose detach is slow, in threads of their
  * own, so that it overlaps the reports (maps stay readable until tracer__free). */

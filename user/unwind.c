@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -173,6 +174,82 @@ static uint64_t *fde_starts(Elf *elf, size_t *n)
 	return NULL;
 }
 
+/* pread len bytes at off of the file into the image at the same offset; false if they are not
+ * all there (the file is shorter, or shrank meanwhile). */
+static bool image_read(int fd, char *img, uint64_t size, uint64_t off, uint64_t len)
+{
+	while (len) {
+		ssize_t r;
+
+		if (off > size || len > size - off)
+			return false;
+		r = pread(fd, img + off, len, (off_t)off);
+		if (r <= 0)
+			return false;
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
+	}
+	return true;
+}
+
+/* The file as libelf and libdw need it for its CFI, in memory of our own: the ELF, program
+ * and section headers, the section names, .eh_frame_hdr and .eh_frame, each at its offset in
+ * an anonymous mapping of the file's size whose other pages are never touched (zero, no
+ * memory). Neither a mapping of the file, where a traced program that truncates it meanwhile
+ * turns a read into SIGBUS, nor libelf's own pread mode, in which libdw's reading of a hostile
+ * .eh_frame leaked inside libelf (129 bytes under the fuzzer, CI). NULL if it is not an ELF64
+ * file with those sections. */
+static Elf *image_open(int fd, uint64_t size, char **img)
+{
+	const Elf64_Ehdr *eh;
+	const Elf64_Shdr *sh;
+	uint64_t shnum, shstrndx;
+	Elf *elf;
+
+	*img = NULL;
+	if (size < sizeof(Elf64_Ehdr) || size > (1ull << 40))
+		return NULL;
+	*img = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (*img == MAP_FAILED) {
+		*img = NULL;
+		return NULL;
+	}
+	eh = (const Elf64_Ehdr *)*img;
+	if (!image_read(fd, *img, size, 0, sizeof(*eh)) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shentsize != sizeof(Elf64_Shdr) ||
+	    (eh->e_phnum && eh->e_phentsize != sizeof(Elf64_Phdr)) || !eh->e_shoff || eh->e_shoff % 8 ||
+	    !image_read(fd, *img, size, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr)) ||
+	    !image_read(fd, *img, size, eh->e_shoff, sizeof(Elf64_Shdr)))
+		return NULL;
+	sh = (const Elf64_Shdr *)(*img + eh->e_shoff);
+	/* more than 0xff00 sections, or their names' index: in section 0 */
+	shnum = eh->e_shnum ? eh->e_shnum : sh[0].sh_size;
+	shstrndx = eh->e_shstrndx == SHN_XINDEX ? sh[0].sh_link : eh->e_shstrndx;
+	if (!shnum || shnum > (1u << 20) || shstrndx >= shnum ||
+	    !image_read(fd, *img, size, eh->e_shoff, shnum * sizeof(Elf64_Shdr)) ||
+	    sh[shstrndx].sh_type == SHT_NOBITS ||
+	    !image_read(fd, *img, size, sh[shstrndx].sh_offset, sh[shstrndx].sh_size))
+		return NULL;
+	for (uint64_t i = 0; i < shnum; i++) {
+		uint64_t name = sh[i].sh_name, strsz = sh[shstrndx].sh_size;
+		const char *s;
+
+		if (sh[i].sh_type == SHT_NOBITS || name >= strsz)
+			continue;
+		s = *img + sh[shstrndx].sh_offset + name; /* within the names read above */
+		if (!memchr(s, 0, strsz - name) || (strcmp(s, ".eh_frame") && strcmp(s, ".eh_frame_hdr")))
+			continue;
+		if (!image_read(fd, *img, size, sh[i].sh_offset, sh[i].sh_size))
+			return NULL;
+	}
+	elf = elf_memory(*img, size);
+	if (elf && elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		elf = NULL;
+	}
+	return elf;
+}
+
 int unwind__build(const char *path, struct unwind_table *t)
 {
 	struct text_seg segs[8];
@@ -181,6 +258,7 @@ int unwind__build(const char *path, struct unwind_table *t)
 	uint64_t *starts = NULL;
 	Dwarf_CFI *cfi = NULL;
 	Elf *elf = NULL;
+	char *img = NULL;
 	int fd, err = -ENOENT;
 
 	memset(t, 0, sizeof(*t));
@@ -188,13 +266,14 @@ int unwind__build(const char *path, struct unwind_table *t)
 	fd = open_regular(path); /* the traced program may have put a FIFO there */
 	if (fd < 0)
 		return -ENOENT;
-	if (!fstat(fd, &st)) /* the kernel's dev_t is major << 20 | minor */
-		t->inode = (struct tm_unwind_inode){ .ino = st.st_ino, .dev = major(st.st_dev) << 20 | minor(st.st_dev) };
-	/* mmapped, unlike elfsyms.c: with ELF_C_READ, libdw's reading of hostile .eh_frame leaked
-	 * inside libelf under the fuzzer (129 bytes, CI). A file truncated while it is read here
-	 * would be SIGBUS (see the note in util.h). */
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || gelf_getclass(elf) != ELFCLASS64 || elf_getphdrnum(elf, &nphdr)) {
+	if (fstat(fd, &st)) {
+		close(fd);
+		return -ENOENT;
+	}
+	/* the kernel's dev_t is major << 20 | minor */
+	t->inode = (struct tm_unwind_inode){ .ino = st.st_ino, .dev = major(st.st_dev) << 20 | minor(st.st_dev) };
+	elf = image_open(fd, (uint64_t)st.st_size, &img);
+	if (!elf || gelf_getclass(elf) != ELFCLASS64 || elf_getphdrnum(elf, &nphdr)) {
 		err = -ENOEXEC;
 		goto out;
 	}
@@ -262,6 +341,8 @@ out:
 		dwarf_cfi_end(cfi);
 	if (elf)
 		elf_end(elf);
+	if (img)
+		munmap(img, (size_t)st.st_size);
 	close(fd);
 	if (err)
 		unwind__table_free(t);

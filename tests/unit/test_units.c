@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Unit tests of the pure user-space pieces: hash map, region set, maps parser, ELF symbols,
  * unwind tables. */
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "procmaps.h"
 #include "strtab.h"
 #include "unwind.h"
+#include "util.h"
 
 static int passed, failed;
 #define CHECK(cond, ...)                                                        \
@@ -233,6 +235,75 @@ static void test_unwind(void)
 	}
 }
 
+/* A traced program may truncate a library while the tool builds its table: another thread here
+ * writes a copy of libc, leaves it 5 ms, shrinks it to one page for 0.5 ms, again and again,
+ * while tables of it are built (~10 ms each). A mapped read past the shrunk end would be SIGBUS
+ * and kill this test (it did, before the tool read the file into memory of its own). */
+struct truncator {
+	int fd;
+	const char *data;
+	size_t len;
+	volatile bool stop;
+};
+
+static void *truncate_loop(void *arg)
+{
+	struct truncator *tr = arg;
+
+	while (!tr->stop) {
+		if (pwrite(tr->fd, tr->data, tr->len, 0) != (ssize_t)tr->len)
+			break;
+		usleep(5000);
+		if (ftruncate(tr->fd, 4096))
+			break;
+		usleep(500);
+	}
+	return NULL;
+}
+
+static void test_unwind_truncated(void)
+{
+	char path[] = "/tmp/taskmem-unit-trunc.XXXXXX";
+	struct truncator tr = { .fd = mkstemp(path) };
+	struct procmaps pm = {};
+	const struct map_entry *m;
+	struct unwind_table t;
+	size_t builds = 0, complete = 0;
+	char *data = NULL;
+	pthread_t th;
+	uint64_t end;
+	FILE *f;
+
+	if (tr.fd < 0 || procmaps__read(&pm, getpid()) || !(m = procmaps__find(&pm, (uint64_t)(uintptr_t)getpid)) ||
+	    !(f = fopen(m->path, "rb"))) {
+		CHECK(false, "a copy of libc to truncate");
+		goto out;
+	}
+	data = xmalloc(64u << 20);
+	tr.len = fread(data, 1, 64u << 20, f);
+	fclose(f);
+	tr.data = data;
+	if (pwrite(tr.fd, data, tr.len, 0) != (ssize_t)tr.len || pthread_create(&th, NULL, truncate_loop, &tr)) {
+		CHECK(false, "a copy of libc to truncate");
+		goto out;
+	}
+	for (end = now_ns() + 1000000000ull; builds < 500 && now_ns() < end; builds++) {
+		complete += !unwind__build(path, &t) && t.fdes > 1000;
+		unwind__table_free(&t);
+	}
+	tr.stop = true;
+	pthread_join(th, NULL);
+	CHECK(builds > 0 && complete > 0, "%zu tables built of a file truncated and restored meanwhile (%zu complete): no SIGBUS",
+	      builds, complete);
+out:
+	free(data);
+	procmaps__clear(&pm);
+	if (tr.fd >= 0) {
+		close(tr.fd);
+		unlink(path);
+	}
+}
+
 int main(void)
 {
 	test_hashmap();
@@ -242,6 +313,7 @@ int main(void)
 	test_demangle();
 	test_perfmap();
 	test_unwind();
+	test_unwind_truncated();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -24,6 +24,11 @@
  * building and loading their table would stall the event loop for 0.5 s or more, and
  * short-lived processes would exit unread meanwhile. CPython has 9.8k, libc 3.7k. */
 #define UNWIND_MAX_FDES 20000
+/* Bounds on what is read of a file (a traced program can map a huge sparse one): section
+ * headers, and each of the section names, .eh_frame_hdr, .eh_frame (python3.11's .eh_frame
+ * is 0.4 MB, node's 2.7 MB for 76k functions). */
+#define IMAGE_MAX_SECTIONS (1u << 17)
+#define IMAGE_MAX_SECTION (32u << 20)
 
 #define REG_RBP 6
 #define REG_RSP 7
@@ -225,9 +230,9 @@ static Elf *image_open(int fd, uint64_t size, char **img)
 	/* more than 0xff00 sections, or their names' index: in section 0 */
 	shnum = eh->e_shnum ? eh->e_shnum : sh[0].sh_size;
 	shstrndx = eh->e_shstrndx == SHN_XINDEX ? sh[0].sh_link : eh->e_shstrndx;
-	if (!shnum || shnum > (1u << 20) || shstrndx >= shnum ||
+	if (!shnum || shnum > IMAGE_MAX_SECTIONS || shstrndx >= shnum ||
 	    !image_read(fd, *img, size, eh->e_shoff, shnum * sizeof(Elf64_Shdr)) ||
-	    sh[shstrndx].sh_type == SHT_NOBITS ||
+	    sh[shstrndx].sh_type == SHT_NOBITS || sh[shstrndx].sh_size > IMAGE_MAX_SECTION ||
 	    !image_read(fd, *img, size, sh[shstrndx].sh_offset, sh[shstrndx].sh_size))
 		return NULL;
 	for (uint64_t i = 0; i < shnum; i++) {
@@ -239,7 +244,7 @@ static Elf *image_open(int fd, uint64_t size, char **img)
 		s = *img + sh[shstrndx].sh_offset + name; /* within the names read above */
 		if (!memchr(s, 0, strsz - name) || (strcmp(s, ".eh_frame") && strcmp(s, ".eh_frame_hdr")))
 			continue;
-		if (!image_read(fd, *img, size, sh[i].sh_offset, sh[i].sh_size))
+		if (sh[i].sh_size > IMAGE_MAX_SECTION || !image_read(fd, *img, size, sh[i].sh_offset, sh[i].sh_size))
 			return NULL;
 	}
 	elf = elf_memory(*img, size);

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <elf.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,29 +263,49 @@ static void *truncate_loop(void *arg)
 	return NULL;
 }
 
+/* libc's bytes (*data, *len) and a file of them made from template; its fd, or -1 */
+static int copy_libc(char *template, char **data, size_t *len)
+{
+	struct procmaps pm = {};
+	const struct map_entry *m;
+	FILE *f = NULL;
+	int fd = mkstemp(template);
+
+	*data = NULL;
+	if (fd >= 0 && !procmaps__read(&pm, getpid()) && (m = procmaps__find(&pm, (uint64_t)(uintptr_t)getpid)) &&
+	    (f = fopen(m->path, "rb"))) {
+		*data = xmalloc(64u << 20);
+		*len = fread(*data, 1, 64u << 20, f);
+		if (*len > 4096 && pwrite(fd, *data, *len, 0) == (ssize_t)*len) {
+			fclose(f);
+			procmaps__clear(&pm);
+			return fd;
+		}
+	}
+	if (f)
+		fclose(f);
+	procmaps__clear(&pm);
+	free(*data);
+	*data = NULL;
+	if (fd >= 0) {
+		close(fd);
+		unlink(template);
+	}
+	return -1;
+}
+
 static void test_unwind_truncated(void)
 {
 	char path[] = "/tmp/taskmem-unit-trunc.XXXXXX";
-	struct truncator tr = { .fd = mkstemp(path) };
-	struct procmaps pm = {};
-	const struct map_entry *m;
 	struct unwind_table t;
-	size_t builds = 0, complete = 0;
-	char *data = NULL;
+	size_t builds = 0, complete = 0, len = 0;
+	char *data;
+	int fd = copy_libc(path, &data, &len);
+	struct truncator tr = { .fd = fd, .data = data, .len = len };
 	pthread_t th;
 	uint64_t end;
-	FILE *f;
 
-	if (tr.fd < 0 || procmaps__read(&pm, getpid()) || !(m = procmaps__find(&pm, (uint64_t)(uintptr_t)getpid)) ||
-	    !(f = fopen(m->path, "rb"))) {
-		CHECK(false, "a copy of libc to truncate");
-		goto out;
-	}
-	data = xmalloc(64u << 20);
-	tr.len = fread(data, 1, 64u << 20, f);
-	fclose(f);
-	tr.data = data;
-	if (pwrite(tr.fd, data, tr.len, 0) != (ssize_t)tr.len || pthread_create(&th, NULL, truncate_loop, &tr)) {
+	if (tr.fd < 0 || pthread_create(&th, NULL, truncate_loop, &tr)) {
 		CHECK(false, "a copy of libc to truncate");
 		goto out;
 	}
@@ -297,9 +319,46 @@ static void test_unwind_truncated(void)
 	      builds, complete);
 out:
 	free(data);
-	procmaps__clear(&pm);
 	if (tr.fd >= 0) {
 		close(tr.fd);
+		unlink(path);
+	}
+}
+
+/* A traced program can map a huge sparse file whose section headers claim a giant .eh_frame:
+ * what the table builder reads of a file is bounded, whatever the file says. */
+static void test_unwind_huge_section(void)
+{
+	char path[] = "/tmp/taskmem-unit-huge.XXXXXX";
+	struct unwind_table t;
+	struct rusage r0, r1;
+	bool patched = false;
+	size_t len;
+	char *data;
+	int fd = copy_libc(path, &data, &len), err = 0;
+
+	if (fd >= 0) {
+		Elf64_Ehdr *eh = (Elf64_Ehdr *)data;
+		Elf64_Shdr *sh = (Elf64_Shdr *)(data + eh->e_shoff);
+		const char *names = data + sh[eh->e_shstrndx].sh_offset;
+
+		for (size_t i = 0; i < eh->e_shnum; i++)
+			if (!strcmp(names + sh[i].sh_name, ".eh_frame")) {
+				sh[i].sh_size = 2ull << 30;
+				patched = true;
+			}
+		/* 4 GiB, sparse: the claimed section is all there, as zeros */
+		patched &= pwrite(fd, data, len, 0) == (ssize_t)len && !ftruncate(fd, 4ull << 30);
+		getrusage(RUSAGE_SELF, &r0);
+		err = unwind__build(path, &t);
+		getrusage(RUSAGE_SELF, &r1);
+		unwind__table_free(&t);
+	}
+	CHECK(fd >= 0 && patched && err < 0 && r1.ru_maxrss - r0.ru_maxrss < 64 * 1024,
+	      "a file claiming a 2 GiB .eh_frame: no table, peak RSS +%ld kB", fd >= 0 ? r1.ru_maxrss - r0.ru_maxrss : 0);
+	free(data);
+	if (fd >= 0) {
+		close(fd);
 		unlink(path);
 	}
 }
@@ -314,6 +373,7 @@ int main(void)
 	test_perfmap();
 	test_unwind();
 	test_unwind_truncated();
+	test_unwind_huge_section();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

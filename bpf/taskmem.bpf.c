@@ -296,8 +296,9 @@ static __always_inline void push_frame(struct walk_ctx *c, __u64 k, __u64 ret)
 /* Binary search of a file's rows for the last one at or before off, one step per call
  * (a bpf_loop callback: verified once, where an open loop multiplied the verifier's work). */
 struct bsearch_ctx {
+	void *rows; /* the file's array, looked up once */
 	__u64 off;
-	__u32 file, lo, hi;
+	__u32 lo, hi;
 	bool failed;
 };
 
@@ -305,12 +306,10 @@ static long bsearch_step(__u32 i, struct bsearch_ctx *b)
 {
 	struct tm_unwind_row *row;
 	__u32 mid = b->lo + (b->hi - b->lo) / 2;
-	void *rows;
 
 	if (b->hi - b->lo <= 1)
 		return 1;
-	rows = bpf_map_lookup_elem(&unwind_files, &b->file);
-	row = rows ? bpf_map_lookup_elem(rows, &mid) : NULL;
+	row = b->rows ? bpf_map_lookup_elem(b->rows, &mid) : NULL;
 	if (!row) {
 		b->failed = true;
 		return 1;
@@ -351,12 +350,15 @@ __noinline int frame_lookup(__u32 tgid, struct frame_cache *fc, __u64 pc)
 		return 0;
 	fc->kind = FC_ROW;
 	fc->row.cfa_reg = TM_CFA_NONE;
+	j = r->file;
+	rows = bpf_map_lookup_elem(&unwind_files, &j);
+	if (!rows)
+		goto none;
+	b.rows = rows;
 	b.off = pc - r->start + r->off;
-	b.file = r->file;
 	b.hi = r->nrows;
 	bpf_loop(32, bsearch_step, &b, 0); /* 2^32 rows: more than any file has */
-	rows = bpf_map_lookup_elem(&unwind_files, &b.file);
-	row = rows && !b.failed ? bpf_map_lookup_elem(rows, &b.lo) : NULL;
+	row = !b.failed ? bpf_map_lookup_elem(rows, &b.lo) : NULL;
 	if (!row || row->pc > b.off)
 		goto none;
 	fc->row = *row;

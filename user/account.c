@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "account.h"
 #include "demangle.h"
@@ -919,7 +918,7 @@ static void on_exec(struct account *a, const struct tm_event *e)
 		 * another directory): kept only if it is the file that ran, else left as given,
 		 * unresolved, so that no other file's symbols name its frames */
 		known = realpath(x->filename, real) && !stat(real, &st) && st.st_ino == x->ino &&
-			(major(st.st_dev) << 20 | minor(st.st_dev)) == x->dev;
+			kernel_dev(st.st_dev) == x->dev;
 		p->exe = intern(known ? real : x->filename);
 	}
 	if (p->exe && known)

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "hashmap.h"
 #include "strtab.h"
@@ -275,8 +274,7 @@ int unwind__build(const char *path, struct unwind_table *t)
 		close(fd);
 		return -ENOENT;
 	}
-	/* the kernel's dev_t is major << 20 | minor */
-	t->inode = (struct tm_unwind_inode){ .ino = st.st_ino, .dev = major(st.st_dev) << 20 | minor(st.st_dev) };
+	t->inode = (struct tm_unwind_inode){ .ino = st.st_ino, .dev = kernel_dev(st.st_dev) };
 	elf = image_open(fd, (uint64_t)st.st_size, &img);
 	if (!elf || gelf_getclass(elf) != ELFCLASS64 || elf_getphdrnum(elf, &nphdr)) {
 		err = -ENOEXEC;

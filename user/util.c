@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include "util.h"
 
 bool verbose;
@@ -102,6 +103,11 @@ const char *basename_of(const char *path)
 	const char *s = strrchr(path, '/');
 
 	return s ? s + 1 : path;
+}
+
+uint32_t kernel_dev(dev_t dev)
+{
+	return major(dev) << 20 | minor(dev);
 }
 
 int open_regular(const char *path)

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* One-line user-facing error: "taskmem-trace: ..." on stderr (bpftool's p_err). */
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -27,5 +28,7 @@ const char *basename_of(const char *path);
  * ELF_C_READ_MMAP: a program that truncates the file meanwhile would turn a mapped read into
  * SIGBUS. */
 int open_regular(const char *path);
+/* A stat() st_dev as the kernel's own dev_t (major << 20 | minor), as BPF reads s_dev */
+uint32_t kernel_dev(dev_t dev);
 
 #endif

@@ -18,6 +18,7 @@ struct unwind_table {
 };
 
 /* The table of the ELF file at path; 0, or -errno (-ENOENT: no .eh_frame/.eh_frame_hdr;
+ * -ENOEXEC: not a 64-bit ELF file, or one whose headers or sections are out of bounds;
  * -EFBIG: too many functions to build it without stalling the tool). */
 int unwind__build(const char *path, struct unwind_table *t);
 void unwind__table_free(struct unwind_table *t);
@@ -36,7 +37,7 @@ struct unwind_cache;
 struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn commit, void *ctx);
 void unwind__cache_free(struct unwind_cache *c);
 /* The ranges of pm's text mappings whose files are frameless and have a table (loaded on first
- * sight); returns how many (at most TM_UNWIND_RANGES, the largest first). */
+ * sight); returns how many (at most TM_UNWIND_RANGES: the largest are kept). */
 int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struct tm_unwind_proc *out);
 /* Load the tables of the C libraries most programs map (libc, libm, libstdc++, libgcc_s, the
  * dynamic loader), before the command starts: its ld.so maps them before the tool could. */

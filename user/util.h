@@ -24,9 +24,9 @@ void grow(void **arr, size_t *cap, size_t need, size_t esz);
 uint64_t now_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
 const char *basename_of(const char *path);
 /* Open a file a traced program may control: read-only, never blocking (a FIFO planted under
- * the name), regular files only; -1 otherwise. Read it with libelf's ELF_C_READ (pread), not
- * ELF_C_READ_MMAP: a program that truncates the file meanwhile would turn a mapped read into
- * SIGBUS. */
+ * the name), regular files only; -1 otherwise. Read it with pread (libelf's ELF_C_READ, or into
+ * memory of one's own as unwind.c does), never through a mapping: a program that truncates the
+ * file meanwhile would turn a mapped read into SIGBUS. */
 int open_regular(const char *path);
 /* A stat() st_dev as the kernel's own dev_t (major << 20 | minor), as BPF reads s_dev */
 uint32_t kernel_dev(dev_t dev);

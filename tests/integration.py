@@ -814,7 +814,7 @@ def test_disk_full(c):
     the file, exit 125 although the command exited 0 (its own code when it did not), and every
     file that is there is complete; no temporary file is left."""
     import gzip
-    loop = "i=0; while [ $i -lt 100 ]; do /bin/true; i=$((i+1)); done"
+    loop = "i=0; while [ $i -lt 150 ]; do /bin/true; i=$((i+1)); done"
     # control: the JSON of this workload does not fit in 64 KiB
     p, data = trace([], c.name, ["sh", "-c", loop])
     size = os.path.getsize(os.path.join(OUT, c.name + ".json")) if data else 0

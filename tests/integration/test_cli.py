@@ -2,10 +2,12 @@
 make install, the status line, -p, and nothing left behind once the tool ends."""
 import json
 import os
+import re
+import signal
 import subprocess
 import time
 
-from lib import BIN, MIB, OUT, ROOT, TOOL, common_checks, trace
+from lib import (BIN, KNOWN_FILE, MIB, OUT, ROOT, RUN_ENV, TOOL, comm_of, common_checks, descendants, trace)
 
 
 def test_exit_codes(c):
@@ -103,9 +105,96 @@ def test_attach(c):
     c.ok(q.returncode == 2, f"-p and a command together is bad usage (got {q.returncode})")
 
 
+def bpf_ids(pid):
+    """The ids of the BPF programs and maps pid holds, from its file descriptors' fdinfo."""
+    ids = {"prog": set(), "map": set()}
+    try:
+        fds = os.listdir(f"/proc/{pid}/fdinfo")
+    except OSError:
+        return ids
+    for fd in fds:
+        try:
+            text = open(f"/proc/{pid}/fdinfo/{fd}").read()
+        except OSError:
+            continue
+        for m in re.finditer(r"^(prog|map)_id:\s+(\d+)$", text, re.M):
+            ids[m.group(1)].add(int(m.group(2)))
+    return ids
+
+
+def loaded_ids(kind):
+    """The ids of the BPF programs (kind "prog") or maps ("map") loaded now."""
+    q = subprocess.run(["bpftool", kind, "show", "-j"], capture_output=True, text=True)
+    return {x["id"] for x in json.loads(q.stdout or "[]")}
+
+
+def start_time(pid):
+    """pid's start time (to tell it from a later process given the same pid); None once it has
+    exited, zombies included."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return None if fields[0] in "ZX" else fields[19]
+
+
 def test_nothing_left(c):
-    """After all runs, no BPF program of ours stays loaded and no child is left."""
-    out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
-    c.ok("handle_rss_stat" not in out, "no taskmem-trace BPF program left loaded")
-    ps = subprocess.run(["pgrep", "-f", "bench/bin/(go_bench|c_known)"], capture_output=True, text=True).stdout
-    c.ok(not ps.strip(), f"no benchmark process left: {ps.strip()}")
+    """Once the tool ends, by its command's exit or by SIGTERM, the BPF programs and maps its
+    own run loaded are unloaded and the processes it started are gone; and no benchmark process
+    this run of the suite started is left running. It looks only at what it started: other
+    users of the machine may be tracing at the same time."""
+    go, known = os.path.join(BIN, "go_bench"), os.path.join(BIN, "c_known")
+    runs = (("command exits", ["sh", "-c", f"{known} {KNOWN_FILE} 8 1 1 8 8 & {go} 2000 1; wait"], None,
+             {"sh", "c_known", "go_bench"}),
+            ("SIGTERM", [go, "10", "60"], signal.SIGTERM, {"go_bench"}))
+    for what, cmd, sig, comms in runs:
+        tool = subprocess.Popen([TOOL, "-q", "--json", os.path.join(OUT, c.name + ".json"), "--"] + cmd,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ids, procs, seen = {"prog": set(), "map": set()}, {}, set()  # procs: pid -> start time
+        deadline = time.time() + 60
+        while tool.poll() is None and time.time() < deadline:
+            for kind, got in bpf_ids(tool.pid).items():
+                ids[kind] |= got
+            for q in descendants(tool.pid):
+                st = start_time(q)
+                if st:
+                    procs.setdefault(q, st)
+                    seen.add(comm_of(q))  # before and after its exec
+            if sig and ids["prog"] and comms <= seen:
+                tool.send_signal(sig)
+                break
+            time.sleep(0.01)
+        try:
+            tool.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            c.ok(False, f"{what}: the tool did not end")
+            tool.kill()
+            tool.wait()
+        # the kernel may free an id a little after the last descriptor is closed
+        deadline = time.time() + 2
+        while True:
+            left_ids = {kind: sorted(got & loaded_ids(kind)) for kind, got in ids.items()}
+            left = [f"{q} {comm_of(q)}" for q, st in procs.items() if start_time(q) == st]
+            if not (left_ids["prog"] or left_ids["map"] or left) or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        c.ok(ids["prog"] and ids["map"], f"{what}: its BPF programs and maps seen while it ran "
+             f"({len(ids['prog'])} programs, {len(ids['map'])} maps)")
+        c.ok(comms <= seen, f"{what}: its processes seen while it ran: {sorted(seen - {None})}")
+        c.ok(not left_ids["prog"], f"{what}: the BPF programs it loaded are unloaded (left: {left_ids['prog']})")
+        c.ok(not left_ids["map"], f"{what}: the BPF maps it made are freed (left: {left_ids['map']})")
+        c.ok(not left, f"{what}: the processes it started are gone (left: {left})")
+    # this run of the suite's processes carry its RUN_ENV value: those of other users do not
+    mark, left = f"{RUN_ENV}={os.environ[RUN_ENV]}".encode(), []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            env = open(f"/proc/{d}/environ", "rb").read().split(b"\0")
+            cmdline = open(f"/proc/{d}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if mark in env and re.search(r"bench/bin/(go_bench|c_known)", cmdline) and start_time(d):
+            left.append(f"{d}: {cmdline.strip()}")
+    c.ok(not left, f"no benchmark process this suite started is left: {left}")

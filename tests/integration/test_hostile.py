@@ -65,7 +65,8 @@ def test_no_btf(c):
 
 
 def test_no_tracefs(c):
-    """tracefs not mounted: the tool mounts it and traces. Not mounted and not mountable (an
+    """Each case in a mount namespace of its own, so that the machine's tracefs is left as it
+    was. tracefs not mounted: the tool mounts it and traces. Not mounted and not mountable (an
     empty read-only tmpfs over /sys/kernel, with only btf/ bound back), or a tracepoint missing
     (kmem's events hidden): 125, one line, the command never started."""
     js = os.path.join(OUT, c.name + ".json")
@@ -84,7 +85,9 @@ def test_no_tracefs(c):
                  "mount -o remount,ro /sys/kernel\n"
                  "test -e /sys/kernel/btf/vmlinux && ! test -e /sys/kernel/tracing", "tracefs")
     # a kernel without a tracepoint we need: its tracefs directory hidden by an empty tmpfs
+    # (tracefs mounted here first: no earlier run may have mounted it)
     cannot_trace(c, "no kmem:rss_stat tracepoint",
+                 "mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing\n"
                  "mount -t tmpfs -o ro none /sys/kernel/tracing/events/kmem\n"
                  "! test -e /sys/kernel/tracing/events/kmem/rss_stat", "rss_stat")
 

@@ -24,7 +24,7 @@ import test_stacks  # noqa: E402
 
 MODULES = (test_cli, test_engine, test_hostile, test_outputs, test_runtimes, test_stacks)
 
-# The order tests run in (test_nothing_left last: it looks for what the others left)
+# The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
 TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drops, test_runtimes.test_go_100k,
          test_runtimes.test_go_deep, test_runtimes.test_go_1m, test_cli.test_exit_codes, test_engine.test_tree,
          test_engine.test_concurrent, test_cli.test_attach, test_outputs.test_html, test_stacks.test_stack_walk,
@@ -42,6 +42,7 @@ def unlisted():
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens through a pipe
     only = sys.argv[sys.argv.index("-k") + 1].split(",") if "-k" in sys.argv else []  # -k a,b: either
     missing = unlisted()
     if missing:

@@ -75,7 +75,7 @@ def test_attach(c):
     g = subprocess.Popen([os.path.join(BIN, "go_bench"), "50000", "8"])
     try:
         time.sleep(1.5)
-        rss = status_kb = None
+        rss = None
         for line in open(f"/proc/{g.pid}/status"):
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1]) * 1024

@@ -53,7 +53,6 @@ def test_c_known(c):
     if c.ok(len(seen) > 100, f"/proc sampler saw the process ({len(seen)} samples)") and kn:
         ours = [q["rss_bytes"] for s in data["timeline"] for q in s["processes"] if q["pid"] == kn[0]["pid"]]
         plateaus = sorted(set(v for v in seen if seen.count(v) >= 50), reverse=True)
-        print("     plateaus (MiB):", [round(v / MIB, 2) for v in plateaus], "timeline values:", len(ours))
         c.ok(len(plateaus) >= 2, f"two plateaus in /proc ({[round(v/MIB, 1) for v in plateaus]} MiB)")
         for v in plateaus:
             c.ok(any(abs(o - v) <= 0.01 * v for o in ours), f"plateau {v/MIB:.1f} MiB from /proc is in the timeline")

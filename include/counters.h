@@ -55,7 +55,7 @@
 	  "frames over distinct stacks")                                                           \
 	X(FRAMES_UNSYMBOLIZED, "frames_unsymbolized", "frames unsymbolized", INFO,                 \
 	  "of those, frames with no name found")                                                   \
-	X(MAPS_READ_FAILED, "maps_read_failed", "maps unreadable", LOSS,                           \
+	X(MAPS_READ_FAILED, "maps_read_failed", "maps unreadable", INFO,                           \
 	  "/proc/PID/maps could not be read (process already gone)")                               \
 	X(ORPHAN_EVENTS, "orphan_events", "orphan events", INFO,                                   \
 	  "events of a process or mm never seen start")                                            \

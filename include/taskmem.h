@@ -147,20 +147,7 @@ struct tm_exit {
 	__u64 exit_code;     /* task->exit_code, a wait status */
 };
 
-/* Loss and health counters, one per cause; read from a per-CPU array at the end. */
-enum tm_counter {
-	TM_CNT_PAGE_FAULTS = 0,   /* user and kernel page faults taken by traced tasks */
-	TM_CNT_RSS_EVENTS,        /* rss_stat events kept for the traced tree */
-	TM_CNT_DROP_RSS,          /* RSS records lost: ring buffer full (delta folds into the next) */
-	TM_CNT_DROP_SYSCALL,      /* mmap/munmap/... records lost: ring buffer full */
-	TM_CNT_DROP_PROC,         /* fork/exec/exit records lost: ring buffer full */
-	TM_CNT_STACK_FAULT,       /* user stack walk failed (-EFAULT: no user regs, bad frame) */
-	TM_CNT_STACK_FULL,        /* stack map full or hash collision (-ENOMEM/-EEXIST) */
-	TM_CNT_TASK_MAP_FULL,     /* per-thread state map full: causes of that thread unknown */
-	TM_CNT_MM_MAP_FULL,       /* mm id map full: foreign-context updates of that mm unseen */
-	TM_CNT_TRACED_MAP_FULL,   /* traced-process map full: a child process was not followed */
-	TM_CNT_UNWIND_STOP,       /* a CFI walk stopped early: code in a file with a table, but no row */
-	TM_NR_COUNTERS,
-};
+/* Loss and health counters: enum tm_counter, generated from the table */
+#include "counters.h"
 
 #endif /* TASKMEM_H */

@@ -52,6 +52,7 @@ static void put_cats(FILE *f, const int64_t c[NR_CATS])
 
 static void put_header(FILE *f, struct account *a, const struct report_info *ri)
 {
+	uint64_t cnt[TM_NR_ALL_COUNTERS];
 	int c;
 
 	fprintf(f, "{\"schema\":\"taskmem-trace-html/1\",\"command\":[");
@@ -64,15 +65,18 @@ static void put_header(FILE *f, struct account *a, const struct report_info *ri)
 	fprintf(f, ",\"duration_s\":%.6f,\"interval_s\":%.6f,\"peak_t_s\":%.6f,\"peak_bytes\":%lld",
 		ri->duration_s, ri->interval_ns / 1e9,
 		a->peak_ts > a->o.start_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0, (long long)a->peak_kernel);
-	fprintf(f, ",\"events\":{\"page faults\":%llu,\"RSS updates\":%llu,\"dropped\":%llu",
-		(unsigned long long)ri->counters[TM_CNT_PAGE_FAULTS],
-		(unsigned long long)ri->counters[TM_CNT_RSS_EVENTS], (unsigned long long)report__dropped(ri));
-	for (c = TM_CNT_DROP_RSS; c < TM_NR_COUNTERS; c++)
-		if (ri->counters[c])
-			fprintf(f, ",\"%s\":%llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
-	fprintf(f, ",\"growth without stack\":%llu,\"frames\":%llu,\"frames unsymbolized\":%llu}",
-		(unsigned long long)a->st.stacks_missing, (unsigned long long)a->st.frames,
-		(unsigned long long)a->st.frames_unknown);
+	/* the summary's facts: [wording, value, is a loss] */
+	counters__collect(a, ri->counters, cnt);
+	fprintf(f, ",\"events\":[");
+	for (c = 0; c < TM_NR_ALL_COUNTERS; c++)
+		if (tm_counters[c].show == CNT_ALWAYS)
+			fprintf(f, "[\"%s\",%llu,0],", tm_counters[c].wording, (unsigned long long)cnt[c]);
+	fprintf(f, "[\"dropped\",%llu,1]", (unsigned long long)counters__dropped(cnt));
+	for (c = 0; c < TM_NR_ALL_COUNTERS; c++)
+		if (counters__loss(c) && cnt[c])
+			fprintf(f, ",[\"%s\",%llu,1]", tm_counters[c].wording, (unsigned long long)cnt[c]);
+	fprintf(f, "],\"frames\":%llu,\"frames_unsymbolized\":%llu", (unsigned long long)cnt[TM_CNT_FRAMES],
+		(unsigned long long)cnt[TM_CNT_FRAMES_UNSYMBOLIZED]);
 	fprintf(f, ",\"cats\":[");
 	for (c = 0; c < NR_CATS; c++)
 		fprintf(f, "%s\"%s\"", c ? "," : "", cat_names[c]);

@@ -228,14 +228,15 @@ static struct account *g_acct;
 /* One status line, rewritten in place, while the command runs (stderr is a terminal). */
 static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events, uint64_t *last_ns)
 {
-	uint64_t c[TM_NR_COUNTERS], now = now_ns();
+	uint64_t kc[TM_NR_COUNTERS], c[TM_NR_ALL_COUNTERS], now = now_ns();
 	int64_t cats[NR_CATS];
 	double rate;
 	int k;
 
-	tracer__counters(t, c);
-	rate = now > *last_ns ? (g_acct->st.events - *last_events) * 1e9 / (now - *last_ns) : 0;
-	*last_events = g_acct->st.events;
+	tracer__counters(t, kc);
+	counters__collect(g_acct, kc, c);
+	rate = now > *last_ns ? (c[TM_CNT_EVENTS_PROCESSED] - *last_events) * 1e9 / (now - *last_ns) : 0;
+	*last_events = c[TM_CNT_EVENTS_PROCESSED];
 	*last_ns = now;
 	fprintf(stderr, "\r\033[K taskmem-trace %.1fs | RSS %.1f MiB:", (now - start) / 1e9,
 		g_acct->kernel / (1024.0 * 1024));
@@ -243,7 +244,7 @@ static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events,
 	for (k = 0; k < NR_CATS; k++)
 		fprintf(stderr, " %s %.1f", cat_names[k], cats[k] / (1024.0 * 1024));
 	fprintf(stderr, " | %.0f ev/s | dropped %llu", rate,
-		(unsigned long long)(c[TM_CNT_DROP_RSS] + c[TM_CNT_DROP_SYSCALL] + c[TM_CNT_DROP_PROC]));
+		(unsigned long long)counters__dropped(c));
 	fflush(stderr);
 }
 static void on_event(void *ctx, const struct tm_event *e)

@@ -11,12 +11,6 @@
 
 #define MIB (1024.0 * 1024.0)
 
-uint64_t report__dropped(const struct report_info *ri)
-{
-	return ri->counters[TM_CNT_DROP_RSS] + ri->counters[TM_CNT_DROP_SYSCALL] +
-	       ri->counters[TM_CNT_DROP_PROC];
-}
-
 /* Categories at the tree's peak; bytes nobody could be credited with go to other. */
 static void peak_categories(struct account *a, int64_t out[NR_CATS], int64_t *unattributed)
 {
@@ -154,6 +148,7 @@ static void print_processes(FILE *f, struct account *a)
 
 void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 {
+	uint64_t cnt[TM_NR_ALL_COUNTERS];
 	int64_t cats[NR_CATS], unattr;
 	struct stack_row *top;
 	size_t n, i;
@@ -192,15 +187,20 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 		fputc('\n', f);
 	}
 	free(top);
-	fprintf(f, "events: %llu page faults, %llu RSS updates, %llu dropped",
-		(unsigned long long)ri->counters[TM_CNT_PAGE_FAULTS],
-		(unsigned long long)ri->counters[TM_CNT_RSS_EVENTS], (unsigned long long)report__dropped(ri));
-	for (c = TM_CNT_STACK_FAULT; c < TM_NR_COUNTERS; c++)
-		if (ri->counters[c])
-			fprintf(f, ", %s %llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
+	/* the ALWAYS rows, the drops' sum, then every loss that is not 0 */
+	counters__collect(a, ri->counters, cnt);
+	fprintf(f, "events:");
+	for (c = 0; c < TM_NR_ALL_COUNTERS; c++)
+		if (tm_counters[c].show == CNT_ALWAYS)
+			fprintf(f, " %llu %s,", (unsigned long long)cnt[c], tm_counters[c].wording);
+	fprintf(f, " %llu dropped", (unsigned long long)counters__dropped(cnt));
+	for (c = 0; c < TM_NR_ALL_COUNTERS; c++)
+		if (counters__loss(c) && cnt[c])
+			fprintf(f, ", %s %llu", tm_counters[c].wording, (unsigned long long)cnt[c]);
 	fprintf(f, "; frames symbolized %llu/%llu\n",
-		(unsigned long long)(a->st.frames - a->st.frames_unknown), (unsigned long long)a->st.frames);
-	if (report__dropped(ri)) {
+		(unsigned long long)(cnt[TM_CNT_FRAMES] - cnt[TM_CNT_FRAMES_UNSYMBOLIZED]),
+		(unsigned long long)cnt[TM_CNT_FRAMES]);
+	if (counters__dropped(cnt)) {
 		fprintf(f, "WARNING: events were dropped (raise --ringbuf-size): totals follow the kernel's counters, but some\n"
 			   "  bytes may be credited to the wrong stack, and a peak that fell among lost events is missed.\n");
 		for (i = 0; i < a->nprocs; i++) {
@@ -296,14 +296,14 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	int64_t cats[NR_CATS], unattr;
 	struct outfile o;
 	struct stack_row *v;
-	size_t n, i, j, cfi[3] = { 0, 0, 0 }; /* tables, skipped, rows */
+	uint64_t cnt[TM_NR_ALL_COUNTERS];
+	size_t n, i, j;
 	int err = outfile__open(&o, path), c;
+	bool dropped;
 	FILE *f;
 
 	if (err)
 		return err;
-	if (a->unwind)
-		unwind__stats(a->unwind, &cfi[0], &cfi[1], &cfi[2]);
 	f = o.f;
 	peak_categories(a, cats, &unattr);
 	fprintf(f, "{\n  \"schema\": \"taskmem-trace/1\",\n  \"command\": [");
@@ -409,21 +409,18 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		json_cats(f, pc);
 		fprintf(f, "}}");
 	}
-	fprintf(f, "\n  ],\n  \"events\": {\"page_faults\": %llu, \"rss_updates\": %llu, \"dropped\": %llu",
-		(unsigned long long)ri->counters[TM_CNT_PAGE_FAULTS],
-		(unsigned long long)ri->counters[TM_CNT_RSS_EVENTS], (unsigned long long)report__dropped(ri));
-	for (c = TM_CNT_DROP_RSS; c < TM_NR_COUNTERS; c++)
-		fprintf(f, ", \"%s\": %llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
-	fprintf(f, ", \"events_processed\": %llu, \"growth_without_stack\": %llu, \"unplaced_bytes\": %llu, "
-		   "\"frames\": %llu, \"frames_unsymbolized\": %llu, \"maps_read_failed\": %llu, \"orphan_events\": %llu, "
-		   "\"mm_teardown_unseen\": %llu, \"stacks_unreadable\": %llu, \"cfi_tables\": %zu, \"cfi_rows\": %zu, "
-		   "\"cfi_tables_skipped\": %zu, \"cfi_set_failed\": %llu}\n}\n",
-		(unsigned long long)a->st.events, (unsigned long long)a->st.stacks_missing,
-		(unsigned long long)a->st.unplaced_bytes, (unsigned long long)a->st.frames,
-		(unsigned long long)a->st.frames_unknown, (unsigned long long)a->st.maps_read_failed,
-		(unsigned long long)a->st.orphan_events, (unsigned long long)a->st.mm_reused,
-		(unsigned long long)a->st.stacks_unreadable, cfi[0], cfi[2], cfi[1],
-		(unsigned long long)a->st.unwind_set_failed);
+	/* every row by its key; "dropped", their sum, comes before the DROP rows */
+	counters__collect(a, ri->counters, cnt);
+	fprintf(f, "\n  ],\n  \"events\": {");
+	for (c = 0, dropped = false; c < TM_NR_ALL_COUNTERS; c++) {
+		if (tm_counters[c].show == CNT_DROP && !dropped) {
+			fprintf(f, "%s\"dropped\": %llu", c ? ", " : "", (unsigned long long)counters__dropped(cnt));
+			dropped = true;
+		}
+		fprintf(f, "%s\"%s\": %llu", c || dropped ? ", " : "", tm_counters[c].key,
+			(unsigned long long)cnt[c]);
+	}
+	fprintf(f, "}\n}\n");
 	return outfile__close(&o);
 }
 
@@ -445,6 +442,7 @@ static void trace_counter(FILE *f, bool *first, const char *name, int pid, uint6
 
 int report__trace(const char *path, struct account *a, const struct report_info *ri)
 {
+	uint64_t cnt[TM_NR_ALL_COUNTERS];
 	struct outfile o;
 	bool first = true;
 	size_t i, j;
@@ -478,9 +476,10 @@ int report__trace(const char *path, struct account *a, const struct report_info 
 			trace_counter(o.f, &first, "resident bytes", a->procs[sp->proc]->pid, s->t, sc);
 		}
 	}
+	counters__collect(a, ri->counters, cnt);
 	fprintf(o.f, "\n], \"metadata\": {\"tool\": \"taskmem-trace\", \"peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, "
 		     "\"dropped\": %llu}}\n",
 		(long long)a->peak_kernel, a->peak_ts > a->o.start_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0,
-		(unsigned long long)report__dropped(ri));
+		(unsigned long long)counters__dropped(cnt));
 	return outfile__close(&o);
 }

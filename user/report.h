@@ -14,7 +14,7 @@ struct report_info {
 	int exit_code;           /* what the tool exits with: the command's code, 128+N on signal */
 	const char *exit_desc;   /* "exited with 0", "killed by SIGKILL" ... */
 	double duration_s;
-	uint64_t counters[TM_NR_COUNTERS];
+	uint64_t counters[TM_NR_COUNTERS]; /* the kernel's (enum tm_counter), read at the end */
 	uint64_t interval_ns;
 	int top;                 /* stacks in the summary */
 };
@@ -39,5 +39,22 @@ int report__json(const char *path, struct account *a, const struct report_info *
 int report__trace(const char *path, struct account *a, const struct report_info *ri);
 int report__html(const char *path, struct account *a, const struct report_info *ri);
 int report__pprof(const char *path, struct account *a, const struct report_info *ri);
-uint64_t report__dropped(const struct report_info *ri);
+
+/* counters.c: the rows of include/counters.h, by id */
+enum counter_show { CNT_INFO, CNT_ALWAYS, CNT_DROP, CNT_LOSS };
+struct counter_info {
+	const char *key;      /* in the JSON's "events" */
+	const char *wording;  /* in the summary and the HTML report */
+	const char *meaning;
+	enum counter_show show;
+};
+extern const struct counter_info tm_counters[TM_NR_ALL_COUNTERS];
+/* Every counter by id: the kernel's as given, the user's as they stand now (the reports
+ * symbolize stacks as they go, so each reads them where it prints them). */
+void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUNTERS],
+		       uint64_t c[TM_NR_ALL_COUNTERS]);
+/* The ring-buffer records lost: the sum of the DROP rows. */
+uint64_t counters__dropped(const uint64_t c[TM_NR_ALL_COUNTERS]);
+/* A DROP or LOSS row: shown, and warned about, when it is not 0. */
+bool counters__loss(int id);
 #endif

@@ -17,20 +17,6 @@
 #include "unwind.h"
 #include "util.h"
 
-const char *const tm_counter_names[TM_NR_COUNTERS] = {
-	[TM_CNT_PAGE_FAULTS] = "page_faults",
-	[TM_CNT_RSS_EVENTS] = "rss_updates",
-	[TM_CNT_DROP_RSS] = "dropped_rss_ringbuf_full",
-	[TM_CNT_DROP_SYSCALL] = "dropped_syscall_ringbuf_full",
-	[TM_CNT_DROP_PROC] = "dropped_process_ringbuf_full",
-	[TM_CNT_STACK_FAULT] = "stack_walk_failed",
-	[TM_CNT_STACK_FULL] = "stack_map_full",
-	[TM_CNT_TASK_MAP_FULL] = "thread_map_full",
-	[TM_CNT_MM_MAP_FULL] = "mm_map_full",
-	[TM_CNT_TRACED_MAP_FULL] = "process_map_full",
-	[TM_CNT_UNWIND_STOP] = "cfi_no_row",
-};
-
 struct tracer {
 	struct taskmem_bpf *skel;
 	struct ring_buffer *rb;

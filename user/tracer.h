@@ -35,5 +35,4 @@ int tracer__set_unwind(void *t, uint32_t tgid, const struct tm_unwind_proc *up);
  * own, so that it overlaps the reports (maps stay readable until tracer__free). */
 void tracer__detach(struct tracer *t);
 void tracer__free(struct tracer *t);
-extern const char *const tm_counter_names[TM_NR_COUNTERS];
 #endif

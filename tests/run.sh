@@ -14,7 +14,7 @@ up=$(echo "$unit_out" | sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\
 uf=$(echo "$unit_out" | sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
 [ -n "$up" ] || { up=0; uf=1; }
 [ "$unit_rc" = 0 ] || [ "$uf" != 0 ] || uf=1
-python3 tests/integration.py "$@"
+python3 -u tests/integration/run.py "$@"
 rc=$?
 ip=$(cat tests/out/passed 2>/dev/null || echo 0)
 if_=$(cat tests/out/failed 2>/dev/null || echo 1)

@@ -1,0 +1,196 @@
+"""What every integration test shares: paths, the Check that collects a test's assertions,
+trace() (one run of the tool with every output), the independent oracles (/usr/bin/time -v,
+/proc, the runtimes' own MEMSTATS lines) and the checks every run must pass."""
+import json
+import os
+import re
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOL = os.environ.get("TASKMEM_TRACE", os.path.join(ROOT, "taskmem-trace"))
+BIN = os.path.join(ROOT, "bench", "bin")
+OUT = os.path.join(ROOT, "tests", "out")
+MIB = 1 << 20
+KNOWN_FILE = os.path.join(OUT, "known.data")
+# In the environment of every process this run of the suite starts (inherited through the
+# tool, shells and launchers): how test_nothing_left tells its leftovers from other users'
+RUN_ENV = "TASKMEM_TEST_RUN"
+os.environ[RUN_ENV] = f"{os.getpid()}.{time.time_ns()}"
+
+
+def descendants(pid):
+    """The pids under pid, parents first, from the kernel's children lists (each thread's)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                kids = [int(k) for k in open(f"/proc/{p}/task/{t}/children").read().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def comm_of(pid):
+    try:
+        return open(f"/proc/{pid}/comm").read().strip()
+    except OSError:
+        return None
+
+
+class Check:
+    """Collects the assertions of one test; a test fails if any check fails."""
+
+    def __init__(self, name):
+        self.name, self.fails = name, []
+
+    def ok(self, cond, what):
+        if not cond:
+            self.fails.append(what)
+        return cond
+
+    def near(self, got, want, tol, what):
+        if got is None or want is None:  # an oracle that printed nothing: a failure, not a crash
+            return self.ok(False, f"{what}: nothing to compare (got {got}, want {want})")
+        good = want != 0 and abs(got - want) <= tol * abs(want)
+        return self.ok(good, f"{what}: got {got/MIB:.2f} MiB, want {want/MIB:.2f} MiB within {tol*100:.0f}%")
+
+
+def sample_rss(comm, stop, out):
+    """Independent oracle: read the kernel's RSS of the process named comm among this suite's
+    own descendants (never another user's) from /proc every ms."""
+    pid = None
+    while not stop.is_set():
+        if pid is None:
+            pid = next((q for q in descendants(os.getpid()) if comm_of(q) == comm), None)
+        else:
+            try:
+                out.append(int(open(f"/proc/{pid}/statm").read().split()[1]) * 4096)
+            except (OSError, IndexError, ValueError):
+                return
+        time.sleep(0.001)
+
+
+def trace(args, name, cmd, env=None, timeout=600, cwd=None, pre=()):
+    """Run the tool with --json/--folded (pre: a command the tool runs under, e.g. taskset);
+    returns (proc, json or None)."""
+    js, fo, pp = (os.path.join(OUT, name + ext) for ext in (".json", ".folded", ".pb.gz"))
+    for f in (js, fo, pp):
+        if os.path.exists(f):
+            os.unlink(f)
+    tr = os.path.join(OUT, name + ".trace.json")
+    full = list(pre) + [TOOL, "--json", js, "--folded", fo, "--pprof", pp, "--trace", tr] + args + (
+        ["--"] + cmd if cmd else [])
+    e = dict(os.environ, **(env or {}))
+    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
+    with open(os.path.join(OUT, name + ".log"), "w") as f:
+        f.write(" ".join(full) + "\n--- stdout\n" + p.stdout + "--- stderr\n" + p.stderr)
+    data = json.load(open(js)) if os.path.exists(js) else None
+    return p, data
+
+
+def maxrss_untraced(cmd, env=None):
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True,
+                       env=dict(os.environ, **(env or {})))
+    return maxrss_of(p.stderr), p.stderr
+
+
+def rss_untraced_at(cmd, t, env=None):
+    """The kernel's RSS of an untraced run of cmd (exec'ing launchers keep the pid) t seconds
+    after its start, from /proc/PID/statm."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=dict(os.environ, **(env or {})))
+    time.sleep(t)
+    try:
+        rss = int(open(f"/proc/{p.pid}/statm").read().split()[1]) * 4096
+    except (OSError, IndexError, ValueError):
+        rss = None
+    p.wait()
+    return rss
+
+
+def maxrss_of(text):
+    m = re.findall(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    return int(m[-1]) * 1024 if m else None
+
+
+def memstats_of(text):
+    m = re.findall(r"MEMSTATS (\{.*\})", text)
+    return json.loads(m[-1]) if m else None
+
+
+def proc_named(data, comm):
+    return [p for p in data["processes"] if p["comm"] == comm]
+
+
+def common_checks(c, data, p, unattributed_max=None):
+    """What every run must satisfy: parts add up, nothing dropped, kernel agreement.
+    unattributed_max: a bound in bytes instead of 1% of the peak, for churning workloads."""
+    if not c.ok(data is not None, "JSON report written"):
+        return False
+    pk = data["peak"]
+    c.ok(sum(pk["categories"].values()) == pk["rss_bytes"], "categories add up to the attributed peak")
+    c.near(pk["rss_bytes"], pk["kernel_rss_bytes"], 0.01, "attributed peak vs kernel counters")
+    bound = 0.01 * pk["rss_bytes"] if unattributed_max is None else unattributed_max
+    c.ok(abs(pk["unattributed_bytes"]) <= bound, f"unattributed bytes {pk['unattributed_bytes']} within {bound:.0f}")
+    c.ok(data["events"]["dropped"] == 0, f"dropped events: {data['events']['dropped']}")
+    for s in data["timeline"]:
+        if sum(s["categories"].values()) != s["rss_bytes"]:
+            c.ok(False, f"timeline sample at {s['t_s']} does not add up")
+            break
+    tr = json.load(open(os.path.join(OUT, c.name + ".trace.json")))
+    tree = [e for e in tr["traceEvents"] if e["ph"] == "C" and e["pid"] == 0]
+    c.ok(tree and max(sum(e["args"].values()) for e in tree) == pk["rss_bytes"],
+         "the trace's tree counter peaks at the JSON peak")
+    c.ok(any(abs(s["t_s"] - pk["t_s"]) < 1e-6 and s["rss_bytes"] == pk["rss_bytes"] for s in data["timeline"]),
+         "the exact peak is in the timeline")
+    ts = [s["t_s"] for s in data["timeline"]]
+    c.ok(ts == sorted(ts), "timeline in time order")
+    fsum = 0
+    for line in open(os.path.join(OUT, c.name + ".folded")):
+        fsum += int(line.rsplit(" ", 1)[1])
+    c.near(fsum, pk["rss_bytes"], 0.01, "folded stacks sum to the peak")
+    return True
+
+
+def check_pprof(c, data):
+    """Go's own pprof (a client no one here wrote) reads the profile; its total is the peak."""
+    q = subprocess.run(["go", "tool", "pprof", "-top", os.path.join(OUT, c.name + ".pb.gz")],
+                       capture_output=True, text=True)
+    m = re.search(r"Total samples = ([\d.]+)([kMGT]?B)", q.stdout)
+    if c.ok(q.returncode == 0 and m, f"go tool pprof reads the profile: {q.stderr[-200:]!r}"):
+        scale = {"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m.group(2)]
+        c.near(float(m.group(1)) * scale, data["peak"]["rss_bytes"], 0.01, "pprof total vs the JSON peak")
+    return q.stdout
+
+
+def label_bytes(data, label):
+    return data["peak"]["labels"].get(label, 0)
+
+
+def frame_bytes(data, pred):
+    """Bytes at the peak under stacks with a frame for which pred holds."""
+    return sum(s["bytes"] for s in data["peak"]["stacks"] if any(pred(f) for f in s["frames"]))
+
+
+def last_images(data):
+    """pid -> its last image in the JSON (the one that exited)."""
+    out = {}
+    for q in data["processes"]:
+        if q["pid"] not in out or q["image"] > out[q["pid"]]["image"]:
+            out[q["pid"]] = q
+    return out
+
+
+def in_private_mounts(setup, argv, timeout=120):
+    """Run argv in a private mount namespace after the shell commands in setup; nothing of it
+    is seen outside (unshare(1) makes the mounts private)."""
+    return subprocess.run(["unshare", "-m", "sh", "-ec", setup + '\nexec "$@"', "sh"] + argv,
+                          capture_output=True, text=True, timeout=timeout)

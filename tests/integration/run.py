@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Integration tests: run the real taskmem-trace as root on real workloads and check its
+numbers against independent oracles: the kernel's own high-water mark (/usr/bin/time -v, in
+the same run and in an untraced one), Go's runtime.MemStats, and C programs whose memory
+make-up is known by construction. The tests live in this directory by area (test_*.py, with
+what they share in lib.py); this runner runs them in the order of TESTS.
+
+usage: tests/integration/run.py [-k SUBSTRING[,SUBSTRING...]] [--list]
+  -k      run only tests whose name contains one of the substrings
+  --list  print the names of the tests that would run, and run none
+"""
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree by root
+import lib  # noqa: E402
+import test_cli  # noqa: E402
+import test_engine  # noqa: E402
+import test_hostile  # noqa: E402
+import test_outputs  # noqa: E402
+import test_runtimes  # noqa: E402
+import test_stacks  # noqa: E402
+
+MODULES = (test_cli, test_engine, test_hostile, test_outputs, test_runtimes, test_stacks)
+
+# The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
+TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drops, test_runtimes.test_go_100k,
+         test_runtimes.test_go_deep, test_runtimes.test_go_1m, test_cli.test_exit_codes, test_engine.test_tree,
+         test_engine.test_concurrent, test_cli.test_attach, test_outputs.test_html, test_stacks.test_stack_walk,
+         test_stacks.test_symbolizers] + test_runtimes.RUNTIME_TESTS + [
+         test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
+         test_hostile.test_hostile_debuglink, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
+         test_hostile.test_disk_full, test_hostile.test_valgrind, test_hostile.test_fuzz, test_cli.test_nothing_left]
+
+
+def unlisted():
+    """test_ functions of the modules that TESTS leaves out (a test written and never run)."""
+    listed = set(TESTS)
+    return [f"{m.__name__}.{n}" for m in MODULES for n, f in vars(m).items()
+            if n.startswith("test_") and callable(f) and f not in listed]
+
+
+def main():
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens through a pipe
+    only = sys.argv[sys.argv.index("-k") + 1].split(",") if "-k" in sys.argv else []  # -k a,b: either
+    missing = unlisted()
+    if missing:
+        print(f"tests not in run.py's TESTS: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    selected = [t for t in TESTS if not only or any(o in t.__name__ for o in only)]
+    if "--list" in sys.argv:
+        for t in selected:
+            print(t.__name__)
+        return 0
+    results = {"passed": 0, "failed": 0}
+    os.makedirs(lib.OUT, exist_ok=True)
+    if not os.path.exists(lib.KNOWN_FILE):
+        with open(lib.KNOWN_FILE, "wb") as f:
+            f.write(os.urandom(64 * lib.MIB))
+    for t in selected:
+        t0 = time.time()
+        # these machines are shared and noisy: a failed test runs once more, and a pass on the
+        # second try is printed as FLAKY with the first failure's reasons, never silently
+        first = None
+        for attempt in range(2):
+            c = lib.Check(t.__name__)
+            try:
+                t(c)
+            except Exception as e:  # a crash is a failure, with its reason
+                c.fails.append(f"exception: {e!r}")
+            if not c.fails:
+                break
+            if first is None:
+                first = list(c.fails)
+        if first and not c.fails:
+            print(f"FLAKY {t.__name__}: failed once, passed on retry; first failure:")
+            for f in first:
+                print(f"     - {f}")
+        status = "ok" if not c.fails else "FAIL"
+        print(f"{status:4} {t.__name__} ({time.time()-t0:.1f}s)")
+        for f in c.fails:
+            print(f"     - {f}")
+        results["passed" if not c.fails else "failed"] += 1
+    for k, v in results.items():
+        open(os.path.join(lib.OUT, k), "w").write(str(v))
+    print(f"integration: {results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

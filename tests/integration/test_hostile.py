@@ -1,0 +1,181 @@
+"""A hostile or broken environment: a debuglink naming a FIFO, no BTF, no tracefs, a full
+disk, memory errors under valgrind, and the fuzzers of every parser of untrusted input."""
+import json
+import os
+import re
+import subprocess
+import time
+
+from lib import BIN, KNOWN_FILE, OUT, ROOT, TOOL, in_private_mounts, proc_named, trace
+
+
+def test_hostile_debuglink(c):
+    """A stripped program whose .gnu_debuglink names a FIFO beside it (the symbolizer looks
+    there for its symbols): the tool must not block opening it, and ends with the command."""
+    import shutil
+    d = os.path.join(OUT, "hostile")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    prog, dbg = os.path.join(d, "prog"), os.path.join(d, "prog.debug")
+    open(prog + ".c", "w").write("int main(void) { return 0; }\n")
+    open(dbg, "w").close()
+    q = subprocess.run(f"cc -o {prog} {prog}.c && strip {prog} && objcopy --add-gnu-debuglink={dbg} {prog}",
+                       shell=True, capture_output=True, text=True)
+    if not c.ok(q.returncode == 0, f"built the program: {q.stderr[-300:]!r}"):
+        return
+    os.unlink(dbg)
+    os.mkfifo(dbg)
+    js = os.path.join(OUT, c.name + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
+    t0 = time.time()
+    try:
+        q = subprocess.run([TOOL, "-q", "--json", js, "--", prog], capture_output=True, text=True, timeout=20)
+        rc = q.returncode
+    except subprocess.TimeoutExpired:
+        rc = None
+    c.ok(rc == 0 and time.time() - t0 < 10, f"the tool ends (rc {rc}, {time.time() - t0:.1f}s)")
+    c.ok(os.path.exists(js), "and writes its report")
+
+
+def cannot_trace(c, what, setup, word):
+    """The tool must refuse with exit 125 and one line naming word, before the command starts."""
+    marker, js = os.path.join(OUT, "started.marker"), os.path.join(OUT, c.name + ".json")
+    for f in (marker, js):
+        if os.path.exists(f):
+            os.unlink(f)
+    t0 = time.time()
+    q = in_private_mounts(setup, [TOOL, "--json", js, "--", "touch", marker])
+    c.ok(q.returncode == 125, f"{what}: exit 125 (got {q.returncode}: {q.stderr[-300:]!r})")
+    lines = q.stderr.strip().splitlines()
+    c.ok(len(lines) == 1 and word in lines[0] and lines[0].startswith("taskmem-trace: "),
+         f"{what}: one line that names {word}: {q.stderr!r}")
+    c.ok(not os.path.exists(marker), f"{what}: the command was not started")
+    c.ok(not os.path.exists(js), f"{what}: no report")
+    c.ok(time.time() - t0 < 10, f"{what}: quick ({time.time() - t0:.1f}s)")
+
+
+def test_no_btf(c):
+    """No kernel BTF: /sys/kernel/btf hidden by an empty tmpfs, or /sys/kernel/btf/vmlinux
+    replaced by an empty file (there but not BTF)."""
+    cannot_trace(c, "BTF hidden", "mount -t tmpfs -o ro,size=4k none /sys/kernel/btf", "BTF")
+    empty = os.path.join(OUT, "empty.file")
+    open(empty, "w").close()
+    cannot_trace(c, "BTF empty", f"mount --bind {empty} /sys/kernel/btf/vmlinux", "BTF")
+
+
+def test_no_tracefs(c):
+    """Each case in a mount namespace of its own, so that the machine's tracefs is left as it
+    was. tracefs not mounted: the tool mounts it and traces. Not mounted and not mountable (an
+    empty read-only tmpfs over /sys/kernel, with only btf/ bound back), or a tracepoint missing
+    (kmem's events hidden): 125, one line, the command never started."""
+    js = os.path.join(OUT, c.name + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
+    q = in_private_mounts("umount /sys/kernel/tracing 2>/dev/null || true\n"
+                          "! mountpoint -q /sys/kernel/tracing",
+                          ["sh", "-c", f'"$0" -q --json {js} -- true && mountpoint -q /sys/kernel/tracing', TOOL])
+    c.ok(q.returncode == 0 and os.path.exists(js), f"unmounted tracefs: the tool mounts it and runs ({q.returncode}: {q.stderr[-300:]!r})")
+    save = os.path.join(OUT, "btf.save")
+    os.makedirs(save, exist_ok=True)
+    cannot_trace(c, "tracefs unmountable",
+                 f"mount --bind /sys/kernel/btf {save}\n"
+                 "mount -t tmpfs -o size=16k none /sys/kernel\n"
+                 f"mkdir /sys/kernel/btf\nmount --bind {save} /sys/kernel/btf\n"
+                 "mount -o remount,ro /sys/kernel\n"
+                 "test -e /sys/kernel/btf/vmlinux && ! test -e /sys/kernel/tracing", "tracefs")
+    # a kernel without a tracepoint we need: its tracefs directory hidden by an empty tmpfs
+    # (tracefs mounted here first: no earlier run may have mounted it)
+    cannot_trace(c, "no kmem:rss_stat tracepoint",
+                 "mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing\n"
+                 "mount -t tmpfs -o ro none /sys/kernel/tracing/events/kmem\n"
+                 "! test -e /sys/kernel/tracing/events/kmem/rss_stat", "rss_stat")
+
+
+def test_disk_full(c):
+    """Reports into a 64 KiB tmpfs, for a run whose JSON alone is larger: a clear message naming
+    the file, exit 125 although the command exited 0 (its own code when it did not), and every
+    file that is there is complete; no temporary file is left."""
+    import gzip
+    loop = "i=0; while [ $i -lt 150 ]; do /bin/true; i=$((i+1)); done"
+    # control: the JSON of this workload does not fit in 64 KiB
+    p, data = trace([], c.name, ["sh", "-c", loop])
+    size = os.path.getsize(os.path.join(OUT, c.name + ".json")) if data else 0
+    c.ok(size > 64 * 1024, f"the workload's JSON is larger than the disk ({size} bytes)")
+    d, copy = os.path.join(OUT, "diskfull"), os.path.join(OUT, "diskfull.seen")
+    for rc_want, script in ((125, loop), (3, loop + "; exit 3")):
+        import shutil
+        shutil.rmtree(copy, ignore_errors=True)
+        os.makedirs(d, exist_ok=True)
+        outs = {"json": "out.json", "folded": "out.folded", "pprof": "out.pb.gz", "trace": "out.trace.json"}
+        args = [a for k, f in outs.items() for a in (f"--{k}", os.path.join(d, f))]
+        # what is on the small disk after the run is copied out before the namespace goes
+        q = in_private_mounts(f"mount -t tmpfs -o size=64k none {d}",
+                              ["sh", "-c", f'"$@"; rc=$?; cp -a {d} {copy}; exit $rc', "sh", TOOL, "-q"] + args +
+                              ["--", "sh", "-c", script])
+        what = f"command exiting {0 if rc_want == 125 else rc_want}"
+        c.ok(q.returncode == rc_want, f"{what}: exit {rc_want} (got {q.returncode}: {q.stderr[-300:]!r})")
+        msgs = q.stderr.strip().splitlines()
+        c.ok(msgs and all(re.match(r"taskmem-trace: cannot write \S+: No space left on device$", m) for m in msgs),
+             f"{what}: each failure one line naming the file and the cause: {msgs}")
+        left = sorted(os.listdir(copy)) if os.path.isdir(copy) else None
+        c.ok(left is not None and "out.json" not in left, f"{what}: no JSON under its name: {left}")
+        c.ok(left is not None and not [f for f in left if ".tmp" in f], f"{what}: no temporary file left: {left}")
+        for f in left or []:
+            path = os.path.join(copy, f)
+            try:
+                if f.endswith(".json"):
+                    json.load(open(path))
+                elif f.endswith(".gz"):
+                    gzip.decompress(open(path, "rb").read())
+                else:
+                    c.ok(all(re.search(r" \d+$", ln) for ln in open(path).read().splitlines()), f"{f} complete")
+            except Exception as e:
+                c.ok(False, f"{what}: {f} is there but not complete: {e!r}")
+        c.ok(len(msgs) + len(left or []) == 4, f"{what}: each report is either complete or named as failed")
+
+
+def test_valgrind(c):
+    """The tool under valgrind's memcheck, with every output, on a short tree (a shell, c_known,
+    true) and on a missing command: no invalid access or use of undefined memory (beyond the
+    libbpf false reports in tests/valgrind.supp) and no definite leak. Always the plain build:
+    valgrind cannot run the ASan one of make sanitize."""
+    tool = os.path.join(ROOT, "taskmem-trace")
+    known = os.path.join(BIN, "c_known")
+    vg = ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
+          "--suppressions=" + os.path.join(ROOT, "tests", "valgrind.supp"), tool, "-q"]
+    js = os.path.join(OUT, c.name + ".json")
+    outs = ["--json", js, "--folded", os.path.join(OUT, c.name + ".folded"),
+            "--pprof", os.path.join(OUT, c.name + ".pb.gz"), "--trace", os.path.join(OUT, c.name + ".trace.json")]
+    if os.path.exists(js):
+        os.unlink(js)
+    for what, cmd, want in (("tree", ["sh", "-c", f"{known} {KNOWN_FILE} 8 1 1 8 8 & /bin/true; wait"], 0),
+                            ("missing command", ["/nonexistent/command"], 127)):
+        q = subprocess.run(vg + outs + ["--"] + cmd, capture_output=True, text=True, timeout=300)
+        open(os.path.join(OUT, f"{c.name}.{want}.log"), "w").write(q.stderr)
+        c.ok(q.returncode == want, f"{what}: exit {want} under valgrind (got {q.returncode}; 99 is valgrind's errors)")
+        m = re.search(r"ERROR SUMMARY: (\d+) errors", q.stderr)
+        c.ok(m and m.group(1) == "0", f"{what}: valgrind found no error: {m and m.group(0)}")
+        c.ok(re.search(r"definitely lost: 0 bytes|no leaks are possible", q.stderr),
+             f"{what}: no definite leak")
+    data = json.load(open(js)) if os.path.exists(js) else None
+    c.ok(data and len(proc_named(data, "c_known")) == 1 and data["events"]["dropped"] == 0,
+         "the report under valgrind is whole")
+
+
+def test_fuzz(c):
+    """make fuzz: each libFuzzer harness of tests/fuzz/ (the parsers of what a traced program
+    controls) runs FUZZ_SECONDS (default 20) under ASan+UBSan, then its seeds and every crash
+    ever found (tests/fuzz/regressions/) are replayed: no crash, leak, hang or UB. Under make
+    sanitize (the suite's second pass) only the replay, unless FUZZ_SECONDS is set."""
+    env = dict(os.environ)
+    if TOOL.endswith("-san") and "FUZZ_SECONDS" not in env:
+        env["FUZZ_SECONDS"] = "0"
+    q = subprocess.run(["make", "-s", "-C", ROOT, "fuzz"], capture_output=True, text=True, timeout=1800, env=env)
+    open(os.path.join(OUT, "fuzz.log"), "w").write(q.stdout + q.stderr)
+    for line in q.stdout.splitlines():
+        print("    ", line)
+    harnesses = [f for f in os.listdir(os.path.join(ROOT, "tests", "fuzz")) if re.match(r"fuzz_\w+\.c$", f)]
+    c.ok(q.returncode == 0, f"make fuzz exits 0 (got {q.returncode}: {(q.stdout + q.stderr)[-600:]!r})")
+    c.ok(q.stdout.count("no crash") >= (1 if env.get("FUZZ_SECONDS") == "0" else 2) * len(harnesses) and harnesses,
+         f"every harness fuzzed and replayed ({len(harnesses)} harnesses)")

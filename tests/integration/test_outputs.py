@@ -1,0 +1,39 @@
+"""The outputs beyond what common_checks reads: the HTML report in a headless browser, and the
+report written by default."""
+import os
+import re
+import subprocess
+
+from lib import BIN, OUT, ROOT, TOOL, common_checks, trace
+
+
+def test_html(c):
+    """The HTML report in headless Chromium (tests/html/check.mjs): it adds up to the JSON peak,
+    one element per folded stack, search/zoom/timeline change what is shown, no console errors,
+    no network. Without any output flag, an HTML report is written and its path printed."""
+    html = os.path.join(OUT, "test_html.html")
+    cmd = [os.path.join(BIN, "go_bench"), "20000", "1"]
+    p, data = trace(["-q", "--html", html], "test_html", cmd)
+    if not common_checks(c, data, p):
+        return
+    shot = os.environ.get("TASKMEM_SCREENSHOT", "")
+    q = subprocess.run(["node", os.path.join(ROOT, "tests", "html", "check.mjs"), html,
+                        os.path.join(OUT, "test_html.json"), os.path.join(OUT, "test_html.folded")] +
+                       ([shot] if shot else []), capture_output=True, text=True, timeout=300)
+    for line in (q.stdout + q.stderr).splitlines():
+        if line.startswith("FAIL") or q.returncode:
+            c.ok(False, line)
+    c.ok(q.returncode == 0 and re.search(r"html: \d+ passed, 0 failed", q.stdout), "browser checks ran and passed")
+    # no output flag: a report in the current directory, its path on stderr, owned by the sudo user
+    d = os.path.join(OUT, "default_report")
+    subprocess.run(["rm", "-rf", d])
+    os.makedirs(d)
+    p = subprocess.run([TOOL, "-q", "--", "/bin/true"], cwd=d, capture_output=True, text=True,
+                       env=dict(os.environ, SUDO_UID="65534", SUDO_GID="65534"))
+    m = re.search(r"report: (\S+\.html)", p.stderr)
+    if c.ok(p.returncode == 0 and m, f"no output flag: report path printed ({p.stderr.strip()!r})"):
+        path = os.path.join(d, m.group(1))
+        c.ok(os.path.exists(path) and os.stat(path).st_uid == 65534, "default report exists, owned by SUDO_UID")
+        c.ok(os.listdir(d) == [m.group(1)], f"only the report is left in the directory: {os.listdir(d)}")
+        text = open(path).read() if os.path.exists(path) else ""
+        c.ok("/*TASKMEM_DATA*/" not in text and '"command":["/bin/true"]' in text, "the report holds the run's data")

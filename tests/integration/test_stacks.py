@@ -1,0 +1,95 @@
+"""Stacks: the user stack walk (frame pointers, 32-bit, DWARF CFI) on call chains known by
+construction, and the symbolizers beyond .symtab (stripped Go, C++, Node's JIT)."""
+import os
+import re
+import subprocess
+
+from lib import MIB, OUT, ROOT, frame_bytes, label_bytes, trace
+
+
+def test_stack_walk(c):
+    """The user stack walk on a call chain known by construction (tests/programs/frames.c):
+    main, then DEPTH + 1 frames alternating small_frame / big_frame (5000-byte frames that
+    straddle pages and the walk's read windows), then touch(), which faults in 4 MiB. Also
+    built 32-bit (gcc-multilib): compat tasks take the kernel's walk instead of the tool's. And
+    built without frame pointers (-O1 -fomit-frame-pointer): walked by the DWARF CFI tables the
+    tool loads from .eh_frame, through main and on into glibc's start code."""
+    fp = ["-O0", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer"]
+    nofp = ["-O1", "-fomit-frame-pointer", "-fno-inline"]
+    for bits, flags, depths in ((64, fp, (40, 300)), (32, fp, (40,)), ("64-nofp", nofp, (40,))):
+        exe = os.path.join(OUT, f"frames{bits}")
+        b = subprocess.run(["gcc", "-m64" if bits == "64-nofp" else f"-m{bits}", "-g", "-fno-optimize-sibling-calls"] +
+                           flags + ["-o", exe, os.path.join(ROOT, "tests", "programs", "frames.c")],
+                           capture_output=True, text=True)
+        if not c.ok(b.returncode == 0, f"gcc -m{bits}: {b.stderr[-200:]}"):
+            continue
+        for depth in depths:
+            what = f"{bits}-bit, depth {depth}"
+            # without frame pointers the walk needs the program's unwind table, which the tool
+            # loads when it sees the exec: the program waits 300 ms for it
+            p, data = trace([], f"{c.name}_{bits}_{depth}", [exe, str(depth)] + (["300"] if flags is nofp else []))
+            if not c.ok(data is not None and p.returncode == 0, f"{what}: traced"):
+                continue
+            under = [s for s in data["peak"]["stacks"] if s["frames"] and s["frames"][0] == "touch"]
+            c.near(sum(s["bytes"] for s in under), 4 * MIB, 0.02, f"{what}: 4 MiB under touch()")
+            if not c.ok(len(under) >= 1, f"{what}: a stack from touch()"):
+                continue
+            fr = max(under, key=lambda s: s["bytes"])["frames"]
+            chain = fr[1:]
+            n = next((i for i, f in enumerate(chain) if f not in ("small_frame", "big_frame")), len(chain))
+            # innermost first: the frame under touch() is the one called with d = 0
+            want = ["small_frame" if (depth - d) % 2 == 0 else "big_frame" for d in range(depth + 1)]
+            if depth + 2 <= 127:
+                c.ok(chain[:n] == want and n < len(chain) and chain[n] == "main",
+                     f"{what}: touch, {depth + 1} alternating frames, main (got {len(fr)} frames: "
+                     f"{n} chain frames, then {chain[n:n + 2]})")
+                if flags is nofp:  # and on through glibc's frameless start code, by its table
+                    got = [f.split("@")[0] for f in chain[n + 1:n + 4]]  # libc6-dbg names its versions
+                    c.ok(got == ["__libc_start_call_main", "__libc_start_main", "_start"],
+                         f"{what}: main's callers through libc by CFI (got {chain[n + 1:]})")
+            else:  # the walk keeps 127 frames, innermost first
+                c.ok(len(fr) == 127 and chain == want[:126],
+                     f"{what}: the innermost 127 frames, in order (got {len(fr)}, {n} chain frames)")
+
+
+def test_symbolizers(c):
+    """Frames beyond a plain ELF .symtab, each on a program whose make-up is known: a Go binary
+    stripped of .symtab (named from .gopclntab), C++ (demangled by libiberty), and Node's JIT code
+    (named from /tmp/perf-PID.map) checked against V8's own heapUsed."""
+    # stripped Go: the goroutine stacks still land under runtime.malg, nearly every frame named
+    gs = os.path.join(OUT, "go_stripped")
+    b = subprocess.run(["go", "build", "-ldflags=-s", "-o", gs, "main.go"], cwd=os.path.join(ROOT, "bench", "go"),
+                       capture_output=True, text=True, env=dict(os.environ, GO111MODULE="off",
+                       GOCACHE=os.environ.get("GOCACHE", "/tmp/taskmem-gocache")))
+    if c.ok(b.returncode == 0, f"go build -ldflags=-s: {b.stderr[-200:]}"):
+        c.ok(" .symtab " not in subprocess.run(["readelf", "-S", gs], capture_output=True, text=True).stdout,
+             "the Go binary has no .symtab")
+        p, data = trace([], "test_symbolizers_go", [gs, "20000", "1"])
+        if c.ok(data is not None, "JSON written (stripped Go)"):
+            ev = data["events"]
+            c.ok(ev["frames_unsymbolized"] <= 0.01 * ev["frames"],
+                 f"stripped Go: {ev['frames_unsymbolized']} of {ev['frames']} frames unnamed")
+            under = sum(s["bytes"] for s in data["peak"]["stacks"]
+                        if s["label"] == "stack/goroutine" and "runtime.malg" in s["frames"])
+            c.near(under, label_bytes(data, "stack/goroutine"), 0.05, "stripped Go: goroutine stacks under runtime.malg")
+    # C++: 64 MiB touched by ns::Pool<int>::grow, shown demangled
+    exe = os.path.join(OUT, "pool")
+    b = subprocess.run(["g++", "-O1", "-g", "-fno-omit-frame-pointer", "-o", exe,
+                        os.path.join(ROOT, "tests", "programs", "pool.cc")], capture_output=True, text=True)
+    if c.ok(b.returncode == 0, f"g++: {b.stderr[-200:]}"):
+        p, data = trace([], "test_symbolizers_cpp", [exe])
+        if c.ok(data is not None and p.returncode == 0, "C++ program traced"):
+            c.near(frame_bytes(data, lambda f: f == "ns::Pool<int>::grow"), 64 * MIB, 0.05,
+                   "C++: bytes under the demangled ns::Pool<int>::grow")
+    # Node: the JIT-compiled growTheHeap named from the perf map; its bytes vs V8's heapUsed
+    # (resident V8 pages hold free space and GC copies too, hence the wide band)
+    # (--perf-basic-prof turns on V8's log too: into OUT, not the working directory)
+    p, data = trace([], "test_symbolizers_node", ["node", "--perf-basic-prof", "--no-logfile-per-isolate",
+                                                  "--logfile=" + os.path.join(OUT, "symbolizers-v8.log"),
+                                                  os.path.join(ROOT, "tests", "programs", "alloc.js")])
+    m = re.search(r"HEAPUSED (\d+)", p.stdout)
+    if c.ok(data is not None and m, f"node traced and printed heapUsed: {p.stdout[-200:]!r}"):
+        used = int(m.group(1))
+        jit = frame_bytes(data, lambda f: "growTheHeap" in f and f.startswith("JS:"))
+        c.ok(0.5 * used <= jit <= 2 * used, f"Node: {jit/MIB:.1f} MiB under JS growTheHeap frames, "
+             f"V8 heapUsed {used/MIB:.1f} MiB (want 0.5x to 2x)")

@@ -44,6 +44,8 @@ enum tm_cause {
 #define TM_F_GROUP_DEAD 0x2  /* TM_EV_EXIT: last thread of the process */
 #define TM_F_KERNEL_FAULT 0x4 /* TM_CAUSE_FAULT: the fault was taken in kernel mode */
 #define TM_F_EXEC_INFO  0x8  /* TM_EV_EXEC: the record is a struct tm_exec_event */
+#define TM_F_ON_STACK   0x10 /* TM_CAUSE_FAULT: the address is on the faulting thread's own
+			      * stack, between its sp and its outermost adjacent frame */
 
 /* One ring-buffer record; the meaning of addr/len/arg/ret depends on kind. */
 struct tm_event {
@@ -104,6 +106,7 @@ enum tm_cfa {
 	TM_CFA_NONE = 0,  /* not known here (no FDE, an expression): the walk stops */
 	TM_CFA_RSP,       /* CFA = rsp + cfa_off */
 	TM_CFA_RBP,       /* CFA = rbp + cfa_off */
+	TM_CFA_FP,        /* no FDE covers this code (Go's in a cgo binary): walk by frame pointer */
 };
 
 /* One row of a file's table, valid from file offset pc up to the next row's. The return

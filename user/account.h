@@ -122,5 +122,5 @@ const struct map_entry *account__find_map(struct account *a, struct proc *p, uin
 
 /* classify.c: the label of bytes of member at addr, brought in by stack_id. */
 int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id,
-	     int cause);
+	     int cause, bool on_stack);
 #endif

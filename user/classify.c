@@ -187,6 +187,7 @@ static const struct fn_rule go_rules[] = {
 	{ "runtime.stackalloc", CAT_STACK, "goroutine" },
 	{ "runtime.copystack", CAT_STACK, "goroutine" },
 	{ "runtime.newstack", CAT_STACK, "goroutine" },
+	{ "runtime.shrinkstack", CAT_STACK, "goroutine" },  /* copystack inlined: the copy into a smaller stack */
 	{ "runtime.malg", CAT_RUNTIME, "sched" },          /* the g struct itself */
 	{ "runtime.newproc1", CAT_RUNTIME, "sched" },      /* first writes to a new g */
 	{ "runtime.allgadd", CAT_RUNTIME, "sched" },
@@ -247,7 +248,8 @@ static bool in_main_stack(const struct proc *p, uint64_t addr)
 	return addr < top + (4ull << 20) && addr + rlim >= top;
 }
 
-int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id, int cause)
+int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id, int cause,
+	     bool on_stack)
 {
 	const struct map_entry *m;
 	struct region *r;
@@ -265,6 +267,10 @@ int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32
 
 	r = regions__find(&p->regions, addr);
 	if (p->is_go && !in_main_stack(p, addr)) {
+		/* a goroutine's stack that grew past 32 KiB comes from heap spans: a fault on the
+		 * thread's own stack says what it is, whoever's code touched it */
+		if (go_in_arena(addr) && on_stack)
+			return label_id(CAT_STACK, "goroutine");
 		if (go_in_arena(addr))
 			return go_stack_label(a, p, stack_id, true);
 		/* file copies and thread stacks follow the generic rules; the rest is the runtime's */

@@ -123,7 +123,10 @@ static int row_cmp(const void *a, const void *b)
 {
 	const struct tm_unwind_row *x = a, *y = b;
 
-	return x->pc < y->pc ? -1 : x->pc > y->pc;
+	if (x->pc != y->pc)
+		return x->pc < y->pc ? -1 : 1;
+	/* at one pc an FDE's row wins over the frame-pointer default kept below */
+	return (x->cfa_reg == TM_CFA_FP) - (y->cfa_reg == TM_CFA_FP);
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -286,6 +289,9 @@ int unwind__build(const char *path, struct unwind_table *t)
 		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X))
 			segs[nsegs++] = (struct text_seg){ ph.p_vaddr, ph.p_vaddr + ph.p_memsz, ph.p_offset };
 	}
+	/* code before the first FDE of each segment is walked by frame pointer too */
+	for (size_t i = 0; i < nsegs; i++)
+		emit(t, &cap, (int64_t)segs[i].off, (struct tm_unwind_row){ .cfa_reg = TM_CFA_FP });
 	starts = fde_starts(elf, &nstarts);
 	if (nstarts > UNWIND_MAX_FDES) {
 		err = -EFBIG;
@@ -323,8 +329,10 @@ int unwind__build(const char *path, struct unwind_table *t)
 			continue;
 		t->fdes++;
 		t->fdes_fp += fp;
-		if (pc < next) /* the function ends before the next one starts: nothing covers the gap */
-			emit(t, &cap, to_off(segs, nsegs, pc), (struct tm_unwind_row){ .cfa_reg = TM_CFA_NONE });
+		/* the function ends before the next one starts: code no FDE covers, which a cgo Go
+		 * binary has plenty of (Go's own functions keep frame pointers, only its C has CFI) */
+		if (pc < next)
+			emit(t, &cap, to_off(segs, nsegs, pc), (struct tm_unwind_row){ .cfa_reg = TM_CFA_FP });
 	}
 	/* file offsets keep the order of addresses within a segment; segments may not (and a
 	 * hostile file's FDEs may overlap): sorted, then one row per pc */

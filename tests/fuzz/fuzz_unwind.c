@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	for (size_t i = 0; i < t.n; i++) {
-		if (t.rows[i].cfa_reg > TM_CFA_RBP || (i && t.rows[i - 1].pc >= t.rows[i].pc))
+		if (t.rows[i].cfa_reg > TM_CFA_FP || (i && t.rows[i - 1].pc >= t.rows[i].pc))
 			__builtin_trap();
 	}
 	if (t.fdes_fp > t.fdes)

@@ -20,6 +20,7 @@ struct sym {
 
 struct seg {
 	uint64_t off, vaddr, filesz;
+	bool exec;
 };
 
 struct elf_syms {
@@ -163,7 +164,7 @@ static struct elf_syms *load(const char *path)
 				es->text_off = ph.p_offset;
 			}
 			GROW(es->segs, es->segcap, es->nsegs + 1);
-			es->segs[es->nsegs++] = (struct seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz };
+			es->segs[es->nsegs++] = (struct seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz, ph.p_flags & PF_X };
 		}
 	}
 	while ((scn = elf_nextscn(elf, scn))) {
@@ -243,21 +244,18 @@ const struct elf_syms *elfsyms__get(const char *path)
 
 const char *elfsyms__lookup(const struct elf_syms *es, uint64_t file_off, uint64_t *sym_off)
 {
+	const struct seg *s = NULL;
 	uint64_t vaddr = 0;
 	size_t i, lo, hi;
-	bool mapped = false;
 
-	for (i = 0; i < es->nsegs; i++) {
-		const struct seg *s = &es->segs[i];
-
-		if (file_off >= s->off && file_off < s->off + s->filesz) {
-			vaddr = file_off - s->off + s->vaddr;
-			mapped = true;
-			break;
-		}
-	}
-	if (!mapped || !es->n)
+	/* code is in executable segments: an address elsewhere (a bad return address in
+	 * .rodata) is no function's, whatever symbol lies below it */
+	for (i = 0; i < es->nsegs && !s; i++)
+		if (es->segs[i].exec && file_off >= es->segs[i].off && file_off < es->segs[i].off + es->segs[i].filesz)
+			s = &es->segs[i];
+	if (!s || !es->n)
 		return NULL;
+	vaddr = file_off - s->off + s->vaddr;
 	/* last symbol starting at or below vaddr */
 	lo = 0;
 	hi = es->n;
@@ -272,8 +270,9 @@ const char *elfsyms__lookup(const struct elf_syms *es, uint64_t file_off, uint64
 	if (!lo)
 		return NULL;
 	i = lo - 1;
-	/* sized symbols must contain vaddr; unsized ones extend to the next symbol */
-	if (es->syms[i].size && vaddr >= es->syms[i].addr + es->syms[i].size)
+	/* sized symbols must contain vaddr; unsized ones (_init, _fini) extend to the next
+	 * symbol, within their segment */
+	if (es->syms[i].size ? vaddr >= es->syms[i].addr + es->syms[i].size : es->syms[i].addr < s->vaddr)
 		return NULL;
 	*sym_off = vaddr - es->syms[i].addr;
 	return es->syms[i].name;

@@ -115,6 +115,8 @@ __attribute__((noinline)) int unit_marker_function(int x)
 	return x * 7 + 1;
 }
 
+int unit_data_marker = 1; /* in .data, above every function */
+
 static void test_elfsyms(void)
 {
 	struct procmaps pm = {};
@@ -133,6 +135,11 @@ static void test_elfsyms(void)
 	CHECK(name && !strcmp(name, "unit_marker_function") && off == 5, "PIE address maps to the function (%s+%llu)",
 	      name ? name : "(null)", (unsigned long long)off);
 	CHECK(!elfsyms__is_go(es), "a C binary is not Go");
+	/* a bad return address into data: no function's, though _fini (unsized) lies below */
+	m = procmaps__find(&pm, (uint64_t)(uintptr_t)&unit_data_marker);
+	name = es && m && map_entry__is_file(m) ?
+		elfsyms__lookup(es, (uint64_t)(uintptr_t)&unit_data_marker - m->start + m->off, &off) : "(no mapping)";
+	CHECK(!name, "an address in a data segment names no function (%s)", name ? name : "");
 	CHECK(elfsyms__get("/etc/hostname") == NULL, "a non-ELF file gives no table");
 	procmaps__clear(&pm);
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,6 +16,10 @@ int launcher__fork(struct launcher *l, char *const argv[])
 	int gate[2], errp[2];
 	pid_t pid;
 
+	/* orphans of the tree (daemons) are reparented to us, not to init: the run follows
+	 * them to their end, and reaps them */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
+		return -errno;
 	if (pipe2(gate, O_CLOEXEC))
 		return -errno;
 	if (pipe2(errp, O_CLOEXEC)) {
@@ -84,4 +90,65 @@ void launcher__abort(struct launcher *l)
 	l->go_fd = l->err_fd = -1;
 	if (l->pid > 0)
 		waitpid(l->pid, NULL, 0);
+}
+
+bool launcher__reap(struct launcher *l)
+{
+	int st;
+	pid_t w;
+
+	for (;;) {
+		w = waitpid(-1, &st, WNOHANG);
+		if (w > 0 && w == l->pid) {
+			l->exited = true;
+			l->status = st;
+		}
+		if (w <= 0)
+			return w == 0 || (w < 0 && errno == EINTR); /* ECHILD: nothing of the tree is left */
+	}
+}
+
+/* Depth-first through /proc/PID/task/TID/children (every thread's children). The tree is small
+ * and its processes are the tool's own descendants; depth is bounded anyway. */
+static void signal_below(pid_t pid, int sig, int depth)
+{
+	char path[64], buf[4096];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = depth < 64 ? opendir(path) : NULL;
+	while (dir && (d = readdir(dir))) {
+		ssize_t n;
+		char *p, *end;
+		int fd;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", pid, d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		for (p = buf;; p = end) {
+			long child = strtol(p, &end, 10);
+
+			if (end == p || child <= 0)
+				break;
+			signal_below((pid_t)child, sig, depth + 1);
+			kill((pid_t)child, sig);
+		}
+	}
+	if (dir)
+		closedir(dir);
+}
+
+void launcher__signal_tree(struct launcher *l, int sig)
+{
+	if (l->pid > 0 && !l->exited)
+		kill(l->pid, sig);
+	signal_below(getpid(), sig, 0);
 }

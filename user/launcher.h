@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Starts the command held at a gate: it execs only once the tracer follows its pid, so no
- * event of the command is missed. */
+ * event of the command is missed; then follows its whole tree to the end: the tool is the
+ * tree's subreaper, so a daemon that double-forks comes back to it as a child. */
 #ifndef TM_LAUNCHER_H
 #define TM_LAUNCHER_H
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct launcher {
 	pid_t pid;
 	int go_fd;   /* write end: one byte lets the child exec */
 	int err_fd;  /* read end: the child's errno if exec failed, EOF if it succeeded */
+	bool exited; /* the command itself has been reaped: status is its wait status */
+	int status;
 };
 
 /* Fork the child, which waits at the gate. 0 or -errno. */
@@ -17,4 +21,10 @@ int launcher__fork(struct launcher *l, char *const argv[]);
 int launcher__go(struct launcher *l);
 /* Close the gate without running the command (setup failed); reaps the child. */
 void launcher__abort(struct launcher *l);
+/* Reap what has exited, without waiting; the command's own status is kept. True while some
+ * process of the tree is left (the command, or a descendant orphaned to the tool). */
+bool launcher__reap(struct launcher *l);
+/* Send sig to the command and every process below the tool (a daemon has left the command's
+ * process group and session: signalling the group would miss it). */
+void launcher__signal_tree(struct launcher *l, int sig);
 #endif

@@ -83,7 +83,9 @@ static const char doc[] =
 	"Exit code: the command's own (128+N when signal N killed it); else\n"
 	"2 bad usage or unwritable output, 125 cannot trace (not root, no BTF,\n"
 	"BPF refused), 126 command not executable, 127 command not found.\n"
-	"SIGINT/SIGTERM stop the command and still write the reports.\n";
+	"The run lasts until the last process of the command's tree exits (a\n"
+	"daemon it started too). SIGINT/SIGTERM or --duration stop the tree and\n"
+	"still write the reports.\n";
 
 static const struct argp_option opts[] = {
 	{ "html", OPT_HTML, "FILE", 0, "Write an interactive report: flame graph, timeline (default when no output is given)", 0 },
@@ -98,7 +100,7 @@ static const struct argp_option opts[] = {
 	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
-	{ "duration", OPT_DURATION, "SECONDS", 0, "With -p: stop after this long (default: Ctrl-C or its exit)", 0 },
+	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
 	{ "quiet", 'q', NULL, 0, "No live status line and no summary on stderr", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
@@ -185,8 +187,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "no command given: taskmem-trace [OPTIONS] -- COMMAND [ARGS...] (or -p PID)");
 		if (env.argv && env.attach_pid)
 			argp_error(state, "give either -p PID or a command, not both");
-		if (env.duration_s && !env.attach_pid)
-			argp_error(state, "--duration goes with -p");
 		if (env.attach_pid && kill(env.attach_pid, 0) && errno == ESRCH)
 			argp_error(state, "no process with pid %d", env.attach_pid);
 		break;
@@ -443,30 +443,34 @@ int main(int argc, char **argv)
 	}
 
 	live = !env.quiet && isatty(STDERR_FILENO);
+	/* until the last process of the tree is gone: daemons that outlive the command too */
 	for (;;) {
-		pid_t w;
+		bool expired;
 
 		err = tracer__poll(t, timeout_ms);
 		timeout_ms = poll_timeout_ms(err, timeout_ms);
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
-			kill(l.pid, SIGKILL);
+			launcher__signal_tree(&l, SIGKILL);
 		}
 		account__refresh_maps(g_acct);
 		if (live && now_ns() - status_ns >= 250000000ull)
 			live_status(t, start, &status_events, &status_ns);
-		w = waitpid(l.pid, &status, WNOHANG);
-		if (w == l.pid)
+		if (!launcher__reap(&l))
 			break;
-		if (got_signal && !signalled_at) {
-			/* stop the command and report what was seen */
-			kill(l.pid, got_signal == SIGHUP ? SIGTERM : got_signal);
+		if (l.exited && !ri.cmd_end_s)
+			ri.cmd_end_s = (now_ns() - start) / 1e9;
+		expired = env.duration_s && now_ns() - start >= env.duration_s * 1e9;
+		if ((got_signal || expired) && !signalled_at) {
+			/* stop the tree and report what was seen */
+			launcher__signal_tree(&l, got_signal == SIGHUP || !got_signal ? SIGTERM : got_signal);
 			signalled_at = now_ns();
 		} else if (signalled_at && now_ns() - signalled_at > 2000000000ull) {
-			kill(l.pid, SIGKILL);
+			launcher__signal_tree(&l, SIGKILL);
 		}
 	}
 	end = now_ns();
+	status = l.status;
 	finish_run(t, live, end);
 
 	if (WIFSIGNALED(status)) {

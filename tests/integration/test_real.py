@@ -1,12 +1,16 @@
 """Programs as users bring them, against what they are made of: Go built with cgo, goroutine
-stacks grown past the stack pool, and a Go tool from Debian's archive."""
+stacks grown past the stack pool, a Go tool from Debian's archive, daemons."""
+import json
 import os
 import random
 import re
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 
-from lib import BIN, MIB, OUT, common_checks, label_bytes, trace
+from lib import BIN, MIB, OUT, TOOL, common_checks, label_bytes, trace
 
 
 def go_heap_with_chain(data, *fns):
@@ -79,3 +83,105 @@ def test_go_debian(c):
     total = sum(s["bytes"] for s in st)
     deep = sum(s["bytes"] for s in st if len(s["frames"]) >= 3)
     c.ok(total and deep >= 0.9 * total, f"bytes with >= 3 frames: {deep / MIB:.1f} of {total / MIB:.1f} MiB (want >= 90%)")
+
+
+def test_daemon(c):
+    """A command that double-forks a daemon and exits at once: the run lasts until the daemon
+    is gone, its memory is seen under its own function, exit codes are each process's."""
+    t0 = time.time()
+    p, data = trace([], c.name, [os.path.join(BIN, "c_daemon"), "32", "1.5"])
+    took = time.time() - t0
+    c.ok(p.returncode == 0, f"the tool exits with the command's code 0, not {p.returncode}")
+    if not common_checks(c, data, p):
+        return
+    c.ok(data["duration_s"] >= 1.5, f"the run lasted {data['duration_s']:.2f} s: until the daemon exited")
+    c.ok(took < 1.5 + 3, f"and ended soon after it ({took:.2f} s)")
+    daemon = [q for q in data["processes"] if q["exit_code"] == 3]
+    if c.ok(len(daemon) == 1, "the daemon's own exit code 3 is reported"):
+        c.ok(daemon[0]["peak_rss_bytes"] >= 32 * MIB, f"the daemon's 32 MiB seen ({daemon[0]['peak_rss_bytes'] / MIB:.1f})")
+        c.near(daemon[0]["peak_rss_bytes"], daemon[0]["kernel_peak_rss_bytes"], 0.05, "daemon peak vs the kernel's hiwater")
+    fill = sum(s["bytes"] for s in data["peak"]["stacks"] if "daemon_fill" in s["frames"])
+    c.ok(fill >= 31 * MIB, f"{fill / MIB:.1f} MiB under daemon_fill (32 MiB made)")
+    c.ok(re.search(r"outlived the command", p.stderr), "the summary says which processes outlived the command")
+
+
+NGINX_CONF = """daemon on;
+master_process on;
+worker_processes 2;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "hello\\n"; }}
+    }}
+}}
+"""
+
+
+def test_nginx_daemon(c):
+    """nginx from Debian with its default `daemon on`: the command exits at once, the master and
+    its workers serve requests on loopback until `nginx -s quit`; all seen, and the run ends then."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not c.ok(os.path.exists(nginx), "nginx is installed (scripts/install-deps.sh)"):
+        return
+    d = os.path.join(OUT, "nginx")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    with socket.socket() as s:  # a free port on loopback
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = os.path.join(d, "nginx.conf")
+    open(conf, "w").write(NGINX_CONF.format(d=d, port=port))
+    js = os.path.join(OUT, c.name + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
+    tool = subprocess.Popen([TOOL, "--json", js, "--", nginx, "-c", conf, "-p", d], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    served = 0
+    try:
+        for _ in range(200):  # until the master's pid file is there and the port answers
+            if os.path.exists(os.path.join(d, "nginx.pid")):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    served += r.read() == b"hello\n"
+            except OSError:
+                time.sleep(0.02)
+        c.ok(tool.poll() is None, "the run goes on while the daemon serves")
+    finally:
+        subprocess.run([nginx, "-c", conf, "-p", d, "-s", "quit"], capture_output=True)
+        try:
+            out, err = tool.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            subprocess.run(["pkill", "-KILL", "-f", conf])
+            tool.kill()
+            out, err = tool.communicate()
+    open(os.path.join(OUT, c.name + ".log"), "w").write(err)
+    c.ok(served >= 290, f"nginx served {served} of 300 requests")
+    c.ok(tool.returncode == 0, f"the tool exits with the command's 0, not {tool.returncode}")
+    data = json.load(open(js)) if os.path.exists(js) else None
+    if not c.ok(data, "JSON written"):
+        return
+    procs = [q for q in data["processes"] if q["comm"] == "nginx"]
+    c.ok(len(procs) >= 4, f"the command, the master and 2 workers seen ({len(procs)} nginx processes)")
+    c.ok(all(q["exit_code"] == 0 for q in procs), f"every nginx process exited 0: {[q['exit_code'] for q in procs]}")
+    long = [q for q in procs if q["end_s"] - q["start_s"] > 0.3]
+    c.ok(len(long) >= 3, f"the master and workers lived through the load ({len(long)})")
+    # the kernel's hiwater reads its per-CPU RSS counters without summing them (an error of up to
+    # a batch of pages per CPU and counter): 5%, or 0.5 MiB for processes of a few MiB
+    for q in long:
+        got, want = q["peak_rss_bytes"], q["kernel_peak_rss_bytes"]
+        c.ok(abs(got - want) <= max(0.05 * want, MIB / 2),
+             f"nginx {q['pid']} peak {got / MIB:.2f} MiB vs the kernel's hiwater {want / MIB:.2f} MiB")
+    c.ok(re.search(r"outlived the command", err), "the summary says which processes outlived the command")

@@ -57,7 +57,7 @@ try {
   await page.hover(`.fg-node[data-path='${bigCat}']`);
   const tipText = await page.textContent("#tip");
   const stackShare = (100 * J.peak.categories[bigCat] / J.peak.kernel_rss_bytes).toFixed(1) + "%";
-  check(await page.isVisible("#tip") && tipText.includes(stackShare) && /MiB/.test(tipText), `hover shows '${tipText}', want share ${stackShare}`);
+  check(await page.isVisible("#tip") && tipText.includes(stackShare) && /\d (B|KiB|MiB|GiB|TiB)\b/.test(tipText), `hover shows '${tipText}', want share ${stackShare}`);
 
   // search: a frame every stack run has matches, nonsense matches nothing
   const top = J.peak.stacks[0].frames.find((f) => /^[\w.]+$/.test(f)) || J.peak.stacks[0].frames[0];
@@ -87,7 +87,8 @@ try {
   const early = J.timeline.find((s) => s.t_s > 0 && s.rss_bytes > 0 && s.rss_bytes < 0.8 * J.peak.kernel_rss_bytes);
   check(!!early, "no early sample in the JSON timeline to choose");
   if (early) {
-    const x = box[0] + 58 + (box[2] - 68) * (early.t_s + 0.0001) / tmax;
+    const left = +(await page.getAttribute("#timeline", "data-plot-left")); /* the plot's margin, fitted to its labels */
+    const x = box[0] + left + (box[2] - left - 10) * (early.t_s + 0.0001) / tmax;
     await page.mouse.click(x, box[1] + box[3] / 2);
     const t = parseFloat(await page.getAttribute("#moment-t", "data-t"));
     const s = J.timeline.find((x) => Math.abs(x.t_s - t) < 1e-7);
@@ -116,6 +117,24 @@ try {
       check(got === procs[0].at_tree_peak.rss_bytes, `pid ${procs[0].pid} at the peak: flame graph ${got}, JSON ${procs[0].at_tree_peak.rss_bytes}`);
       await page.selectOption("#scope", "-1");
     }
+  }
+  // the timeline's labels: each inside the drawing, in a unit that fits, the axis above the peak
+  const texts = await page.$$eval("#timeline text", (ts) => ts.map((t) => {
+    const b = t.getBBox(), W = t.ownerSVGElement.viewBox.baseVal.width;
+    return { s: t.textContent, y: t.classList.contains("ylabel"), x0: b.x, x1: b.x + b.width, W };
+  }));
+  check(texts.length > 0, "the timeline has labels");
+  for (const t of texts)
+    check(t.x0 >= 0 && t.x1 <= t.W + 0.5, `label '${t.s}' outside the drawing: [${t.x0.toFixed(1)}, ${t.x1.toFixed(1)}] of ${t.W}`);
+  const UNIT = { B: 1, KiB: 1 << 10, MiB: 1 << 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+  const ys = texts.filter((t) => t.y).map((t) => t.s.match(/^(\d+(?:\.\d+)?) (B|KiB|MiB|GiB|TiB)$/));
+  check(ys.length >= 2 && ys.every((m) => m), `byte axis labels: ${texts.filter((t) => t.y).map((t) => t.s).join(", ")}`);
+  if (ys.every((m) => m)) {
+    const vals = ys.map((m) => parseFloat(m[1]) * UNIT[m[2]]), top = Math.max(...vals);
+    const peak = Math.max(...J.timeline.map((s) => s.rss_bytes));
+    check(top >= peak && top <= 2.5 * peak + 4096, `byte axis up to ${top}, timeline peak ${peak}`);
+    check(new Set(ys.map((m) => m[2])).size === 1 && (ys[ys.length - 1][1] >= 1 || top < 1024),
+      `one unit that fits along the axis: ${ys.map((m) => m[0]).join(", ")}`);
   }
   check(errors.length === 0, "console errors after interaction: " + errors.join(" | "));
   if (shot) {

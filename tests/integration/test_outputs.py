@@ -24,6 +24,19 @@ def test_html(c):
         if line.startswith("FAIL") or q.returncode:
             c.ok(False, line)
     c.ok(q.returncode == 0 and re.search(r"html: \d+ passed, 0 failed", q.stdout), "browser checks ran and passed")
+    # the same checks, axes included, on a run of over 1 GiB and on a tiny one (KiB)
+    for name, cmd in (("test_html_big", [os.path.join(BIN, "c_daemon"), "1200", "0.3"]), ("test_html_tiny", ["/bin/sh", "-c", "/bin/sleep 0.1; /bin/sleep 0.1 & /bin/sleep 0.2; wait"])):
+        page = os.path.join(OUT, name + ".html")
+        p, data = trace(["-q", "--html", page], name, cmd)
+        if not c.ok(data and p.returncode == 0, f"{name}: the run worked ({p.stderr[-200:]!r})"):
+            continue
+        q = subprocess.run(["node", os.path.join(ROOT, "tests", "html", "check.mjs"), page,
+                            os.path.join(OUT, name + ".json"), os.path.join(OUT, name + ".folded")],
+                           capture_output=True, text=True, timeout=300)
+        for line in (q.stdout + q.stderr).splitlines():
+            if line.startswith("FAIL") or q.returncode:
+                c.ok(False, f"{name}: {line}")
+        c.ok(q.returncode == 0 and re.search(r"html: \d+ passed, 0 failed", q.stdout), f"{name}: browser checks passed")
     # no output flag: a report in the current directory, its path on stderr, owned by the sudo user
     d = os.path.join(OUT, "default_report")
     subprocess.run(["rm", "-rf", d])

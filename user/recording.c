@@ -234,6 +234,7 @@ struct rec_reader {
 	struct rec_header h;
 	z_stream z;
 	uint8_t *cbuf, *blk; /* the current block, compressed and inflated */
+	size_t cbuf_cap, blk_cap; /* grown to the blocks read (small files, small buffers) */
 	uint32_t blk_len, blk_pos;
 	uint8_t *rec;        /* a record that spans blocks, assembled */
 	size_t rec_cap;
@@ -374,6 +375,14 @@ static int load_block(struct rec_reader *r)
 	if (!ulen || ulen > REC_BLOCK_MAX || !clen || clen > cblock_max())
 		return fail(r, REC_ERR_CORRUPT, r->blk_off, "corrupt at byte %llu (block %u: lengths %u, %u)",
 			    (unsigned long long)r->blk_off, r->seq, clen, ulen);
+	if (clen > r->cbuf_cap) {
+		r->cbuf = xrealloc(r->cbuf, clen);
+		r->cbuf_cap = clen;
+	}
+	if (ulen > r->blk_cap) {
+		r->blk = xrealloc(r->blk, ulen);
+		r->blk_cap = ulen;
+	}
 	if ((err = read_in(r, r->cbuf, clen, &got)))
 		return err;
 	if (got < clen)
@@ -522,8 +531,6 @@ int rec_reader__open(struct rec_reader **out, const char *path, struct rec_error
 		ret = fail(r, REC_ERR_IO, 0, "cannot read: zlib failed");
 		goto fail;
 	}
-	r->cbuf = xmalloc(cblock_max());
-	r->blk = xmalloc(REC_BLOCK_MAX);
 	r->f = fopen(path, "re");
 	if (!r->f) {
 		ret = fail_io(r);

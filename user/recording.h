@@ -41,6 +41,8 @@ enum rec_type {
 	REC_EXIT = 9,      /* a process's exit info from the exits map: u32 tgid, payload bytes */
 	REC_REFRESH = 10,  /* the core refreshed its view here: u64 ts */
 	REC_FINISH = 11,   /* the run ended: u64 end_ts */
+	REC_PROC_FILE = 12, /* another /proc file read (-p: status, smaps, stat): u32 pid, str name,
+			     * str text */
 	REC_NR_TYPES
 };
 

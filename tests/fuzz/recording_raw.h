@@ -19,15 +19,9 @@ static void raw_le32(uint8_t *p, uint32_t v)
 	p[3] = v >> 24;
 }
 
-/* Write to f the header (format version, flags 0, tool version "raw") and stream[0..n) cut into
- * blocks of at most blk bytes (1..256 KiB). 0, or -1 when zlib or the write fails. */
-static int raw_recording(FILE *f, uint32_t version, const uint8_t *stream, size_t n, size_t blk)
+static int raw_header(FILE *f, uint32_t version)
 {
-	uint8_t head[28], bh[16], seq4[4];
-	size_t cap = compressBound(blk);
-	uint8_t *c = malloc(cap);
-	uint32_t seq = 0;
-	int ret = 0;
+	uint8_t head[27];
 
 	memcpy(head, "\x89TMT\r\n\x1a\n", 8);
 	raw_le32(head + 8, version);
@@ -35,34 +29,53 @@ static int raw_recording(FILE *f, uint32_t version, const uint8_t *stream, size_
 	raw_le32(head + 16, 3);
 	memcpy(head + 20, "raw", 3);
 	raw_le32(head + 23, crc32(0, head, 23));
-	if (!c || fwrite(head, 1, 27, f) != 27)
+	return fwrite(head, 1, sizeof(head), f) == sizeof(head) ? 0 : -1;
+}
+
+/* One block whose checksums hold whatever it holds: c[0..clen) as its compressed bytes (deflate
+ * or not), ulen its claimed length. */
+static void raw_block(FILE *f, uint32_t seq, const uint8_t *c, uint32_t clen, uint32_t ulen)
+{
+	uint8_t bh[16], seq4[4];
+
+	raw_le32(bh, clen);
+	raw_le32(bh + 4, ulen);
+	raw_le32(bh + 8, crc32(0, c, clen));
+	raw_le32(seq4, seq);
+	raw_le32(bh + 12, crc32(crc32(0, seq4, 4), bh, 12));
+	fwrite(bh, 1, 16, f);
+	fwrite(c, 1, clen, f);
+}
+
+/* Write to f the header (format version, flags 0, tool version "raw") and stream[0..n) cut into
+ * blocks of at most blk bytes (1..256 KiB). 0, or -1 when zlib or the write fails. */
+static int raw_recording(FILE *f, uint32_t version, const uint8_t *stream, size_t n, size_t blk)
+{
+	size_t cap = compressBound(blk);
+	uint8_t *c = malloc(cap);
+	uint32_t seq = 0;
+	z_stream z = {};
+	int ret = c ? raw_header(f, version) : -1;
+
+	if (!ret && deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		ret = -1;
 	while (!ret && n) {
 		size_t k = n < blk ? n : blk;
-		z_stream z = {};
 
-		if (deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-			ret = -1;
-			break;
-		}
+		deflateReset(&z);
 		z.next_in = (uint8_t *)stream;
 		z.avail_in = k;
 		z.next_out = c;
 		z.avail_out = cap;
 		if (deflate(&z, Z_FINISH) != Z_STREAM_END)
 			ret = -1;
-		deflateEnd(&z);
-		raw_le32(bh, cap - z.avail_out);
-		raw_le32(bh + 4, k);
-		raw_le32(bh + 8, crc32(0, c, cap - z.avail_out));
-		raw_le32(seq4, seq++);
-		raw_le32(bh + 12, crc32(crc32(0, seq4, 4), bh, 12));
-		if (ret || fwrite(bh, 1, 16, f) != 16 || fwrite(c, 1, cap - z.avail_out, f) != cap - z.avail_out)
-			ret = -1;
+		raw_block(f, seq++, c, cap - z.avail_out, k);
 		stream += k;
 		n -= k;
 	}
+	deflateEnd(&z);
 	free(c);
-	return fflush(f) ? -1 : ret;
+	return fflush(f) || ferror(f) ? -1 : ret;
 }
+
 #endif

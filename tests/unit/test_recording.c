@@ -366,6 +366,56 @@ static void test_bad_streams(void)
 	CHECK(read_raw(s, 0, 4096, &err) == -REC_ERR_TRUNCATED, "no blocks at all: %s", err.msg);
 }
 
+/* One block with valid checksums around c[0..clen) claimed to inflate to ulen bytes */
+static long read_block(const uint8_t *c, uint32_t clen, uint32_t ulen, struct rec_error *err)
+{
+	const char *path = tmp_path("block.tmt");
+	FILE *f = fopen(path, "w");
+	long ret;
+
+	if (!f || raw_header(f, REC_FORMAT_VERSION)) {
+		if (f)
+			fclose(f);
+		return -100;
+	}
+	raw_block(f, 0, c, clen, ulen);
+	fclose(f);
+	ret = read_all(path, err, NULL);
+	unlink(path);
+	return ret;
+}
+
+static void test_bad_blocks(void)
+{
+	uint8_t s[24] = {}, c[64];
+	uLongf clen = sizeof(c);
+	struct rec_error err;
+	z_stream z = {};
+
+	raw_le32(s, REC_END);
+	raw_le32(s + 4, 16);
+	deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+	z.next_in = s;
+	z.avail_in = sizeof(s);
+	z.next_out = c;
+	z.avail_out = clen;
+	deflate(&z, Z_FINISH);
+	clen -= z.avail_out;
+	deflateEnd(&z);
+	CHECK(read_block(c, clen, 24, &err) == 0, "the raw block reads: %s", err.msg);
+	CHECK(read_block(c, clen, 23, &err) == -REC_ERR_CORRUPT && strstr(err.msg, "inflate"),
+	      "a block longer than it says: %s", err.msg);
+	CHECK(read_block(c, clen, 25, &err) == -REC_ERR_CORRUPT && strstr(err.msg, "inflate"),
+	      "a block shorter than it says: %s", err.msg);
+	CHECK(read_block((const uint8_t *)"hello, world", 12, 24, &err) == -REC_ERR_CORRUPT, "not deflate: %s", err.msg);
+	CHECK(read_block(c, clen, 0, &err) == -REC_ERR_CORRUPT && strstr(err.msg, "lengths"), "a block of 0 bytes: %s",
+	      err.msg);
+	CHECK(read_block(c, clen, REC_BLOCK_MAX + 1, &err) == -REC_ERR_CORRUPT && strstr(err.msg, "lengths"),
+	      "a block over the limit: %s", err.msg);
+	CHECK(read_block(c, 0, 24, &err) == -REC_ERR_CORRUPT && strstr(err.msg, "lengths"), "no compressed bytes: %s",
+	      err.msg);
+}
+
 static void test_blocks_moved(void)
 {
 	const char *path = tmp_path("moved.tmt");
@@ -474,6 +524,7 @@ int main(int argc, char **argv)
 	test_truncated_and_flipped();
 	test_other_files();
 	test_bad_streams();
+	test_bad_blocks();
 	test_blocks_moved();
 	test_write_error();
 	test_payloads();

@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 c=corpus
-mkdir -p $c/elfsyms $c/procmaps $c/smaps $c/perfmap $c/gopclntab $c/demangle $c/unwind
+mkdir -p $c/elfsyms $c/procmaps $c/smaps $c/perfmap $c/gopclntab $c/demangle $c/unwind $c/recording
 
 cat >"$tmp/tiny.c" <<'SRC'
 static int helper(int x) { return x * 3 + 1; }
@@ -120,6 +120,47 @@ open(sys.argv[1] + "/go116", "wb").write(table(0xfffffffa, 8, True))
 open(sys.argv[1] + "/go120", "wb").write(table(0xfffffff1, 8, False))
 PY
 
+# recordings, made from docs/recording.md by an encoder of their own; the first byte is
+# fuzz_recording.c's mode: 0 a file, 1 a record stream (then a block size byte), 2 records to
+# write, 3 a block's length and compressed bytes
+python3 - $c/recording <<'PY'
+import struct, sys, zlib
+d = sys.argv[1]
+def rec(t, payload):
+    return struct.pack("<II", t, len(payload)) + payload
+def stream(recs):
+    body = b"".join(rec(t, p) for t, p in recs)
+    return body + rec(1, struct.pack("<QQ", len(recs), sum(len(p) for _, p in recs)))
+def blocks(data, size):
+    out, seq = b"", 0
+    for i in range(0, len(data), size):
+        z = zlib.compressobj(1, zlib.DEFLATED, -15)
+        c = z.compress(data[i:i + size]) + z.flush()
+        h = struct.pack("<III", len(c), len(data[i:i + size]), zlib.crc32(c))
+        out += h + struct.pack("<I", zlib.crc32(h, zlib.crc32(struct.pack("<I", seq)))) + c
+        seq += 1
+    return out
+def recording(recs, size=262144, flags=0, tool=b"taskmem-trace 0.1"):
+    h = b"\x89TMT\r\n\x1a\n" + struct.pack("<III", 1, flags, len(tool)) + tool
+    return h + struct.pack("<I", zlib.crc32(h)) + blocks(stream(recs), size)
+def s(b):
+    return struct.pack("<I", len(b)) + b
+event = struct.pack("<QHBBIIIIiQQQQQQQ16s", 123456789, 3, 1, 2, 1, 42, 42, 7, 5, 0x7f0000000000, 4096,
+                    0, 8192, 0, 0, 0, b"worker")
+recs = [(2, s(b"taskmem-trace") + s(b"--") + s(b"./prog")), (3, event),
+        (4, struct.pack("<IQ", 42, 123) + s(b"55d0c0000000-55d0c0001000 r-xp 00001000 fe:01 123 /usr/bin/prog\n")),
+        (5, struct.pack("<IQ", 42, 123) + s(b"/usr/bin/prog")), (8, struct.pack("<II", 5, 2) + struct.pack("<QQ", 0x401000, 0x401100)),
+        (11, struct.pack("<Q", 987654321))]
+open(d + "/file", "wb").write(b"\0" + recording(recs))
+open(d + "/file-small-blocks", "wb").write(b"\0" + recording(recs, size=40, flags=1))
+open(d + "/file-empty", "wb").write(b"\0" + recording([]))
+open(d + "/stream", "wb").write(b"\1\x1f" + stream(recs))
+open(d + "/stream-1-byte-blocks", "wb").write(b"\1\0" + stream(recs[:3]))
+open(d + "/write", "wb").write(b"\2" + struct.pack("<I", 0xffffffff) + b"".join(
+    struct.pack("<BH", t, len(p)) + p for t, p in recs))
+z = zlib.compressobj(1, zlib.DEFLATED, -15)
+open(d + "/block", "wb").write(b"\3" + struct.pack("<I", len(stream(recs))) + z.compress(stream(recs)) + z.flush())
+PY
 printf '%s' _ZN3foo3barEv >$c/demangle/cxx
 printf '%s' '_ZNSt6vectorIiSaIiEE9push_backERKi' >$c/demangle/cxx-template
 printf '%s' '_ZN4core3fmt5write17h0123456789abcdefE' >$c/demangle/rust-legacy

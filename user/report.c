@@ -109,6 +109,36 @@ const char *label_text(int id, char *buf, size_t len)
 	return buf;
 }
 
+static double ts_s(struct account *a, uint64_t ts)
+{
+	return ts > a->o.start_ts ? (ts - a->o.start_ts) / 1e9 : 0.0;
+}
+
+/* Processes that ran on after the command itself exited (daemons): the run waited for them. */
+static void print_outlived(FILE *f, struct account *a, const struct report_info *ri)
+{
+	size_t i, n = 0;
+
+	if (!ri->cmd_end_s)
+		return;
+	for (i = 0; i < a->nprocs; i++) {
+		struct proc *p = a->procs[i];
+		double end = p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s;
+
+		if (p->prelaunch || end <= ri->cmd_end_s + 0.01)
+			continue;
+		if (!n++)
+			fprintf(f, "outlived the command (it exited at %.2f s):", ri->cmd_end_s);
+		if (n <= 5)
+			fprintf(f, "%s pid %d %s until %.2f s%s", n > 1 ? "," : "", p->pid, p->comm, end,
+				p->alive ? " (still running)" : "");
+	}
+	if (n > 5)
+		fprintf(f, " and %zu more", n - 5);
+	if (n)
+		fputc('\n', f);
+}
+
 /* The ten process images with the highest own peak, with their categories then. */
 static void print_processes(FILE *f, struct account *a)
 {
@@ -169,6 +199,7 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 		fprintf(f, "  (other includes %.2f MiB whose pages could not be credited to a stack)\n", unattr / MIB);
 
 	print_processes(f, a);
+	print_outlived(f, a, ri);
 
 	top = peak_rows(a, &n);
 	fprintf(f, "top stacks at the peak:\n");
@@ -286,11 +317,6 @@ static void json_cats(FILE *f, const int64_t cats[NR_CATS])
 	fputc('}', f);
 }
 
-static double ts_s(struct account *a, uint64_t ts)
-{
-	return ts > a->o.start_ts ? (ts - a->o.start_ts) / 1e9 : 0.0;
-}
-
 int report__json(const char *path, struct account *a, const struct report_info *ri)
 {
 	int64_t cats[NR_CATS], unattr;
@@ -398,9 +424,13 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		json_str(f, p->comm);
 		fprintf(f, ", \"exe\": ");
 		json_str(f, p->exe);
-		fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, \"exit_code\": %d, \"peak_rss_bytes\": %lld, "
-			   "\"kernel_peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, \"categories\": ",
-			ts_s(a, p->start_ts), p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s, p->exit_code,
+		fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, \"exit_code\": ", ts_s(a, p->start_ts),
+			p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s);
+		if (p->alive) /* still running when the run ended (-p, --duration): no exit code yet */
+			fprintf(f, "null");
+		else
+			fprintf(f, "%d", p->exit_code);
+		fprintf(f, ", \"peak_rss_bytes\": %lld, \"kernel_peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, \"categories\": ",
 			(long long)p->own_peak, (long long)p->kernel_hiwater, ts_s(a, p->own_peak_ts));
 		categories_with_unattributed(p->own_peak_cat, p->own_peak, pc);
 		json_cats(f, pc);

@@ -89,6 +89,8 @@ def test_attach(c):
         c.ok(labels.get("heap/pre-existing:[go arena: heap and goroutine stacks]", 0) > 100 * MIB,
              f"the Go arena is pre-existing heap+stacks: {labels}")
         c.ok(any(k.startswith("file/pre-existing:go_bench") for k in labels), "the binary's pages are pre-existing file")
+        att = [q for q in data["processes"] if q["pid"] == g.pid]
+        c.ok(att and att[0]["exit_code"] is None, f"still running at the end: no exit code ({att and att[0]['exit_code']})")
     finally:
         g.kill()
         g.wait()

@@ -24,44 +24,6 @@
 #define MAP_GROWSDOWN_FLAG 0x100
 #define MADV_DONTNEED 4
 
-const char *const cat_names[NR_CATS] = { "stack", "heap", "runtime", "file", "other" };
-
-int64_t categories_with_unattributed(const int64_t cat[NR_CATS], int64_t kernel, int64_t out[NR_CATS])
-{
-	int64_t sum = 0;
-	int c;
-
-	for (c = 0; c < NR_CATS; c++) {
-		out[c] = cat[c];
-		sum += cat[c];
-	}
-	out[CAT_OTHER] += kernel - sum;
-	return kernel - sum;
-}
-
-/* ---- labels ---- */
-
-static struct label *labels;
-static size_t nlabels, labelcap;
-
-int label_id(enum tm_cat cat, const char *name)
-{
-	size_t i;
-
-	name = intern(name);
-	for (i = 0; i < nlabels; i++) /* a few dozen labels: a scan is fine */
-		if (labels[i].cat == cat && labels[i].name == name)
-			return (int)i;
-	GROW(labels, labelcap, nlabels + 1);
-	labels[nlabels] = (struct label){ cat, name };
-	return (int)nlabels++;
-}
-
-const struct label *label_get(int id)
-{
-	return &labels[id];
-}
-
 /* ---- processes and mms ---- */
 
 struct account *account__new(const struct account_opts *o)

@@ -10,42 +10,8 @@
 #include "procmaps.h"
 #include <linux/types.h>
 #include "taskmem.h"
-
-enum tm_cat { CAT_STACK, CAT_HEAP, CAT_RUNTIME, CAT_FILE, CAT_OTHER, NR_CATS };
-extern const char *const cat_names[NR_CATS];
-/* out = cat, with the bytes no record holds (kernel - sum, returned) added to other: the
- * categories every output shows always add up to the kernel's counters. */
-int64_t categories_with_unattributed(const int64_t cat[NR_CATS], int64_t kernel, int64_t out[NR_CATS]);
-
-/* A finer label under a category, e.g. stack/goroutine; ids index label_table. */
-struct label {
-	enum tm_cat cat;
-	const char *name; /* interned */
-};
-int label_id(enum tm_cat cat, const char *name);
-const struct label *label_get(int id);
-
-/* Where an anonymous mapping came from, as seen at its mmap/brk. */
-enum region_kind { REG_MMAP = 1, REG_FILE };
-struct region {
-	uint64_t start, end;
-	uint32_t kind;
-	uint32_t flags;   /* mmap flags */
-	uint64_t caller;  /* return address into the mmap caller */
-	int32_t stack_id;
-	int label;        /* cached classification, -1 until first needed */
-};
-struct region_set {
-	struct region *r;
-	size_t n, cap;
-};
-/* Replace whatever lies in [r->start, r->end) by r. */
-void regions__insert(struct region_set *rs, const struct region *r);
-void regions__remove(struct region_set *rs, uint64_t start, uint64_t end);
-/* Move [old, old+len) to new (mremap). */
-void regions__move(struct region_set *rs, uint64_t old, uint64_t len, uint64_t new_addr);
-struct region *regions__find(struct region_set *rs, uint64_t addr);
-void regions__copy(struct region_set *dst, const struct region_set *src);
+#include "labels.h"
+#include "regions.h"
 
 /* A symbolized stack: frames innermost first, interned strings. */
 struct symstack {

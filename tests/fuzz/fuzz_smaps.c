@@ -47,9 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	account__free(a);
 	free(text);
 	/* labels and interned strings live for a run; drop them between inputs */
-	free(labels);
-	labels = NULL;
-	nlabels = labelcap = 0;
+	labels__free();
 	strtab__free();
 	return 0;
 }

@@ -18,9 +18,20 @@ uint64_t report__dropped(const struct report_info *ri)
 }
 
 /* Categories at the tree's peak; bytes nobody could be credited with go to other. */
-static void peak_categories(struct account *a, int64_t out[NR_CATS], int64_t *unattributed)
+static void peak_categories(const struct view_totals *t, int64_t out[NR_CATS], int64_t *unattributed)
 {
-	*unattributed = categories_with_unattributed(a->peak_cat, a->peak_kernel, out);
+	*unattributed = categories_with_unattributed(t->peak_cat, t->peak_kernel, out);
+}
+
+static void bucket_row(const struct account *a, size_t i, struct stack_row *r, struct view_bucket *bk)
+{
+	view__bucket(a, i, bk);
+	r->proc = bk->proc;
+	r->pid = bk->pid;
+	r->proc_idx = bk->proc_idx;
+	r->label = bk->label;
+	r->ss = bk->stack;
+	r->bucket = (uint32_t)i;
 }
 
 
@@ -49,21 +60,19 @@ static int cmp_row_bytes(const void *x, const void *y)
 }
 
 /* Stacks with bytes at the peak, merged, largest first (caller frees). */
-static struct stack_row *peak_rows(struct account *a, size_t *n)
+static struct stack_row *peak_rows(const struct account *a, size_t *n)
 {
-	struct stack_row *r = xcalloc(a->nbuckets, sizeof(*r));
-	size_t i, m = 0;
+	size_t i, m = 0, nb = view__nbuckets(a);
+	struct stack_row *r = xcalloc(nb, sizeof(*r));
+	struct view_bucket bk;
 
 	*n = 0;
-	for (i = 0; i < a->nbuckets; i++) {
-		struct bucket *bk = &a->buckets[i];
-
-		if (bk->peak <= 0)
+	for (i = 0; i < nb; i++) {
+		bucket_row(a, i, &r[*n], &bk);
+		if (bk.peak <= 0)
 			continue;
-		r[*n].proc = bk->proc;
-		r[*n].label = bk->label;
-		r[*n].ss = bk->proc ? account__stack(a, bk->proc, bk->stack_id) : NULL;
-		r[(*n)++].bytes = bk->peak;
+		r[*n].bucket = 0;
+		r[(*n)++].bytes = bk.peak;
 	}
 	qsort(r, *n, sizeof(*r), cmp_row_key);
 	for (i = 0; i < *n; i++) {
@@ -77,21 +86,16 @@ static struct stack_row *peak_rows(struct account *a, size_t *n)
 	return r;
 }
 
-struct stack_row *report__rows(struct account *a, uint32_t *row_of, size_t *n)
+struct stack_row *report__rows(const struct account *a, uint32_t *row_of, size_t *n)
 {
-	struct stack_row *r = xcalloc(a->nbuckets ? a->nbuckets : 1, sizeof(*r));
-	size_t i, m = 0;
+	size_t i, m = 0, nb = view__nbuckets(a);
+	struct stack_row *r = xcalloc(nb ? nb : 1, sizeof(*r));
+	struct view_bucket bk;
 
-	for (i = 0; i < a->nbuckets; i++) {
-		struct bucket *bk = &a->buckets[i];
-
-		r[i].proc = bk->proc;
-		r[i].label = bk->label;
-		r[i].ss = bk->proc ? account__stack(a, bk->proc, bk->stack_id) : NULL;
-		r[i].bucket = (uint32_t)i;
-	}
-	qsort(r, a->nbuckets, sizeof(*r), cmp_row_key);
-	for (i = 0; i < a->nbuckets; i++) {
+	for (i = 0; i < nb; i++)
+		bucket_row(a, i, &r[i], &bk);
+	qsort(r, nb, sizeof(*r), cmp_row_key);
+	for (i = 0; i < nb; i++) {
 		if (!m || cmp_row_key(&r[m - 1], &r[i]))
 			r[m++] = r[i];
 		row_of[r[i].bucket] = (uint32_t)(m - 1);
@@ -102,7 +106,7 @@ struct stack_row *report__rows(struct account *a, uint32_t *row_of, size_t *n)
 
 static int cmp_proc_peak(const void *x, const void *y)
 {
-	const struct proc *a = *(const struct proc *const *)x, *b = *(const struct proc *const *)y;
+	const struct view_proc *a = *(const struct view_proc *const *)x, *b = *(const struct view_proc *const *)y;
 
 	return a->own_peak < b->own_peak ? 1 : a->own_peak > b->own_peak ? -1 : 0;
 }
@@ -116,19 +120,23 @@ const char *label_text(int id, char *buf, size_t len)
 }
 
 /* The ten process images with the highest own peak, with their categories then. */
-static void print_processes(FILE *f, struct account *a)
+static void print_processes(FILE *f, const struct account *a)
 {
-	struct proc **sorted = xcalloc(a->nprocs, sizeof(*sorted));
-	size_t i, shown = 0, counted = 0;
+	size_t i, shown = 0, counted = 0, np = view__nprocs(a);
+	struct view_proc *procs = xcalloc(np ? np : 1, sizeof(*procs));
+	const struct view_proc **sorted = xcalloc(np ? np : 1, sizeof(*sorted));
 	int c;
 
-	memcpy(sorted, a->procs, a->nprocs * sizeof(*sorted));
-	qsort(sorted, a->nprocs, sizeof(*sorted), cmp_proc_peak);
+	for (i = 0; i < np; i++) {
+		view__proc(a, i, &procs[i]);
+		sorted[i] = &procs[i];
+	}
+	qsort(sorted, np, sizeof(*sorted), cmp_proc_peak);
 	/* "kernel" is the kernel's own high-water mark for the pid (all its images), at its exit */
 	fprintf(f, "processes (by own peak, MiB):\n  %7s %-16s %9s %9s %9s %9s %9s %9s %9s\n", "pid", "comm",
 		"peak", "kernel", "stack", "heap", "runtime", "file", "other");
-	for (i = 0; i < a->nprocs; i++) {
-		struct proc *p = sorted[i];
+	for (i = 0; i < np; i++) {
+		const struct view_proc *p = sorted[i];
 		int64_t pc[NR_CATS];
 
 		if (p->prelaunch || !p->own_peak)
@@ -150,26 +158,30 @@ static void print_processes(FILE *f, struct account *a)
 	if (counted > shown)
 		fprintf(f, "  ... and %zu more (see --json)\n", counted - shown);
 	free(sorted);
+	free(procs);
 }
 
-void report__summary(FILE *f, struct account *a, const struct report_info *ri)
+void report__summary(FILE *f, const struct account *a, const struct report_info *ri)
 {
+	const struct account_stats *st = view__stats(a);
 	int64_t cats[NR_CATS], unattr;
+	struct view_totals t;
 	struct stack_row *top;
-	size_t n, i;
+	size_t n, i, np = view__nprocs(a);
 	int c;
 
-	peak_categories(a, cats, &unattr);
+	view__totals(a, &t);
+	peak_categories(&t, cats, &unattr);
 	fprintf(f, "\n== taskmem-trace: %s", ri->argv[0]);
 	for (c = 1; c < ri->argc && c < 6; c++)
 		fprintf(f, " %s", ri->argv[c]);
 	fprintf(f, "%s -- %s, %.2f s\n", ri->argc > 6 ? " ..." : "", ri->exit_desc, ri->duration_s);
 	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s (the kernel's rss_stat counters: %.1f MiB)\n",
-		a->peak_kernel / MIB, a->peak_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0,
-		a->peak_kernel / MIB);
+		t.peak_kernel / MIB, t.peak_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
+		t.peak_kernel / MIB);
 	for (c = 0; c < NR_CATS; c++)
 		fprintf(f, "  %-8s %10.1f MiB  %5.1f%%\n", cat_names[c], cats[c] / MIB,
-			a->peak_kernel ? 100.0 * cats[c] / a->peak_kernel : 0.0);
+			t.peak_kernel ? 100.0 * cats[c] / t.peak_kernel : 0.0);
 	if (unattr)
 		fprintf(f, "  (other includes %.2f MiB whose pages could not be credited to a stack)\n", unattr / MIB);
 
@@ -199,18 +211,21 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 		if (ri->counters[c])
 			fprintf(f, ", %s %llu", tm_counter_names[c], (unsigned long long)ri->counters[c]);
 	fprintf(f, "; frames symbolized %llu/%llu\n",
-		(unsigned long long)(a->st.frames - a->st.frames_unknown), (unsigned long long)a->st.frames);
+		(unsigned long long)(st->frames - st->frames_unknown), (unsigned long long)st->frames);
 	if (report__dropped(ri)) {
 		fprintf(f, "WARNING: events were dropped (raise --ringbuf-size): totals follow the kernel's counters, but some\n"
 			   "  bytes may be credited to the wrong stack, and a peak that fell among lost events is missed.\n");
-		for (i = 0; i < a->nprocs; i++) {
-			struct proc *p = a->procs[i];
+		for (i = 0; i < np; i++) {
+			struct view_proc p, next;
 
+			view__proc(a, i, &p);
+			if (i + 1 < np)
+				view__proc(a, i + 1, &next);
 			/* the kernel's high-water mark covers all images of the pid: compare at its last */
-			if (!p->prelaunch && p->kernel_hiwater > p->own_peak + p->own_peak / 50 &&
-			    (i + 1 == a->nprocs || a->procs[i + 1]->pid != p->pid))
-				fprintf(f, "  pid %d (%s): seen peak %.1f MiB, kernel's high-water mark %.1f MiB\n", p->pid,
-					p->comm, p->own_peak / MIB, p->kernel_hiwater / MIB);
+			if (!p.prelaunch && p.kernel_hiwater > p.own_peak + p.own_peak / 50 &&
+			    (i + 1 == np || next.pid != p.pid))
+				fprintf(f, "  pid %d (%s): seen peak %.1f MiB, kernel's high-water mark %.1f MiB\n", p.pid,
+					p.comm, p.own_peak / MIB, p.kernel_hiwater / MIB);
 		}
 	}
 }
@@ -223,12 +238,13 @@ static void put_frame(FILE *f, const char *s)
 		fputc(*s == ';' ? ':' : *s == '\n' ? ' ' : *s, f);
 }
 
-int report__folded(const char *path, struct account *a, const struct report_info *ri)
+int report__folded(const char *path, const struct account *a, const struct report_info *ri)
 {
 	struct outfile o;
 	struct stack_row *v;
 	size_t n, i;
 	int64_t cats[NR_CATS], unattr;
+	struct view_totals t;
 	int err = outfile__open(&o, path);
 
 	if (err)
@@ -250,7 +266,8 @@ int report__folded(const char *path, struct account *a, const struct report_info
 		fprintf(o.f, " %lld\n", (long long)v[i].bytes);
 	}
 	free(v);
-	peak_categories(a, cats, &unattr);
+	view__totals(a, &t);
+	peak_categories(&t, cats, &unattr);
 	if (unattr > 0)
 		fprintf(o.f, "other;[unattributed] %lld\n", (long long)unattr);
 	(void)ri;
@@ -286,26 +303,27 @@ static void json_cats(FILE *f, const int64_t cats[NR_CATS])
 	fputc('}', f);
 }
 
-static double ts_s(struct account *a, uint64_t ts)
+static double ts_s(const struct view_totals *t, uint64_t ts)
 {
-	return ts > a->o.start_ts ? (ts - a->o.start_ts) / 1e9 : 0.0;
+	return ts > t->start_ts ? (ts - t->start_ts) / 1e9 : 0.0;
 }
 
-int report__json(const char *path, struct account *a, const struct report_info *ri)
+int report__json(const char *path, const struct account *a, const struct report_info *ri)
 {
+	const struct account_stats *st = view__stats(a);
 	int64_t cats[NR_CATS], unattr;
+	struct view_totals t;
 	struct outfile o;
 	struct stack_row *v;
-	size_t n, i, j, cfi[3] = { 0, 0, 0 }; /* tables, skipped, rows */
+	size_t n, i, j, nb = view__nbuckets(a), ns = view__nsamples(a), np = view__nprocs(a);
 	int err = outfile__open(&o, path), c;
 	FILE *f;
 
 	if (err)
 		return err;
-	if (a->unwind)
-		unwind__stats(a->unwind, &cfi[0], &cfi[1], &cfi[2]);
 	f = o.f;
-	peak_categories(a, cats, &unattr);
+	view__totals(a, &t);
+	peak_categories(&t, cats, &unattr);
 	fprintf(f, "{\n  \"schema\": \"taskmem-trace/1\",\n  \"command\": [");
 	for (c = 0; c < ri->argc; c++) {
 		fprintf(f, "%s", c ? ", " : "");
@@ -316,7 +334,7 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	fprintf(f, ",\n  \"duration_s\": %.6f,\n  \"interval_s\": %.6f,\n", ri->duration_s, ri->interval_ns / 1e9);
 	fprintf(f, "  \"peak\": {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
 		   "\"unattributed_bytes\": %lld,\n    \"categories\": ",
-		ts_s(a, a->peak_ts), (long long)a->peak_kernel, (long long)a->peak_kernel, (long long)unattr);
+		ts_s(&t, t.peak_ts), (long long)t.peak_kernel, (long long)t.peak_kernel, (long long)unattr);
 	json_cats(f, cats);
 	/* finer labels at the peak */
 	fprintf(f, ",\n    \"labels\": {");
@@ -325,11 +343,14 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		size_t cap = 0, nl = 0;
 		bool first = true;
 
-		for (i = 0; i < a->nbuckets; i++) {
-			GROW(per, cap, (size_t)a->buckets[i].label + 1);
-			if ((size_t)a->buckets[i].label + 1 > nl)
-				nl = a->buckets[i].label + 1;
-			per[a->buckets[i].label] += a->buckets[i].peak;
+		for (i = 0; i < nb; i++) {
+			struct view_bucket bk;
+
+			view__bucket(a, i, &bk);
+			GROW(per, cap, (size_t)bk.label + 1);
+			if ((size_t)bk.label + 1 > nl)
+				nl = bk.label + 1;
+			per[bk.label] += bk.peak;
 		}
 		for (i = 0; i < nl; i++) {
 			char lb[160];
@@ -353,7 +374,7 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		int k;
 
 		fprintf(f, "%s\n      {\"pid\": %d, \"category\": \"%s\", \"label\": ", i ? "," : "",
-			v[i].proc ? v[i].proc->pid : 0, cat_names[label_get(v[i].label)->cat]);
+			v[i].pid, cat_names[label_get(v[i].label)->cat]);
 		json_str(f, label_text(v[i].label, lb, sizeof(lb)));
 		fprintf(f, ", \"bytes\": %lld, \"frames\": [", (long long)v[i].bytes);
 		for (k = 0; ss && k < ss->n; k++) {
@@ -364,23 +385,26 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	}
 	free(v);
 	fprintf(f, "\n    ]\n  },\n  \"timeline\": [");
-	for (i = 0; i < a->nsamples; i++) {
-		struct sample *s = &a->samples[i];
+	for (i = 0; i < ns; i++) {
+		struct view_sample s;
 		int64_t sc[NR_CATS];
 
-		categories_with_unattributed(s->cat, s->kernel, sc);
+		view__sample(a, i, &s);
+		categories_with_unattributed(s.cat, s.kernel, sc);
 		fprintf(f, "%s\n    {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
 			   "\"unattributed_bytes\": %lld, \"categories\": ",
-			i ? "," : "", s->t / 1e9, (long long)s->kernel, (long long)s->kernel,
-			(long long)(sc[CAT_OTHER] - s->cat[CAT_OTHER]));
+			i ? "," : "", s.t / 1e9, (long long)s.kernel, (long long)s.kernel,
+			(long long)(sc[CAT_OTHER] - s.cat[CAT_OTHER]));
 		json_cats(f, sc);
 		fprintf(f, ", \"processes\": [");
-		for (j = 0; j < s->n; j++) {
-			struct sample_proc *sp = &a->sprocs[s->first + j];
+		for (j = 0; j < s.nprocs; j++) {
+			const struct sample_proc *sp = &s.procs[j];
+			struct view_proc p;
 
+			view__proc(a, sp->proc, &p);
 			categories_with_unattributed(sp->cat, sp->kernel, sc);
 			fprintf(f, "%s{\"pid\": %d, \"rss_bytes\": %lld, \"categories\": ", j ? ", " : "",
-				a->procs[sp->proc]->pid, (long long)sp->kernel);
+				p.pid, (long long)sp->kernel);
 			json_cats(f, sc);
 			fputc('}', f);
 		}
@@ -388,20 +412,21 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	}
 	fprintf(f, "\n  ],\n  \"processes\": [");
 	c = 0;
-	for (i = 0; i < a->nprocs; i++) {
-		struct proc *p = a->procs[i];
+	for (i = 0; i < np; i++) {
+		struct view_proc vp, *p = &vp;
 		int64_t pc[NR_CATS];
 
+		view__proc(a, i, p);
 		if (p->prelaunch)
 			continue;
-		fprintf(f, "%s\n    {\"pid\": %d, \"image\": %u, \"comm\": ", c++ ? "," : "", p->pid, p->gen);
+		fprintf(f, "%s\n    {\"pid\": %d, \"image\": %u, \"comm\": ", c++ ? "," : "", p->pid, p->image);
 		json_str(f, p->comm);
 		fprintf(f, ", \"exe\": ");
 		json_str(f, p->exe);
 		fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, \"exit_code\": %d, \"peak_rss_bytes\": %lld, "
 			   "\"kernel_peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, \"categories\": ",
-			ts_s(a, p->start_ts), p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s, p->exit_code,
-			(long long)p->own_peak, (long long)p->kernel_hiwater, ts_s(a, p->own_peak_ts));
+			ts_s(&t, p->start_ts), p->end_ts ? ts_s(&t, p->end_ts) : ri->duration_s, p->exit_code,
+			(long long)p->own_peak, (long long)p->kernel_hiwater, ts_s(&t, p->own_peak_ts));
 		categories_with_unattributed(p->own_peak_cat, p->own_peak, pc);
 		json_cats(f, pc);
 		fprintf(f, ", \"at_tree_peak\": {\"rss_bytes\": %lld, \"categories\": ", (long long)p->peak_kernel);
@@ -418,12 +443,12 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		   "\"frames\": %llu, \"frames_unsymbolized\": %llu, \"maps_read_failed\": %llu, \"orphan_events\": %llu, "
 		   "\"mm_teardown_unseen\": %llu, \"stacks_unreadable\": %llu, \"cfi_tables\": %zu, \"cfi_rows\": %zu, "
 		   "\"cfi_tables_skipped\": %zu, \"cfi_set_failed\": %llu}\n}\n",
-		(unsigned long long)a->st.events, (unsigned long long)a->st.stacks_missing,
-		(unsigned long long)a->st.unplaced_bytes, (unsigned long long)a->st.frames,
-		(unsigned long long)a->st.frames_unknown, (unsigned long long)a->st.maps_read_failed,
-		(unsigned long long)a->st.orphan_events, (unsigned long long)a->st.mm_reused,
-		(unsigned long long)a->st.stacks_unreadable, cfi[0], cfi[2], cfi[1],
-		(unsigned long long)a->st.unwind_set_failed);
+		(unsigned long long)st->events, (unsigned long long)st->stacks_missing,
+		(unsigned long long)st->unplaced_bytes, (unsigned long long)st->frames,
+		(unsigned long long)st->frames_unknown, (unsigned long long)st->maps_read_failed,
+		(unsigned long long)st->orphan_events, (unsigned long long)st->mm_reused,
+		(unsigned long long)st->stacks_unreadable, st->cfi_tables, st->cfi_rows, st->cfi_skipped,
+		(unsigned long long)st->unwind_set_failed);
 	return outfile__close(&o);
 }
 
@@ -443,11 +468,12 @@ static void trace_counter(FILE *f, bool *first, const char *name, int pid, uint6
 	*first = false;
 }
 
-int report__trace(const char *path, struct account *a, const struct report_info *ri)
+int report__trace(const char *path, const struct account *a, const struct report_info *ri)
 {
 	struct outfile o;
 	bool first = true;
-	size_t i, j;
+	size_t i, j, np = view__nprocs(a), ns = view__nsamples(a);
+	struct view_totals t;
 	int err = outfile__open(&o, path);
 
 	if (err)
@@ -456,31 +482,36 @@ int report__trace(const char *path, struct account *a, const struct report_info 
 	/* names: pid 0 is the whole tree */
 	fprintf(o.f, "\n{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 0, \"args\": {\"name\": \"tree (all processes)\"}}");
 	first = false;
-	for (i = 0; i < a->nprocs; i++) {
-		struct proc *p = a->procs[i];
+	for (i = 0; i < np; i++) {
+		struct view_proc p;
 
-		if (p->prelaunch || !p->own_peak)
+		view__proc(a, i, &p);
+		if (p.prelaunch || !p.own_peak)
 			continue;
-		fprintf(o.f, ",\n{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": ", p->pid);
-		json_str(o.f, p->comm);
+		fprintf(o.f, ",\n{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": ", p.pid);
+		json_str(o.f, p.comm);
 		fputs("}}", o.f);
 	}
-	for (i = 0; i < a->nsamples; i++) {
-		struct sample *s = &a->samples[i];
+	for (i = 0; i < ns; i++) {
+		struct view_sample s;
 		int64_t sc[NR_CATS];
 
-		categories_with_unattributed(s->cat, s->kernel, sc);
-		trace_counter(o.f, &first, "resident bytes", 0, s->t, sc);
-		for (j = 0; j < s->n; j++) {
-			struct sample_proc *sp = &a->sprocs[s->first + j];
+		view__sample(a, i, &s);
+		categories_with_unattributed(s.cat, s.kernel, sc);
+		trace_counter(o.f, &first, "resident bytes", 0, s.t, sc);
+		for (j = 0; j < s.nprocs; j++) {
+			const struct sample_proc *sp = &s.procs[j];
+			struct view_proc p;
 
+			view__proc(a, sp->proc, &p);
 			categories_with_unattributed(sp->cat, sp->kernel, sc);
-			trace_counter(o.f, &first, "resident bytes", a->procs[sp->proc]->pid, s->t, sc);
+			trace_counter(o.f, &first, "resident bytes", p.pid, s.t, sc);
 		}
 	}
+	view__totals(a, &t);
 	fprintf(o.f, "\n], \"metadata\": {\"tool\": \"taskmem-trace\", \"peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, "
 		     "\"dropped\": %llu}}\n",
-		(long long)a->peak_kernel, a->peak_ts > a->o.start_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0,
+		(long long)t.peak_kernel, t.peak_ts > t.start_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
 		(unsigned long long)report__dropped(ri));
 	return outfile__close(&o);
 }

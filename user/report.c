@@ -26,7 +26,6 @@ static void peak_categories(const struct view_totals *t, int64_t out[NR_CATS], i
 static void bucket_row(const struct account *a, size_t i, struct stack_row *r, struct view_bucket *bk)
 {
 	view__bucket(a, i, bk);
-	r->proc = bk->proc;
 	r->pid = bk->pid;
 	r->proc_idx = bk->proc_idx;
 	r->label = bk->label;
@@ -40,15 +39,15 @@ static int cmp_row_key(const void *x, const void *y)
 	const struct stack_row *a = x, *b = y;
 	int na = a->ss ? a->ss->n : 0, nb = b->ss ? b->ss->n : 0, k;
 
-	if (a->proc != b->proc)
-		return (uintptr_t)a->proc < (uintptr_t)b->proc ? -1 : 1;
+	if (a->proc_idx != b->proc_idx) /* in order of appearance, not of where malloc put them */
+		return a->proc_idx < b->proc_idx ? -1 : 1;
 	if (a->label != b->label)
 		return a->label < b->label ? -1 : 1;
 	if (na != nb)
 		return na < nb ? -1 : 1;
 	for (k = 0; k < na; k++) /* interned: equal names are equal pointers */
 		if (a->ss->frames[k] != b->ss->frames[k])
-			return (uintptr_t)a->ss->frames[k] < (uintptr_t)b->ss->frames[k] ? -1 : 1;
+			return strcmp(a->ss->frames[k], b->ss->frames[k]);
 	return 0;
 }
 

@@ -22,7 +22,6 @@ struct report_info {
 /* Stacks merged by process, label and symbolized frames (other return addresses in the same
  * functions are one row). */
 struct stack_row {
-	const struct proc *proc;
 	pid_t pid;               /* 0 without a process */
 	int proc_idx;            /* -1 without a process */
 	int label;

@@ -29,7 +29,6 @@ void view__proc(const struct account *a, size_t i, struct view_proc *out)
 	const struct proc *p = a->m.procs[i];
 
 	*out = (struct view_proc){
-		.key = p,
 		.idx = p->idx,
 		.pid = p->pid,
 		.image = p->gen,
@@ -58,7 +57,6 @@ void view__bucket(const struct account *a, size_t i, struct view_bucket *out)
 	const struct bucket *bk = &a->tl.buckets[i];
 
 	*out = (struct view_bucket){
-		.proc = bk->proc,
 		.pid = bk->proc ? bk->proc->pid : 0,
 		.proc_idx = bk->proc ? (int)bk->proc->idx : -1,
 		.label = bk->label,

@@ -11,7 +11,6 @@
 #include "labels.h"
 
 struct account;
-struct proc; /* a process image: to the reports, a key that only compares */
 
 /* A symbolized stack: frames innermost first, interned strings. */
 struct symstack {
@@ -57,8 +56,7 @@ struct view_totals {
 
 /* One process image: a pid between two execs. */
 struct view_proc {
-	const struct proc *key;
-	uint32_t idx;
+	uint32_t idx;            /* in order of appearance */
 	pid_t pid;
 	uint32_t image;          /* how many execs this pid had before this image */
 	const char *comm, *exe;
@@ -71,8 +69,8 @@ struct view_proc {
 	int64_t kernel_hiwater;  /* the kernel's maxrss for the pid at exit, or 0 */
 };
 
+/* Bucket 0 has no process: it takes bytes when the bucket table is full. */
 struct view_bucket {
-	const struct proc *proc; /* NULL for bucket 0, which takes bytes when the table is full */
 	pid_t pid;               /* 0 without a process */
 	int proc_idx;            /* -1 without a process */
 	int label;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hashmap.h"
 #include "outfile.h"
 #include "report.h"
 #include "strtab.h"
@@ -50,11 +51,13 @@ static void put_cats(FILE *f, const int64_t c[NR_CATS])
 		fprintf(f, "%s%lld", k ? "," : "", (long long)c[k]);
 }
 
-static void put_header(FILE *f, struct account *a, const struct report_info *ri)
+static void put_header(FILE *f, const struct account *a, const struct report_info *ri)
 {
 	uint64_t cnt[TM_NR_ALL_COUNTERS];
+	struct view_totals t;
 	int c;
 
+	view__totals(a, &t);
 	fprintf(f, "{\"schema\":\"taskmem-trace-html/1\",\"command\":[");
 	for (c = 0; c < ri->argc; c++) {
 		fprintf(f, "%s", c ? "," : "");
@@ -64,7 +67,7 @@ static void put_header(FILE *f, struct account *a, const struct report_info *ri)
 	json_str(f, ri->exit_desc);
 	fprintf(f, ",\"duration_s\":%.6f,\"interval_s\":%.6f,\"peak_t_s\":%.6f,\"peak_bytes\":%lld",
 		ri->duration_s, ri->interval_ns / 1e9,
-		a->peak_ts > a->o.start_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0, (long long)a->peak_kernel);
+		t.peak_ts > t.start_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0, (long long)t.peak_kernel);
 	/* the summary's facts: [wording, value, is a loss] */
 	counters__collect(a, ri->counters, cnt);
 	fprintf(f, ",\"events\":[");
@@ -83,30 +86,31 @@ static void put_header(FILE *f, struct account *a, const struct report_info *ri)
 	fprintf(f, "]");
 }
 
-static void put_procs(FILE *f, struct account *a)
+static void put_procs(FILE *f, const struct account *a)
 {
-	size_t i;
+	size_t i, np = view__nprocs(a);
 
 	fprintf(f, ",\n\"procs\":[");
-	for (i = 0; i < a->nprocs; i++) {
-		struct proc *p = a->procs[i];
+	for (i = 0; i < np; i++) {
+		struct view_proc p;
 
+		view__proc(a, i, &p);
 		fprintf(f, "%s", i ? ",\n" : "");
-		if (p->prelaunch) {
+		if (p.prelaunch) {
 			fprintf(f, "null");
 			continue;
 		}
-		fprintf(f, "{\"pid\":%d,\"image\":%u,\"comm\":", p->pid, p->gen);
-		json_str(f, p->comm);
+		fprintf(f, "{\"pid\":%d,\"image\":%u,\"comm\":", p.pid, p.image);
+		json_str(f, p.comm);
 		fprintf(f, ",\"exe\":");
-		json_str(f, p->exe);
-		fprintf(f, ",\"peak\":%lld,\"exit_code\":%d}", (long long)p->own_peak, p->exit_code);
+		json_str(f, p.exe);
+		fprintf(f, ",\"peak\":%lld,\"exit_code\":%d}", (long long)p.own_peak, p.exit_code);
 	}
 	fprintf(f, "]");
 }
 
 /* Rows (process, label, frames outermost first) and the string table they index. */
-static void put_rows(FILE *f, struct account *a, const struct stack_row *rows, size_t nrows)
+static void put_rows(FILE *f, const struct stack_row *rows, size_t nrows)
 {
 	struct names nm = { .idx = hashmap__new() };
 	size_t i;
@@ -117,7 +121,7 @@ static void put_rows(FILE *f, struct account *a, const struct stack_row *rows, s
 		const struct symstack *ss = rows[i].ss;
 		const struct label *l = label_get(rows[i].label);
 
-		fprintf(f, "%s[%d,%d,%zu,[", i ? ",\n" : "", rows[i].proc ? (int)rows[i].proc->idx : -1,
+		fprintf(f, "%s[%d,%d,%zu,[", i ? ",\n" : "", rows[i].proc_idx,
 			(int)l->cat, name_idx(&nm, l->name));
 		if (!ss || !ss->n)
 			fprintf(f, "%zu", name_idx(&nm, intern("[no user stack]")));
@@ -137,23 +141,25 @@ static void put_rows(FILE *f, struct account *a, const struct stack_row *rows, s
 
 /* The timeline; each sample carries its rows' bytes: those that changed since the previous
  * sample, or all of them for the exact peak (absolute, inserted out of order). */
-static void put_samples(FILE *f, struct account *a, const uint32_t *row_of, size_t nrows)
+static void put_samples(FILE *f, const struct account *a, const uint32_t *row_of, size_t nrows)
 {
-	int64_t *bval = xcalloc(a->nbuckets + 1, sizeof(*bval));
+	int64_t *bval = xcalloc(view__nbuckets(a) + 1, sizeof(*bval));
 	int64_t *rval = xcalloc(nrows + 1, sizeof(*rval)), *tmp = xcalloc(nrows + 1, sizeof(*tmp));
 	size_t *stamp = xcalloc(nrows + 1, sizeof(*stamp)), *changed = xcalloc(nrows + 1, sizeof(*changed));
-	size_t i, j, nch;
+	size_t i, j, nch, ns = view__nsamples(a);
 
 	fprintf(f, ",\n\"samples\":[");
-	for (i = 0; i < a->nsamples; i++) {
-		struct sample *s = &a->samples[i];
-		int64_t *vals = s->absolute ? tmp : rval;
+	for (i = 0; i < ns; i++) {
+		struct view_sample vs, *s = &vs;
+		int64_t *vals;
 
+		view__sample(a, i, s);
+		vals = s->absolute ? tmp : rval;
 		fprintf(f, "%s{\"t\":%.6f,\"k\":%lld,\"c\":[", i ? ",\n" : "", s->t / 1e9, (long long)s->kernel);
 		put_cats(f, s->cat);
 		fprintf(f, "],\"p\":[");
-		for (j = 0; j < s->n; j++) {
-			struct sample_proc *sp = &a->sprocs[s->first + j];
+		for (j = 0; j < s->nprocs; j++) {
+			const struct sample_proc *sp = &s->procs[j];
 
 			fprintf(f, "%s[%u,%lld,", j ? "," : "", sp->proc, (long long)sp->kernel);
 			put_cats(f, sp->cat);
@@ -162,8 +168,8 @@ static void put_samples(FILE *f, struct account *a, const uint32_t *row_of, size
 		nch = 0;
 		if (s->absolute)
 			memset(tmp, 0, nrows * sizeof(*tmp));
-		for (j = 0; j < s->bn; j++) {
-			const struct sample_bucket *sb = &a->sbuckets[s->bfirst + j];
+		for (j = 0; j < s->nbuckets; j++) {
+			const struct sample_bucket *sb = &s->buckets[j];
 			uint32_t r = row_of[sb->bucket];
 
 			if (s->absolute) {
@@ -190,10 +196,10 @@ static void put_samples(FILE *f, struct account *a, const uint32_t *row_of, size
 	free(changed);
 }
 
-int report__html(const char *path, struct account *a, const struct report_info *ri)
+int report__html(const char *path, const struct account *a, const struct report_info *ri)
 {
 	const char *mark = strstr(tm_html_template, DATA_MARK);
-	uint32_t *row_of = xcalloc(a->nbuckets + 1, sizeof(*row_of));
+	uint32_t *row_of = xcalloc(view__nbuckets(a) + 1, sizeof(*row_of));
 	struct stack_row *rows;
 	struct outfile o;
 	size_t nrows;
@@ -213,7 +219,7 @@ int report__html(const char *path, struct account *a, const struct report_info *
 	fwrite(tm_html_template, 1, mark - tm_html_template, o.f);
 	put_header(o.f, a, ri);
 	put_procs(o.f, a);
-	put_rows(o.f, a, rows, nrows);
+	put_rows(o.f, rows, nrows);
 	put_samples(o.f, a, row_of, nrows);
 	fputs("}\n", o.f);
 	fputs(mark + strlen(DATA_MARK), o.f);

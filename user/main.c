@@ -230,17 +230,19 @@ static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events,
 {
 	uint64_t kc[TM_NR_COUNTERS], c[TM_NR_ALL_COUNTERS], now = now_ns();
 	int64_t cats[NR_CATS];
+	struct view_totals tot;
 	double rate;
 	int k;
 
 	tracer__counters(t, kc);
 	counters__collect(g_acct, kc, c);
+	view__totals(g_acct, &tot);
 	rate = now > *last_ns ? (c[TM_CNT_EVENTS_PROCESSED] - *last_events) * 1e9 / (now - *last_ns) : 0;
 	*last_events = c[TM_CNT_EVENTS_PROCESSED];
 	*last_ns = now;
 	fprintf(stderr, "\r\033[K taskmem-trace %.1fs | RSS %.1f MiB:", (now - start) / 1e9,
-		g_acct->kernel / (1024.0 * 1024));
-	categories_with_unattributed(g_acct->cat, g_acct->kernel, cats);
+		tot.kernel / (1024.0 * 1024));
+	categories_with_unattributed(tot.cat, tot.kernel, cats);
 	for (k = 0; k < NR_CATS; k++)
 		fprintf(stderr, " %s %.1f", cat_names[k], cats[k] / (1024.0 * 1024));
 	fprintf(stderr, " | %.0f ev/s | dropped %llu", rate,
@@ -268,13 +270,13 @@ static struct account *new_account(struct tracer *t, uint64_t start)
 	time_t not_before = env.attach_pid ? 0 : time(NULL) - 1;
 
 	return account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
-						     .read_stack = tracer__read_stack,
-						     .drop_stack = tracer__drop_stack,
-						     .exit_info = tracer__exit_info,
-						     .load_unwind = tracer__load_unwind,
-						     .commit_unwind = tracer__commit_unwind,
-						     .set_unwind = tracer__set_unwind, .ctx = t,
-						     .perfmap_not_before = not_before });
+						     .world = { .read_stack = tracer__read_stack,
+								.drop_stack = tracer__drop_stack,
+								.exit_info = tracer__exit_info,
+								.load_unwind = tracer__load_unwind,
+								.commit_unwind = tracer__commit_unwind,
+								.set_unwind = tracer__set_unwind, .ctx = t,
+								.perfmap_not_before = not_before } });
 }
 
 /* The run is over: clear the status line, take the events still queued (the command's

@@ -1,59 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* The user-space picture of the traced tree: processes, their address spaces (mm), the
- * resident pages each mm holds and the buckets (process x label x stack) they are counted in. */
+/* The user-space picture of the traced tree: process images and their address spaces (mm),
+ * made, found and forgotten as forks, execs and exits go by. What an mm's pages hold is in its
+ * struct pages; what a process's bytes add up to is kept by timeline.c. */
 #ifndef TM_MODEL_H
 #define TM_MODEL_H
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/types.h>
-#include "hashmap.h"
-#include "procmaps.h"
 #include <linux/types.h>
+#include "hashmap.h"
+#include "labels.h"
+#include "pages.h"
+#include "procmaps.h"
+#include "regions.h"
 #include "taskmem.h"
-
-enum tm_cat { CAT_STACK, CAT_HEAP, CAT_RUNTIME, CAT_FILE, CAT_OTHER, NR_CATS };
-extern const char *const cat_names[NR_CATS];
-/* out = cat, with the bytes no record holds (kernel - sum, returned) added to other: the
- * categories every output shows always add up to the kernel's counters. */
-int64_t categories_with_unattributed(const int64_t cat[NR_CATS], int64_t kernel, int64_t out[NR_CATS]);
-
-/* A finer label under a category, e.g. stack/goroutine; ids index label_table. */
-struct label {
-	enum tm_cat cat;
-	const char *name; /* interned */
-};
-int label_id(enum tm_cat cat, const char *name);
-const struct label *label_get(int id);
-
-/* Where an anonymous mapping came from, as seen at its mmap/brk. */
-enum region_kind { REG_MMAP = 1, REG_FILE };
-struct region {
-	uint64_t start, end;
-	uint32_t kind;
-	uint32_t flags;   /* mmap flags */
-	uint64_t caller;  /* return address into the mmap caller */
-	int32_t stack_id;
-	int label;        /* cached classification, -1 until first needed */
-};
-struct region_set {
-	struct region *r;
-	size_t n, cap;
-};
-/* Replace whatever lies in [r->start, r->end) by r. */
-void regions__insert(struct region_set *rs, const struct region *r);
-void regions__remove(struct region_set *rs, uint64_t start, uint64_t end);
-/* Move [old, old+len) to new (mremap). */
-void regions__move(struct region_set *rs, uint64_t old, uint64_t len, uint64_t new_addr);
-struct region *regions__find(struct region_set *rs, uint64_t addr);
-void regions__copy(struct region_set *dst, const struct region_set *src);
-
-/* A symbolized stack: frames innermost first, interned strings. */
-struct symstack {
-	int n;
-	int unknown;       /* frames that could not be symbolized */
-	uint64_t *ips;     /* kept while some are unknown: a JIT's perf map may name them later */
-	const char *frames[];
-};
 
 /* One process image: a pid between two execs. */
 struct proc {
@@ -71,9 +31,10 @@ struct proc {
 	struct procmaps maps;
 	struct region_set regions;
 	struct mm *mm;          /* its address space (current) */
-	struct hashmap *stacks; /* stack id -> struct symstack * */
+	struct hashmap *stacks; /* stack id -> struct symstack * (symbolize.c) */
 	struct hashmap *stack_labels; /* stack id -> label id + 1, for stack-decided labels */
-	struct hashmap *bucket_idx; /* label << 32 | stack id + 1 -> its bucket in account */
+	/* timeline.c's */
+	struct hashmap *bucket_idx; /* label << 32 | stack id + 1 -> its bucket */
 	int64_t kernel;         /* sum of its mms' kernel counters */
 	int64_t cat[NR_CATS];   /* attributed bytes now */
 	int64_t peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak */
@@ -90,25 +51,46 @@ struct mm {
 	struct proc *proc;
 	int64_t last[TM_NR_MEMBERS];   /* kernel counter totals as last reported */
 	int64_t total;                 /* file + anon + shmem */
-	int64_t attributed;            /* bytes held by page records */
-	struct hashmap *pages[TM_NR_MEMBERS]; /* page address -> bytes << 32 | bucket */
-	size_t cursor[TM_NR_MEMBERS];
-	/* the range free in progress (a syscall's frees come as several RSS changes): where each
-	 * member's walk through it stopped */
-	uint64_t rng_start, rng_end, rng_ts, rng_next[TM_NR_MEMBERS];
+	struct pages *pages;           /* who holds its resident pages */
 	bool dead;                      /* its process exited or exec'd away from it */
 	bool unknown_base;              /* first seen mid-life (teardown, attach): not counted */
 };
 
-struct bucket {
-	struct proc *proc;
-	int label;
-	int32_t stack_id;
-	int64_t cur, peak;
-	uint64_t grows;         /* RSS growth events credited to it over the run */
-	bool dirty;             /* changed since the last peak snapshot */
-	bool sampled_dirty;     /* changed since the last timeline sample */
+#define ATTACH_MM_ID 0 /* placeholder id of an attached process's mm until its first event */
+
+struct model {
+	struct proc **procs;          /* every image, in order of appearance */
+	size_t nprocs, proccap;
+	struct hashmap *cur_proc;     /* pid -> current struct proc * */
+	struct hashmap *mms;          /* mm id -> struct mm * */
+	struct hashmap *pending_mm;   /* parent tid -> child's struct mm * (fork copy seen first) */
+	pages_moved_fn moved;         /* given to every mm's pages */
+	void *moved_ctx;
 };
 
-#define UNPLACED_KEY 1ull /* page key for bytes whose address is unknown */
+void model__init(struct model *m, pages_moved_fn moved, void *ctx);
+/* Frees the processes and mms (their stacks' contents are symbolize.c's to free first). */
+void model__free(struct model *m);
+
+/* A new image of pid from ts on; the pid's previous image, if alive, ends (exec). */
+struct proc *proc_new(struct model *m, pid_t pid, uint64_t ts);
+struct proc *proc_of_pid(struct model *m, pid_t pid);
+/* A forked child starts as a copy of its parent (parent may be NULL). */
+void proc_inherit(struct proc *child, const struct proc *parent);
+/* How the process ended: the task's exit_code (a wait status) and its kernel maxrss. */
+void proc_set_exit(struct proc *p, uint64_t code, uint64_t maxrss);
+
+/* An address space of p (NULL: a fork's copy, named later); p's current one if it has none. */
+struct mm *mm_new(struct model *m, uint32_t mm_id, struct proc *p);
+struct mm *mm_find(struct model *m, uint32_t mm_id);
+/* mm is known by another id from now on (-p: its first event names it). */
+void mm_rename(struct model *m, struct mm *mm, uint32_t mm_id);
+/* An address space that is gone is dropped (its records drained), so that a new mm reusing its
+ * id starts afresh (rss_stat's mm id is a hash of the mm's address, which the kernel reuses). */
+void mm_forget(struct model *m, struct mm *mm);
+/* Forget mm if it is dead and its counters are back to zero. */
+void mm_maybe_forget(struct model *m, struct mm *mm);
+/* A fork's copy seen before the fork: kept by the forking thread until its event names it. */
+void mm_pend(struct model *m, uint32_t tid, struct mm *mm);
+struct mm *mm_take_pending(struct model *m, uint32_t tid);
 #endif

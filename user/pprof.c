@@ -107,13 +107,14 @@ static uint64_t loc_id(struct hashmap *funcs, struct strings *st, struct pb *pro
 	return *id;
 }
 
-int report__pprof(const char *path, struct account *a, const struct report_info *ri)
+int report__pprof(const char *path, const struct account *a, const struct report_info *ri)
 {
 	struct strings st = { .idx = hashmap__new() };
 	struct hashmap *funcs = hashmap__new(); /* name -> function/location id */
 	struct pb prof = {}, m = {}, sub = {}, locs = {}, vals = {};
 	struct outfile o;
-	size_t i;
+	struct view_totals t;
+	size_t i, nb = view__nbuckets(a);
 	int err;
 
 	str_id(&st, intern("")); /* index 0 must be "" */
@@ -125,17 +126,19 @@ int report__pprof(const char *path, struct account *a, const struct report_info 
 	pb_int(&m, 2, str_id(&st, intern("count")));
 	pb_msg(&prof, 1, &m);
 
-	for (i = 0; i < a->nbuckets; i++) {
-		const struct bucket *bk = &a->buckets[i];
-		const struct label *l = label_get(bk->label);
+	for (i = 0; i < nb; i++) {
+		struct view_bucket vb, *bk = &vb;
+		const struct label *l;
 		const struct symstack *ss;
 		const char *frames[TM_MAX_STACK_DEPTH + 2];
 		char lb[160];
 		int n = 0, k;
 
+		view__bucket(a, i, bk);
+		l = label_get(bk->label);
 		if (bk->peak <= 0 && !bk->grows)
 			continue;
-		ss = bk->proc ? account__stack(a, bk->proc, bk->stack_id) : NULL;
+		ss = bk->stack;
 		for (k = 0; ss && k < ss->n && n < TM_MAX_STACK_DEPTH; k++)
 			frames[n++] = ss->frames[k]; /* innermost first, as pprof wants */
 		snprintf(lb, sizeof(lb), "%s/%s", cat_names[l->cat], l->name);
@@ -150,15 +153,17 @@ int report__pprof(const char *path, struct account *a, const struct report_info 
 		locs.n = vals.n = 0;
 		/* labels: pid (numeric) */
 		pb_int(&sub, 1, str_id(&st, intern("pid")));
-		pb_int(&sub, 3, bk->proc ? (uint64_t)bk->proc->pid : 0);
+		pb_int(&sub, 3, (uint64_t)bk->pid);
 		pb_msg(&m, 3, &sub);
 		pb_msg(&prof, 2, &m);
 	}
 	{
 		/* bytes no page record holds, so that the total is the peak */
-		int64_t cats[NR_CATS], unattr = categories_with_unattributed(a->peak_cat, a->peak_kernel, cats);
+		int64_t cats[NR_CATS], unattr;
 		int c;
 
+		view__totals(a, &t);
+		unattr = categories_with_unattributed(t.peak_cat, t.peak_kernel, cats);
 		if (unattr > 0) {
 			const char *fr[2] = { intern("other/[unattributed]"), intern("other") };
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Interval set of mappings per process, kept sorted and non-overlapping. */
 #include <string.h>
-#include "model.h"
+#include "regions.h"
 #include "util.h"
 
 static size_t lower(const struct region_set *rs, uint64_t addr)

@@ -12,9 +12,19 @@
 #define MIB (1024.0 * 1024.0)
 
 /* Categories at the tree's peak; bytes nobody could be credited with go to other. */
-static void peak_categories(struct account *a, int64_t out[NR_CATS], int64_t *unattributed)
+static void peak_categories(const struct view_totals *t, int64_t out[NR_CATS], int64_t *unattributed)
 {
-	*unattributed = categories_with_unattributed(a->peak_cat, a->peak_kernel, out);
+	*unattributed = categories_with_unattributed(t->peak_cat, t->peak_kernel, out);
+}
+
+static void bucket_row(const struct account *a, size_t i, struct stack_row *r, struct view_bucket *bk)
+{
+	view__bucket(a, i, bk);
+	r->pid = bk->pid;
+	r->proc_idx = bk->proc_idx;
+	r->label = bk->label;
+	r->ss = bk->stack;
+	r->bucket = (uint32_t)i;
 }
 
 
@@ -23,15 +33,15 @@ static int cmp_row_key(const void *x, const void *y)
 	const struct stack_row *a = x, *b = y;
 	int na = a->ss ? a->ss->n : 0, nb = b->ss ? b->ss->n : 0, k;
 
-	if (a->proc != b->proc)
-		return (uintptr_t)a->proc < (uintptr_t)b->proc ? -1 : 1;
+	if (a->proc_idx != b->proc_idx) /* in order of appearance, not of where malloc put them */
+		return a->proc_idx < b->proc_idx ? -1 : 1;
 	if (a->label != b->label)
 		return a->label < b->label ? -1 : 1;
 	if (na != nb)
 		return na < nb ? -1 : 1;
 	for (k = 0; k < na; k++) /* interned: equal names are equal pointers */
 		if (a->ss->frames[k] != b->ss->frames[k])
-			return (uintptr_t)a->ss->frames[k] < (uintptr_t)b->ss->frames[k] ? -1 : 1;
+			return strcmp(a->ss->frames[k], b->ss->frames[k]);
 	return 0;
 }
 
@@ -43,21 +53,19 @@ static int cmp_row_bytes(const void *x, const void *y)
 }
 
 /* Stacks with bytes at the peak, merged, largest first (caller frees). */
-static struct stack_row *peak_rows(struct account *a, size_t *n)
+static struct stack_row *peak_rows(const struct account *a, size_t *n)
 {
-	struct stack_row *r = xcalloc(a->nbuckets, sizeof(*r));
-	size_t i, m = 0;
+	size_t i, m = 0, nb = view__nbuckets(a);
+	struct stack_row *r = xcalloc(nb, sizeof(*r));
+	struct view_bucket bk;
 
 	*n = 0;
-	for (i = 0; i < a->nbuckets; i++) {
-		struct bucket *bk = &a->buckets[i];
-
-		if (bk->peak <= 0)
+	for (i = 0; i < nb; i++) {
+		bucket_row(a, i, &r[*n], &bk);
+		if (bk.peak <= 0)
 			continue;
-		r[*n].proc = bk->proc;
-		r[*n].label = bk->label;
-		r[*n].ss = bk->proc ? account__stack(a, bk->proc, bk->stack_id) : NULL;
-		r[(*n)++].bytes = bk->peak;
+		r[*n].bucket = 0;
+		r[(*n)++].bytes = bk.peak;
 	}
 	qsort(r, *n, sizeof(*r), cmp_row_key);
 	for (i = 0; i < *n; i++) {
@@ -71,21 +79,16 @@ static struct stack_row *peak_rows(struct account *a, size_t *n)
 	return r;
 }
 
-struct stack_row *report__rows(struct account *a, uint32_t *row_of, size_t *n)
+struct stack_row *report__rows(const struct account *a, uint32_t *row_of, size_t *n)
 {
-	struct stack_row *r = xcalloc(a->nbuckets ? a->nbuckets : 1, sizeof(*r));
-	size_t i, m = 0;
+	size_t i, m = 0, nb = view__nbuckets(a);
+	struct stack_row *r = xcalloc(nb ? nb : 1, sizeof(*r));
+	struct view_bucket bk;
 
-	for (i = 0; i < a->nbuckets; i++) {
-		struct bucket *bk = &a->buckets[i];
-
-		r[i].proc = bk->proc;
-		r[i].label = bk->label;
-		r[i].ss = bk->proc ? account__stack(a, bk->proc, bk->stack_id) : NULL;
-		r[i].bucket = (uint32_t)i;
-	}
-	qsort(r, a->nbuckets, sizeof(*r), cmp_row_key);
-	for (i = 0; i < a->nbuckets; i++) {
+	for (i = 0; i < nb; i++)
+		bucket_row(a, i, &r[i], &bk);
+	qsort(r, nb, sizeof(*r), cmp_row_key);
+	for (i = 0; i < nb; i++) {
 		if (!m || cmp_row_key(&r[m - 1], &r[i]))
 			r[m++] = r[i];
 		row_of[r[i].bucket] = (uint32_t)(m - 1);
@@ -96,7 +99,7 @@ struct stack_row *report__rows(struct account *a, uint32_t *row_of, size_t *n)
 
 static int cmp_proc_peak(const void *x, const void *y)
 {
-	const struct proc *a = *(const struct proc *const *)x, *b = *(const struct proc *const *)y;
+	const struct view_proc *a = *(const struct view_proc *const *)x, *b = *(const struct view_proc *const *)y;
 
 	return a->own_peak < b->own_peak ? 1 : a->own_peak > b->own_peak ? -1 : 0;
 }
@@ -109,29 +112,28 @@ const char *label_text(int id, char *buf, size_t len)
 	return buf;
 }
 
-static double ts_s(struct account *a, uint64_t ts)
-{
-	return ts > a->o.start_ts ? (ts - a->o.start_ts) / 1e9 : 0.0;
-}
-
 /* Processes that ran on after the command itself exited (daemons): the run waited for them. */
-static void print_outlived(FILE *f, struct account *a, const struct report_info *ri)
+static void print_outlived(FILE *f, const struct account *a, const struct report_info *ri)
 {
-	size_t i, n = 0;
+	size_t i, n = 0, np = view__nprocs(a);
+	struct view_totals t;
 
 	if (!ri->cmd_end_s)
 		return;
-	for (i = 0; i < a->nprocs; i++) {
-		struct proc *p = a->procs[i];
-		double end = p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s;
+	view__totals(a, &t);
+	for (i = 0; i < np; i++) {
+		struct view_proc p;
+		double end;
 
-		if (p->prelaunch || end <= ri->cmd_end_s + 0.01)
+		view__proc(a, i, &p);
+		end = p.end_ts > t.start_ts ? (p.end_ts - t.start_ts) / 1e9 : ri->duration_s;
+		if (p.prelaunch || end <= ri->cmd_end_s + 0.01)
 			continue;
 		if (!n++)
 			fprintf(f, "outlived the command (it exited at %.2f s):", ri->cmd_end_s);
 		if (n <= 5)
-			fprintf(f, "%s pid %d %s until %.2f s%s", n > 1 ? "," : "", p->pid, p->comm, end,
-				p->alive ? " (still running)" : "");
+			fprintf(f, "%s pid %d %s until %.2f s%s", n > 1 ? "," : "", p.pid, p.comm, end,
+				p.end_ts ? "" : " (still running)");
 	}
 	if (n > 5)
 		fprintf(f, " and %zu more", n - 5);
@@ -140,19 +142,23 @@ static void print_outlived(FILE *f, struct account *a, const struct report_info 
 }
 
 /* The ten process images with the highest own peak, with their categories then. */
-static void print_processes(FILE *f, struct account *a)
+static void print_processes(FILE *f, const struct account *a)
 {
-	struct proc **sorted = xcalloc(a->nprocs, sizeof(*sorted));
-	size_t i, shown = 0, counted = 0;
+	size_t i, shown = 0, counted = 0, np = view__nprocs(a);
+	struct view_proc *procs = xcalloc(np ? np : 1, sizeof(*procs));
+	const struct view_proc **sorted = xcalloc(np ? np : 1, sizeof(*sorted));
 	int c;
 
-	memcpy(sorted, a->procs, a->nprocs * sizeof(*sorted));
-	qsort(sorted, a->nprocs, sizeof(*sorted), cmp_proc_peak);
+	for (i = 0; i < np; i++) {
+		view__proc(a, i, &procs[i]);
+		sorted[i] = &procs[i];
+	}
+	qsort(sorted, np, sizeof(*sorted), cmp_proc_peak);
 	/* "kernel" is the kernel's own high-water mark for the pid (all its images), at its exit */
 	fprintf(f, "processes (by own peak, MiB):\n  %7s %-16s %9s %9s %9s %9s %9s %9s %9s\n", "pid", "comm",
 		"peak", "kernel", "stack", "heap", "runtime", "file", "other");
-	for (i = 0; i < a->nprocs; i++) {
-		struct proc *p = sorted[i];
+	for (i = 0; i < np; i++) {
+		const struct view_proc *p = sorted[i];
 		int64_t pc[NR_CATS];
 
 		if (p->prelaunch || !p->own_peak)
@@ -174,27 +180,30 @@ static void print_processes(FILE *f, struct account *a)
 	if (counted > shown)
 		fprintf(f, "  ... and %zu more (see --json)\n", counted - shown);
 	free(sorted);
+	free(procs);
 }
 
-void report__summary(FILE *f, struct account *a, const struct report_info *ri)
+void report__summary(FILE *f, const struct account *a, const struct report_info *ri)
 {
 	uint64_t cnt[TM_NR_ALL_COUNTERS];
 	int64_t cats[NR_CATS], unattr;
+	struct view_totals t;
 	struct stack_row *top;
-	size_t n, i;
+	size_t n, i, np = view__nprocs(a);
 	int c;
 
-	peak_categories(a, cats, &unattr);
+	view__totals(a, &t);
+	peak_categories(&t, cats, &unattr);
 	fprintf(f, "\n== taskmem-trace: %s", ri->argv[0]);
 	for (c = 1; c < ri->argc && c < 6; c++)
 		fprintf(f, " %s", ri->argv[c]);
 	fprintf(f, "%s -- %s, %.2f s\n", ri->argc > 6 ? " ..." : "", ri->exit_desc, ri->duration_s);
 	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s (the kernel's rss_stat counters: %.1f MiB)\n",
-		a->peak_kernel / MIB, a->peak_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0,
-		a->peak_kernel / MIB);
+		t.peak_kernel / MIB, t.peak_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
+		t.peak_kernel / MIB);
 	for (c = 0; c < NR_CATS; c++)
 		fprintf(f, "  %-8s %10.1f MiB  %5.1f%%\n", cat_names[c], cats[c] / MIB,
-			a->peak_kernel ? 100.0 * cats[c] / a->peak_kernel : 0.0);
+			t.peak_kernel ? 100.0 * cats[c] / t.peak_kernel : 0.0);
 	if (unattr)
 		fprintf(f, "  (other includes %.2f MiB whose pages could not be credited to a stack)\n", unattr / MIB);
 
@@ -234,14 +243,17 @@ void report__summary(FILE *f, struct account *a, const struct report_info *ri)
 	if (counters__dropped(cnt)) {
 		fprintf(f, "WARNING: events were dropped (raise --ringbuf-size): totals follow the kernel's counters, but some\n"
 			   "  bytes may be credited to the wrong stack, and a peak that fell among lost events is missed.\n");
-		for (i = 0; i < a->nprocs; i++) {
-			struct proc *p = a->procs[i];
+		for (i = 0; i < np; i++) {
+			struct view_proc p, next;
 
+			view__proc(a, i, &p);
+			if (i + 1 < np)
+				view__proc(a, i + 1, &next);
 			/* the kernel's high-water mark covers all images of the pid: compare at its last */
-			if (!p->prelaunch && p->kernel_hiwater > p->own_peak + p->own_peak / 50 &&
-			    (i + 1 == a->nprocs || a->procs[i + 1]->pid != p->pid))
-				fprintf(f, "  pid %d (%s): seen peak %.1f MiB, kernel's high-water mark %.1f MiB\n", p->pid,
-					p->comm, p->own_peak / MIB, p->kernel_hiwater / MIB);
+			if (!p.prelaunch && p.kernel_hiwater > p.own_peak + p.own_peak / 50 &&
+			    (i + 1 == np || next.pid != p.pid))
+				fprintf(f, "  pid %d (%s): seen peak %.1f MiB, kernel's high-water mark %.1f MiB\n", p.pid,
+					p.comm, p.own_peak / MIB, p.kernel_hiwater / MIB);
 		}
 	}
 }
@@ -254,12 +266,13 @@ static void put_frame(FILE *f, const char *s)
 		fputc(*s == ';' ? ':' : *s == '\n' ? ' ' : *s, f);
 }
 
-int report__folded(const char *path, struct account *a, const struct report_info *ri)
+int report__folded(const char *path, const struct account *a, const struct report_info *ri)
 {
 	struct outfile o;
 	struct stack_row *v;
 	size_t n, i;
 	int64_t cats[NR_CATS], unattr;
+	struct view_totals t;
 	int err = outfile__open(&o, path);
 
 	if (err)
@@ -281,7 +294,8 @@ int report__folded(const char *path, struct account *a, const struct report_info
 		fprintf(o.f, " %lld\n", (long long)v[i].bytes);
 	}
 	free(v);
-	peak_categories(a, cats, &unattr);
+	view__totals(a, &t);
+	peak_categories(&t, cats, &unattr);
 	if (unattr > 0)
 		fprintf(o.f, "other;[unattributed] %lld\n", (long long)unattr);
 	(void)ri;
@@ -317,13 +331,19 @@ static void json_cats(FILE *f, const int64_t cats[NR_CATS])
 	fputc('}', f);
 }
 
-int report__json(const char *path, struct account *a, const struct report_info *ri)
+static double ts_s(const struct view_totals *t, uint64_t ts)
+{
+	return ts > t->start_ts ? (ts - t->start_ts) / 1e9 : 0.0;
+}
+
+int report__json(const char *path, const struct account *a, const struct report_info *ri)
 {
 	int64_t cats[NR_CATS], unattr;
+	struct view_totals t;
 	struct outfile o;
 	struct stack_row *v;
 	uint64_t cnt[TM_NR_ALL_COUNTERS];
-	size_t n, i, j;
+	size_t n, i, j, nb = view__nbuckets(a), ns = view__nsamples(a), np = view__nprocs(a);
 	int err = outfile__open(&o, path), c;
 	bool dropped;
 	FILE *f;
@@ -331,7 +351,8 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	if (err)
 		return err;
 	f = o.f;
-	peak_categories(a, cats, &unattr);
+	view__totals(a, &t);
+	peak_categories(&t, cats, &unattr);
 	fprintf(f, "{\n  \"schema\": \"taskmem-trace/1\",\n  \"command\": [");
 	for (c = 0; c < ri->argc; c++) {
 		fprintf(f, "%s", c ? ", " : "");
@@ -342,7 +363,7 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	fprintf(f, ",\n  \"duration_s\": %.6f,\n  \"interval_s\": %.6f,\n", ri->duration_s, ri->interval_ns / 1e9);
 	fprintf(f, "  \"peak\": {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
 		   "\"unattributed_bytes\": %lld,\n    \"categories\": ",
-		ts_s(a, a->peak_ts), (long long)a->peak_kernel, (long long)a->peak_kernel, (long long)unattr);
+		ts_s(&t, t.peak_ts), (long long)t.peak_kernel, (long long)t.peak_kernel, (long long)unattr);
 	json_cats(f, cats);
 	/* finer labels at the peak */
 	fprintf(f, ",\n    \"labels\": {");
@@ -351,11 +372,14 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		size_t cap = 0, nl = 0;
 		bool first = true;
 
-		for (i = 0; i < a->nbuckets; i++) {
-			GROW(per, cap, (size_t)a->buckets[i].label + 1);
-			if ((size_t)a->buckets[i].label + 1 > nl)
-				nl = a->buckets[i].label + 1;
-			per[a->buckets[i].label] += a->buckets[i].peak;
+		for (i = 0; i < nb; i++) {
+			struct view_bucket bk;
+
+			view__bucket(a, i, &bk);
+			GROW(per, cap, (size_t)bk.label + 1);
+			if ((size_t)bk.label + 1 > nl)
+				nl = bk.label + 1;
+			per[bk.label] += bk.peak;
 		}
 		for (i = 0; i < nl; i++) {
 			char lb[160];
@@ -379,7 +403,7 @@ int report__json(const char *path, struct account *a, const struct report_info *
 		int k;
 
 		fprintf(f, "%s\n      {\"pid\": %d, \"category\": \"%s\", \"label\": ", i ? "," : "",
-			v[i].proc ? v[i].proc->pid : 0, cat_names[label_get(v[i].label)->cat]);
+			v[i].pid, cat_names[label_get(v[i].label)->cat]);
 		json_str(f, label_text(v[i].label, lb, sizeof(lb)));
 		fprintf(f, ", \"bytes\": %lld, \"frames\": [", (long long)v[i].bytes);
 		for (k = 0; ss && k < ss->n; k++) {
@@ -390,23 +414,26 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	}
 	free(v);
 	fprintf(f, "\n    ]\n  },\n  \"timeline\": [");
-	for (i = 0; i < a->nsamples; i++) {
-		struct sample *s = &a->samples[i];
+	for (i = 0; i < ns; i++) {
+		struct view_sample s;
 		int64_t sc[NR_CATS];
 
-		categories_with_unattributed(s->cat, s->kernel, sc);
+		view__sample(a, i, &s);
+		categories_with_unattributed(s.cat, s.kernel, sc);
 		fprintf(f, "%s\n    {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
 			   "\"unattributed_bytes\": %lld, \"categories\": ",
-			i ? "," : "", s->t / 1e9, (long long)s->kernel, (long long)s->kernel,
-			(long long)(sc[CAT_OTHER] - s->cat[CAT_OTHER]));
+			i ? "," : "", s.t / 1e9, (long long)s.kernel, (long long)s.kernel,
+			(long long)(sc[CAT_OTHER] - s.cat[CAT_OTHER]));
 		json_cats(f, sc);
 		fprintf(f, ", \"processes\": [");
-		for (j = 0; j < s->n; j++) {
-			struct sample_proc *sp = &a->sprocs[s->first + j];
+		for (j = 0; j < s.nprocs; j++) {
+			const struct sample_proc *sp = &s.procs[j];
+			struct view_proc p;
 
+			view__proc(a, sp->proc, &p);
 			categories_with_unattributed(sp->cat, sp->kernel, sc);
 			fprintf(f, "%s{\"pid\": %d, \"rss_bytes\": %lld, \"categories\": ", j ? ", " : "",
-				a->procs[sp->proc]->pid, (long long)sp->kernel);
+				p.pid, (long long)sp->kernel);
 			json_cats(f, sc);
 			fputc('}', f);
 		}
@@ -414,24 +441,25 @@ int report__json(const char *path, struct account *a, const struct report_info *
 	}
 	fprintf(f, "\n  ],\n  \"processes\": [");
 	c = 0;
-	for (i = 0; i < a->nprocs; i++) {
-		struct proc *p = a->procs[i];
+	for (i = 0; i < np; i++) {
+		struct view_proc vp, *p = &vp;
 		int64_t pc[NR_CATS];
 
+		view__proc(a, i, p);
 		if (p->prelaunch)
 			continue;
-		fprintf(f, "%s\n    {\"pid\": %d, \"image\": %u, \"comm\": ", c++ ? "," : "", p->pid, p->gen);
+		fprintf(f, "%s\n    {\"pid\": %d, \"image\": %u, \"comm\": ", c++ ? "," : "", p->pid, p->image);
 		json_str(f, p->comm);
 		fprintf(f, ", \"exe\": ");
 		json_str(f, p->exe);
-		fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, \"exit_code\": ", ts_s(a, p->start_ts),
-			p->end_ts ? ts_s(a, p->end_ts) : ri->duration_s);
-		if (p->alive) /* still running when the run ended (-p, --duration): no exit code yet */
+		fprintf(f, ", \"start_s\": %.6f, \"end_s\": %.6f, \"exit_code\": ", ts_s(&t, p->start_ts),
+			p->end_ts ? ts_s(&t, p->end_ts) : ri->duration_s);
+		if (!p->end_ts) /* still running when the run ended (-p, --duration): no exit code yet */
 			fprintf(f, "null");
 		else
 			fprintf(f, "%d", p->exit_code);
 		fprintf(f, ", \"peak_rss_bytes\": %lld, \"kernel_peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, \"categories\": ",
-			(long long)p->own_peak, (long long)p->kernel_hiwater, ts_s(a, p->own_peak_ts));
+			(long long)p->own_peak, (long long)p->kernel_hiwater, ts_s(&t, p->own_peak_ts));
 		categories_with_unattributed(p->own_peak_cat, p->own_peak, pc);
 		json_cats(f, pc);
 		fprintf(f, ", \"at_tree_peak\": {\"rss_bytes\": %lld, \"categories\": ", (long long)p->peak_kernel);
@@ -470,12 +498,13 @@ static void trace_counter(FILE *f, bool *first, const char *name, int pid, uint6
 	*first = false;
 }
 
-int report__trace(const char *path, struct account *a, const struct report_info *ri)
+int report__trace(const char *path, const struct account *a, const struct report_info *ri)
 {
 	uint64_t cnt[TM_NR_ALL_COUNTERS];
 	struct outfile o;
 	bool first = true;
-	size_t i, j;
+	size_t i, j, np = view__nprocs(a), ns = view__nsamples(a);
+	struct view_totals t;
 	int err = outfile__open(&o, path);
 
 	if (err)
@@ -484,32 +513,37 @@ int report__trace(const char *path, struct account *a, const struct report_info 
 	/* names: pid 0 is the whole tree */
 	fprintf(o.f, "\n{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 0, \"args\": {\"name\": \"tree (all processes)\"}}");
 	first = false;
-	for (i = 0; i < a->nprocs; i++) {
-		struct proc *p = a->procs[i];
+	for (i = 0; i < np; i++) {
+		struct view_proc p;
 
-		if (p->prelaunch || !p->own_peak)
+		view__proc(a, i, &p);
+		if (p.prelaunch || !p.own_peak)
 			continue;
-		fprintf(o.f, ",\n{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": ", p->pid);
-		json_str(o.f, p->comm);
+		fprintf(o.f, ",\n{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %d, \"args\": {\"name\": ", p.pid);
+		json_str(o.f, p.comm);
 		fputs("}}", o.f);
 	}
-	for (i = 0; i < a->nsamples; i++) {
-		struct sample *s = &a->samples[i];
+	for (i = 0; i < ns; i++) {
+		struct view_sample s;
 		int64_t sc[NR_CATS];
 
-		categories_with_unattributed(s->cat, s->kernel, sc);
-		trace_counter(o.f, &first, "resident bytes", 0, s->t, sc);
-		for (j = 0; j < s->n; j++) {
-			struct sample_proc *sp = &a->sprocs[s->first + j];
+		view__sample(a, i, &s);
+		categories_with_unattributed(s.cat, s.kernel, sc);
+		trace_counter(o.f, &first, "resident bytes", 0, s.t, sc);
+		for (j = 0; j < s.nprocs; j++) {
+			const struct sample_proc *sp = &s.procs[j];
+			struct view_proc p;
 
+			view__proc(a, sp->proc, &p);
 			categories_with_unattributed(sp->cat, sp->kernel, sc);
-			trace_counter(o.f, &first, "resident bytes", a->procs[sp->proc]->pid, s->t, sc);
+			trace_counter(o.f, &first, "resident bytes", p.pid, s.t, sc);
 		}
 	}
 	counters__collect(a, ri->counters, cnt);
+	view__totals(a, &t);
 	fprintf(o.f, "\n], \"metadata\": {\"tool\": \"taskmem-trace\", \"peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, "
 		     "\"dropped\": %llu}}\n",
-		(long long)a->peak_kernel, a->peak_ts > a->o.start_ts ? (a->peak_ts - a->o.start_ts) / 1e9 : 0.0,
+		(long long)t.peak_kernel, t.peak_ts > t.start_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
 		(unsigned long long)counters__dropped(cnt));
 	return outfile__close(&o);
 }

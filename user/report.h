@@ -4,7 +4,7 @@
 #ifndef TM_REPORT_H
 #define TM_REPORT_H
 #include <stdio.h>
-#include "account.h"
+#include "view.h"
 #include <linux/types.h>
 #include "taskmem.h"
 
@@ -23,23 +23,25 @@ struct report_info {
 /* Stacks merged by process, label and symbolized frames (other return addresses in the same
  * functions are one row). */
 struct stack_row {
-	struct proc *proc;
+	pid_t pid;               /* 0 without a process */
+	int proc_idx;            /* -1 without a process */
 	int label;
 	const struct symstack *ss;
 	int64_t bytes;
 	uint32_t bucket;
 };
 /* Every bucket's row, row_of[bucket] = row index (caller frees the rows). */
-struct stack_row *report__rows(struct account *a, uint32_t *row_of, size_t *n);
+struct stack_row *report__rows(const struct account *a, uint32_t *row_of, size_t *n);
 void json_str(FILE *f, const char *s);
 const char *label_text(int id, char *buf, size_t len); /* "category/name" */
 
-void report__summary(FILE *f, struct account *a, const struct report_info *ri);
-int report__folded(const char *path, struct account *a, const struct report_info *ri);
-int report__json(const char *path, struct account *a, const struct report_info *ri);
-int report__trace(const char *path, struct account *a, const struct report_info *ri);
-int report__html(const char *path, struct account *a, const struct report_info *ri);
-int report__pprof(const char *path, struct account *a, const struct report_info *ri);
+void report__summary(FILE *f, const struct account *a, const struct report_info *ri);
+int report__folded(const char *path, const struct account *a, const struct report_info *ri);
+int report__json(const char *path, const struct account *a, const struct report_info *ri);
+int report__trace(const char *path, const struct account *a, const struct report_info *ri);
+int report__html(const char *path, const struct account *a, const struct report_info *ri);
+int report__pprof(const char *path, const struct account *a, const struct report_info *ri);
+uint64_t report__dropped(const struct report_info *ri);
 
 /* counters.c: the rows of include/counters.h, by id */
 enum counter_show { CNT_INFO, CNT_ALWAYS, CNT_DROP, CNT_LOSS };

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* libFuzzer harness: the /proc/PID/smaps parser of -p (add_preexisting in user/account.c, which
+/* libFuzzer harness: the /proc/PID/smaps parser of -p (add_preexisting in user/attach.c, which
  * credits each mapping's Rss/Anonymous to a "pre-existing:<file>" label; a traced program names
- * its files). The parser is static, so account.c is compiled into this harness. */
-#include "../../user/account.c"
+ * its files). The parser is static, so attach.c is compiled into this harness. */
+#include "../../user/attach.c"
 
 /* The program names its mappings, but the kernel writes the sizes: resident kB, at most the
  * machine's memory. Inputs with larger ones (which overflow the byte totals) are not real. */
@@ -39,17 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	a = account__new(&(struct account_opts){ .interval_ns = 10000000 });
-	p = proc_new(a, 1234, 0);
+	p = proc_new(&a->m, 1234, 0);
 	p->is_go = data[0] & 1;
-	mm = mm_new(a, ATTACH_MM_ID, p);
+	mm = mm_new(&a->m, ATTACH_MM_ID, p);
 	add_preexisting(a, p, mm, text);
 	account__finish(a, 1000000);
 	account__free(a);
 	free(text);
 	/* labels and interned strings live for a run; drop them between inputs */
-	free(labels);
-	labels = NULL;
-	nlabels = labelcap = 0;
+	labels__free();
 	strtab__free();
 	return 0;
 }

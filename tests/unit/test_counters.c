@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "account.h"
 #include "report.h"
 #include "util.h"
 

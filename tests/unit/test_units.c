@@ -15,6 +15,7 @@
 #include "perfmap.h"
 #include "hashmap.h"
 #include "model.h"
+#include "pages.h"
 #include "procmaps.h"
 #include "strtab.h"
 #include "unwind.h"
@@ -87,6 +88,46 @@ static void test_regions(void)
 	CHECK(regions__find(&rs, 0x100000) && regions__find(&rs, 0x100000)->kind == REG_FILE && !regions__find(&rs, 0x2800),
 	      "mremap moves the region");
 	free(rs.r);
+}
+
+/* pages.c reports every byte it moves through one callback: here, per bucket totals. */
+static int64_t moved_to[4];
+
+static void on_moved(void *ctx, uint32_t bucket, int64_t bytes)
+{
+	moved_to[bucket] += bytes;
+}
+
+static void test_pages(void)
+{
+	struct pages *pg = pages__new(on_moved, NULL);
+	uint64_t base = 0x100000;
+	int i;
+
+	for (i = 0; i < 16; i++) /* 16 pages of anon in bucket 1 */
+		pages__add(pg, TM_ANONPAGES, base + i * PAGE_SIZE, 1, PAGE_SIZE);
+	pages__add(pg, TM_ANONPAGES, base, 2, PAGE_SIZE); /* a page keeps its first owner */
+	CHECK(moved_to[1] == 17 * PAGE_SIZE && !moved_to[2], "add credits the page's first bucket");
+	/* munmap of the first 8 pages, reported as two RSS changes of 4 and 5 pages */
+	pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, 4 * PAGE_SIZE);
+	CHECK(moved_to[1] == 13 * PAGE_SIZE, "a range free takes only its own bytes");
+	pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, 5 * PAGE_SIZE);
+	CHECK(moved_to[1] == 8 * PAGE_SIZE, "the next change goes on where the last stopped");
+	pages__sweep(pg, base, base + 8 * PAGE_SIZE);
+	CHECK(moved_to[1] == 8 * PAGE_SIZE, "nothing left to sweep in the freed range");
+	pages__move(pg, base + 8 * PAGE_SIZE, 8 * PAGE_SIZE, 0x900000);
+	CHECK(pages__take_near(pg, TM_ANONPAGES, 0x900000 + 100, PAGE_SIZE) == PAGE_SIZE,
+	      "records move with mremap");
+	pages__add(pg, TM_FILEPAGES, PAGES_UNPLACED, 0, 3 * PAGE_SIZE);
+	pages__rebucket(pg, PAGES_UNPLACED, 3);
+	CHECK(!moved_to[0] && moved_to[3] == 3 * PAGE_SIZE, "rebucket moves the bytes");
+	pages__sweep(pg, 0x900000, 0x900000 + 2 * PAGE_SIZE);
+	CHECK(moved_to[1] == 6 * PAGE_SIZE, "sweep takes what the range holds");
+	pages__take_any(pg, TM_ANONPAGES, 2 * PAGE_SIZE);
+	CHECK(moved_to[1] == 4 * PAGE_SIZE, "take_any takes from anywhere");
+	pages__drain(pg);
+	CHECK(!moved_to[0] && !moved_to[1] && !moved_to[2] && !moved_to[3], "drain takes everything");
+	pages__free(pg);
 }
 
 static void test_procmaps(void)
@@ -374,6 +415,7 @@ int main(void)
 {
 	test_hashmap();
 	test_regions();
+	test_pages();
 	test_procmaps();
 	test_elfsyms();
 	test_demangle();

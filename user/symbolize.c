@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "account.h"
+#include "demangle.h"
+#include "strtab.h"
+#include "util.h"
+
+const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, bool *known)
+{
+	const struct map_entry *m = account__find_map(a, p, ip);
+	char buf[512];
+	bool dummy;
+
+	if (!known)
+		known = &dummy;
+	*known = false;
+	if (!m || !map_entry__is_file(m)) { /* JIT code lives in anonymous memory */
+		const char *jit = world__perfmap(a->w, p->pid, p->uid, ip);
+
+		if (jit) {
+			*known = true;
+			return jit;
+		}
+	}
+	if (!m)
+		return intern("[unknown]");
+	if (map_entry__is_file(m)) {
+		uint64_t off = 0;
+		const char *sym = world__symbol(a->w, m->path, ip - m->start + m->off, &off);
+
+		if (sym) {
+			*known = true;
+			return demangle(sym);
+		}
+		snprintf(buf, sizeof(buf), "%s+0x%llx", basename_of(m->path),
+			 (unsigned long long)(ip - m->start + m->off));
+		return intern(buf);
+	}
+	*known = m->path[0] == '[';
+	return intern(m->path[0] ? m->path : "[anon]");
+}
+
+const struct symstack *account__stack(struct account *a, struct proc *p, int32_t id)
+{
+	uint64_t ips[TM_MAX_STACK_DEPTH], *slot;
+	struct symstack *ss;
+	bool created;
+	int n, i;
+
+	if (id < 0)
+		return NULL;
+	slot = hashmap__upsert(p->stacks, (uint64_t)id, &created);
+	if (!created)
+		return (const struct symstack *)(uintptr_t)*slot;
+	n = world__read_stack(a->w, id, ips, TM_MAX_STACK_DEPTH);
+	if (n < 0) {
+		a->st.stacks_unreadable++; /* freed after its last user exited, before we read it */
+		n = 0;
+	}
+	ss = xcalloc(1, sizeof(*ss) + n * sizeof(ss->frames[0]));
+	ss->n = n;
+	for (i = 0; i < n; i++) {
+		bool known;
+
+		/* return addresses point after the call: look up the call itself */
+		ss->frames[i] = account__frame_name(a, p, i ? ips[i] - 1 : ips[i], &known);
+		if (!known)
+			ss->unknown++;
+	}
+	if (ss->unknown) {
+		ss->ips = xcalloc(n, sizeof(*ss->ips));
+		memcpy(ss->ips, ips, n * sizeof(*ips));
+	}
+	a->st.frames += n;
+	a->st.frames_unknown += ss->unknown;
+	if (p->alive)
+		(*hashmap__upsert(a->stack_users, (uint64_t)id, NULL))++;
+	*slot = (uint64_t)(uintptr_t)ss;
+	return ss;
+}
+
+const struct symstack *account__cached_stack(const struct proc *p, int32_t id)
+{
+	uint64_t *slot = id < 0 ? NULL : hashmap__find(p->stacks, (uint64_t)id);
+
+	return slot ? (const struct symstack *)(uintptr_t)*slot : NULL;
+}
+
+void account__resymbolize(struct account *a)
+{
+	const char *unknown = intern("[unknown]"), *anon = intern("[anon]");
+	size_t i, pos;
+	uint64_t id, v;
+
+	world__perfmap_expire(a->w);
+	for (i = 0; i < a->m.nprocs; i++) {
+		struct proc *p = a->m.procs[i];
+
+		for (pos = 0; hashmap__next(p->stacks, &pos, &id, &v);) {
+			struct symstack *ss = (struct symstack *)(uintptr_t)v;
+			int k;
+
+			for (k = 0; ss && ss->ips && k < ss->n; k++) {
+				uint64_t ip = k ? ss->ips[k] - 1 : ss->ips[k];
+				const struct map_entry *m = procmaps__find(&p->maps, ip);
+				const char *jit;
+
+				if ((m && map_entry__is_file(m)) ||
+				    (ss->frames[k] != unknown && ss->frames[k] != anon))
+					continue;
+				jit = world__perfmap(a->w, p->pid, p->uid, ip);
+				if (jit && jit != ss->frames[k]) {
+					ss->frames[k] = jit;
+					ss->unknown--;
+					a->st.frames_unknown--;
+				}
+			}
+		}
+	}
+}
+
+int account__read_maps(struct account *a, struct proc *p)
+{
+	int err;
+
+	p->maps_stale = false;
+	if (!p->alive)
+		return -ESRCH;
+	err = world__read_maps(a->w, p->pid, &p->maps);
+	if (err) {
+		a->st.maps_read_failed++;
+		return err;
+	}
+	world__owner(a->w, p->pid, &p->uid);
+	p->maps_read = true;
+	/* the BPF walk learns where code without frame pointers is */
+	if (world__set_unwind(a->w, p->pid, &p->maps))
+		a->st.unwind_set_failed++;
+	return 0;
+}
+
+const struct map_entry *account__find_map(struct account *a, struct proc *p, uint64_t addr)
+{
+	const struct map_entry *m = procmaps__find(&p->maps, addr);
+
+	if (!m && p->maps_stale && !account__read_maps(a, p))
+		m = procmaps__find(&p->maps, addr);
+	return m;
+}
+
+void account__refresh_maps(struct account *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->m.nprocs; i++) {
+		struct proc *p = a->m.procs[i];
+
+		if (p->alive && (p->maps_stale || !p->maps_read))
+			account__read_maps(a, p);
+	}
+}
+
+/* A process is gone and its stacks are symbolized: stacks no live process uses leave the
+ * kernel's stack map, whose ids would otherwise run out with many short processes (ASLR makes
+ * each one's stacks distinct). */
+void account__release_stacks(struct account *a, struct proc *p)
+{
+	size_t pos = 0;
+	uint64_t id, v;
+
+	while (hashmap__next(p->stacks, &pos, &id, &v)) {
+		uint64_t *users = hashmap__find(a->stack_users, id);
+
+		if (!users || --*users)
+			continue;
+		hashmap__delete(a->stack_users, id);
+		world__drop_stack(a->w, (int32_t)id);
+	}
+}
+
+void account__free_stacks(struct proc *p)
+{
+	size_t pos = 0;
+	uint64_t k, v;
+
+	while (hashmap__next(p->stacks, &pos, &k, &v)) {
+		struct symstack *ss = (struct symstack *)(uintptr_t)v;
+
+		if (ss)
+			free(ss->ips);
+		free(ss);
+	}
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* What the reports read of a run, after account__finish and account__resymbolize: processes,
+ * buckets (process x label x stack), the timeline, the peak and the run's counts. Read-only,
+ * and nothing here asks the system anything: every stack was symbolized by then. */
+#ifndef TM_VIEW_H
+#define TM_VIEW_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "labels.h"
+
+struct account;
+
+/* A symbolized stack: frames innermost first, interned strings. */
+struct symstack {
+	int n;
+	int unknown;       /* frames that could not be symbolized */
+	uint64_t *ips;     /* kept while some are unknown: a JIT's perf map may name them later */
+	const char *frames[];
+};
+
+struct account_stats {
+	uint64_t events, rss_events;
+	uint64_t unplaced_bytes;     /* positive deltas with no known address */
+	uint64_t maps_read_failed;   /* /proc/PID/maps could not be read (process gone) */
+	uint64_t frames, frames_unknown;
+	uint64_t stacks_missing;     /* growth with no user stack (stack walk failed or none) */
+	uint64_t orphan_events;      /* events of an mm or pid never bound to a process */
+	uint64_t stacks_unreadable;  /* stack ids gone from the kernel's map before they were read */
+	uint64_t mm_reused;          /* a dead mm's id came back before its teardown was seen */
+	uint64_t unwind_set_failed;  /* a process's unwind ranges could not be given to the kernel */
+	size_t cfi_tables, cfi_skipped, cfi_rows; /* unwind tables loaded, refused; their rows */
+};
+
+/* A process's bytes at a timeline sample. */
+struct sample_proc {
+	uint32_t proc;           /* its index (view__proc) */
+	int64_t kernel;
+	int64_t cat[NR_CATS];
+};
+
+/* A bucket's bytes at a sample: what the temporal flame graph replays. */
+struct sample_bucket {
+	uint32_t bucket;
+	int64_t cur;
+};
+
+/* Times are CLOCK_MONOTONIC ns, as start_ts. */
+struct view_totals {
+	uint64_t start_ts;                      /* launch (or attach) */
+	int64_t kernel, cat[NR_CATS];           /* the tree now: the kernel's counters, attributed */
+	int64_t peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak */
+	uint64_t peak_ts;                       /* 0: no growth seen */
+};
+
+/* One process image: a pid between two execs. */
+struct view_proc {
+	uint32_t idx;            /* in order of appearance */
+	pid_t pid;
+	uint32_t image;          /* how many execs this pid had before this image */
+	const char *comm, *exe;
+	bool prelaunch;          /* the launcher's child before it exec'd: not reported */
+	int exit_code;
+	uint64_t start_ts, end_ts; /* end_ts 0: still running */
+	int64_t own_peak, own_peak_cat[NR_CATS];
+	uint64_t own_peak_ts;
+	int64_t peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak */
+	int64_t kernel_hiwater;  /* the kernel's maxrss for the pid at exit, or 0 */
+};
+
+/* Bucket 0 has no process: it takes bytes when the bucket table is full. */
+struct view_bucket {
+	pid_t pid;               /* 0 without a process */
+	int proc_idx;            /* -1 without a process */
+	int label;
+	const struct symstack *stack; /* NULL: no user stack */
+	int64_t cur, peak;
+	uint64_t grows;          /* RSS growth events credited to it over the run */
+};
+
+struct view_sample {
+	uint64_t t;              /* ns since start */
+	int64_t kernel, cat[NR_CATS];
+	const struct sample_proc *procs;
+	size_t nprocs;
+	/* the buckets that changed since the previous sample, or, when absolute (the exact peak,
+	 * inserted out of order), every bucket with bytes */
+	const struct sample_bucket *buckets;
+	size_t nbuckets;
+	bool absolute;
+};
+
+void view__totals(const struct account *a, struct view_totals *out);
+const struct account_stats *view__stats(const struct account *a);
+size_t view__nprocs(const struct account *a);
+void view__proc(const struct account *a, size_t i, struct view_proc *out);
+size_t view__nbuckets(const struct account *a);
+void view__bucket(const struct account *a, size_t i, struct view_bucket *out);
+size_t view__nsamples(const struct account *a);
+void view__sample(const struct account *a, size_t i, struct view_sample *out);
+#endif

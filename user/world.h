@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The one gateway through which the accounting core learns anything outside the event stream:
+ * /proc files of traced processes, the files they run (symbols, exec checks), perf maps of JIT
+ * code, and the kernel side (stack map, exit records, unwind tables). Every answer is a plain
+ * value, so that a run can be recorded and its answers replayed. Nothing else in the core opens
+ * a file under /proc, reads an ELF file or a perf map, or calls into the tracer. */
+#ifndef TM_WORLD_H
+#define TM_WORLD_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "procmaps.h"
+#include "taskmem.h"
+
+struct world_opts {
+	/* Read stack id's frames from the kernel's stack map; returns frame count or -errno. */
+	int (*read_stack)(void *ctx, int32_t id, uint64_t *ips, int max);
+	/* Free a stack id in the kernel's stack map (no live process needs it any more). */
+	void (*drop_stack)(void *ctx, int32_t id);
+	/* How a process ended, when its exit record was lost; 0 or -errno. */
+	int (*exit_info)(void *ctx, uint32_t tgid, struct tm_exit *out);
+	/* Load an unwind table (struct unwind_table *) into the kernel: its index, or -errno.
+	 * NULL: stacks are walked by frame pointers only. */
+	int (*load_unwind)(void *ctx, const void *table);
+	/* Put the tables loaded since the last call in place; 0 or -errno. */
+	int (*commit_unwind)(void *ctx);
+	/* Tell the kernel which of tgid's text mappings the tables cover; 0 or -errno. */
+	int (*set_unwind)(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up);
+	void *ctx;
+	time_t perfmap_not_before; /* perf maps older than this belong to an earlier pid */
+};
+
+struct world;
+/* With unwind callbacks, the common C libraries' tables are loaded now. */
+struct world *world__new(const struct world_opts *o);
+void world__free(struct world *w);
+
+/* ---- processes ---- */
+/* /proc/PID/maps into pm (replacing it); 0 or -errno (gone, or a zombie: pm kept). */
+int world__read_maps(struct world *w, pid_t pid, struct procmaps *pm);
+/* The owner of the process; 0 or -errno (*uid untouched). */
+int world__owner(struct world *w, pid_t pid, uid_t *uid);
+/* The path of the file the process runs (/proc/PID/exe); its length, or -errno. */
+int world__exe(struct world *w, pid_t pid, char *buf, size_t len);
+/* Is the path execve was given, resolved from the tool's cwd (into real), the file with this
+ * inode and (kernel) device? */
+bool world__exec_file(struct world *w, const char *given, uint64_t ino, uint32_t dev, char *real, size_t len);
+/* /proc/PID/NAME (status, smaps, stat) as text (caller frees), or NULL. */
+char *world__proc_text(struct world *w, pid_t pid, const char *name);
+
+/* ---- files ---- */
+/* The symbol of the ELF file at path containing file_off (raw, not demangled), or NULL;
+ * *sym_off is the offset into it. */
+const char *world__symbol(struct world *w, const char *path, uint64_t file_off, uint64_t *sym_off);
+bool world__is_go(struct world *w, const char *path);
+/* File offset of the file's first executable segment. */
+bool world__text_offset(struct world *w, const char *path, uint64_t *off);
+/* JIT code at ip from /tmp/perf-PID.map (trusted if owned by root or uid): interned, or NULL. */
+const char *world__perfmap(struct world *w, pid_t pid, uid_t uid, uint64_t ip);
+/* The next perf map lookups read the files again (runtimes write them at exit). */
+void world__perfmap_expire(struct world *w);
+
+/* ---- the kernel side ---- */
+int world__read_stack(struct world *w, int32_t id, uint64_t *ips, int max);
+void world__drop_stack(struct world *w, int32_t id);
+int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out);
+/* The process's text mappings in pm that need unwind tables go to the kernel (tables loaded on
+ * first sight); 0 (also without unwind tables) or -errno. */
+int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm);
+void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows);
+#endif

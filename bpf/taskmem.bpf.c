@@ -278,23 +278,9 @@ struct walk_ctx {
 	struct walk *w;
 	struct frame_caches *fcs;  /* set when some of the process's code has unwind tables */
 	__u64 ip, sp, fp, base, wlen, hash, mm;
-	__u64 stk_top;   /* the top of the frames seen so far that lie side by side on one stack */
 	__u32 tgid, gen;
 	int n;
-	bool stk_open;   /* no jump to another stack seen yet */
 };
-
-/* Frames sit side by side on one stack up to where a jump (Go's systemstack, a signal stack)
- * leaves it: a fault between the thread's sp and that top is on its own stack (a goroutine's
- * grown stack, which Go takes from heap spans: only this tells it from heap). */
-#define STACK_STEP_MAX (64u << 10)  /* a larger gap between two frames is another stack */
-static __always_inline void stack_extent(struct walk_ctx *c, __u64 cfa)
-{
-	if (c->stk_open && cfa >= c->stk_top && cfa - c->stk_top < STACK_STEP_MAX)
-		c->stk_top = cfa;
-	else
-		c->stk_open = false;
-}
 
 static __always_inline void push_frame(struct walk_ctx *c, __u64 k, __u64 ret)
 {
@@ -443,7 +429,6 @@ static long walk_frame_cfi(__u32 i, struct walk_ctx *c)
 			return 1;
 	}
 	c->sp = cfa;
-	stack_extent(c, cfa);
 	if (!ret)
 		return 1;
 	push_frame(c, k, ret);
@@ -481,7 +466,6 @@ static long walk_frame(__u32 i, struct walk_ctx *c)
 	if (idx >= WIN_WORDS - 1 || k >= TM_MAX_STACK_DEPTH)
 		return 1; /* cannot happen: off + 16 <= wlen <= TM_STACK_WINDOW, i < depth - 1 */
 	ret = w->win[idx + 1];
-	stack_extent(c, fp + 16);
 	if (!ret)
 		return 1;
 	w->st.ips[k] = ret;
@@ -507,10 +491,9 @@ static long hash_frame(__u32 i, struct walk_ctx *c)
 	return 0;
 }
 
-/* The id of the current task's user stack in 'stacks', or -errno (counted); *on_stack says
- * whether addr (a fault's, or 0) lies on the thread's own stack, within the frames walked.
+/* The id of the current task's user stack in 'stacks', or -errno (counted).
  * Not inlined: its three callers share one verified copy. */
-static __noinline __s32 user_stack(void *ctx, __u32 traced_val, __u64 addr, bool *on_stack)
+static __noinline __s32 user_stack(void *ctx, __u32 traced_val)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct walk_ctx c = {};
@@ -530,8 +513,6 @@ static __noinline __s32 user_stack(void *ctx, __u32 traced_val, __u64 addr, bool
 		c.sp = regs->sp;
 		c.fp = regs->bp;
 		c.n = 1;
-		c.stk_top = c.sp;
-		c.stk_open = true;
 		if (traced_val & TM_TRACED_UNWIND)
 			c.fcs = bpf_map_lookup_elem(&fcaches, &zero);
 		if (c.fcs) {
@@ -543,8 +524,6 @@ static __noinline __s32 user_stack(void *ctx, __u32 traced_val, __u64 addr, bool
 			bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, &c, 0);
 		}
 		n = c.n;
-		/* 128: the red zone below sp, and a call's push */
-		*on_stack = addr && addr + 128 >= regs->sp && addr < c.stk_top;
 	} else {
 		n = bpf_get_stack(ctx, c.w->st.ips, sizeof(c.w->st.ips), BPF_F_USER_STACK);
 		if (n <= 0) {
@@ -569,6 +548,18 @@ static __noinline __s32 user_stack(void *ctx, __u32 traced_val, __u64 addr, bool
 		return id;
 	count(TM_CNT_STACK_FULL);
 	return old ? -EEXIST : -ENOMEM;
+}
+
+/* Whether a fault at addr hit the faulting function's own frame: between its sp (less the red
+ * zone and a call's push) and the return address above its frame pointer. A goroutine's stack
+ * that grew past 32 KiB comes from heap spans: only this tells its pages from heap. Frameless
+ * code may hold anything in rbp: a frame of over 1 MiB is not believed. */
+static __always_inline bool on_own_frame(__u64 addr)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return regs && regs->cs == USER_CS && regs->bp > regs->sp && regs->bp - regs->sp < (1u << 20) &&
+	       addr + 128 >= regs->sp && addr < regs->bp + 16;
 }
 
 /* ---- page faults: remember where each traced thread faulted ---- */
@@ -624,7 +615,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	struct task_struct *task;
 	struct task_state *st = NULL;
 	struct tm_event *e;
-	bool curr = ctx->curr, on_stack = false;
+	bool curr = ctx->curr;
 	__u8 cause = TM_CAUSE_NONE;
 	__u32 tv;
 
@@ -678,17 +669,18 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			e->extra3 = st->sys_ts; /* one syscall's several RSS changes share it */
 			/* growth inside a syscall (MAP_POPULATE, mremap) needs its stack */
 			if (curr && (nr == NR_mmap || nr == NR_mremap || nr == NR_brk))
-				e->stack_id = user_stack(ctx, tv, 0, &on_stack);
+				e->stack_id = user_stack(ctx, tv);
 		} else if (st->have_fault) {
 			cause = TM_CAUSE_FAULT;
 			e->addr = st->fault_addr;
 			e->arg = st->fault_err;
 			if (st->kernel_fault)
 				e->flags |= TM_F_KERNEL_FAULT;
-			if (curr)
-				e->stack_id = user_stack(ctx, tv, st->fault_addr, &on_stack);
-			if (on_stack)
-				e->flags |= TM_F_ON_STACK;
+			if (curr) {
+				e->stack_id = user_stack(ctx, tv);
+				if (on_own_frame(st->fault_addr))
+					e->flags |= TM_F_ON_STACK;
+			}
 		}
 	}
 	e->cause = cause;
@@ -753,7 +745,6 @@ static __always_inline bool is_tracked_syscall(long nr)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 {
-	bool on_stack;
 	__u64 id;
 	struct task_state *st;
 	__u32 tv;
@@ -785,7 +776,7 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 		if (bpf_probe_read_user(&caller, sizeof(caller), (void *)BPF_CORE_READ(regs, sp)))
 			caller = 0;
 		st->caller = caller;
-		st->sys_stack = user_stack(ctx, tv, 0, &on_stack);
+		st->sys_stack = user_stack(ctx, tv);
 	}
 	return 0;
 }

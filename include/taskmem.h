@@ -44,8 +44,8 @@ enum tm_cause {
 #define TM_F_GROUP_DEAD 0x2  /* TM_EV_EXIT: last thread of the process */
 #define TM_F_KERNEL_FAULT 0x4 /* TM_CAUSE_FAULT: the fault was taken in kernel mode */
 #define TM_F_EXEC_INFO  0x8  /* TM_EV_EXEC: the record is a struct tm_exec_event */
-#define TM_F_ON_STACK   0x10 /* TM_CAUSE_FAULT: the address is on the faulting thread's own
-			      * stack, between its sp and its outermost adjacent frame */
+#define TM_F_ON_STACK   0x10 /* TM_CAUSE_FAULT: the address is in the faulting function's own
+			      * stack frame (between its sp and its frame pointer) */
 
 /* One ring-buffer record; the meaning of addr/len/arg/ret depends on kind. */
 struct tm_event {

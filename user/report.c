@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "outfile.h"
+#include "escape.h"
 #include "report.h"
 #include "tracer.h"
 #include "util.h"
@@ -112,6 +113,21 @@ const char *label_text(int id, char *buf, size_t len)
 	return buf;
 }
 
+/* s escaped for the terminal, then spaces up to width columns (bytes, as printf's %-Ns) */
+static void term_padded(FILE *f, const char *s, int width)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (m) {
+		esc_term(m, s);
+		fclose(m);
+	}
+	fprintf(f, "%-*s", width, buf ? buf : "");
+	free(buf);
+}
+
 /* Processes that ran on after the command itself exited (daemons): the run waited for them. */
 static void print_outlived(FILE *f, const struct account *a, const struct report_info *ri)
 {
@@ -131,9 +147,11 @@ static void print_outlived(FILE *f, const struct account *a, const struct report
 			continue;
 		if (!n++)
 			fprintf(f, "outlived the command (it exited at %.2f s):", ri->cmd_end_s);
-		if (n <= 5)
-			fprintf(f, "%s pid %d %s until %.2f s%s", n > 1 ? "," : "", p.pid, p.comm, end,
-				p.end_ts ? "" : " (still running)");
+		if (n <= 5) {
+			fprintf(f, "%s pid %d ", n > 1 ? "," : "", p.pid);
+			esc_term(f, p.comm);
+			fprintf(f, " until %.2f s%s", end, p.end_ts ? "" : " (still running)");
+		}
 	}
 	if (n > 5)
 		fprintf(f, " and %zu more", n - 5);
@@ -167,7 +185,9 @@ static void print_processes(FILE *f, const struct account *a)
 		if (shown == 10)
 			continue;
 		categories_with_unattributed(p->own_peak_cat, p->own_peak, pc);
-		fprintf(f, "  %7d %-16s %9.1f", p->pid, p->comm, p->own_peak / MIB);
+		fprintf(f, "  %7d ", p->pid);
+		term_padded(f, p->comm, 16);
+		fprintf(f, " %9.1f", p->own_peak / MIB);
 		if (p->kernel_hiwater)
 			fprintf(f, " %9.1f", p->kernel_hiwater / MIB);
 		else
@@ -194,9 +214,12 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 
 	view__totals(a, &t);
 	peak_categories(&t, cats, &unattr);
-	fprintf(f, "\n== taskmem-trace: %s", ri->argv[0]);
-	for (c = 1; c < ri->argc && c < 6; c++)
-		fprintf(f, " %s", ri->argv[c]);
+	fprintf(f, "\n== taskmem-trace: ");
+	esc_term(f, ri->argv[0]);
+	for (c = 1; c < ri->argc && c < 6; c++) {
+		fputc(' ', f);
+		esc_term(f, ri->argv[c]);
+	}
 	fprintf(f, "%s -- %s, %.2f s\n", ri->argc > 6 ? " ..." : "", ri->exit_desc, ri->duration_s);
 	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s (the kernel's rss_stat counters: %.1f MiB)\n",
 		t.peak_kernel / MIB, t.peak_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
@@ -217,9 +240,12 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 		char lb[128];
 		int k;
 
-		fprintf(f, "  %9.1f MiB  %-22s", top[i].bytes / MIB, label_text(top[i].label, lb, sizeof(lb)));
-		for (k = 0; ss && k < ss->n && k < 5; k++)
-			fprintf(f, "%s%s", k ? " <- " : " ", ss->frames[k]);
+		fprintf(f, "  %9.1f MiB  ", top[i].bytes / MIB);
+		term_padded(f, label_text(top[i].label, lb, sizeof(lb)), 22);
+		for (k = 0; ss && k < ss->n && k < 5; k++) {
+			fputs(k ? " <- " : " ", f);
+			esc_term(f, ss->frames[k]);
+		}
 		if (ss && ss->n > 5)
 			fprintf(f, " <- ...");
 		if (!ss || !ss->n)
@@ -252,8 +278,12 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 			/* the kernel's high-water mark covers all images of the pid: compare at its last */
 			if (!p.prelaunch && p.kernel_hiwater > p.own_peak + p.own_peak / 50 &&
 			    (i + 1 == np || next.pid != p.pid))
-				fprintf(f, "  pid %d (%s): seen peak %.1f MiB, kernel's high-water mark %.1f MiB\n", p.pid,
-					p.comm, p.own_peak / MIB, p.kernel_hiwater / MIB);
+			{
+				fprintf(f, "  pid %d (", p.pid);
+				esc_term(f, p.comm);
+				fprintf(f, "): seen peak %.1f MiB, kernel's high-water mark %.1f MiB\n",
+					p.own_peak / MIB, p.kernel_hiwater / MIB);
+			}
 		}
 	}
 }
@@ -307,18 +337,7 @@ int report__folded(const char *path, const struct account *a, const struct repor
 /* '<', '>' and '&' are escaped too, so a string can sit inside an HTML <script> block. */
 void json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c == '<' || c == '>' || c == '&')
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	esc_json(f, s);
 }
 
 static void json_cats(FILE *f, const int64_t cats[NR_CATS])

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "demangle.h"
 #include "elfsyms.h"
+#include "escape.h"
 #include "perfmap.h"
 #include "hashmap.h"
 #include "model.h"
@@ -411,6 +412,32 @@ static void test_unwind_huge_section(void)
 	}
 }
 
+static void test_escape(void)
+{
+	static const struct { const char *in, *json, *term; } cases[] = {
+		{ "plain <x>", "\"plain \\u003cx\\u003e\"", "plain <x>" },
+		{ "\x1b]0;t\x07", "\"\\u001b]0;t\\u0007\"", "\\x1b]0;t\\x07" },
+		{ "\xff\xc3(", "\"\\u00ff\\u00c3(\"", "\\xff\\xc3(" },           /* not UTF-8 */
+		{ "\xc3\xa9t\xc3\xa9", "\"\xc3\xa9t\xc3\xa9\"", "\xc3\xa9t\xc3\xa9" }, /* UTF-8 kept */
+		{ "\xc2\x9b" "2J", "\"\xc2\x9b" "2J\"", "\\xc2\\x9b2J" },                /* C1 CSI */
+		{ "\xe0\x80\xaf", "\"\\u00e0\\u0080\\u00af\"", "\\xe0\\x80\\xaf" }, /* overlong */
+		{ "\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"", "\\xed\\xa0\\x80" }, /* surrogate */
+	};
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *m = fmemopen(buf, sizeof(buf), "w");
+
+		esc_json(m, cases[i].in);
+		fclose(m);
+		CHECK(!strcmp(buf, cases[i].json), "esc_json case %zu: got %s", i, buf);
+		m = fmemopen(buf, sizeof(buf), "w");
+		esc_term(m, cases[i].in);
+		fclose(m);
+		CHECK(!strcmp(buf, cases[i].term), "esc_term case %zu: got %s", i, buf);
+	}
+}
+
 int main(void)
 {
 	test_hashmap();
@@ -418,6 +445,7 @@ int main(void)
 	test_pages();
 	test_procmaps();
 	test_elfsyms();
+	test_escape();
 	test_demangle();
 	test_perfmap();
 	test_unwind();

@@ -47,6 +47,7 @@ int launcher__fork(struct launcher *l, char *const argv[])
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL); /* the tool ignores it; an ignored signal would stay so across exec */
 		if (read(gate[0], &go, 1) != 1)
 			_exit(127); /* the tracer gave up before starting us */
 		execvp(argv[0], argv);

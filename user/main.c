@@ -300,8 +300,7 @@ static int write_reports(struct tracer *t, struct report_info *ri)
 	ri->interval_ns = env.interval_ns;
 	ri->top = env.top;
 	tracer__counters(t, ri->counters);
-	if (!env.quiet)
-		report__summary(stderr, g_acct, ri);
+	/* the files first: a terminal or pipe that is gone (SIGPIPE is ignored) loses only itself */
 	if (env.folded && report__folded(env.folded, g_acct, ri))
 		rc = EXIT_SETUP;
 	if (env.json && report__json(env.json, g_acct, ri))
@@ -312,7 +311,9 @@ static int write_reports(struct tracer *t, struct report_info *ri)
 		rc = EXIT_SETUP;
 	if (env.html && report__html(env.html, g_acct, ri))
 		rc = EXIT_SETUP;
-	else if (env.html && env.html == env.default_html)
+	if (!env.quiet)
+		report__summary(stderr, g_acct, ri);
+	if (!rc && env.html && env.html == env.default_html)
 		fprintf(stderr, "report: %s\n", env.html); /* even with -q: the user asked for nothing else */
 	return rc;
 }
@@ -424,6 +425,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* a reader of stderr that went away must not kill the tool before the reports are out */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (env.attach_pid)
 		return attach_main(t);

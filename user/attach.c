@@ -9,11 +9,27 @@
 #include "strtab.h"
 #include "util.h"
 
+/* The value of /proc/PID/status's line "key\tvalue", or NULL: found at a line's start, so that
+ * a process named "RssAnon: 9999999" (Name: comes first) is not taken for its own RSS. */
+static const char *status_field(const char *text, const char *key)
+{
+	size_t len = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, key, len))
+			return p + len;
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return NULL;
+}
+
 static int64_t status_kb(const char *text, const char *key)
 {
-	const char *p = strstr(text, key);
+	const char *p = status_field(text, key);
 
-	return p ? strtoll(p + strlen(key), NULL, 10) * 1024 : 0;
+	return p ? strtoll(p, NULL, 10) * 1024 : 0;
 }
 
 /* Memory resident before we came: one record per mapping, labelled "pre-existing". */
@@ -81,7 +97,7 @@ static void add_preexisting(struct account *a, struct proc *p, struct mm *mm, co
 /* The process's name, and from /proc/PID/stat where its stack and break are. */
 static void read_status(struct proc *p, const char *status, const char *stat)
 {
-	const char *c = strstr(status, "Name:");
+	const char *c = status_field(status, "Name:");
 	char comm[TM_COMM_LEN + 1] = "";
 	/* after "(comm)": field 28 startstack, 47 start_brk, 48 brk (proc(5)) */
 	const char *q = strrchr(stat, ')');
@@ -89,7 +105,7 @@ static void read_status(struct proc *p, const char *status, const char *stat)
 	int field = 2;
 
 	if (c)
-		sscanf(c + 5, " %16[^\n]", comm);
+		sscanf(c, " %16[^\n]", comm);
 	p->comm = intern(comm);
 	while (q && *q) {
 		q = strchr(q, ' ');

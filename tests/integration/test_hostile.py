@@ -179,3 +179,83 @@ def test_fuzz(c):
     c.ok(q.returncode == 0, f"make fuzz exits 0 (got {q.returncode}: {(q.stdout + q.stderr)[-600:]!r})")
     c.ok(q.stdout.count("no crash") >= (1 if env.get("FUZZ_SECONDS") == "0" else 2) * len(harnesses) and harnesses,
          f"every harness fuzzed and replayed ({len(harnesses)} harnesses)")
+
+
+EVIL_SYM = b"evil\x1b]0;pwned\x07\xff\xc2\x9b_fill"   # OSC window title, BEL, not UTF-8, C1 CSI
+EVIL_EXE = "ev\x1b[2Jil"                            # clear screen, in the comm
+
+
+def test_hostile_names(c):
+    """Names the traced program controls (its comm, symbol names) reach neither the terminal as
+    escape sequences nor the JSON as bytes that are not UTF-8: no ESC in the summary, and a
+    strict json.load reads the report, with the names intact as escapes."""
+    import shutil
+    d = os.path.join(OUT, "hostile_names")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    obj, prog = os.path.join(d, "evil.o"), os.path.join(d, EVIL_EXE)
+    q = subprocess.run(["cc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", obj,
+                        os.path.join(ROOT, "tests", "programs", "evil_names.c")], capture_output=True)
+    q2 = subprocess.run([b"objcopy", b"--redefine-sym", b"evil_fill=" + EVIL_SYM, obj.encode(), prog.encode()],
+                        capture_output=True) if q.returncode == 0 else q
+    if not c.ok(q.returncode == 0 and q2.returncode == 0, f"built the program: {q.stderr[-300:]!r} {q2.stderr[-300:]!r}"):
+        return
+    js = os.path.join(OUT, c.name + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
+    p = subprocess.run([TOOL, "--json", js, "--", prog], capture_output=True)
+    c.ok(p.returncode == 0, f"exit code {p.returncode}")
+    err = p.stderr
+    c.ok(b"\x1b" not in err and b"\x07" not in err and b"\x9b" not in err,
+         f"no ESC, BEL or C1 byte in the summary: {err[:200]!r}")
+    c.ok(b"\\x1b]0;pwned" in err, "the symbol is shown, escaped")
+    try:
+        data = json.loads(open(js, "rb").read().decode("utf-8", errors="strict"))
+    except (OSError, ValueError) as e:
+        c.ok(False, f"strict UTF-8 and json.loads read the report: {e}")
+        return
+    frames = [f for s in data["peak"]["stacks"] for f in s["frames"]]
+    c.ok(any(f.startswith("evil\x1b]0;pwned\x07") for f in frames), "the symbol's name is in the JSON, escaped")
+    c.ok(any(p["comm"].startswith("ev\x1b[2J") for p in data["processes"]), "the comm is in the JSON, escaped")
+
+
+def test_sigpipe(c):
+    """stderr piped to a reader that is gone: the tool is not killed by SIGPIPE before its
+    reports (files are written before the summary), and the command keeps SIGPIPE's default
+    (a pipeline in it ends as it would untraced: yes gets SIGPIPE, 141)."""
+    js = os.path.join(OUT, c.name + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the tool writes anything
+    p = subprocess.run([TOOL, "--json", js, "--", "bash", "-c", "yes | head -n1 >/dev/null; exit ${PIPESTATUS[0]}"],
+                       stdout=subprocess.DEVNULL, stderr=w)
+    os.close(w)
+    c.ok(p.returncode == 141, f"the command's own exit code 141 (yes killed by SIGPIPE) passed through: {p.returncode}")
+    c.ok(os.path.exists(js) and json.load(open(js))["exit_code"] == 141, "the JSON report is written")
+
+
+def test_attach_spoof(c):
+    """-p on a process named "RssAnon:9999999" (its comm comes first in /proc/PID/status): the
+    baseline is its real RSS, not 9.5 GiB read from its name."""
+    import shutil
+    d = os.path.join(OUT, "attach_spoof")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    prog = os.path.join(d, "RssAnon:9999999")
+    shutil.copy("/bin/sleep", prog)
+    g = subprocess.Popen([prog, "5"])
+    try:
+        time.sleep(0.3)
+        rss = None
+        for line in open(f"/proc/{g.pid}/status"):
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+        p, data = trace(["-p", str(g.pid), "--duration", "0.5"], c.name, [])
+        c.ok(p.returncode == 0, f"attach exits 0 (got {p.returncode})")
+        if c.ok(data is not None and rss, "JSON written, VmRSS read"):
+            got = data["peak"]["rss_bytes"]
+            c.ok(abs(got - rss) <= max(0.05 * rss, 256 << 10), f"baseline {got} B vs VmRSS {rss} B")
+    finally:
+        g.kill()
+        g.wait()

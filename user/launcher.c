@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,6 +12,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "launcher.h"
+
+/* As sudo -u would run it: the user's groups, then gid, then uid (nothing of root's is kept),
+ * and the user's HOME, USER and LOGNAME. 0 or -1 (errno set). */
+static int become_user(uid_t uid, gid_t gid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw ? initgroups(pw->pw_name, gid) : setgroups(1, &gid))
+		return -1;
+	if (setgid(gid) || setuid(uid))
+		return -1;
+	if (pw) {
+		setenv("HOME", pw->pw_dir, 1);
+		setenv("USER", pw->pw_name, 1);
+		setenv("LOGNAME", pw->pw_name, 1);
+	}
+	return 0;
+}
 
 int launcher__fork(struct launcher *l, char *const argv[])
 {
@@ -43,14 +63,15 @@ int launcher__fork(struct launcher *l, char *const argv[])
 
 		close(gate[1]);
 		close(errp[0]);
-		/* the command must not outlive a tracer that was killed */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL); /* the tool ignores it; an ignored signal would stay so across exec */
 		if (read(gate[0], &go, 1) != 1)
 			_exit(127); /* the tracer gave up before starting us */
-		execvp(argv[0], argv);
+		/* the command must not outlive a tracer that was killed (set after the change of
+		 * user, which clears it) */
+		if ((!l->as_user || !become_user(l->uid, l->gid)) && !prctl(PR_SET_PDEATHSIG, SIGKILL))
+			execvp(argv[0], argv);
 		e = errno;
 		if (write(errp[1], &e, sizeof(e)) < 0)
 			_exit(127);
@@ -63,7 +84,6 @@ int launcher__fork(struct launcher *l, char *const argv[])
 	l->err_fd = errp[0];
 	return 0;
 }
-
 int launcher__go(struct launcher *l)
 {
 	char go = 1;

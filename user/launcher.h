@@ -13,9 +13,12 @@ struct launcher {
 	int err_fd;  /* read end: the child's errno if exec failed, EOF if it succeeded */
 	bool exited; /* the command itself has been reaped: status is its wait status */
 	int status;
+	bool as_user; /* run the command as uid/gid, with that user's groups, HOME and USER */
+	uid_t uid;
+	gid_t gid;
 };
 
-/* Fork the child, which waits at the gate. 0 or -errno. */
+/* Fork the child, which waits at the gate (as l->uid when l->as_user). 0 or -errno. */
 int launcher__fork(struct launcher *l, char *const argv[]);
 /* Open the gate; returns 0 once exec succeeded, else the exec errno (child exits 126/127). */
 int launcher__go(struct launcher *l);

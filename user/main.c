@@ -41,6 +41,7 @@ enum {
 	OPT_MAX_THREADS,
 	OPT_TOP,
 	OPT_DURATION,
+	OPT_AS_ROOT,
 };
 
 static struct env {
@@ -48,7 +49,7 @@ static struct env {
 	char default_html[4200]; /* no output asked for: an HTML report here */
 	uint64_t interval_ns;
 	struct tracer_opts t;
-	bool quiet;
+	bool quiet, as_root;
 	int top;
 	pid_t attach_pid;
 	double duration_s;
@@ -101,6 +102,7 @@ static const struct argp_option opts[] = {
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
+	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run the command as root (default: as the user who ran sudo, as sudo -u would)", 0 },
 	{ "quiet", 'q', NULL, 0, "No live status line and no summary on stderr", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
@@ -164,6 +166,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'p':
 		env.attach_pid = parse_num(arg, 1, 4194304, state, "-p");
+		break;
+	case OPT_AS_ROOT:
+		env.as_root = true;
 		break;
 	case OPT_DURATION: {
 		char *end;
@@ -376,6 +381,7 @@ int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .args_doc = "-- COMMAND [ARGS...]\n-p PID", .doc = doc };
 	struct launcher l = { .go_fd = -1, .err_fd = -1 };
+	char run_as[96] = "";
 	struct report_info ri = {};
 	struct tracer *t = NULL;
 	struct sigaction sa = {};
@@ -410,6 +416,13 @@ int main(int argc, char **argv)
 	 * mark of the pid (our oracle) includes the forked copy it had before exec. It waits at a
 	 * gate until it is followed, and never runs if tracing cannot start. */
 	if (!env.attach_pid) {
+		/* under sudo the command is the invoking user's, not root's (its files, its powers) */
+		l.as_user = !env.as_root && sudo_user(&l.uid, &l.gid);
+		if (l.as_user)
+			snprintf(run_as, sizeof(run_as), "uid %u gid %u (sudo's user; --as-root keeps root)",
+				 (unsigned)l.uid, (unsigned)l.gid);
+		else if (env.as_root && sudo_user(&l.uid, &l.gid))
+			snprintf(run_as, sizeof(run_as), "root (--as-root)");
 		err = launcher__fork(&l, env.argv);
 		if (err) {
 			p_err("cannot start '%s': %s", env.argv[0], strerror(-err));
@@ -487,6 +500,7 @@ int main(int argc, char **argv)
 	}
 	ri.argv = env.argv;
 	ri.argc = env.argc;
+	ri.run_as = run_as[0] ? run_as : NULL;
 	ri.exit_code = exit_code;
 	ri.exit_desc = desc;
 	ri.duration_s = (end - start) / 1e9;

@@ -23,20 +23,11 @@ int outfile__check_writable(const char *path)
 /* Run with sudo, the reports belong to the user who asked for them, not to root. */
 static void give_to_sudo_user(int fd)
 {
-	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
-	char *end;
-	long uid, gid;
+	uid_t uid;
+	gid_t gid;
 
-	if (geteuid() || !u || !g)
-		return;
-	uid = strtol(u, &end, 10);
-	if (*end || end == u || uid <= 0)
-		return;
-	gid = strtol(g, &end, 10);
-	if (*end || end == g || gid < 0)
-		return;
-	if (fchown(fd, (uid_t)uid, (gid_t)gid) && verbose)
-		p_warn("cannot give the report to uid %ld: %s", uid, strerror(errno));
+	if (sudo_user(&uid, &gid) && fchown(fd, uid, gid) && verbose)
+		p_warn("cannot give the report to uid %u: %s", (unsigned)uid, strerror(errno));
 }
 
 int outfile__open(struct outfile *o, const char *path)

@@ -221,6 +221,8 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 		esc_term(f, ri->argv[c]);
 	}
 	fprintf(f, "%s -- %s, %.2f s\n", ri->argc > 6 ? " ..." : "", ri->exit_desc, ri->duration_s);
+	if (ri->run_as)
+		fprintf(f, "command run as %s\n", ri->run_as);
 	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s (the kernel's rss_stat counters: %.1f MiB)\n",
 		t.peak_kernel / MIB, t.peak_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
 		t.peak_kernel / MIB);

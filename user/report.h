@@ -14,7 +14,8 @@ struct report_info {
 	int exit_code;           /* what the tool exits with: the command's code, 128+N on signal */
 	const char *exit_desc;   /* "exited with 0", "killed by SIGKILL" ... */
 	double duration_s;
-	double cmd_end_s;        /* when the command itself exited (its tree may live on), or 0 */
+	double cmd_end_s;
+	const char *run_as;      /* who the command ran as, when sudo was involved, or NULL */        /* when the command itself exited (its tree may live on), or 0 */
 	uint64_t counters[TM_NR_COUNTERS]; /* the kernel's (enum tm_counter), read at the end */
 	uint64_t interval_ns;
 	int top;                 /* stacks in the summary */

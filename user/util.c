@@ -121,3 +121,22 @@ int open_regular(const char *path)
 	}
 	return fd;
 }
+
+bool sudo_user(uid_t *uid, gid_t *gid)
+{
+	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
+	char *end;
+	long v;
+
+	if (geteuid() || !u || !g)
+		return false;
+	v = strtol(u, &end, 10);
+	if (*end || end == u || v <= 0 || v > INT32_MAX)
+		return false;
+	*uid = (uid_t)v;
+	v = strtol(g, &end, 10);
+	if (*end || end == g || v < 0 || v > INT32_MAX)
+		return false;
+	*gid = (gid_t)v;
+	return true;
+}

@@ -28,6 +28,8 @@ const char *basename_of(const char *path);
  * memory of one's own as unwind.c does), never through a mapping: a program that truncates the
  * file meanwhile would turn a mapped read into SIGBUS. */
 int open_regular(const char *path);
+/* Run by sudo as root: the invoking user (SUDO_UID, SUDO_GID); false if not, or for root. */
+bool sudo_user(uid_t *uid, gid_t *gid);
 /* A stat() st_dev as the kernel's own dev_t (major << 20 | minor), as BPF reads s_dev */
 uint32_t kernel_dev(dev_t dev);
 

@@ -2,6 +2,7 @@
 make install, the status line, -p, and nothing left behind once the tool ends."""
 import json
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -200,3 +201,28 @@ def test_nothing_left(c):
         if mark in env and re.search(r"bench/bin/(go_bench|c_known)", cmdline) and start_time(d):
             left.append(f"{d}: {cmdline.strip()}")
     c.ok(not left, f"no benchmark process this suite started is left: {left}")
+
+
+def test_sudo_user(c):
+    """Under sudo (SUDO_UID/SUDO_GID set, the tool root) the command runs as the invoking user,
+    as sudo -u would: its uid, its files, its HOME; --as-root keeps root; the summary says which."""
+    import shutil
+    d = os.path.join(OUT, "sudo_user")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    os.chmod(d, 0o777)
+    script = f"id -u > {d}/uid.$1; echo $HOME > {d}/home.$1; touch {d}/made.$1"
+    env = dict(os.environ, SUDO_UID="65534", SUDO_GID="65534", SUDO_USER="nobody")
+    for tag, flags in (("user", []), ("root", ["--as-root"])):
+        p = subprocess.run([TOOL, "--json", os.path.join(d, f"r.{tag}.json")] + flags + ["--", "sh", "-c", script, "sh", tag],
+                           capture_output=True, text=True, env=env)
+        c.ok(p.returncode == 0, f"{tag}: exit code {p.returncode}: {p.stderr[-300:]!r}")
+        want = "65534" if tag == "user" else "0"
+        got = open(f"{d}/uid.{tag}").read().strip() if os.path.exists(f"{d}/uid.{tag}") else None
+        c.ok(got == want, f"{tag}: the command ran as uid {got}, want {want}")
+        made = f"{d}/made.{tag}"
+        c.ok(os.path.exists(made) and os.stat(made).st_uid == int(want), f"{tag}: its file belongs to uid {want}")
+        c.ok(re.search(r"command run as " + ("uid 65534" if tag == "user" else r"root \(--as-root\)"), p.stderr),
+             f"{tag}: the summary says who the command ran as")
+    home = open(f"{d}/home.user").read().strip() if os.path.exists(f"{d}/home.user") else ""
+    c.ok(home == pwd.getpwuid(65534).pw_dir, f"the user's HOME ({home})")

@@ -10,6 +10,7 @@
 #include "demangle.h"
 #include "elfsyms.h"
 #include "perfmap.h"
+#include "resolve.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -759,7 +760,7 @@ static void on_rss(struct account *a, const struct tm_event *e)
 			/* a forked child's copy before its fork event: placed when it is named */
 			rec_add(a, mm, member, key, 0, delta);
 		} else {
-			label = classify(a, p, member, e->addr, e->stack_id, e->cause);
+			label = resolve__classify(a, p, member, e->addr, e->stack_id, e->cause);
 			b = bucket_get(a, p, label, e->stack_id);
 			if (!a->buckets[b].cur && !a->buckets[b].peak)
 				account__stack(a, p, e->stack_id); /* symbolize while the process lives */

@@ -119,8 +119,4 @@ const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, 
 const struct symstack *account__stack(struct account *a, struct proc *p, int32_t id);
 /* Find the mapping containing addr, re-reading the process's maps once if they changed. */
 const struct map_entry *account__find_map(struct account *a, struct proc *p, uint64_t addr);
-
-/* classify.c: the label of bytes of member at addr, brought in by stack_id. */
-int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id,
-	     int cause);
 #endif

@@ -7,13 +7,22 @@ if [ "$(id -u)" != 0 ]; then
 	echo "tests must run as root (they load BPF programs): sudo make test" >&2
 	exit 2
 fi
-unit_out=$("${UNIT_DIR:-.output/unit}"/test_units)
-unit_rc=$?
-echo "$unit_out"
-up=$(echo "$unit_out" | sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-uf=$(echo "$unit_out" | sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
-[ -n "$up" ] || { up=0; uf=1; }
-[ "$unit_rc" = 0 ] || [ "$uf" != 0 ] || uf=1
+# every tests/unit/*.c is a binary that ends with "unit: N passed, N failed"
+up=0 uf=0 unit_rc=0
+for t in "${UNIT_DIR:-.output/unit}"/*; do
+	[ -x "$t" ] || continue
+	out=$("$t")
+	rc=$?
+	echo "$out"
+	p=$(echo "$out" | sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$out" | sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	[ -n "$p" ] || { p=0; f=1; }
+	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+	[ "$rc" = 0 ] || unit_rc=$rc
+	up=$((up + p))
+	uf=$((uf + f))
+done
+[ "$up" != 0 ] || uf=$((uf + 1)) # no unit test ran
 python3 tests/integration.py "$@"
 rc=$?
 ip=$(cat tests/out/passed 2>/dev/null || echo 0)

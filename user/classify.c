@@ -27,7 +27,7 @@ const char *const runtime_names[NR_RUNTIMES] = {
 
 /* Innermost match wins. Stack growth and allocation first: they own the page they fault. */
 static const struct cl_rule go_rules[] = {
-	RULE(SITE_GO_STACK, "runtime.stackpoolalloc", CAT_STACK, "goroutine", "goroutine stacks (inside the arena only)"),
+	RULE(SITE_GO_STACK, "runtime.stackpoolalloc", CAT_STACK, "goroutine", "goroutine stacks, inside the arena only"),
 	RULE(SITE_GO_STACK, "runtime.stackcacherefill", CAT_STACK, "goroutine", NULL),
 	RULE(SITE_GO_STACK, "runtime.stackalloc", CAT_STACK, "goroutine", NULL),
 	RULE(SITE_GO_STACK, "runtime.copystack", CAT_STACK, "goroutine", NULL),
@@ -35,6 +35,7 @@ static const struct cl_rule go_rules[] = {
 	RULE(SITE_GO_STACK, "runtime.malg", CAT_RUNTIME, "sched", "g structs, allgs"),
 	RULE(SITE_GO_STACK, "runtime.newproc1", CAT_RUNTIME, "sched", NULL), /* first writes to a new g */
 	RULE(SITE_GO_STACK, "runtime.allgadd", CAT_RUNTIME, "sched", NULL),
+	/* and runtime.allocmcache, whose name holds it (its mcache is fixalloc'd: spans) */
 	RULE(SITE_GO_STACK, "runtime.allocm", CAT_RUNTIME, "sched", NULL),
 	RULE(SITE_GO_STACK, "runtime.mcommoninit", CAT_RUNTIME, "sched", NULL),
 	RULE(SITE_GO_STACK, "runtime.procresize", CAT_RUNTIME, "sched", NULL),
@@ -59,7 +60,6 @@ static const struct cl_rule go_rules[] = {
 	RULE(SITE_GO_STACK, "runtime.(*mheap).allocSpan", CAT_RUNTIME, "spans", NULL),
 	RULE(SITE_GO_STACK, "runtime.(*mheap).setSpans", CAT_RUNTIME, "spans", NULL),
 	RULE(SITE_GO_STACK, "runtime.(*mspan)", CAT_RUNTIME, "spans", NULL),
-	RULE(SITE_GO_STACK, "runtime.allocmcache", CAT_RUNTIME, "spans", NULL),
 	RULE(SITE_GO_STACK, "runtime.stkbucket", CAT_RUNTIME, "profiling", "profiling buckets"),
 	RULE(SITE_GO_STACK, "runtime.persistentalloc", CAT_RUNTIME, "persistent", NULL),
 };
@@ -75,7 +75,7 @@ static const struct cl_rule v8_rules[] = {
 	RULE(SITE_MMAP_STACK, "v8::internal::", CAT_RUNTIME, "v8", "isolate setup, the rest"),
 	/* only the mmap's caller known (its stack lost to a full stack map): V8's page allocator,
 	 * which maps the heap's pages */
-	RULE(SITE_MMAP_STACK, "v8::base::", CAT_HEAP, "v8", "V8's page allocator, when only the mmap's caller is known (its stack lost)"),
+	RULE(SITE_MMAP_STACK, "v8::base::", CAT_HEAP, "v8", "V8's page allocator, when only the mmap's caller is known: its stack was lost"),
 };
 
 /* ---- HotSpot (OpenJDK 17, G1): by the reservation the memory was committed in ---- */
@@ -83,7 +83,7 @@ static const struct cl_rule hotspot_rules[] = {
 	RULE(SITE_MMAP_STACK, "StackOverflow::", CAT_STACK, "thread", "guard zones in thread stacks"),
 	RULE(SITE_MMAP_STACK, "create_aux_memory_mapper", CAT_RUNTIME, "java-gc", "card table, mark bitmaps, block offset table"),
 	RULE(SITE_MMAP_STACK, "G1CMMarkStack", CAT_RUNTIME, "java-gc", NULL),
-	RULE(SITE_MMAP_STACK, "ReservedHeapSpace", CAT_HEAP, "java", "the Java heap (G1CollectedHeap::initialize)"),
+	RULE(SITE_MMAP_STACK, "ReservedHeapSpace", CAT_HEAP, "java", "the Java heap, from G1CollectedHeap::initialize"),
 	RULE(SITE_MMAP_STACK, "Universe::reserve_heap", CAT_HEAP, "java", NULL),
 	RULE(SITE_MMAP_STACK, "HeapRegionManager", CAT_HEAP, "java", NULL),
 	RULE(SITE_MMAP_STACK, "G1", CAT_RUNTIME, "java-gc", "the rest of G1"),
@@ -92,7 +92,7 @@ static const struct cl_rule hotspot_rules[] = {
 	RULE(SITE_MMAP_STACK, "metaspace::", CAT_RUNTIME, "java-class", NULL),
 	RULE(SITE_MMAP_STACK, "Metaspace", CAT_RUNTIME, "java-class", NULL),
 	/* HotSpot's arenas malloc their chunks: big ones are glibc mmaps under Arena:: */
-	RULE(SITE_MMAP_STACK, "Arena::", CAT_RUNTIME, "java-vm", "HotSpot's arenas (their chunks)"),
+	RULE(SITE_MMAP_STACK, "Arena::", CAT_RUNTIME, "java-vm", "the chunks of HotSpot's arenas, which malloc maps"),
 	RULE(SITE_MMAP_STACK, "Threads::create_vm", CAT_RUNTIME, "java-vm", NULL),
 };
 
@@ -133,7 +133,8 @@ static const struct cl_rule rust_rules[] = {
 	RULE(SITE_HEAP_STACK, "futures_util::stream::futures_unordered::FuturesUnordered<Fut>::push", CAT_STACK, "future", "join_all's task nodes, each holding a future"),
 };
 
-/* ---- glibc and the dynamic loader, under every runtime ---- */
+/* ---- glibc and the dynamic loader, under every runtime but Go's (whose own rules take
+ * every anonymous mapping but thread stacks) ---- */
 static const struct cl_rule glibc_rules[] = {
 	/* glibc calls mmap for arenas and big blocks */
 	MOD("libc.so", 0, CAT_HEAP, "malloc", true, "malloc's arenas and big blocks"),
@@ -152,7 +153,7 @@ const struct cl_table cl_tables[] = {
 	TABLE("mono", RT_BIT(RT_MONO), mono_rules),
 	TABLE("beam", RT_BIT(RT_BEAM), beam_rules),
 	TABLE("rust", RT_NATIVE_CODE, rust_rules),
-	TABLE("glibc", RT_ALL, glibc_rules),
+	TABLE("glibc", RT_NATIVE_CODE, glibc_rules),
 };
 const size_t cl_ntables = sizeof(cl_tables) / sizeof(cl_tables[0]);
 

@@ -990,6 +990,28 @@ def test_symbolizers(c):
         c.ok(0.5 * used <= jit <= 2 * used, f"Node: {jit/MIB:.1f} MiB under JS growTheHeap frames, "
              f"V8 heapUsed {used/MIB:.1f} MiB (want 0.5x to 2x)")
 
+def test_classify_cpp_arena(c):
+    """A rule of one runtime never fires in another: a C++ program (tests/programs/arena.cc) whose
+    64 MiB of big mallocs come from google::protobuf::Arena::AllocateBlock is heap/malloc, though
+    its mmaps' stacks hold "Arena::", the name HotSpot's rule takes for runtime/java-vm in a JVM."""
+    exe = os.path.join(OUT, "arena")
+    b = subprocess.run(["g++", "-O1", "-g", "-fno-omit-frame-pointer", "-o", exe,
+                        os.path.join(ROOT, "tests", "programs", "arena.cc")], capture_output=True, text=True)
+    if not c.ok(b.returncode == 0, f"g++: {b.stderr[-200:]}"):
+        return
+    p, data = trace([], c.name, [exe])
+    if not c.ok(data is not None and p.returncode == 0, "C++ program traced"):
+        return
+    # the stacks reach the frame (else the test could not tell the two rules apart)
+    under = frame_bytes(data, lambda f: f.startswith("google::protobuf::Arena::AllocateBlock"))
+    c.near(under, 64 * MIB, 0.05, "bytes under google::protobuf::Arena::AllocateBlock")
+    malloc = sum(s["bytes"] for s in data["peak"]["stacks"] if s["label"] == "heap/malloc" and
+                 any(f.startswith("google::protobuf::Arena::AllocateBlock") for f in s["frames"]))
+    c.near(malloc, 64 * MIB, 0.05, "of them heap/malloc")
+    c.ok(label_bytes(data, "runtime/java-vm") == 0,
+         f"no runtime/java-vm in a C++ program ({label_bytes(data, 'runtime/java-vm')} bytes)")
+
+
 def at_time(data, t):
     """The timeline sample in force at t seconds (the last one at or before it)."""
     best = None
@@ -1172,7 +1194,7 @@ def runtime_test(prog, secs, tol, named, oracle):
 
 RUNTIME_TESTS = [runtime_test(*r) for r in RUNTIME_BENCH]
 
-TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_html, test_stack_walk, test_symbolizers] + RUNTIME_TESTS + [test_floods, test_make_j, test_exec_elsewhere, test_pipeline, test_hostile_debuglink, test_no_btf, test_no_tracefs,
+TESTS = [test_c_known, test_frees, test_drops, test_go_100k, test_go_deep, test_go_1m, test_exit_codes, test_tree, test_concurrent, test_attach, test_html, test_stack_walk, test_symbolizers, test_classify_cpp_arena] + RUNTIME_TESTS + [test_floods, test_make_j, test_exec_elsewhere, test_pipeline, test_hostile_debuglink, test_no_btf, test_no_tracefs,
          test_disk_full, test_valgrind, test_fuzz, test_nothing_left]
 
 

@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -62,6 +62,12 @@ $(OUTPUT)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/unit
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Iuser $< $(LIB_OBJS) $(LDLIBS) -o $@
 
 unit-test: $(UNIT_TESTS)
+
+# docs/classification.md's tables, remade from user/classify.c's (the unit tests fail when the
+# two differ; the prose around them is written by hand)
+docs: $(OUTPUT)/unit/test_classify
+	$(Q)$< --docs docs/classification.md > $(OUTPUT)/classification.md && \
+		mv $(OUTPUT)/classification.md docs/classification.md
 
 # The README's test command: unit tests, then the real tool as root on real workloads.
 test: taskmem-trace unit-test bench

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include "account.h"
+#include "resolve.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -140,7 +141,7 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 		/* a forked child's copy before its fork event: placed when it is named */
 		pages__add(mm->pages, e->member, key, 0, delta);
 	} else {
-		b = timeline__bucket(&a->tl, p, classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK),
+		b = timeline__bucket(&a->tl, p, resolve__classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK),
 				     e->stack_id);
 		bk = &a->tl.buckets[b];
 		if (!bk->cur && !bk->peak)

@@ -41,8 +41,4 @@ bool account__alive(struct account *a, pid_t pid);
 void account__event(struct account *a, const struct tm_event *e);
 /* Close the timeline and the peak at end_ts; every stack a report shows is symbolized by then. */
 void account__finish(struct account *a, uint64_t end_ts);
-
-/* classify.c: the label of bytes of member at addr, brought in by stack_id. */
-int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id,
-	     int cause, bool on_stack);
 #endif

@@ -2,312 +2,373 @@
 /*
  * Which category and label resident bytes belong to. Mostly by address region (how the
  * mapping was made, by whom), with the faulting stack deciding where the region alone cannot:
- * inside Go's heap arena, goroutine stacks and heap objects share spans.
- * The rules are documented in docs/classification.md; keep the two in step.
+ * inside Go's heap arena, goroutine stacks and heap objects share spans. The rules are tables,
+ * each for the runtimes it is about: a symbol of one runtime (HotSpot's Arena::) means nothing
+ * in another (a C++ program's google::protobuf::Arena). Nothing here looks at a process: the
+ * caller (resolve.c) resolves the facts.
  */
 #include <string.h>
-#include "account.h"
+#include "classify.h"
 #include "util.h"
 
 #define MAP_GROWSDOWN 0x100
 #define MAP_STACK 0x20000
+
+/* note: what the matched code makes, for the docs (NULL: as the row above) */
+#define RULE(site, needle, cat, label, note) { site, needle, 0, cat, label, false, note }
+#define MOD(prefix, len, cat, label, heap, note) { SITE_MMAP_MODULE, prefix, len, cat, label, heap, note }
+
+const char *const runtime_names[NR_RUNTIMES] = {
+	[RT_NATIVE] = "native", [RT_GO] = "go", [RT_JVM] = "jvm", [RT_V8] = "v8",
+	[RT_CPYTHON] = "cpython", [RT_MONO] = "mono", [RT_BEAM] = "beam",
+};
+
+/* ---- Go (1.19-1.23, amd64): see ../shared/RUNTIMES.md ---- */
+
+/* Innermost match wins. Stack growth and allocation first: they own the page they fault. */
+static const struct cl_rule go_rules[] = {
+	RULE(SITE_GO_STACK, "runtime.stackpoolalloc", CAT_STACK, "goroutine", "goroutine stacks, inside the arena only"),
+	RULE(SITE_GO_STACK, "runtime.stackcacherefill", CAT_STACK, "goroutine", NULL),
+	RULE(SITE_GO_STACK, "runtime.stackalloc", CAT_STACK, "goroutine", NULL),
+	RULE(SITE_GO_STACK, "runtime.copystack", CAT_STACK, "goroutine", NULL),
+	RULE(SITE_GO_STACK, "runtime.newstack", CAT_STACK, "goroutine", NULL),
+	/* copystack inlined: the copy into a smaller stack */
+	RULE(SITE_GO_STACK, "runtime.shrinkstack", CAT_STACK, "goroutine", NULL),
+	RULE(SITE_GO_STACK, "runtime.malg", CAT_RUNTIME, "sched", "g structs, allgs"),
+	RULE(SITE_GO_STACK, "runtime.newproc1", CAT_RUNTIME, "sched", NULL), /* first writes to a new g */
+	RULE(SITE_GO_STACK, "runtime.allgadd", CAT_RUNTIME, "sched", NULL),
+	/* and runtime.allocmcache, whose name holds it (its mcache is fixalloc'd: spans) */
+	RULE(SITE_GO_STACK, "runtime.allocm", CAT_RUNTIME, "sched", NULL),
+	RULE(SITE_GO_STACK, "runtime.mcommoninit", CAT_RUNTIME, "sched", NULL),
+	RULE(SITE_GO_STACK, "runtime.procresize", CAT_RUNTIME, "sched", NULL),
+	RULE(SITE_GO_STACK, "heapBits", CAT_RUNTIME, "gc", "GC metadata and work buffers"),
+	RULE(SITE_GO_STACK, "MarkBits", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "AllocBits", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "gcBits", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "runtime.getempty", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "gcWork", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "runtime.gcDrain", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "runtime.scanobject", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "runtime.greyobject", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "runtime.gcBgMarkWorker", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "runtime.newArenaMayUnlock", CAT_RUNTIME, "gc", NULL),
+	/* heapArena: mostly the GC bitmap */
+	RULE(SITE_GO_STACK, "runtime.(*mheap).sysAlloc", CAT_RUNTIME, "gc", NULL),
+	RULE(SITE_GO_STACK, "runtime.(*pageAlloc)", CAT_RUNTIME, "pagealloc", "the page allocator"),
+	RULE(SITE_GO_STACK, "runtime.(*pallocData)", CAT_RUNTIME, "pagealloc", NULL),
+	RULE(SITE_GO_STACK, "runtime.(*pageCache)", CAT_RUNTIME, "pagealloc", NULL),
+	RULE(SITE_GO_STACK, "scavenge", CAT_RUNTIME, "pagealloc", NULL),
+	RULE(SITE_GO_STACK, "runtime.(*fixalloc)", CAT_RUNTIME, "spans", "span structs"),
+	RULE(SITE_GO_STACK, "runtime.(*mheap).allocSpan", CAT_RUNTIME, "spans", NULL),
+	RULE(SITE_GO_STACK, "runtime.(*mheap).setSpans", CAT_RUNTIME, "spans", NULL),
+	RULE(SITE_GO_STACK, "runtime.(*mspan)", CAT_RUNTIME, "spans", NULL),
+	RULE(SITE_GO_STACK, "runtime.stkbucket", CAT_RUNTIME, "profiling", "profiling buckets"),
+	RULE(SITE_GO_STACK, "runtime.persistentalloc", CAT_RUNTIME, "persistent", NULL),
+};
+
+/* ---- V8 (Node.js): the JIT code range first, then the JS heap's pages ---- */
+static const struct cl_rule v8_rules[] = {
+	RULE(SITE_MMAP_STACK, "v8::internal::CodeRange", CAT_RUNTIME, "v8-code", "the 512 MiB reservation for JIT code"),
+	RULE(SITE_MMAP_STACK, "v8::internal::wasm::", CAT_RUNTIME, "v8-wasm", NULL),
+	RULE(SITE_MMAP_STACK, "v8::internal::MemoryAllocator::", CAT_HEAP, "v8", "the JS heap's 256 KiB pages and large objects"),
+	RULE(SITE_MMAP_STACK, "v8::internal::LargeObjectSpace", CAT_HEAP, "v8", NULL),
+	RULE(SITE_MMAP_STACK, "v8::internal::Heap::", CAT_HEAP, "v8", NULL),
+	RULE(SITE_MMAP_STACK, "v8::internal::ReadOnly", CAT_RUNTIME, "v8", "read-only space"),
+	RULE(SITE_MMAP_STACK, "v8::internal::", CAT_RUNTIME, "v8", "isolate setup, the rest"),
+	/* only the mmap's caller known (its stack lost to a full stack map): V8's page allocator,
+	 * which maps the heap's pages */
+	RULE(SITE_MMAP_STACK, "v8::base::", CAT_HEAP, "v8", "V8's page allocator, when only the mmap's caller is known: its stack was lost"),
+};
+
+/* ---- HotSpot (OpenJDK 17, G1): by the reservation the memory was committed in ---- */
+static const struct cl_rule hotspot_rules[] = {
+	RULE(SITE_MMAP_STACK, "StackOverflow::", CAT_STACK, "thread", "guard zones in thread stacks"),
+	RULE(SITE_MMAP_STACK, "create_aux_memory_mapper", CAT_RUNTIME, "java-gc", "card table, mark bitmaps, block offset table"),
+	RULE(SITE_MMAP_STACK, "G1CMMarkStack", CAT_RUNTIME, "java-gc", NULL),
+	RULE(SITE_MMAP_STACK, "ReservedHeapSpace", CAT_HEAP, "java", "the Java heap, from G1CollectedHeap::initialize"),
+	RULE(SITE_MMAP_STACK, "Universe::reserve_heap", CAT_HEAP, "java", NULL),
+	RULE(SITE_MMAP_STACK, "HeapRegionManager", CAT_HEAP, "java", NULL),
+	RULE(SITE_MMAP_STACK, "G1", CAT_RUNTIME, "java-gc", "the rest of G1"),
+	RULE(SITE_MMAP_STACK, "CodeCache", CAT_RUNTIME, "java-code", NULL),
+	RULE(SITE_MMAP_STACK, "CodeHeap", CAT_RUNTIME, "java-code", NULL),
+	RULE(SITE_MMAP_STACK, "metaspace::", CAT_RUNTIME, "java-class", NULL),
+	RULE(SITE_MMAP_STACK, "Metaspace", CAT_RUNTIME, "java-class", NULL),
+	/* HotSpot's arenas malloc their chunks: big ones are glibc mmaps under Arena:: */
+	RULE(SITE_MMAP_STACK, "Arena::", CAT_RUNTIME, "java-vm", "the chunks of HotSpot's arenas, which malloc maps"),
+	RULE(SITE_MMAP_STACK, "Threads::create_vm", CAT_RUNTIME, "java-vm", NULL),
+};
+
+/* ---- stripped runtimes (CPython, Mono, BEAM): by the module that called mmap (and size),
+ * and in their heaps by the names a debug file or .dynsym gives ---- */
+static const struct cl_rule cpython_rules[] = {
+	MOD("python3", 1 << 20, CAT_HEAP, "pymalloc", true, "obmalloc's arenas: objects, coroutines, tasks"),
+	MOD("libpython3", 1 << 20, CAT_HEAP, "pymalloc", true, NULL),
+	MOD("python3", 0, CAT_RUNTIME, "python", false, "datastack chunks, interpreter state"),
+	MOD("libpython3", 0, CAT_RUNTIME, "python", false, NULL),
+	/* a suspended coroutine's frame lives inside the coroutine object, made here: asyncio's
+	 * task "stacks" (named with Debian's python3.11-dbg debug file) */
+	RULE(SITE_HEAP_STACK, "make_gen", CAT_STACK, "coroutine", "a coroutine object, which holds a suspended coroutine's frame: asyncio's task \"stack\""),
+	RULE(SITE_HEAP_STACK, "_Py_MakeCoro", CAT_STACK, "coroutine", NULL),
+};
+
+static const struct cl_rule mono_rules[] = {
+	MOD("mono-sgen", 0, CAT_HEAP, "mono", false, "SGen's nursery and major blocks; also JIT code"),
+	MOD("libmonosgen", 0, CAT_HEAP, "mono", false, NULL),
+};
+
+static const struct cl_rule beam_rules[] = {
+	MOD("beam.smp", 0, CAT_HEAP, "beam", true, "erts carriers: process heaps and stacks, ETS, binaries"),
+	/* beam.smp exports these names */
+	RULE(SITE_HEAP_STACK, "erl_create_process", CAT_STACK, "erlang-process", "a new process: its control block, heap and stack, one block in BEAM"),
+	RULE(SITE_HEAP_STACK, "erts_garbage_collect", CAT_STACK, "erlang-process", "a collection moves the process to a new heap"),
+};
+
+/* ---- Rust async runtimes: a task's cell (its future's state machine, the task's "stack"),
+ * allocated with malloc; found through glibc's frameless malloc by the CFI walk ---- */
+static const struct cl_rule rust_rules[] = {
+	RULE(SITE_HEAP_STACK, "tokio::runtime::task::core::Cell", CAT_STACK, "tokio-task", "tokio's tasks"),
+	RULE(SITE_HEAP_STACK, "tokio::runtime::task::raw::RawTask::new", CAT_STACK, "tokio-task", NULL),
+	RULE(SITE_HEAP_STACK, "tokio::runtime::task::new_task", CAT_STACK, "tokio-task", NULL),
+	RULE(SITE_HEAP_STACK, "tokio::runtime::task::list::OwnedTasks<S>::bind", CAT_STACK, "tokio-task", "where Cell::new is inlined"),
+	RULE(SITE_HEAP_STACK, "async_task::raw::RawTask", CAT_STACK, "async-task", "async-std's tasks"),
+	RULE(SITE_HEAP_STACK, "async_task::runnable::spawn_unchecked", CAT_STACK, "async-task", NULL),
+	RULE(SITE_HEAP_STACK, "futures_util::stream::futures_unordered::FuturesUnordered<Fut>::push", CAT_STACK, "future", "join_all's task nodes, each holding a future"),
+};
+
+/* ---- glibc and the dynamic loader, under every runtime but Go's (whose own rules take
+ * every anonymous mapping but thread stacks) ---- */
+static const struct cl_rule glibc_rules[] = {
+	/* glibc calls mmap for arenas and big blocks */
+	MOD("libc.so", 0, CAT_HEAP, "malloc", true, "malloc's arenas and big blocks"),
+	MOD("libc-", 0, CAT_HEAP, "malloc", true, NULL),
+	MOD("ld-linux", 0, CAT_OTHER, "loader", false, "the dynamic loader"),
+	MOD("ld-", 0, CAT_OTHER, "loader", false, NULL),
+};
+
+#define TABLE(name, rt, rules) { name, rt, rules, sizeof(rules) / sizeof(rules[0]) }
+/* In this order: a runtime's module rules come before glibc's */
+const struct cl_table cl_tables[] = {
+	TABLE("go", RT_BIT(RT_GO), go_rules),
+	TABLE("v8", RT_BIT(RT_V8), v8_rules),
+	TABLE("hotspot", RT_BIT(RT_JVM), hotspot_rules),
+	TABLE("cpython", RT_BIT(RT_CPYTHON), cpython_rules),
+	TABLE("mono", RT_BIT(RT_MONO), mono_rules),
+	TABLE("beam", RT_BIT(RT_BEAM), beam_rules),
+	TABLE("rust", RT_NATIVE_CODE, rust_rules),
+	TABLE("glibc", RT_NATIVE_CODE, glibc_rules),
+};
+const size_t cl_ntables = sizeof(cl_tables) / sizeof(cl_tables[0]);
+
+/* The executable or a module it maps says what runs; the first that names a runtime wins. */
+const struct cl_runtime_module cl_runtime_modules[] = {
+	{ "libjvm.so", false, RT_JVM },
+	{ "node", true, RT_V8 },
+	{ "nodejs", true, RT_V8 },
+	{ "libnode.so", false, RT_V8 },
+	{ "python3", false, RT_CPYTHON },
+	{ "libpython3", false, RT_CPYTHON },
+	{ "mono", true, RT_MONO },
+	{ "mono-sgen", false, RT_MONO },
+	{ "libmonosgen", false, RT_MONO },
+	{ "beam.smp", false, RT_BEAM },
+};
+const size_t cl_nruntime_modules = sizeof(cl_runtime_modules) / sizeof(cl_runtime_modules[0]);
 
 static bool starts(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
-struct fn_rule {
-	const char *needle; /* substring of the symbol */
-	enum tm_cat cat;
-	const char *label;
-};
-
-/* The first rule whose needle some frame (or the caller) contains decides; -1 if none does.
- * Rule order, not frame order: a runtime's specific allocators sit above its generic ones. */
-static int match_frames(const struct symstack *ss, const char *caller, const struct fn_rule *rules, size_t n)
+enum runtime classify_runtime_of(const char *file_name)
 {
-	size_t r;
+	size_t i;
+
+	for (i = 0; file_name && i < cl_nruntime_modules; i++) {
+		const struct cl_runtime_module *m = &cl_runtime_modules[i];
+
+		if (m->exact ? !strcmp(file_name, m->name) : starts(file_name, m->name))
+			return m->rt;
+	}
+	return RT_NATIVE;
+}
+
+static int rule_label(const struct cl_rule *r)
+{
+	return label_id(r->cat, r->label);
+}
+
+/* The first rule of a table for rt at site that some frame (or the caller) contains decides.
+ * Rule order, not frame order: a runtime's specific allocators sit above its generic ones. */
+static int first_rule(enum runtime rt, const struct cl_frames *f, const char *caller)
+{
+	size_t t, r;
 	int i;
 
-	for (r = 0; r < n; r++)
-		for (i = -1; i < (ss ? ss->n : 0); i++) {
-			const char *f = i < 0 ? caller : ss->frames[i];
+	for (t = 0; t < cl_ntables; t++) {
+		const struct cl_table *tb = &cl_tables[t];
 
-			if (f && strstr(f, rules[r].needle))
-				return label_id(rules[r].cat, rules[r].label);
+		if (!(tb->runtimes & RT_BIT(rt)))
+			continue;
+		for (r = 0; r < tb->n; r++) {
+			if (tb->rules[r].site != SITE_MMAP_STACK)
+				continue;
+			for (i = -1; i < f->n; i++) {
+				const char *s = i < 0 ? caller : f->f[i];
+
+				if (s && strstr(s, tb->rules[r].needle))
+					return rule_label(&tb->rules[r]);
+			}
+		}
+	}
+	return -1;
+}
+
+/* The innermost frame that a rule for rt at site contains decides (the code that allocated
+ * owns the page); stack rules are passed over when skip_stack. */
+static int innermost_rule(enum runtime rt, enum cl_site site, const struct cl_frames *f, bool skip_stack)
+{
+	size_t t, r;
+	int i;
+
+	for (i = 0; i < f->n; i++)
+		for (t = 0; t < cl_ntables; t++) {
+			const struct cl_table *tb = &cl_tables[t];
+
+			if (!(tb->runtimes & RT_BIT(rt)))
+				continue;
+			for (r = 0; r < tb->n; r++) {
+				const struct cl_rule *ru = &tb->rules[r];
+
+				if (ru->site == site && (!skip_stack || ru->cat != CAT_STACK) &&
+				    strstr(f->f[i], ru->needle))
+					return rule_label(ru);
+			}
 		}
 	return -1;
 }
-#define MATCH(ss, caller, rules) match_frames(ss, caller, rules, sizeof(rules) / sizeof(rules[0]))
 
-/* The innermost frame that some rule's needle matches decides (the code that allocated owns
- * the page); rules for stacks are passed over when skip_stack. -1 if no frame matches. */
-static int innermost_match(const struct symstack *ss, const struct fn_rule *rules, size_t n, bool skip_stack)
+int classify_region(enum runtime rt, const struct cl_region *reg)
 {
-	size_t r;
-	int i;
+	const char *mod = reg->module ? reg->module : "";
+	int label = first_rule(rt, &reg->stack, reg->caller);
+	size_t t, r;
 
-	for (i = 0; ss && i < ss->n; i++)
-		for (r = 0; r < n; r++)
-			if ((!skip_stack || rules[r].cat != CAT_STACK) && strstr(ss->frames[i], rules[r].needle))
-				return label_id(rules[r].cat, rules[r].label);
-	return -1;
-}
-#define INNERMOST(ss, rules, skip_stack) innermost_match(ss, rules, sizeof(rules) / sizeof(rules[0]), skip_stack)
-
-/*
- * Language runtimes' own mappings, by the stack that called mmap (docs/classification.md has
- * one table per runtime; the symbols are distinct, so one list serves every process).
- */
-static const struct fn_rule region_rules[] = {
-	/* V8 (Node.js): the JIT code range first, then the JS heap's pages */
-	{ "v8::internal::CodeRange", CAT_RUNTIME, "v8-code" },
-	{ "v8::internal::wasm::", CAT_RUNTIME, "v8-wasm" },
-	{ "v8::internal::MemoryAllocator::", CAT_HEAP, "v8" },
-	{ "v8::internal::LargeObjectSpace", CAT_HEAP, "v8" },
-	{ "v8::internal::Heap::", CAT_HEAP, "v8" },
-	{ "v8::internal::ReadOnly", CAT_RUNTIME, "v8" },
-	{ "v8::internal::", CAT_RUNTIME, "v8" },
-	/* only the mmap's caller known (its stack lost to a full stack map): V8's page allocator,
-	 * which maps the heap's pages */
-	{ "v8::base::", CAT_HEAP, "v8" },
-	/* HotSpot (OpenJDK 17, G1): by the reservation the memory was committed in */
-	{ "StackOverflow::", CAT_STACK, "thread" },                /* guard zones in thread stacks */
-	{ "create_aux_memory_mapper", CAT_RUNTIME, "java-gc" },   /* card table, mark bitmaps, BOT */
-	{ "G1CMMarkStack", CAT_RUNTIME, "java-gc" },
-	{ "ReservedHeapSpace", CAT_HEAP, "java" },                /* the Java heap (G1CollectedHeap::initialize) */
-	{ "Universe::reserve_heap", CAT_HEAP, "java" },
-	{ "HeapRegionManager", CAT_HEAP, "java" },
-	{ "G1", CAT_RUNTIME, "java-gc" },
-	{ "CodeCache", CAT_RUNTIME, "java-code" },
-	{ "CodeHeap", CAT_RUNTIME, "java-code" },
-	{ "metaspace::", CAT_RUNTIME, "java-class" },
-	{ "Metaspace", CAT_RUNTIME, "java-class" },
-	{ "Arena::", CAT_RUNTIME, "java-vm" },
-	{ "Threads::create_vm", CAT_RUNTIME, "java-vm" },
-};
-
-/* Inside a heap (pymalloc's arenas, glibc's brk heap and arenas), what the faulting stack
- * says the bytes are (innermost match). */
-static const struct fn_rule heap_fault_rules[] = {
-	/* CPython: a suspended coroutine's frame lives inside the coroutine object, made here;
-	 * these are asyncio's task "stacks" (named with Debian's python3.11-dbg debug file) */
-	{ "make_gen", CAT_STACK, "coroutine" },
-	{ "_Py_MakeCoro", CAT_STACK, "coroutine" },
-	/* Rust async runtimes: a task's cell (its future's state machine, the task's "stack"),
-	 * allocated with malloc; found through glibc's frameless malloc by the CFI walk */
-	{ "tokio::runtime::task::core::Cell", CAT_STACK, "tokio-task" },
-	{ "tokio::runtime::task::raw::RawTask::new", CAT_STACK, "tokio-task" },
-	{ "tokio::runtime::task::new_task", CAT_STACK, "tokio-task" },
-	{ "tokio::runtime::task::list::OwnedTasks<S>::bind", CAT_STACK, "tokio-task" }, /* Cell::new inlined */
-	{ "async_task::raw::RawTask", CAT_STACK, "async-task" },
-	{ "async_task::runnable::spawn_unchecked", CAT_STACK, "async-task" },
-	{ "futures_util::stream::futures_unordered::FuturesUnordered<Fut>::push", CAT_STACK, "future" },
-	/* BEAM: a new process's control block, heap and stack, and the heaps its garbage
-	 * collections move it to (beam.smp exports these names) */
-	{ "erl_create_process", CAT_STACK, "erlang-process" },
-	{ "erts_garbage_collect", CAT_STACK, "erlang-process" },
-};
-
-static int heap_fault_label(struct account *a, struct proc *p, int32_t stack_id)
-{
-	uint64_t key = (uint64_t)(stack_id + 1) << 1 | 1ull << 40, *slot;
-	bool created;
-	int label;
-
-	if (stack_id < 0)
-		return -1;
-	slot = hashmap__upsert(p->stack_labels, key, &created);
-	if (!created)
-		return (int)*slot - 1;
-	label = INNERMOST(account__stack(a, p, stack_id), heap_fault_rules, false);
-	*slot = (uint64_t)label + 1;
-	return label;
-}
-
-/* Stripped runtimes, where no frame has a name: by the module that called mmap (and size). */
-struct mod_rule {
-	const char *prefix;   /* of the module's file name */
-	uint64_t len;         /* the mapping's length, or 0 for any */
-	enum tm_cat cat;
-	const char *label;
-};
-
-static const struct mod_rule module_rules[] = {
-	{ "python3", 1 << 20, CAT_HEAP, "pymalloc" },   /* obmalloc's 1 MiB arenas */
-	{ "python3", 0, CAT_RUNTIME, "python" },        /* datastack chunks, interpreter state */
-	{ "libpython3", 1 << 20, CAT_HEAP, "pymalloc" },
-	{ "libpython3", 0, CAT_RUNTIME, "python" },
-	{ "mono-sgen", 0, CAT_HEAP, "mono" },           /* SGen's nursery and major blocks, JIT code */
-	{ "libmonosgen", 0, CAT_HEAP, "mono" },
-	{ "beam.smp", 0, CAT_HEAP, "beam" },            /* erts carriers: process heaps and stacks */
-};
-
-/* Label of an anonymous page in a mapping made by mmap, decided once per mapping. */
-static int region_label(struct account *a, struct proc *p, struct region *r)
-{
-	const struct map_entry *m;
-	const char *mod, *caller = NULL;
-	int label;
-
-	if (r->flags & (MAP_STACK | MAP_GROWSDOWN))
-		return label_id(CAT_STACK, "thread");
-	if (r->kind == REG_FILE)
-		return label_id(CAT_OTHER, "file-private");
-	m = r->caller ? account__find_map(a, p, r->caller) : NULL;
-	mod = m ? basename_of(m->path) : "";
-	if (r->caller)
-		caller = account__frame_name(a, p, r->caller, NULL);
-	label = MATCH(account__stack(a, p, r->stack_id), caller, region_rules);
 	if (label >= 0)
 		return label;
-	for (size_t i = 0; i < sizeof(module_rules) / sizeof(module_rules[0]); i++)
-		if (starts(mod, module_rules[i].prefix) && (!module_rules[i].len || module_rules[i].len == r->end - r->start))
-			return label_id(module_rules[i].cat, module_rules[i].label);
-	if (starts(mod, "libc.so") || starts(mod, "libc-"))
-		return label_id(CAT_HEAP, "malloc"); /* glibc calls mmap for arenas and big blocks */
-	if (starts(mod, "ld-linux") || starts(mod, "ld-"))
-		return label_id(CAT_OTHER, "loader");
-	return label_id(CAT_OTHER, "mmap");
+	for (t = 0; t < cl_ntables; t++) {
+		const struct cl_table *tb = &cl_tables[t];
+
+		if (!(tb->runtimes & RT_BIT(rt)))
+			continue;
+		for (r = 0; r < tb->n; r++) {
+			const struct cl_rule *ru = &tb->rules[r];
+
+			if (ru->site == SITE_MMAP_MODULE && starts(mod, ru->needle) && (!ru->len || ru->len == reg->len))
+				return rule_label(ru);
+		}
+	}
+	return label_id(CAT_OTHER, "mmap"); /* the program's own mmap */
 }
 
-/* ---- Go (1.19-1.23, amd64): see ../shared/RUNTIMES.md ---- */
+int classify_stack(enum runtime rt, enum cl_stack which, const struct cl_frames *f)
+{
+	if (which == CL_HEAP)
+		return innermost_rule(rt, SITE_HEAP_STACK, f, false);
+	/* outside the arena, what looks like a stack allocation is its metadata */
+	return innermost_rule(rt, SITE_GO_STACK, f, which == CL_GO_OTHER);
+}
 
-/* Heap arenas come from hints i<<40 | 0x00c0<<32 (runtime/malloc.go mallocinit). */
-static bool go_in_arena(uint64_t addr)
+bool classify_go_arena(uint64_t addr)
 {
 	return ((addr >> 32) & 0xff) == 0xc0 && addr < (0x80ull << 40);
 }
 
-/* Innermost match wins. Stack growth and allocation first: they own the page they fault. */
-static const struct fn_rule go_rules[] = {
-	{ "runtime.stackpoolalloc", CAT_STACK, "goroutine" },
-	{ "runtime.stackcacherefill", CAT_STACK, "goroutine" },
-	{ "runtime.stackalloc", CAT_STACK, "goroutine" },
-	{ "runtime.copystack", CAT_STACK, "goroutine" },
-	{ "runtime.newstack", CAT_STACK, "goroutine" },
-	{ "runtime.shrinkstack", CAT_STACK, "goroutine" },  /* copystack inlined: the copy into a smaller stack */
-	{ "runtime.malg", CAT_RUNTIME, "sched" },          /* the g struct itself */
-	{ "runtime.newproc1", CAT_RUNTIME, "sched" },      /* first writes to a new g */
-	{ "runtime.allgadd", CAT_RUNTIME, "sched" },
-	{ "runtime.allocm", CAT_RUNTIME, "sched" },
-	{ "runtime.mcommoninit", CAT_RUNTIME, "sched" },
-	{ "runtime.procresize", CAT_RUNTIME, "sched" },
-	{ "heapBits", CAT_RUNTIME, "gc" },
-	{ "MarkBits", CAT_RUNTIME, "gc" },
-	{ "AllocBits", CAT_RUNTIME, "gc" },
-	{ "gcBits", CAT_RUNTIME, "gc" },
-	{ "runtime.getempty", CAT_RUNTIME, "gc" },
-	{ "gcWork", CAT_RUNTIME, "gc" },
-	{ "runtime.gcDrain", CAT_RUNTIME, "gc" },
-	{ "runtime.scanobject", CAT_RUNTIME, "gc" },
-	{ "runtime.greyobject", CAT_RUNTIME, "gc" },
-	{ "runtime.gcBgMarkWorker", CAT_RUNTIME, "gc" },
-	{ "runtime.newArenaMayUnlock", CAT_RUNTIME, "gc" },
-	{ "runtime.(*mheap).sysAlloc", CAT_RUNTIME, "gc" }, /* heapArena: mostly the GC bitmap */
-	{ "runtime.(*pageAlloc)", CAT_RUNTIME, "pagealloc" },
-	{ "runtime.(*pallocData)", CAT_RUNTIME, "pagealloc" },
-	{ "runtime.(*pageCache)", CAT_RUNTIME, "pagealloc" },
-	{ "scavenge", CAT_RUNTIME, "pagealloc" },
-	{ "runtime.(*fixalloc)", CAT_RUNTIME, "spans" },
-	{ "runtime.(*mheap).allocSpan", CAT_RUNTIME, "spans" },
-	{ "runtime.(*mheap).setSpans", CAT_RUNTIME, "spans" },
-	{ "runtime.(*mspan)", CAT_RUNTIME, "spans" },
-	{ "runtime.allocmcache", CAT_RUNTIME, "spans" },
-	{ "runtime.stkbucket", CAT_RUNTIME, "profiling" },
-	{ "runtime.persistentalloc", CAT_RUNTIME, "persistent" },
-};
-
-/* Label decided by the stack for a Go process, or -1. Cached per stack and arena-ness. */
-static int go_stack_label(struct account *a, struct proc *p, int32_t stack_id, bool in_arena)
+/* Whether label is a heap whose pages the faulting stack may name: a module rule's, marked. */
+static bool heap_label(int label)
 {
-	uint64_t key = (uint64_t)(stack_id < 0 ? 0 : stack_id + 1) << 1 | in_arena, *slot;
-	bool created;
+	static int ids[16], n = -1; /* labels are never renumbered */
+	size_t t, r;
+	int i;
+
+	if (n < 0) {
+		n = 0;
+		for (t = 0; t < cl_ntables; t++)
+			for (r = 0; r < cl_tables[t].n; r++) {
+				int id = cl_tables[t].rules[r].heap ? rule_label(&cl_tables[t].rules[r]) : -1;
+
+				for (i = 0; id >= 0 && i < n; i++)
+					if (ids[i] == id)
+						id = -1;
+				if (id >= 0 && n < (int)(sizeof(ids) / sizeof(ids[0])))
+					ids[n++] = id;
+			}
+	}
+	for (i = 0; i < n; i++)
+		if (ids[i] == label)
+			return true;
+	return false;
+}
+
+int classify(const struct classify_in *in)
+{
+	bool thread_stack = in->region_flags & (MAP_STACK | MAP_GROWSDOWN);
+	const char *path;
 	int label;
 
-	slot = hashmap__upsert(p->stack_labels, key, &created);
-	if (!created)
-		return (int)*slot - 1;
-	/* outside the arena, what looks like a stack allocation is its metadata */
-	label = INNERMOST(account__stack(a, p, stack_id), go_rules, !in_arena);
-	if (label < 0)
-		label = in_arena ? label_id(CAT_HEAP, "go") : label_id(CAT_RUNTIME, "other");
-	*slot = (uint64_t)label + 1;
-	return label;
-}
-
-static bool in_main_stack(const struct proc *p, uint64_t addr)
-{
-	uint64_t rlim = p->stack_rlim, top = p->start_stack;
-
-	if (!top)
-		return false;
-	if (!rlim || rlim > (1ull << 30))
-		rlim = 1ull << 30; /* unlimited: the legacy layout still keeps mmaps far below */
-	return addr < top + (4ull << 20) && addr + rlim >= top;
-}
-
-int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id, int cause,
-	     bool on_stack)
-{
-	const struct map_entry *m;
-	struct region *r;
-
-	if (member == TM_FILEPAGES) {
-		m = addr ? account__find_map(a, p, addr) : NULL;
-		return label_id(CAT_FILE, m && m->path[0] ? basename_of(m->path) : "[unknown file]");
+	if (in->member == TM_FILEPAGES) {
+		path = in->addr ? in->map_path(in->ctx) : NULL;
+		return label_id(CAT_FILE, path && path[0] ? basename_of(path) : "[unknown file]");
 	}
-	if (member == TM_SHMEMPAGES)
+	if (in->member == TM_SHMEMPAGES)
 		return label_id(CAT_FILE, "shmem");
-	if (cause == TM_CAUSE_EXEC)
+	if (in->cause == TM_CAUSE_EXEC)
 		return label_id(CAT_STACK, "main"); /* execve copies argv/envp onto the new stack */
-	if (cause != TM_CAUSE_FAULT && cause != TM_CAUSE_SYSCALL)
+	if (in->cause != TM_CAUSE_FAULT && in->cause != TM_CAUSE_SYSCALL)
 		return label_id(CAT_OTHER, "[address unknown]");
 
-	r = regions__find(&p->regions, addr);
-	if (p->is_go && !in_main_stack(p, addr)) {
-		/* a goroutine's stack that grew past 32 KiB comes from heap spans: a fault on the
-		 * thread's own stack says what it is, whoever's code touched it */
-		if (go_in_arena(addr) && on_stack)
+	if (in->rt == RT_GO && !in->in_main_stack) {
+		/* a goroutine's stack that grew past 32 KiB comes from heap spans: a fault in the
+		 * faulting function's own frame says what it is, whoever's code touched it */
+		if (classify_go_arena(in->addr) && in->on_stack)
 			return label_id(CAT_STACK, "goroutine");
-		if (go_in_arena(addr))
-			return go_stack_label(a, p, stack_id, true);
-		/* file copies and thread stacks follow the generic rules; the rest is the runtime's */
-		if (!r || (r->kind != REG_FILE && !(r->flags & (MAP_STACK | MAP_GROWSDOWN))))
-			return go_stack_label(a, p, stack_id, false);
-	}
-	if (r) {
-		static int pymalloc = -1, malloc_ = -1, beam = -1; /* labels are never renumbered */
-		int fl;
-
-		if (r->label < 0)
-			r->label = region_label(a, p, r);
-		if (pymalloc < 0) {
-			pymalloc = label_id(CAT_HEAP, "pymalloc");
-			malloc_ = label_id(CAT_HEAP, "malloc");
-			beam = label_id(CAT_HEAP, "beam");
+		if (classify_go_arena(in->addr)) {
+			label = in->stack_label(in->ctx, CL_GO_ARENA);
+			return label >= 0 ? label : label_id(CAT_HEAP, "go");
 		}
-		if ((r->label == pymalloc || r->label == malloc_ || r->label == beam) &&
-		    (fl = heap_fault_label(a, p, stack_id)) >= 0)
-			return fl;
-		return r->label;
+		/* file copies and thread stacks follow the generic rules; the rest is the runtime's */
+		if (!in->in_region || (!in->region_file && !thread_stack)) {
+			label = in->stack_label(in->ctx, CL_GO_OTHER);
+			return label >= 0 ? label : label_id(CAT_RUNTIME, "other");
+		}
 	}
-	if (p->start_brk && addr >= p->start_brk && addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096) {
-		int fl = heap_fault_label(a, p, stack_id);
+	if (in->in_region) {
+		if (thread_stack)
+			return label_id(CAT_STACK, "thread");
+		if (in->region_file)
+			return label_id(CAT_OTHER, "file-private");
+		label = in->region_label(in->ctx);
+		if (heap_label(label)) {
+			int fl = in->stack_label(in->ctx, CL_HEAP);
 
-		return fl >= 0 ? fl : label_id(CAT_HEAP, "brk");
+			if (fl >= 0)
+				return fl;
+		}
+		return label;
 	}
-	if (in_main_stack(p, addr))
+	if (in->in_brk) {
+		label = in->stack_label(in->ctx, CL_HEAP);
+		return label >= 0 ? label : label_id(CAT_HEAP, "brk");
+	}
+	if (in->in_main_stack)
 		return label_id(CAT_STACK, "main");
-	m = account__find_map(a, p, addr);
-	if (!m)
+	path = in->map_path(in->ctx);
+	if (!path)
 		return label_id(CAT_OTHER, "unknown");
-	if (!strcmp(m->path, "[heap]"))
+	if (!strcmp(path, "[heap]"))
 		return label_id(CAT_HEAP, "brk");
-	if (!strcmp(m->path, "[stack]"))
+	if (!strcmp(path, "[stack]"))
 		return label_id(CAT_STACK, "main");
-	if (map_entry__is_file(m))
+	if (path[0] == '/')
 		return label_id(CAT_OTHER, "file-private"); /* .data/.bss copies of a file mapping */
 	return label_id(CAT_OTHER, "anon");
 }

@@ -32,7 +32,9 @@ struct proc {
 	struct region_set regions;
 	struct mm *mm;          /* its address space (current) */
 	struct hashmap *stacks; /* stack id -> struct symstack * (symbolize.c) */
-	struct hashmap *stack_labels; /* stack id -> label id + 1, for stack-decided labels */
+	struct hashmap *stack_labels; /* stack id, runtime, question -> label id + 1 (resolve.c) */
+	uint8_t runtime;        /* enum runtime (classify.h), from the maps of generation runtime_gen - 1 */
+	uint32_t runtime_gen;   /* 0: not yet detected */
 	/* timeline.c's */
 	struct hashmap *bucket_idx; /* label << 32 | stack id + 1 -> its bucket */
 	int64_t kernel;         /* sum of its mms' kernel counters */

@@ -13,6 +13,7 @@ int procmaps__parse(struct procmaps *pm, const char *text)
 	const char *line = text;
 
 	pm->n = 0;
+	pm->gen++;
 	while (line && *line) {
 		const char *nl = strchr(line, '\n');
 		char buf[4096 + 256], perms[8] = "", path[4096] = "";
@@ -101,6 +102,7 @@ const struct map_entry *procmaps__find(const struct procmaps *pm, uint64_t addr)
 void procmaps__copy(struct procmaps *dst, const struct procmaps *src)
 {
 	dst->n = 0;
+	dst->gen++;
 	GROW(dst->e, dst->cap, src->n);
 	if (src->n)
 		memcpy(dst->e, src->e, src->n * sizeof(*src->e));

@@ -17,6 +17,7 @@ struct map_entry {
 struct procmaps {
 	struct map_entry *e;
 	size_t n, cap;
+	uint32_t gen;     /* bumped at each parse or copy: what was derived from them is stale */
 };
 
 /* Parse text in /proc/PID/maps format; returns 0 or -errno. */

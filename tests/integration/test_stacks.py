@@ -93,3 +93,25 @@ def test_symbolizers(c):
         jit = frame_bytes(data, lambda f: "growTheHeap" in f and f.startswith("JS:"))
         c.ok(0.5 * used <= jit <= 2 * used, f"Node: {jit/MIB:.1f} MiB under JS growTheHeap frames, "
              f"V8 heapUsed {used/MIB:.1f} MiB (want 0.5x to 2x)")
+
+
+def test_classify_cpp_arena(c):
+    """A rule of one runtime never fires in another: a C++ program (tests/programs/arena.cc) whose
+    64 MiB of big mallocs come from google::protobuf::Arena::AllocateBlock is heap/malloc, though
+    its mmaps' stacks hold "Arena::", the name HotSpot's rule takes for runtime/java-vm in a JVM."""
+    exe = os.path.join(OUT, "arena")
+    b = subprocess.run(["g++", "-O1", "-g", "-fno-omit-frame-pointer", "-o", exe,
+                        os.path.join(ROOT, "tests", "programs", "arena.cc")], capture_output=True, text=True)
+    if not c.ok(b.returncode == 0, f"g++: {b.stderr[-200:]}"):
+        return
+    p, data = trace([], c.name, [exe])
+    if not c.ok(data is not None and p.returncode == 0, "C++ program traced"):
+        return
+    # the stacks reach the frame (else the test could not tell the two rules apart)
+    under = frame_bytes(data, lambda f: f.startswith("google::protobuf::Arena::AllocateBlock"))
+    c.near(under, 64 * MIB, 0.05, "bytes under google::protobuf::Arena::AllocateBlock")
+    malloc = sum(s["bytes"] for s in data["peak"]["stacks"] if s["label"] == "heap/malloc" and
+                 any(f.startswith("google::protobuf::Arena::AllocateBlock") for f in s["frames"]))
+    c.near(malloc, 64 * MIB, 0.05, "of them heap/malloc")
+    c.ok(label_bytes(data, "runtime/java-vm") == 0,
+         f"no runtime/java-vm in a C++ program ({label_bytes(data, 'runtime/java-vm')} bytes)")

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Gathers classify()'s input from the account: the facts about an address that are cheap
+ * (region, break, main stack) at once, the costly ones (symbolized stacks, the mmap caller's
+ * module) only when classify asks, and caches what classify_region and classify_stack decide
+ * (per region in region->label, per stack in p->stack_labels).
+ */
+#include <string.h>
+#include "classify.h"
+#include "resolve.h"
+#include "util.h"
+
+struct resolve_ctx {
+	struct account *a;
+	struct proc *p;
+	struct region *r;
+	uint64_t addr;
+	int32_t stack_id;
+};
+
+/* What the process runs, by its executable and then the files it maps (in maps order);
+ * rescanned only after its maps were re-read. */
+static enum runtime proc_runtime(struct proc *p)
+{
+	enum runtime rt;
+	size_t i;
+
+	if (p->is_go)
+		return RT_GO;
+	if (p->runtime_gen == p->maps.gen + 1)
+		return (enum runtime)p->runtime;
+	rt = classify_runtime_of(basename_of(p->exe ? p->exe : ""));
+	for (i = 0; rt == RT_NATIVE && i < p->maps.n; i++)
+		if (map_entry__is_file(&p->maps.e[i]))
+			rt = classify_runtime_of(basename_of(p->maps.e[i].path));
+	p->runtime = rt;
+	p->runtime_gen = p->maps.gen + 1;
+	return rt;
+}
+
+static struct cl_frames frames_of(const struct symstack *ss)
+{
+	return (struct cl_frames){ .f = ss ? ss->frames : NULL, .n = ss ? ss->n : 0 };
+}
+
+static int region_label(void *ctx)
+{
+	struct resolve_ctx *c = ctx;
+	struct region *r = c->r;
+	const struct map_entry *m;
+	struct cl_region reg;
+
+	if (r->label >= 0)
+		return r->label;
+	m = r->caller ? account__find_map(c->a, c->p, r->caller) : NULL;
+	reg = (struct cl_region){
+		.len = r->end - r->start,
+		.module = m ? basename_of(m->path) : "",
+		.caller = r->caller ? account__frame_name(c->a, c->p, r->caller, NULL) : NULL,
+		.stack = frames_of(account__stack(c->a, c->p, r->stack_id)),
+	};
+	/* after the frames: naming them may have re-read the maps, which show the runtime's
+	 * library (a JVM's libjvm.so is loaded after its exec) */
+	r->label = classify_region(proc_runtime(c->p), &reg);
+	return r->label;
+}
+
+static int stack_label(void *ctx, enum cl_stack which)
+{
+	struct resolve_ctx *c = ctx;
+	struct proc *p = c->p;
+	uint64_t id = c->stack_id < 0 ? 0 : (uint64_t)c->stack_id + 1, *slot;
+	enum runtime rt = proc_runtime(p);
+	const struct symstack *ss;
+	struct cl_frames f;
+	int label;
+
+	slot = hashmap__find(p->stack_labels, id << 8 | rt << 2 | which);
+	if (slot)
+		return (int)*slot - 1;
+	ss = c->stack_id >= 0 ? account__stack(c->a, p, c->stack_id) : NULL;
+	rt = proc_runtime(p); /* after the frames, as above */
+	f = frames_of(ss);
+	label = classify_stack(rt, which, &f);
+	*hashmap__upsert(p->stack_labels, id << 8 | rt << 2 | which, NULL) = (uint64_t)label + 1;
+	return label;
+}
+
+static const char *map_path(void *ctx)
+{
+	struct resolve_ctx *c = ctx;
+	const struct map_entry *m = account__find_map(c->a, c->p, c->addr);
+
+	return m ? m->path : NULL;
+}
+
+static bool in_main_stack(const struct proc *p, uint64_t addr)
+{
+	uint64_t rlim = p->stack_rlim, top = p->start_stack;
+
+	if (!top)
+		return false;
+	if (!rlim || rlim > (1ull << 30))
+		rlim = 1ull << 30; /* unlimited: the legacy layout still keeps mmaps far below */
+	return addr < top + (4ull << 20) && addr + rlim >= top;
+}
+
+int resolve__classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id,
+		      int cause, bool on_stack)
+{
+	struct resolve_ctx c = { a, p, NULL, addr, stack_id };
+	struct classify_in in = {
+		.member = member,
+		.cause = cause,
+		.addr = addr,
+		.on_stack = on_stack,
+		.ctx = &c,
+		.region_label = region_label,
+		.stack_label = stack_label,
+		.map_path = map_path,
+	};
+
+	if (member != TM_FILEPAGES && member != TM_SHMEMPAGES && (cause == TM_CAUSE_FAULT || cause == TM_CAUSE_SYSCALL)) {
+		in.rt = proc_runtime(p);
+		c.r = regions__find(&p->regions, addr);
+		in.in_region = c.r;
+		in.region_file = c.r && c.r->kind == REG_FILE;
+		in.region_flags = c.r ? c.r->flags : 0;
+		in.in_brk = p->start_brk && addr >= p->start_brk &&
+			    addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096;
+		in.in_main_stack = in_main_stack(p, addr);
+	}
+	return classify(&in);
+}

@@ -251,13 +251,35 @@ int tracer__commit_unwind(void *ctx)
 	return err;
 }
 
-int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up)
+/* Ranges BPF added itself as mmap returned that the maps read does not cover yet (the maps were
+ * read before those mmaps: a library mapped meanwhile) are kept, while there is room. */
+static void keep_newer(int fd, uint32_t tgid, struct tm_unwind_proc *up)
+{
+	struct tm_unwind_proc cur;
+	uint32_t i, j;
+
+	if (bpf_map_lookup_elem(fd, &tgid, &cur))
+		return;
+	for (i = 0; i < cur.n && i < TM_UNWIND_RANGES && up->n < TM_UNWIND_RANGES; i++) {
+		for (j = 0; j < up->n; j++)
+			if (cur.r[i].start < up->r[j].end && up->r[j].start < cur.r[i].end)
+				break;
+		if (j == up->n)
+			up->r[up->n++] = cur.r[i];
+	}
+}
+
+int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *given)
 {
 	struct tracer *t = ctx;
 	int fd = bpf_map__fd(t->skel->maps.unwind_procs);
+	struct tm_unwind_proc merged = *given, *up = &merged;
 	/* a new generation: the walk's cached frames of this process are stale (BPF adds 1 per
 	 * mapping it adds itself: steps of 1 << 12 keep the two apart) */
-	uint32_t v = TM_TRACED | (up->n ? TM_TRACED_UNWIND : 0) | ++t->unwind_gen << (TM_TRACED_GEN_SHIFT + 12);
+	uint32_t v;
+
+	keep_newer(fd, tgid, up);
+	v = TM_TRACED | (up->n ? TM_TRACED_UNWIND : 0) | ++t->unwind_gen << (TM_TRACED_GEN_SHIFT + 12);
 
 	if (up->n ? bpf_map_update_elem(fd, &tgid, up, BPF_ANY) :
 		    bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)

@@ -135,6 +135,14 @@ static const struct cl_rule rust_rules[] = {
 	RULE(SITE_HEAP_STACK, "futures_util::stream::futures_unordered::FuturesUnordered<Fut>::push", CAT_STACK, "future", "join_all's task nodes, each holding a future"),
 };
 
+/* ---- allocators that replace malloc (linked, or LD_PRELOADed): their heaps are heap, named
+ * for the allocator, and the faulting stack still names task cells in them ---- */
+static const struct cl_rule allocator_rules[] = {
+	MOD("libjemalloc", 0, CAT_HEAP, "jemalloc", true, "jemalloc's extents (Redis, or LD_PRELOAD)"),
+	MOD("libtcmalloc", 0, CAT_HEAP, "tcmalloc", true, "gperftools' tcmalloc spans; and the break, which it grows with sbrk"),
+	MOD("libmimalloc", 0, CAT_HEAP, "mimalloc", true, "mimalloc's segments"),
+};
+
 /* ---- glibc and the dynamic loader, under every runtime but Go's (whose own rules take
  * every anonymous mapping but thread stacks) ---- */
 static const struct cl_rule glibc_rules[] = {
@@ -155,6 +163,7 @@ const struct cl_table cl_tables[] = {
 	TABLE("mono", RT_BIT(RT_MONO), mono_rules),
 	TABLE("beam", RT_BIT(RT_BEAM), beam_rules),
 	TABLE("rust", RT_NATIVE_CODE, rust_rules),
+	TABLE("allocators", RT_NATIVE_CODE, allocator_rules),
 	TABLE("glibc", RT_NATIVE_CODE, glibc_rules),
 };
 const size_t cl_ntables = sizeof(cl_tables) / sizeof(cl_tables[0]);
@@ -278,6 +287,16 @@ int classify_stack(enum runtime rt, enum cl_stack which, const struct cl_frames 
 	return innermost_rule(rt, SITE_GO_STACK, f, which == CL_GO_OTHER);
 }
 
+const char *classify_allocator(enum runtime rt, const char *module)
+{
+	size_t r;
+
+	for (r = 0; module && rt != RT_GO && r < sizeof(allocator_rules) / sizeof(allocator_rules[0]); r++)
+		if (starts(module, allocator_rules[r].needle))
+			return allocator_rules[r].label;
+	return NULL;
+}
+
 bool classify_go_arena(uint64_t addr)
 {
 	return ((addr >> 32) & 0xff) == 0xc0 && addr < (0x80ull << 40);
@@ -357,7 +376,7 @@ int classify(const struct classify_in *in)
 	}
 	if (in->in_brk) {
 		label = in->stack_label(in->ctx, CL_HEAP);
-		return label >= 0 ? label : label_id(CAT_HEAP, "brk");
+		return label >= 0 ? label : label_id(CAT_HEAP, in->allocator ? in->allocator : "brk");
 	}
 	if (in->in_main_stack)
 		return label_id(CAT_STACK, "main");

@@ -102,6 +102,7 @@ struct classify_in {
 	bool in_brk;             /* between the start of the break and the break (+ a page) */
 	bool in_main_stack;      /* within RLIMIT_STACK below the initial stack pointer */
 	bool on_stack;           /* a fault in the faulting function's own stack frame (TM_F_ON_STACK) */
+	const char *allocator;   /* the malloc in use, when a library replaces glibc's (classify_allocator) */
 	void *ctx;
 	/* classify_region() of the region at addr (anonymous, not a thread stack) */
 	int (*region_label)(void *ctx);
@@ -113,6 +114,10 @@ struct classify_in {
 
 /* The label id (label_id()) of the bytes. */
 int classify(const struct classify_in *in);
+
+/* The allocator a module of the process is, if it replaces glibc's malloc ("jemalloc"), or NULL:
+ * its heap is also the break (tcmalloc grows it with sbrk). */
+const char *classify_allocator(enum runtime rt, const char *module);
 
 /* Go's heap arenas come from hints i<<40 | 0x00c0<<32 (runtime/malloc.go mallocinit). */
 bool classify_go_arena(uint64_t addr);

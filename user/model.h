@@ -35,6 +35,7 @@ struct proc {
 	struct hashmap *stack_labels; /* stack id, runtime, question -> label id + 1 (resolve.c) */
 	uint8_t runtime;        /* enum runtime (classify.h), from the maps of generation runtime_gen - 1 */
 	uint32_t runtime_gen;   /* 0: not yet detected */
+	const char *allocator;  /* the malloc that replaces glibc's, as of runtime_gen, or NULL */
 	/* timeline.c's */
 	struct hashmap *bucket_idx; /* label << 32 | stack id + 1 -> its bucket */
 	int64_t kernel;         /* sum of its mms' kernel counters */

@@ -33,6 +33,10 @@ static enum runtime proc_runtime(struct proc *p)
 	for (i = 0; rt == RT_NATIVE && i < p->maps.n; i++)
 		if (map_entry__is_file(&p->maps.e[i]))
 			rt = classify_runtime_of(basename_of(p->maps.e[i].path));
+	p->allocator = NULL;
+	for (i = 0; !p->allocator && i < p->maps.n; i++)
+		if (map_entry__is_file(&p->maps.e[i]))
+			p->allocator = classify_allocator(rt, basename_of(p->maps.e[i].path));
 	p->runtime = rt;
 	p->runtime_gen = p->maps.gen + 1;
 	return rt;
@@ -129,6 +133,7 @@ int resolve__classify(struct account *a, struct proc *p, int member, uint64_t ad
 		in.in_brk = p->start_brk && addr >= p->start_brk &&
 			    addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096;
 		in.in_main_stack = in_main_stack(p, addr);
+		in.allocator = p->allocator; /* as of proc_runtime() above */
 	}
 	return classify(&in);
 }

@@ -244,6 +244,11 @@ static void test_address_rules(void)
 	in = fault_at(&f, 0x5555000000);
 	in.in_brk = true;
 	CHECK(classify(&in) == label_id(CAT_HEAP, "brk"), "brk heap");
+	in.allocator = classify_allocator(RT_NATIVE, "libtcmalloc_minimal.so.4");
+	CHECK(classify(&in) == label_id(CAT_HEAP, "tcmalloc"), "the break of a process with tcmalloc: its heap");
+	CHECK(!classify_allocator(RT_GO, "libjemalloc.so.2") && !classify_allocator(RT_NATIVE, "libc.so.6"),
+	      "no allocator for Go, nor for glibc");
+	in.allocator = NULL;
 	in.in_brk = false;
 	in.in_main_stack = true;
 	CHECK(classify(&in) == label_id(CAT_STACK, "main"), "main stack");

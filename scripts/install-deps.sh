@@ -11,8 +11,10 @@ apt-get install -y -qq --no-install-recommends \
 	make gcc g++ binutils libc6-dev clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libiberty-dev \
 	golang-go time python3 procps groff-base util-linux ca-certificates >/dev/null
 # restic: a Go tool from Debian's archive, built with cgo (test_go_debian backs up files of its own);
-# nginx-light: a server that daemonizes by default (test_nginx_daemon, on loopback)
-apt-get install -y -qq --no-install-recommends restic nginx-light >/dev/null
+# nginx-light: a server that daemonizes by default (test_nginx_daemon, on loopback); jemalloc,
+# tcmalloc and mimalloc: the allocators test_allocators puts in place of glibc's malloc
+apt-get install -y -qq --no-install-recommends restic nginx-light libjemalloc2 libtcmalloc-minimal4 \
+	libmimalloc2.0 >/dev/null
 # hostile input and faults (tests/fuzz, test_valgrind, test_make_j): libclang-rt-14-dev is clang's
 # libFuzzer and sanitizer runtimes (make fuzz); valgrind's memcheck runs the tool; strace -f
 # counts a make -j tree's processes independently of BPF.

@@ -1,5 +1,5 @@
 """Programs as users bring them, against what they are made of: Go built with cgo, goroutine
-stacks grown past the stack pool, a Go tool from Debian's archive, daemons."""
+stacks grown past the stack pool, a Go tool from Debian's archive, daemons, other allocators."""
 import json
 import os
 import random
@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.request
 
-from lib import BIN, MIB, OUT, TOOL, common_checks, label_bytes, trace
+from lib import BIN, MIB, OUT, ROOT, TOOL, common_checks, label_bytes, trace
 
 
 def go_heap_with_chain(data, *fns):
@@ -185,3 +185,35 @@ def test_nginx_daemon(c):
         c.ok(abs(got - want) <= max(0.05 * want, MIB / 2),
              f"nginx {q['pid']} peak {got / MIB:.2f} MiB vs the kernel's hiwater {want / MIB:.2f} MiB")
     c.ok(re.search(r"outlived the command", err), "the summary says which processes outlived the command")
+
+
+ALLOCATORS = (("jemalloc", "libjemalloc.so.2", r"jemalloc stats.resident (\d+)"),
+              ("tcmalloc", "libtcmalloc_minimal.so.4", r"tcmalloc generic.heap_size (\d+)"),
+              ("mimalloc", "libmimalloc.so.2", r"mimalloc current_commit (\d+)"))
+
+
+def test_allocators(c):
+    """jemalloc, tcmalloc and mimalloc (Debian's, by LD_PRELOAD) in place of glibc's malloc:
+    their heaps are heap/<allocator>, within 5% of what the program allocated and touched, under
+    the allocating function, and within what the allocator itself says it holds."""
+    exe = os.path.join(OUT, "alloc_heaps")
+    b = subprocess.run(["cc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", exe,
+                        os.path.join(ROOT, "tests", "programs", "alloc_heaps.c"), "-ldl"], capture_output=True, text=True)
+    if not c.ok(b.returncode == 0, f"cc: {b.stderr[-200:]}"):
+        return
+    for name, lib, stat in ALLOCATORS:
+        path = os.path.join("/usr/lib/x86_64-linux-gnu", lib)
+        if not c.ok(os.path.exists(path), f"{lib} is installed (scripts/install-deps.sh)"):
+            continue
+        p, data = trace([], f"{c.name}_{name}", ["env", "LD_PRELOAD=" + path, exe, "64"])
+        if not c.ok(p.returncode == 0 and data, f"{name}: exit code {p.returncode}: {p.stderr[-300:]!r}"):
+            continue
+        made = int(re.search(r"made (\d+)", p.stdout).group(1))
+        heap = label_bytes(data, "heap/" + name)
+        c.near(heap, made, 0.05, f"heap/{name} vs the {made / MIB:.1f} MiB allocated and touched")
+        under = sum(s["bytes"] for s in data["peak"]["stacks"] if s["label"] == "heap/" + name and "fill_heap" in s["frames"])
+        c.near(under, made, 0.05, f"{name}: under fill_heap")
+        m = re.search(stat, p.stdout)
+        if c.ok(m, f"{name} printed its own statistics"):
+            c.ok(heap <= int(m.group(1)) * 1.05, f"heap/{name} {heap / MIB:.1f} MiB within the allocator's "
+                 f"{int(m.group(1)) / MIB:.1f} MiB")

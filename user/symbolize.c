@@ -146,7 +146,7 @@ const struct map_entry *account__find_map(struct account *a, struct proc *p, uin
 {
 	const struct map_entry *m = procmaps__find(&p->maps, addr);
 
-	if (!m && p->maps_stale && !account__read_maps(a, p))
+	if (!m && (p->maps_stale || !p->maps_read) && !account__read_maps(a, p))
 		m = procmaps__find(&p->maps, addr);
 	return m;
 }

@@ -29,13 +29,12 @@ static void bucket_row(const struct account *a, size_t i, struct stack_row *r, s
 }
 
 
-static int cmp_row_key(const void *x, const void *y)
+/* The same label and frames, whatever the process */
+static int cmp_row_stack(const void *x, const void *y)
 {
 	const struct stack_row *a = x, *b = y;
 	int na = a->ss ? a->ss->n : 0, nb = b->ss ? b->ss->n : 0, k;
 
-	if (a->proc_idx != b->proc_idx) /* in order of appearance, not of where malloc put them */
-		return a->proc_idx < b->proc_idx ? -1 : 1;
 	if (a->label != b->label)
 		return a->label < b->label ? -1 : 1;
 	if (na != nb)
@@ -46,11 +45,40 @@ static int cmp_row_key(const void *x, const void *y)
 	return 0;
 }
 
+static int cmp_row_key(const void *x, const void *y)
+{
+	const struct stack_row *a = x, *b = y;
+
+	if (a->proc_idx != b->proc_idx) /* in order of appearance, not of where malloc put them */
+		return a->proc_idx < b->proc_idx ? -1 : 1;
+	return cmp_row_stack(x, y);
+}
+
 static int cmp_row_bytes(const void *x, const void *y)
 {
 	const struct stack_row *a = x, *b = y;
 
 	return a->bytes < b->bytes ? 1 : a->bytes > b->bytes ? -1 : 0;
+}
+
+/* Rows (one per process) of the same stack as one, with the processes counted: a server's
+ * sixteen workers' identical stack is one line "x16 processes". Largest first. */
+static size_t merge_over_procs(struct stack_row *r, size_t n)
+{
+	size_t i, m = 0;
+
+	qsort(r, n, sizeof(*r), cmp_row_stack);
+	for (i = 0; i < n; i++) {
+		if (m && !cmp_row_stack(&r[m - 1], &r[i])) {
+			r[m - 1].bytes += r[i].bytes;
+			r[m - 1].nprocs++;
+		} else {
+			r[m] = r[i];
+			r[m++].nprocs = 1;
+		}
+	}
+	qsort(r, m, sizeof(*r), cmp_row_bytes);
+	return m;
 }
 
 /* Stacks with bytes at the peak, merged, largest first (caller frees). */
@@ -236,6 +264,7 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 	print_outlived(f, a, ri);
 
 	top = peak_rows(a, &n);
+	n = merge_over_procs(top, n);
 	fprintf(f, "top stacks at the peak:\n");
 	for (i = 0; i < n && i < (size_t)ri->top; i++) {
 		const struct symstack *ss = top[i].ss;
@@ -252,6 +281,8 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 			fprintf(f, " <- ...");
 		if (!ss || !ss->n)
 			fprintf(f, " [no user stack]");
+		if (top[i].nprocs > 1)
+			fprintf(f, "  (x%u processes)", top[i].nprocs);
 		fputc('\n', f);
 	}
 	free(top);

@@ -30,6 +30,7 @@ struct stack_row {
 	const struct symstack *ss;
 	int64_t bytes;
 	uint32_t bucket;
+	uint32_t nprocs;         /* processes whose rows were merged into this one (summary) */
 };
 /* Every bucket's row, row_of[bucket] = row index (caller frees the rows). */
 struct stack_row *report__rows(const struct account *a, uint32_t *row_of, size_t *n);

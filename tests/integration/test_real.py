@@ -217,3 +217,18 @@ def test_allocators(c):
         if c.ok(m, f"{name} printed its own statistics"):
             c.ok(heap <= int(m.group(1)) * 1.05, f"heap/{name} {heap / MIB:.1f} MiB within the allocator's "
                  f"{int(m.group(1)) / MIB:.1f} MiB")
+
+
+def test_merged_stacks(c):
+    """Four processes with the same stack: one line in the summary's top stacks, with their
+    bytes together and "(x4 processes)"; the JSON keeps one row per process."""
+    daemon = os.path.join(BIN, "c_daemon")
+    p, data = trace([], c.name, ["sh", "-c", f"for i in 1 2 3 4; do {daemon} 8 0.5 & done; wait"])
+    if not c.ok(p.returncode == 0 and data, f"exit code {p.returncode}"):
+        return
+    lines = [ln for ln in p.stderr.splitlines() if "daemon_fill" in ln and "other/mmap" in ln]
+    c.ok(len(lines) == 1, f"one summary line for the daemons' fill: {lines}")
+    c.ok(lines and "(x4 processes)" in lines[0] and re.match(r"\s+3[12]\.\d MiB", lines[0]),
+         f"32 MiB from 4 processes: {lines[:1]}")
+    rows = [s for s in data["peak"]["stacks"] if "daemon_fill" in s["frames"] and s["bytes"] >= 8 * MIB]
+    c.ok(len({s["pid"] for s in rows}) == 4, f"the JSON keeps a row per process ({len(rows)})")

@@ -89,7 +89,7 @@ FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 	-Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
 # every module but the ones that load BPF, launch or write reports (an archive: harnesses take what they use)
 FUZZ_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out \
-	$(addprefix user/,main.c tracer.c launcher.c report.c pprof.c html.c),$(USER_SRCS)))
+	$(addprefix user/,main.c cmd_report.c tracer.c launcher.c report.c pprof.c html.c),$(USER_SRCS)))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(OUTPUT)/fuzz/obj:

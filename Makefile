@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare golden
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -112,6 +112,10 @@ fuzz: $(FUZZ_BINS)
 
 vmlinux:
 	scripts/gen-vmlinux.sh $(ARCH)
+
+# Re-record tests/data/*.tmt and their golden JSON (as root), checked by tests/unit/test_replay.c
+golden: taskmem-trace
+	scripts/golden.sh $(GOLDEN)
 
 install: taskmem-trace
 	install -D -m 0755 taskmem-trace $(DESTDIR)$(PREFIX)/bin/taskmem-trace

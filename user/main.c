@@ -55,6 +55,7 @@ static struct env {
 	double duration_s;
 	char **argv;
 	int argc;
+	bool recording;        /* the record subcommand */
 	const char *record;    /* record -o FILE */
 	struct rec_writer *rec; /* open while recording */
 } env = {
@@ -212,7 +213,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "no command given: taskmem-trace [OPTIONS] -- COMMAND [ARGS...] (or -p PID)");
 		if (env.argv && env.attach_pid)
 			argp_error(state, "give either -p PID or a command, not both");
-		if (state->root_argp->options == record_opts && !env.record)
+		if (env.recording && !env.record)
 			argp_error(state, "no recording given: taskmem-trace record -o FILE -- COMMAND");
 		if (env.attach_pid && kill(env.attach_pid, 0) && errno == ESRCH)
 			argp_error(state, "no process with pid %d", env.attach_pid);
@@ -238,7 +239,8 @@ static error_t parse_record_arg(int key, char *arg, struct argp_state *state)
 static const struct argp record_argp = {
 	.options = record_opts, .parser = parse_record_arg, .doc = record_doc,
 	.args_doc = "-o FILE [OPTIONS] -- COMMAND [ARGS...]\n-o FILE [OPTIONS] -p PID",
-	.children = (const struct argp_child[]){ { &argp, 0, "Options of a live run:", 0 }, {} },
+	.children = (const struct argp_child[]){
+		{ &(const struct argp){ .options = opts, .parser = parse_arg }, 0, "Options of a live run:", 0 }, {} },
 };
 
 /* A recording that will not be finished: no file is left. */
@@ -473,6 +475,7 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		argv[1] = "taskmem-trace record"; /* its name in usage and errors */
+		env.recording = true;
 		err = argp_parse(&record_argp, argc - 1, argv + 1, ARGP_IN_ORDER, NULL, NULL);
 	} else {
 		err = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);

@@ -28,17 +28,17 @@ static const struct {
 	unsigned fields;
 	const char *asks; /* the question, in words */
 } rt_types[REC_NR_TYPES] = {
-	[REC_END] = { "REC_END" },
-	[REC_RUN_INFO] = { "REC_RUN_INFO" },
-	[REC_EVENT] = { "REC_EVENT" },
+	[REC_END] = { .name = "REC_END" },
+	[REC_RUN_INFO] = { .name = "REC_RUN_INFO" },
+	[REC_EVENT] = { .name = "REC_EVENT" },
 	[REC_MAPS] = { "REC_MAPS", F_PID | F_RET | F_ASTR, "the maps of pid" },
 	[REC_EXE] = { "REC_EXE", F_PID | F_RET | F_ASTR, "the exe of pid" },
 	[REC_SYMBOL] = { "REC_SYMBOL", F_NUM | F_QSTR | F_RET | F_VAL1 | F_ASTR, "the symbol at" },
 	[REC_PERFMAP] = { "REC_PERFMAP", F_PID | F_NUM | F_NUM2 | F_RET | F_ASTR, "the perf-map name of pid" },
 	[REC_STACK] = { "REC_STACK", F_PID | F_RET | F_IPS, "stack" },
 	[REC_EXIT] = { "REC_EXIT", F_PID | F_RET | F_VAL2, "the exit of pid" },
-	[REC_REFRESH] = { "REC_REFRESH" },
-	[REC_FINISH] = { "REC_FINISH" },
+	[REC_REFRESH] = { .name = "REC_REFRESH" },
+	[REC_FINISH] = { .name = "REC_FINISH" },
 	[REC_PROC_FILE] = { "REC_PROC_FILE", F_PID | F_QSTR | F_RET | F_ASTR, "a /proc file of pid" },
 	[REC_OWNER] = { "REC_OWNER", F_PID | F_RET | F_VAL1, "the owner of pid" },
 	[REC_EXEC_FILE] = { "REC_EXEC_FILE", F_NUM | F_NUM2 | F_QSTR | F_RET | F_ASTR, "whether this ran: inode" },
@@ -46,7 +46,7 @@ static const struct {
 	[REC_TEXT_OFFSET] = { "REC_TEXT_OFFSET", F_QSTR | F_RET | F_VAL1, "the text offset of" },
 	[REC_UNWIND_SET] = { "REC_UNWIND_SET", F_PID | F_RET, "the unwind ranges of pid" },
 	[REC_UNWIND_STATS] = { "REC_UNWIND_STATS", F_VAL3, "the unwind tables' totals" },
-	[REC_RUN_END] = { "REC_RUN_END" },
+	[REC_RUN_END] = { .name = "REC_RUN_END" },
 };
 
 const char *rt_type_name(uint32_t type, char *buf, size_t len)
@@ -288,6 +288,31 @@ int rt_run_end__decode(const void *p, uint32_t len, struct rt_run_end *re)
 	return c.bad || c.left ? -EINVAL : 0;
 }
 
+/* Values no kernel gives (user addresses end below 2^57 with 5-level page tables; an RSS
+ * counter stays below 2^48 bytes): refused, so that the core's page walks and sums stay
+ * bounded whatever a file holds. */
+#define ADDR_LIMIT (1ull << 57)
+#define RSS_LIMIT (1ull << 48)
+
+static bool plausible(const struct tm_event *e)
+{
+	bool ret_ok = e->ret < ADDR_LIMIT || e->ret >= (uint64_t)-4095; /* an address or -errno */
+
+	if (e->addr >= ADDR_LIMIT || e->len >= ADDR_LIMIT)
+		return false;
+	switch (e->kind) {
+	case TM_EV_RSS:
+		return e->ret < RSS_LIMIT && e->member < TM_NR_MEMBERS;
+	case TM_EV_MREMAP:
+		return ret_ok && e->arg < ADDR_LIMIT;
+	case TM_EV_MMAP:
+	case TM_EV_BRK:
+		return ret_ok;
+	default:
+		return true;
+	}
+}
+
 size_t rt_event__size(const struct tm_event *e)
 {
 	return e->kind == TM_EV_EXEC && (e->flags & TM_F_EXEC_INFO) ? sizeof(struct tm_exec_event) :
@@ -305,7 +330,7 @@ int rt_event__decode(const void *p, uint32_t len, union rt_event *ev)
 	/* the kernel's strings are terminated: a recording's need not be */
 	ev->e.comm[TM_COMM_LEN - 1] = 0;
 	ev->x.filename[TM_PATH_LEN - 1] = 0;
-	return 0;
+	return plausible(&ev->e) ? 0 : -EINVAL;
 }
 
 int rt_finish__decode(const void *p, uint32_t len, uint64_t *end_ts)

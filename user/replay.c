@@ -73,7 +73,7 @@ int replay__run(struct replay *r, char *msg, size_t msglen)
 	uint64_t end_ts;
 	uint32_t type, len;
 	const void *data;
-	char why[64], tn[32];
+	char why[128], tn[32];
 	int err;
 
 	r->acct = new_account(r);

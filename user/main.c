@@ -83,6 +83,8 @@ static const char doc[] =
 	"      then: go tool pprof -top out.pb.gz   (or -http=:8080)\n"
 	"  sudo taskmem-trace --interval 100 --json o.json -- make -j2\n"
 	"  sudo taskmem-trace -p 1234 --duration 30 --json o.json   (attach)\n"
+	"  sudo taskmem-trace record -o run.tmt -- ./server   then, anywhere:\n"
+	"  taskmem-trace report run.tmt --html out.html   (see record/report --help)\n"
 	"\n"
 	"Exit code: the command's own (128+N when signal N killed it); else\n"
 	"2 bad usage or unwritable output, 125 cannot trace (not root, no BTF,\n"

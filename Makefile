@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -95,7 +95,7 @@ FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-s
 	-Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
 # every module but the ones that load BPF, launch or write reports (an archive: harnesses take what they use)
 FUZZ_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(filter-out \
-	$(addprefix user/,main.c tracer.c launcher.c report.c pprof.c html.c),$(USER_SRCS)))
+	$(addprefix user/,main.c cmd_report.c tracer.c launcher.c report.c pprof.c html.c),$(USER_SRCS)))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(OUTPUT)/fuzz/obj:
@@ -118,6 +118,10 @@ fuzz: $(FUZZ_BINS)
 
 vmlinux:
 	scripts/gen-vmlinux.sh $(ARCH)
+
+# Re-record tests/data/*.tmt and their golden JSON (as root), checked by tests/unit/test_replay.c
+golden: taskmem-trace
+	scripts/golden.sh $(GOLDEN)
 
 install: taskmem-trace
 	install -D -m 0755 taskmem-trace $(DESTDIR)$(PREFIX)/bin/taskmem-trace

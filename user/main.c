@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* taskmem-trace: where a process tree's resident memory comes from, by stack and category. */
 #include <argp.h>
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -12,11 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 #include "account.h"
+#include "cmd.h"
 #include "demangle.h"
 #include "elfsyms.h"
 #include "launcher.h"
 #include "outfile.h"
 #include "perfmap.h"
+#include "rectypes.h"
 #include "report.h"
 #include "strtab.h"
 #include "tracer.h"
@@ -55,6 +56,9 @@ static struct env {
 	double duration_s;
 	char **argv;
 	int argc;
+	bool recording;        /* the record subcommand */
+	const char *record;    /* record -o FILE */
+	struct rec_writer *rec; /* open while recording */
 } env = {
 	.interval_ns = 10 * 1000000ull,
 	.t = { .max_processes = 8192, .max_threads = 65536, .stack_storage = 32768,
@@ -80,6 +84,8 @@ static const char doc[] =
 	"      then: go tool pprof -top out.pb.gz   (or -http=:8080)\n"
 	"  sudo taskmem-trace --interval 100 --json o.json -- make -j2\n"
 	"  sudo taskmem-trace -p 1234 --duration 30 --json o.json   (attach)\n"
+	"  sudo taskmem-trace record -o run.tmt -- ./server   then, anywhere:\n"
+	"  taskmem-trace report run.tmt --html out.html   (see record/report --help)\n"
 	"\n"
 	"Exit code: the command's own (128+N when signal N killed it); else\n"
 	"2 bad usage or unwritable output, 125 cannot trace (not root, no BTF,\n"
@@ -87,6 +93,28 @@ static const char doc[] =
 	"The run lasts until the last process of the command's tree exits (a\n"
 	"daemon it started too). SIGINT/SIGTERM or --duration stop the tree and\n"
 	"still write the reports.\n";
+
+static const char record_doc[] =
+	"Trace like taskmem-trace does, and also write everything the run saw to a\n"
+	"recording (-o FILE): `taskmem-trace report FILE` renders any output from it\n"
+	"later, on this or another machine, without the traced binaries. Output\n"
+	"options given here are written at the end of the run too, and a report\n"
+	"from the recording is byte-identical to them. No HTML report is written\n"
+	"unless asked for.\n"
+	"\v"
+	"Examples:\n"
+	"  sudo taskmem-trace record -o run.tmt -- ./go_bench 100000\n"
+	"  taskmem-trace report run.tmt --html out.html --json out.json\n"
+	"  sudo taskmem-trace record -o run.tmt --json live.json -- make -j2\n"
+	"  sudo taskmem-trace record -o run.tmt -p 1234 --duration 30   (attach)\n"
+	"\n"
+	"Exit code: as taskmem-trace's (the command's own); a recording that\n"
+	"cannot be written is a failure (125), and leaves no file.\n";
+
+static const struct argp_option record_opts[] = {
+	{ "output", 'o', "FILE", 0, "Write the recording to FILE (required)", 0 },
+	{},
+};
 
 static const struct argp_option opts[] = {
 	{ "html", OPT_HTML, "FILE", 0, "Write an interactive report: flame graph, timeline (default when no output is given)", 0 },
@@ -192,6 +220,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "no command given: taskmem-trace [OPTIONS] -- COMMAND [ARGS...] (or -p PID)");
 		if (env.argv && env.attach_pid)
 			argp_error(state, "give either -p PID or a command, not both");
+		if (env.recording && !env.record)
+			argp_error(state, "no recording given: taskmem-trace record -o FILE -- COMMAND");
 		if (env.attach_pid && kill(env.attach_pid, 0) && errno == ESRCH)
 			argp_error(state, "no process with pid %d", env.attach_pid);
 		break;
@@ -201,25 +231,31 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* taskmem-COMM-YYYYmmdd-HHMMSS.html in the current directory, or in /tmp when that is not
- * writable (sudo in a read-only place). */
-static const char *default_report_path(char *buf, size_t len)
-{
-	const char *name = env.argv ? basename_of(env.argv[0]) : "attach";
-	char stamp[32], safe[64];
-	time_t now = time(NULL);
-	size_t i;
+static const struct argp argp = { .options = opts, .parser = parse_arg,
+				  .args_doc = "-- COMMAND [ARGS...]\n-p PID", .doc = doc };
 
-	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
-	for (i = 0; name[i] && i < sizeof(safe) - 1; i++) /* a file name, whatever the command is */
-		safe[i] = isalnum((unsigned char)name[i]) || name[i] == '-' || name[i] == '_' ? name[i] : '_';
-	safe[i] = 0;
-	if (env.attach_pid)
-		snprintf(safe, sizeof(safe), "pid%d", env.attach_pid);
-	snprintf(buf, len, "taskmem-%s-%s.html", safe, stamp);
-	if (access(".", W_OK))
-		snprintf(buf, len, "/tmp/taskmem-%s-%s.html", safe, stamp);
-	return buf;
+static error_t parse_record_arg(int key, char *arg, struct argp_state *state)
+{
+	if (key != 'o')
+		return ARGP_ERR_UNKNOWN;
+	env.record = arg;
+	return 0;
+}
+
+/* `record`: the options of a live run, and -o */
+static const struct argp record_argp = {
+	.options = record_opts, .parser = parse_record_arg, .doc = record_doc,
+	.args_doc = "-o FILE [OPTIONS] -- COMMAND [ARGS...]\n-o FILE [OPTIONS] -p PID",
+	.children = (const struct argp_child[]){
+		{ &(const struct argp){ .options = opts, .parser = parse_arg }, 0, "Options of a live run:", 0 }, {} },
+};
+
+/* A recording that will not be finished: no file is left. */
+static void discard_recording(void)
+{
+	if (env.rec)
+		rec_writer__discard(env.rec);
+	env.rec = NULL;
 }
 
 static volatile sig_atomic_t got_signal;
@@ -256,7 +292,17 @@ static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events,
 }
 static void on_event(void *ctx, const struct tm_event *e)
 {
+	if (env.rec)
+		rec_writer__add(env.rec, REC_EVENT, e, rt_event__size(e));
 	account__event(g_acct, e);
+}
+
+/* Between event batches: what the core asks now is asked here in the replay too. */
+static void refresh(void)
+{
+	if (env.rec)
+		rec_writer__add(env.rec, REC_REFRESH, NULL, 0);
+	account__refresh_maps(g_acct);
 }
 
 /* How long the main loop may wait for events: 5 ms while they flow (most records do not wake
@@ -269,11 +315,27 @@ static int poll_timeout_ms(int handled, int prev)
 	return prev * 2 > 50 ? 50 : prev * 2;
 }
 
-static struct account *new_account(struct tracer *t, uint64_t start)
+static struct account *new_account(struct tracer *t, uint64_t start, pid_t root)
 {
 	/* a launched tree's perf maps are written after now; an attached one's may be older */
 	time_t not_before = env.attach_pid ? 0 : time(NULL) - 1;
 
+	if (env.rec) { /* first: how the core is set up, for the replay to set it up the same */
+		struct rt_run_info ri = { .event_size = sizeof(struct tm_event),
+					  .exec_event_size = sizeof(struct tm_exec_event),
+					  .nr_counters = TM_NR_COUNTERS, .max_stack_depth = TM_MAX_STACK_DEPTH,
+					  .start_ts = start, .interval_ns = env.interval_ns, .top = env.top,
+					  .root_pid = env.attach_pid ? 0 : root, .attach_pid = env.attach_pid };
+		char pidarg[32], *argv[2] = { pidarg, NULL };
+		struct rec_buf b = {};
+
+		snprintf(pidarg, sizeof(pidarg), "pid %d", env.attach_pid);
+		ri.argv = env.attach_pid ? argv : env.argv;
+		ri.argc = env.attach_pid ? 1 : (uint32_t)env.argc;
+		rt_run_info__encode(&b, &ri);
+		rec_writer__add(env.rec, REC_RUN_INFO, b.p, b.len);
+		rec_buf__free(&b);
+	}
 	return account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
 						     .world = { .read_stack = tracer__read_stack,
 								.drop_stack = tracer__drop_stack,
@@ -281,7 +343,8 @@ static struct account *new_account(struct tracer *t, uint64_t start)
 								.load_unwind = tracer__load_unwind,
 								.commit_unwind = tracer__commit_unwind,
 								.set_unwind = tracer__set_unwind, .ctx = t,
-								.perfmap_not_before = not_before } });
+								.perfmap_not_before = not_before,
+								.record = env.rec } });
 }
 
 /* The run is over: clear the status line, take the events still queued (the command's
@@ -293,6 +356,13 @@ static void finish_run(struct tracer *t, bool live, uint64_t end)
 	while (tracer__poll(t, 0) > 0)
 		;
 	tracer__detach(t);
+	if (env.rec) {
+		struct rec_buf b = {};
+
+		rec_buf__u64(&b, end);
+		rec_writer__add(env.rec, REC_FINISH, b.p, b.len);
+		rec_buf__free(&b);
+	}
 	account__finish(g_acct, end);
 	account__resymbolize(g_acct);
 }
@@ -305,6 +375,22 @@ static int write_reports(struct tracer *t, struct report_info *ri)
 	ri->interval_ns = env.interval_ns;
 	ri->top = env.top;
 	tracer__counters(t, ri->counters);
+	if (env.rec) { /* what the reports say that the core does not know, then the end */
+		struct rt_run_end re = { .exit_code = ri->exit_code, .duration_s = ri->duration_s,
+					 .cmd_end_s = ri->cmd_end_s };
+		struct rec_buf b = {};
+		struct rec_writer *w = env.rec;
+
+		snprintf(re.exit_desc, sizeof(re.exit_desc), "%s", ri->exit_desc);
+		snprintf(re.run_as, sizeof(re.run_as), "%s", ri->run_as ? ri->run_as : "");
+		memcpy(re.counters, ri->counters, sizeof(re.counters));
+		rt_run_end__encode(&b, &re);
+		rec_writer__add(w, REC_RUN_END, b.p, b.len);
+		rec_buf__free(&b);
+		env.rec = NULL;
+		if (rec_writer__close(w))
+			rc = EXIT_SETUP;
+	}
 	/* the files first: a terminal or pipe that is gone (SIGPIPE is ignored) loses only itself */
 	if (env.folded && report__folded(env.folded, g_acct, ri))
 		rc = EXIT_SETUP;
@@ -333,13 +419,14 @@ static int attach_main(struct tracer *t)
 	bool live = !env.quiet && isatty(STDERR_FILENO);
 	int err, rc;
 
-	g_acct = new_account(t, start);
+	g_acct = new_account(t, start, 0);
 	/* follow first, then take stock, so no change falls between the two */
 	err = tracer__follow(t, env.attach_pid);
 	if (!err)
 		err = account__attach(g_acct, env.attach_pid);
 	if (err) {
 		p_err("cannot attach to pid %d: %s", env.attach_pid, strerror(-err));
+		discard_recording();
 		tracer__free(t);
 		account__free(g_acct);
 		return EXIT_SETUP;
@@ -351,7 +438,7 @@ static int attach_main(struct tracer *t)
 			p_err("reading events failed: %s", strerror(-err));
 			break;
 		}
-		account__refresh_maps(g_acct);
+		refresh();
 		if (live && now_ns() - status_ns >= 250000000ull)
 			live_status(t, start, &status_events, &status_ns);
 		if (got_signal || (env.duration_s && now_ns() - start >= env.duration_s * 1e9) ||
@@ -379,7 +466,6 @@ static int attach_main(struct tracer *t)
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg, .args_doc = "-- COMMAND [ARGS...]\n-p PID", .doc = doc };
 	struct launcher l = { .go_fd = -1, .err_fd = -1 };
 	char run_as[96] = "";
 	struct report_info ri = {};
@@ -395,15 +481,24 @@ int main(int argc, char **argv)
 	size_t i;
 
 	argp_err_exit_status = EXIT_USAGE;
-	err = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return cmd_report(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "record")) {
+		argv[1] = "taskmem-trace record"; /* its name in usage and errors */
+		env.recording = true;
+		err = argp_parse(&record_argp, argc - 1, argv + 1, ARGP_IN_ORDER, NULL, NULL);
+	} else {
+		err = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	}
 	if (err)
 		return EXIT_USAGE;
 	outs[0] = env.json;
 	outs[1] = env.folded;
 	outs[2] = env.pprof;
 	outs[3] = env.trace;
-	if (!env.json && !env.folded && !env.pprof && !env.trace && !env.html)
-		env.html = default_report_path(env.default_html, sizeof(env.default_html));
+	if (!env.json && !env.folded && !env.pprof && !env.trace && !env.html && !env.record)
+		env.html = outfile__default_html(env.default_html, sizeof(env.default_html),
+						  env.argv ? env.argv[0] : "attach", env.attach_pid);
 	outs[4] = env.html;
 	for (i = 0; i < 5; i++) {
 		if (outs[i] && (err = outfile__check_writable(outs[i]))) {
@@ -411,6 +506,8 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (env.record && rec_writer__open(&env.rec, env.record, 0, argp_program_version))
+		return EXIT_USAGE;
 
 	/* The command's process is forked first, while the tool is small: the kernel's high-water
 	 * mark of the pid (our oracle) includes the forked copy it had before exec. It waits at a
@@ -426,12 +523,14 @@ int main(int argc, char **argv)
 		err = launcher__fork(&l, env.argv);
 		if (err) {
 			p_err("cannot start '%s': %s", env.argv[0], strerror(-err));
+			discard_recording();
 			return EXIT_SETUP;
 		}
 	}
 	err = tracer__open(&t, &env.t, on_event, NULL);
 	if (err) {
 		launcher__abort(&l);
+		discard_recording();
 		return EXIT_SETUP;
 	}
 	sa.sa_handler = on_signal;
@@ -444,7 +543,7 @@ int main(int argc, char **argv)
 	if (env.attach_pid)
 		return attach_main(t);
 	start = now_ns();
-	g_acct = new_account(t, start);
+	g_acct = new_account(t, start, l.pid);
 	account__add_root(g_acct, l.pid);
 	err = tracer__follow(t, l.pid);
 	if (err) {
@@ -471,7 +570,7 @@ int main(int argc, char **argv)
 			p_err("reading events failed: %s", strerror(-err));
 			launcher__signal_tree(&l, SIGKILL);
 		}
-		account__refresh_maps(g_acct);
+		refresh();
 		if (live && now_ns() - status_ns >= 250000000ull)
 			live_status(t, start, &status_events, &status_ns);
 		if (!launcher__reap(&l))
@@ -509,6 +608,7 @@ int main(int argc, char **argv)
 		exit_code = rc; /* a report that could not be written is a failure */
 
 cleanup:
+	discard_recording(); /* the run could not start */
 	tracer__free(t);
 	account__free(g_acct);
 	elfsyms__free_all();

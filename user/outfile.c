@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +70,25 @@ int outfile__close(struct outfile *o)
 		p_err("cannot write %s: %s", o->path, strerror(-err));
 	}
 	return err;
+}
+
+/* taskmem-COMM-YYYYmmdd-HHMMSS.html in the current directory, or in /tmp when that is not
+ * writable (sudo in a read-only place). */
+const char *outfile__default_html(char *buf, size_t len, const char *cmd, pid_t attach_pid)
+{
+	const char *name = basename_of(cmd);
+	char stamp[32], safe[64];
+	time_t now = time(NULL);
+	size_t i;
+
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
+	for (i = 0; name[i] && i < sizeof(safe) - 1; i++) /* a file name, whatever the command is */
+		safe[i] = isalnum((unsigned char)name[i]) || name[i] == '-' || name[i] == '_' ? name[i] : '_';
+	safe[i] = 0;
+	if (attach_pid)
+		snprintf(safe, sizeof(safe), "pid%d", attach_pid);
+	snprintf(buf, len, "taskmem-%s-%s.html", safe, stamp);
+	if (access(".", W_OK))
+		snprintf(buf, len, "/tmp/taskmem-%s-%s.html", safe, stamp);
+	return buf;
 }

@@ -3,7 +3,9 @@
  * exists is never a truncated one. */
 #ifndef TM_OUTFILE_H
 #define TM_OUTFILE_H
+#include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct outfile {
 	FILE *f;
@@ -17,4 +19,7 @@ int outfile__open(struct outfile *o, const char *path);
 int outfile__close(struct outfile *o);
 /* Check up front that path can be created (so a run is not wasted); 0 or -errno. */
 int outfile__check_writable(const char *path);
+/* The HTML report's name when no output is given: taskmem-COMM-DATE.html (pidN with -p), here
+ * or in /tmp. */
+const char *outfile__default_html(char *buf, size_t len, const char *cmd, pid_t attach_pid);
 #endif

@@ -50,13 +50,15 @@ int procmaps__parse(struct procmaps *pm, const char *text)
 	return 0;
 }
 
-int procmaps__read(struct procmaps *pm, pid_t pid)
+int procmaps__read_text(pid_t pid, char **out, size_t *outlen)
 {
 	char fn[64], *text = NULL;
 	size_t cap = 0, len = 0;
 	FILE *f;
 	int err;
 
+	*out = NULL;
+	*outlen = 0;
 	snprintf(fn, sizeof(fn), "/proc/%d/maps", pid);
 	f = fopen(fn, "re");
 	if (!f)
@@ -74,10 +76,24 @@ int procmaps__read(struct procmaps *pm, pid_t pid)
 	fclose(f);
 	if (!err && len == 0)
 		err = -ESRCH; /* a zombie's maps are empty: keep the old snapshot */
-	if (!err) {
-		text[len] = 0;
-		err = procmaps__parse(pm, text);
+	if (err) {
+		free(text);
+		return err;
 	}
+	text[len] = 0;
+	*out = text;
+	*outlen = len;
+	return 0;
+}
+
+int procmaps__read(struct procmaps *pm, pid_t pid)
+{
+	char *text;
+	size_t len;
+	int err = procmaps__read_text(pid, &text, &len);
+
+	if (!err)
+		err = procmaps__parse(pm, text);
 	free(text);
 	return err;
 }

@@ -22,6 +22,9 @@ struct procmaps {
 
 /* Parse text in /proc/PID/maps format; returns 0 or -errno. */
 int procmaps__parse(struct procmaps *pm, const char *text);
+/* /proc/PID/maps as text (*text, caller frees, NUL-terminated, *len bytes): 0 or -errno
+ * (gone; -ESRCH for a zombie's empty maps). */
+int procmaps__read_text(pid_t pid, char **text, size_t *len);
 /* Read /proc/PID/maps into pm (replacing its contents); 0 or -errno (process gone...). */
 int procmaps__read(struct procmaps *pm, pid_t pid);
 const struct map_entry *procmaps__find(const struct procmaps *pm, uint64_t addr);

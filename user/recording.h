@@ -22,27 +22,33 @@
 #define REC_BLOCK_MAX (256u << 10)  /* uncompressed bytes of one block */
 #define REC_MAX_LEN (16u << 20)     /* payload bytes of one record: a longer one is refused */
 
-/* Record types: the one table of ids and what each payload holds. The ids are the format: an
- * id is never reused for another payload, and a change of a payload's layout is a new format
- * version. This module writes and checks REC_END only; the others are the replay's (written by
- * `record`, read by `report`), their layouts as proposed in docs/recording.md until the replay
- * lands and the first recordings exist. */
+/* Record types: the one table of ids. The ids are the format: an id is never reused for
+ * another payload, and a change of a payload's layout is a new format version. This module
+ * writes and checks REC_END only; the payloads of the others are user/rectypes.c's (layouts in
+ * docs/recording.md). Types 4 to 18 but 10 and 11 are world answers (world.c): the question
+ * asked, then the answer. */
 enum rec_type {
 	REC_NONE = 0,      /* never written: a zeroed record header is corruption */
 	REC_END = 1,       /* last record, written by rec_writer__close: u64 records before it,
 			    * u64 their payload bytes */
-	REC_RUN_INFO = 2,  /* argv, options, exit code, duration, BPF counters (phase 2) */
+	REC_RUN_INFO = 2,  /* first: the layouts, argv, start, options (interval, top), root pid */
 	REC_EVENT = 3,     /* one ring-buffer record as it came: struct tm_event or tm_exec_event */
-	REC_MAPS = 4,      /* a /proc/PID/maps snapshot the core read: u32 pid, u64 ts, str text */
-	REC_EXE = 5,       /* /proc/PID/exe: u32 pid, u64 ts, str path (empty: unreadable) */
-	REC_SYMBOL = 6,    /* a symbol lookup: str file, u64 offset, str name, u64 offset in it */
-	REC_PERFMAP = 7,   /* a perf-map lookup: u32 pid, u64 ip, str name (empty: none) */
-	REC_STACK = 8,     /* a stack-map read: u32 stack id, u32 n, n x u64 ip */
-	REC_EXIT = 9,      /* a process's exit info from the exits map: u32 tgid, payload bytes */
-	REC_REFRESH = 10,  /* the core refreshed its view here: u64 ts */
-	REC_FINISH = 11,   /* the run ended: u64 end_ts */
-	REC_PROC_FILE = 12, /* another /proc file read (-p: status, smaps, stat): u32 pid, str name,
-			     * str text */
+	REC_MAPS = 4,      /* /proc/PID/maps read: pid | 0 or -errno, text */
+	REC_EXE = 5,       /* /proc/PID/exe: pid | length or -errno, path */
+	REC_SYMBOL = 6,    /* ELF symbol lookup: file offset, file | found, offset in it, name */
+	REC_PERFMAP = 7,   /* perf-map lookup: pid, ip, uid | found, name */
+	REC_STACK = 8,     /* stack-map read: stack id | frames or -errno, frames x u64 ip */
+	REC_EXIT = 9,      /* exits-map read: tgid | 0 or -errno, maxrss, exit code */
+	REC_REFRESH = 10,  /* the core refreshed its view of the processes' maps here */
+	REC_FINISH = 11,   /* the run ended: u64 end_ts (account__finish follows) */
+	REC_PROC_FILE = 12, /* another /proc file (-p: status, smaps, stat): pid, name | found, text */
+	REC_OWNER = 13,    /* owner of /proc/PID: pid | 0 or -errno, uid */
+	REC_EXEC_FILE = 14, /* is the path execve got the file that ran: inode, dev, path | yes, real */
+	REC_IS_GO = 15,    /* is this ELF file a Go program: file | yes */
+	REC_TEXT_OFFSET = 16, /* the file offset of its first executable segment: file | found, off */
+	REC_UNWIND_SET = 17, /* unwind ranges given to the kernel: pid | 0 or -errno */
+	REC_UNWIND_STATS = 18, /* the unwind tables' totals at the end: | tables, skipped, rows */
+	REC_RUN_END = 19,  /* last before REC_END: exit code and text, duration, BPF counters */
 	REC_NR_TYPES
 };
 

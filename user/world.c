@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <string.h>
 #include "elfsyms.h"
 #include "perfmap.h"
+#include "rectypes.h"
+#include "strtab.h"
 #include "unwind.h"
 #include "util.h"
 #include "world.h"
@@ -14,6 +17,9 @@
 struct world {
 	struct world_opts o;
 	struct unwind_cache *unwind; /* files with unwind tables (NULL: frame pointers only) */
+	struct rec_buf buf;          /* recording: the payload being built */
+	bool failed;                 /* replay: refused, nothing more is read */
+	char err[600];
 };
 
 struct world *world__new(const struct world_opts *o)
@@ -21,7 +27,7 @@ struct world *world__new(const struct world_opts *o)
 	struct world *w = xcalloc(1, sizeof(*w));
 
 	w->o = *o;
-	if (o->load_unwind && o->commit_unwind && o->set_unwind) {
+	if (!o->replay && o->load_unwind && o->commit_unwind && o->set_unwind) {
 		w->unwind = unwind__cache_new(o->load_unwind, o->commit_unwind, o->ctx);
 		unwind__preload(w->unwind);
 	}
@@ -33,51 +39,210 @@ void world__free(struct world *w)
 	if (!w)
 		return;
 	unwind__cache_free(w->unwind);
+	rec_buf__free(&w->buf);
 	free(w);
+}
+
+/* Recording: the question and its answer, where it was asked. A write error is kept by the
+ * writer and reported when it is closed. */
+static void tell(struct world *w, const struct rt_answer *a)
+{
+	w->buf.len = 0;
+	rt_answer__encode(&w->buf, a);
+	rec_writer__add(w->o.record, a->type, w->buf.p, w->buf.len);
+}
+
+void world__replay_fail(struct world *w, const char *msg)
+{
+	if (w->failed)
+		return;
+	w->failed = true;
+	snprintf(w->err, sizeof(w->err), "%s", msg);
+}
+
+const char *world__replay_error(const struct world *w)
+{
+	return w->failed ? w->err : NULL;
+}
+
+/* Replaying: the next record must answer question q; its answer goes into q (strings valid
+ * until the next read). False when the recording is refused. */
+static bool ask(struct world *w, struct rt_answer *q)
+{
+	struct rt_answer a = { .type = 0 };
+	char asked[160], had[160], tn[32];
+	const void *data;
+	uint32_t len;
+	int err;
+
+	if (w->failed)
+		return false;
+	err = rec_reader__next(w->o.replay, &a.type, &data, &len);
+	if (err < 0) {
+		world__replay_fail(w, rec_reader__error(w->o.replay)->msg);
+		return false;
+	}
+	rt_answer__describe(q, asked, sizeof(asked));
+	if (err == 0 || !rt_is_answer(a.type)) {
+		snprintf(w->err, sizeof(w->err), "%s: the core asks %s where the recording has %s: "
+			 "recorded by a different taskmem-trace", w->o.replay_path, asked,
+			 err ? rt_type_name(a.type, tn, sizeof(tn)) : "its end");
+		w->failed = true;
+		return false;
+	}
+	if (rt_answer__decode(data, len, &a)) {
+		snprintf(w->err, sizeof(w->err), "%s: corrupt: a malformed %s record",
+			 w->o.replay_path, rt_type_name(a.type, tn, sizeof(tn)));
+		w->failed = true;
+		return false;
+	}
+	if (!rt_answer__same_question(q, &a)) {
+		rt_answer__describe(&a, had, sizeof(had));
+		snprintf(w->err, sizeof(w->err), "%s: recorded %s, this core asks %s: recorded by a "
+			 "different taskmem-trace", w->o.replay_path, had, asked);
+		w->failed = true;
+		return false;
+	}
+	*q = a;
+	return true;
+}
+
+/* A recorded string as a C string of at most max bytes (up to a NUL inside). */
+static void copy_str(char *dst, size_t max, const char *s, uint32_t len)
+{
+	size_t n = strnlen(s, len);
+
+	if (n >= max)
+		n = max - 1;
+	memcpy(dst, s, n);
+	dst[n] = 0;
+}
+
+static char *dup_str(const char *s, uint32_t len)
+{
+	char *d = xmalloc((size_t)len + 1);
+
+	copy_str(d, (size_t)len + 1, s, len);
+	return d;
+}
+
+static const char *intern_str(const char *s, uint32_t len)
+{
+	char *d = dup_str(s, len);
+	const char *r = intern(d);
+
+	free(d);
+	return r;
 }
 
 int world__read_maps(struct world *w, pid_t pid, struct procmaps *pm)
 {
-	return procmaps__read(pm, pid);
+	struct rt_answer a = { .type = REC_MAPS, .pid = pid };
+	char *text = NULL;
+	size_t len = 0;
+	int err;
+
+	if (w->o.replay) {
+		if (!ask(w, &a))
+			return -EIO;
+		if (a.ret)
+			return a.ret < 0 ? a.ret : -EIO;
+		text = dup_str(a.astr, a.alen);
+		err = procmaps__parse(pm, text);
+		free(text);
+		return err;
+	}
+	if (!w->o.record)
+		return procmaps__read(pm, pid);
+	err = procmaps__read_text(pid, &text, &len);
+	a.ret = err;
+	a.astr = text ? text : "";
+	a.alen = (uint32_t)len;
+	tell(w, &a);
+	if (!err)
+		err = procmaps__parse(pm, text);
+	free(text);
+	return err;
 }
 
 int world__owner(struct world *w, pid_t pid, uid_t *uid)
 {
+	struct rt_answer a = { .type = REC_OWNER, .pid = pid };
 	char path[32];
 	struct stat st;
 
+	if (w->o.replay) {
+		if (!ask(w, &a))
+			return -EIO;
+		if (!a.ret)
+			*uid = (uid_t)a.val[0];
+		return a.ret > 0 ? -EIO : a.ret;
+	}
 	snprintf(path, sizeof(path), "/proc/%d", pid);
-	if (stat(path, &st))
-		return -errno;
-	*uid = st.st_uid;
-	return 0;
+	a.ret = stat(path, &st) ? -errno : 0;
+	a.val[0] = a.ret ? 0 : st.st_uid;
+	if (w->o.record)
+		tell(w, &a);
+	if (!a.ret)
+		*uid = st.st_uid;
+	return a.ret;
 }
 
 int world__exe(struct world *w, pid_t pid, char *buf, size_t len)
 {
+	struct rt_answer a = { .type = REC_EXE, .pid = pid };
 	char fn[64];
 	ssize_t n;
 
+	if (w->o.replay) {
+		if (!ask(w, &a))
+			return -EIO;
+		if (a.ret <= 0)
+			return a.ret;
+		copy_str(buf, len, a.astr, a.alen);
+		return (int)strlen(buf);
+	}
 	snprintf(fn, sizeof(fn), "/proc/%d/exe", pid);
 	n = readlink(fn, buf, len - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return (int)n;
+	if (n >= 0)
+		buf[n] = 0;
+	a.ret = n < 0 ? -errno : (int)n;
+	if (w->o.record) {
+		a.astr = n < 0 ? "" : buf;
+		a.alen = n < 0 ? 0 : (uint32_t)n;
+		tell(w, &a);
+	}
+	return a.ret;
 }
 
 bool world__exec_file(struct world *w, const char *given, uint64_t ino, uint32_t dev, char *real, size_t len)
 {
+	struct rt_answer a = { .type = REC_EXEC_FILE, .num = ino, .num2 = dev, .qstr = given,
+			       .qlen = (uint32_t)strlen(given) };
 	char buf[PATH_MAX];
 	struct stat st;
+	bool yes;
 
-	if (!realpath(given, buf) || stat(buf, &st) || st.st_ino != ino || kernel_dev(st.st_dev) != dev)
+	if (w->o.replay) {
+		if (!ask(w, &a) || !a.ret)
+			return false;
+		copy_str(real, len, a.astr, a.alen);
+		return true;
+	}
+	yes = realpath(given, buf) && !stat(buf, &st) && st.st_ino == ino && kernel_dev(st.st_dev) == dev;
+	if (w->o.record) {
+		a.ret = yes;
+		a.astr = yes ? buf : "";
+		a.alen = yes ? (uint32_t)strlen(buf) : 0;
+		tell(w, &a);
+	}
+	if (!yes)
 		return false;
 	snprintf(real, len, "%s", buf);
 	return true;
 }
 
-char *world__proc_text(struct world *w, pid_t pid, const char *name)
+static char *proc_text(pid_t pid, const char *name, size_t *outlen)
 {
 	char path[64], *buf = NULL;
 	size_t cap = 0, len = 0, r;
@@ -94,67 +259,193 @@ char *world__proc_text(struct world *w, pid_t pid, const char *name)
 	} while (r);
 	fclose(f);
 	buf[len] = 0;
+	*outlen = len;
 	return buf;
+}
+
+char *world__proc_text(struct world *w, pid_t pid, const char *name)
+{
+	struct rt_answer a = { .type = REC_PROC_FILE, .pid = pid, .qstr = name, .qlen = (uint32_t)strlen(name) };
+	size_t len = 0;
+	char *text;
+
+	if (w->o.replay)
+		return ask(w, &a) && a.ret ? dup_str(a.astr, a.alen) : NULL;
+	text = proc_text(pid, name, &len);
+	if (w->o.record) {
+		a.ret = text != NULL;
+		a.astr = text ? text : "";
+		a.alen = (uint32_t)len;
+		tell(w, &a);
+	}
+	return text;
 }
 
 const char *world__symbol(struct world *w, const char *path, uint64_t file_off, uint64_t *sym_off)
 {
-	const struct elf_syms *es = elfsyms__get(path);
+	struct rt_answer a = { .type = REC_SYMBOL, .num = file_off, .qstr = path, .qlen = (uint32_t)strlen(path) };
+	const struct elf_syms *es;
+	const char *name;
 
-	return es ? elfsyms__lookup(es, file_off, sym_off) : NULL;
+	if (w->o.replay) {
+		if (!ask(w, &a) || !a.ret)
+			return NULL;
+		*sym_off = a.val[0];
+		return intern_str(a.astr, a.alen);
+	}
+	es = elfsyms__get(path);
+	name = es ? elfsyms__lookup(es, file_off, sym_off) : NULL;
+	if (w->o.record) {
+		a.ret = name != NULL;
+		a.val[0] = name ? *sym_off : 0;
+		a.astr = name ? name : "";
+		a.alen = (uint32_t)strlen(a.astr);
+		tell(w, &a);
+	}
+	return name;
 }
 
 bool world__is_go(struct world *w, const char *path)
 {
-	return elfsyms__is_go(elfsyms__get(path));
+	struct rt_answer a = { .type = REC_IS_GO, .qstr = path, .qlen = (uint32_t)strlen(path) };
+
+	if (w->o.replay)
+		return ask(w, &a) && a.ret;
+	a.ret = elfsyms__is_go(elfsyms__get(path));
+	if (w->o.record)
+		tell(w, &a);
+	return a.ret;
 }
 
 bool world__text_offset(struct world *w, const char *path, uint64_t *off)
 {
-	return elfsyms__text_offset(elfsyms__get(path), off);
+	struct rt_answer a = { .type = REC_TEXT_OFFSET, .qstr = path, .qlen = (uint32_t)strlen(path) };
+
+	if (w->o.replay) {
+		if (!ask(w, &a) || !a.ret)
+			return false;
+		*off = a.val[0];
+		return true;
+	}
+	a.ret = elfsyms__text_offset(elfsyms__get(path), &a.val[0]);
+	if (w->o.record)
+		tell(w, &a);
+	if (a.ret)
+		*off = a.val[0];
+	return a.ret;
 }
 
 const char *world__perfmap(struct world *w, pid_t pid, uid_t uid, uint64_t ip)
 {
-	return perfmap__lookup(pid, uid, w->o.perfmap_not_before, ip);
+	struct rt_answer a = { .type = REC_PERFMAP, .pid = pid, .num = ip, .num2 = uid };
+	const char *name;
+
+	if (w->o.replay)
+		return ask(w, &a) && a.ret ? intern_str(a.astr, a.alen) : NULL;
+	name = perfmap__lookup(pid, uid, w->o.perfmap_not_before, ip);
+	if (w->o.record) {
+		a.ret = name != NULL;
+		a.astr = name ? name : "";
+		a.alen = (uint32_t)strlen(a.astr);
+		tell(w, &a);
+	}
+	return name;
 }
 
 void world__perfmap_expire(struct world *w)
 {
-	perfmap__expire();
+	if (!w->o.replay)
+		perfmap__expire();
 }
 
 int world__read_stack(struct world *w, int32_t id, uint64_t *ips, int max)
 {
-	return w->o.read_stack ? w->o.read_stack(w->o.ctx, id, ips, max) : -ENOSYS;
+	struct rt_answer a = { .type = REC_STACK, .pid = id };
+
+	if (w->o.replay) {
+		if (!ask(w, &a))
+			return -EIO;
+		if (a.ret > max) {
+			world__replay_fail(w, "corrupt: a recorded stack deeper than a stack can be");
+			return -EIO;
+		}
+		if (a.ret > 0)
+			memcpy(ips, a.ips, (size_t)a.ret * sizeof(*ips));
+		return a.ret;
+	}
+	a.ret = w->o.read_stack ? w->o.read_stack(w->o.ctx, id, ips, max) : -ENOSYS;
+	if (w->o.record) {
+		a.ips = ips;
+		tell(w, &a);
+	}
+	return a.ret;
 }
 
 void world__drop_stack(struct world *w, int32_t id)
 {
-	if (w->o.drop_stack)
+	if (w->o.drop_stack && !w->o.replay)
 		w->o.drop_stack(w->o.ctx, id);
 }
 
 int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out)
 {
-	return w->o.exit_info ? w->o.exit_info(w->o.ctx, tgid, out) : -ENOSYS;
+	struct rt_answer a = { .type = REC_EXIT, .pid = (int32_t)tgid };
+
+	if (w->o.replay) {
+		if (!ask(w, &a))
+			return -EIO;
+		out->maxrss_bytes = a.val[0];
+		out->exit_code = a.val[1];
+		return a.ret > 0 ? -EIO : a.ret;
+	}
+	a.ret = w->o.exit_info ? w->o.exit_info(w->o.ctx, tgid, out) : -ENOSYS;
+	if (w->o.record) {
+		a.val[0] = a.ret ? 0 : out->maxrss_bytes;
+		a.val[1] = a.ret ? 0 : out->exit_code;
+		tell(w, &a);
+	}
+	return a.ret;
 }
 
 int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 {
+	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
 	struct tm_unwind_proc up;
 	int err;
 
-	if (!w->unwind)
-		return 0;
-	unwind__proc_ranges(w->unwind, pm, &up);
-	err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up);
-	return err < 0 ? err : err ? -EIO : 0;
+	if (w->o.replay)
+		return ask(w, &a) ? a.ret : -EIO;
+	if (!w->unwind) {
+		a.ret = 0;
+	} else {
+		unwind__proc_ranges(w->unwind, pm, &up);
+		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up);
+		a.ret = err < 0 ? err : err ? -EIO : 0;
+	}
+	if (w->o.record)
+		tell(w, &a);
+	return a.ret;
 }
 
 void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows)
 {
+	struct rt_answer a = { .type = REC_UNWIND_STATS };
+
 	*tables = *skipped = *rows = 0;
+	if (w->o.replay) {
+		if (ask(w, &a)) {
+			*tables = a.val[0];
+			*skipped = a.val[1];
+			*rows = a.val[2];
+		}
+		return;
+	}
 	if (w->unwind)
 		unwind__stats(w->unwind, tables, skipped, rows);
+	if (w->o.record) {
+		a.val[0] = *tables;
+		a.val[1] = *skipped;
+		a.val[2] = *rows;
+		tell(w, &a);
+	}
 }

@@ -3,7 +3,11 @@
  * /proc files of traced processes, the files they run (symbols, exec checks), perf maps of JIT
  * code, and the kernel side (stack map, exit records, unwind tables). Every answer is a plain
  * value, so that a run can be recorded and its answers replayed. Nothing else in the core opens
- * a file under /proc, reads an ELF file or a perf map, or calls into the tracer. */
+ * a file under /proc, reads an ELF file or a perf map, or calls into the tracer.
+ * Recording (world_opts.record) writes each question and its answer where it is asked, between
+ * the events; replaying (world_opts.replay) answers each question with the next record, refuses
+ * a question that differs from the recorded one, and touches neither the system nor the kernel
+ * (loading unwind tables and freeing stacks are then no-ops). */
 #ifndef TM_WORLD_H
 #define TM_WORLD_H
 #include <stdbool.h>
@@ -13,6 +17,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "procmaps.h"
+#include "recording.h"
 #include "taskmem.h"
 
 struct world_opts {
@@ -31,6 +36,9 @@ struct world_opts {
 	int (*set_unwind)(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up);
 	void *ctx;
 	time_t perfmap_not_before; /* perf maps older than this belong to an earlier pid */
+	struct rec_writer *record; /* record every answer here */
+	struct rec_reader *replay; /* answer from here only (the callbacks above are unused) */
+	const char *replay_path;   /* for the messages */
 };
 
 struct world;
@@ -71,4 +79,9 @@ int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out);
  * first sight); 0 (also without unwind tables) or -errno. */
 int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm);
 void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows);
+
+/* Replay: why the recording was refused (a one-line message), or NULL while all is well. */
+const char *world__replay_error(const struct world *w);
+/* Replay: the recording cannot be read on (its reader said why, or msg says). */
+void world__replay_fail(struct world *w, const char *msg);
 #endif

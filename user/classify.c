@@ -258,8 +258,11 @@ int classify(struct account *a, struct proc *p, int member, uint64_t addr, int32
 		m = addr ? account__find_map(a, p, addr) : NULL;
 		return label_id(CAT_FILE, m && m->path[0] ? basename_of(m->path) : "[unknown file]");
 	}
-	if (member == TM_SHMEMPAGES)
-		return label_id(CAT_FILE, "shmem");
+	if (member == TM_SHMEMPAGES) {
+		const struct map_entry *m = account__find_map(a, p, addr);
+
+		return shared_label(m ? m->path : NULL);
+	}
 	if (cause == TM_CAUSE_EXEC)
 		return label_id(CAT_STACK, "main"); /* execve copies argv/envp onto the new stack */
 	if (cause != TM_CAUSE_FAULT && cause != TM_CAUSE_SYSCALL)

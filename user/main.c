@@ -241,8 +241,8 @@ static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events,
 	*last_events = c[TM_CNT_EVENTS_PROCESSED];
 	*last_ns = now;
 	fprintf(stderr, "\r\033[K taskmem-trace %.1fs | RSS %.1f MiB:", (now - start) / 1e9,
-		tot.kernel / (1024.0 * 1024));
-	categories_with_unattributed(tot.cat, tot.kernel, cats);
+		tot.tree / (1024.0 * 1024));
+	categories_with_unattributed(tot.cat, tot.tree, cats);
 	for (k = 0; k < NR_CATS; k++)
 		fprintf(stderr, " %s %.1f", cat_names[k], cats[k] / (1024.0 * 1024));
 	fprintf(stderr, " | %.0f ev/s | dropped %llu", rate,

@@ -89,7 +89,7 @@ static const char doc[] =
 
 static const struct argp_option opts[] = {
 	{ "html", OPT_HTML, "FILE", 0, "Write an interactive report: flame graph, timeline (default when no output is given)", 0 },
-	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/1)", 0 },
+	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/2)", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0, "Write resident bytes at the peak as a gzipped pprof profile (go tool pprof)", 0 },
 	{ "trace", OPT_TRACE, "FILE", 0, "Write the timeline as Chrome trace-event counters (Perfetto, chrome://tracing)", 0 },
 	{ "folded", OPT_FOLDED, "FILE", 0, "Write resident bytes at the peak per stack, flamegraph.pl format", 0 },

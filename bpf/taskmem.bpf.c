@@ -584,10 +584,38 @@ static __always_inline int on_fault(unsigned long address, unsigned long error_c
 
 /* BTF-enabled raw tracepoints: cheaper per event than classic ones, and detached in
  * microseconds (each classic tracepoint costs an RCU grace period, ~65 ms, at exit). */
+#define X86_PF_PROT  0x1
+#define X86_PF_WRITE 0x2
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	return on_fault(address, error_code, false);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tm_event *e;
+	__u32 tv;
+
+	on_fault(address, error_code, false);
+	/* A write to a present page: after fork, the copy of a shared page (new memory with no RSS
+	 * change, so no rss_stat says so); user space knows which pages are shared. */
+	if ((error_code & (X86_PF_PROT | X86_PF_WRITE)) != (X86_PF_PROT | X86_PF_WRITE))
+		return 0;
+	tv = traced_value(id >> 32);
+	if (!tv)
+		return 0;
+	count(TM_CNT_WRITE_FAULTS);
+	e = event_reserve(TM_CNT_DROP_COW);
+	if (!e)
+		return 0;
+	e->kind = TM_EV_COW;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->addr = address;
+	e->arg = error_code;
+	e->stack_id = user_stack(ctx, tv);
+	if (on_own_frame(address))
+		e->flags |= TM_F_ON_STACK;
+	event_submit(e);
+	return 0;
 }
 
 /* copy_to_user() and friends touching fresh user pages (read() into a new buffer).

@@ -41,7 +41,11 @@
 	X(TRACED_MAP_FULL, "process_map_full", "process map full", LOSS,                           \
 	  "traced-process map full: a child process was not followed (--max-processes)")           \
 	X(UNWIND_STOP, "cfi_no_row", "CFI walks cut short", LOSS,                                  \
-	  "a CFI walk stopped early: code in a file with a table, but no row for it")
+	  "a CFI walk stopped early: code in a file with a table, but no row for it")               \
+	X(WRITE_FAULTS, "write_protect_faults", "write faults on present pages", INFO,             \
+	  "write faults of traced tasks on present pages (copy-on-write candidates)")              \
+	X(DROP_COW, "dropped_cow_ringbuf_full", "copy-on-write records lost", DROP,                \
+	  "write-fault records lost, ring buffer full (a shared page written then stays shared)")
 
 /* counted in user space, by the accountant and the unwind cache */
 #define TM_USER_COUNTERS(X)                                                                        \
@@ -70,7 +74,9 @@
 	X(CFI_TABLES_SKIPPED, "cfi_tables_skipped", "CFI tables skipped", LOSS,                    \
 	  "files whose unwind table was not loaded (too large, no room, refused): frame pointers") \
 	X(CFI_SET_FAILED, "cfi_set_failed", "CFI ranges not set", LOSS,                            \
-	  "a process's unwind ranges could not be given to the kernel")
+	  "a process's unwind ranges could not be given to the kernel")                            \
+	X(COW_COPIES, "cow_copies", "copy-on-write copies", INFO,                                  \
+	  "pages shared in the tree (after fork) that a write gave the writer its own copy of")
 
 #define TM_COUNTERS(X) TM_KERNEL_COUNTERS(X) TM_USER_COUNTERS(X)
 

@@ -27,6 +27,7 @@ enum tm_event_kind {
 	TM_EV_FORK,      /* a new process (not a thread) joined the traced tree */
 	TM_EV_EXEC,      /* a traced process exec'd */
 	TM_EV_EXIT,      /* a traced thread exited; flags has TM_F_GROUP_DEAD when it was the last */
+	TM_EV_COW,       /* a write fault on a present page (copy-on-write, or none): addr, stack */
 };
 
 /* What the task was doing when an RSS counter changed. */

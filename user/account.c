@@ -10,6 +10,7 @@
 #define HUGE_SIZE (2ull << 20)
 #define MAP_STACK_FLAG 0x20000
 #define MAP_FIXED_FLAG 0x10
+#define MAP_SHARED_FLAG 0x01
 #define MAP_GROWSDOWN_FLAG 0x100
 #define MADV_DONTNEED 4
 
@@ -123,10 +124,26 @@ static struct mm *mm_for_rss(struct account *a, const struct tm_event *e)
 	}
 }
 
+/* The identity of the file or shared memory page at addr (frames.h), or 0 if its mapping is
+ * not known. A mapping made since the maps were read (shmat makes one without mmap) is looked
+ * for once more. */
+static uint64_t page_ident(struct account *a, struct proc *p, uint64_t addr)
+{
+	const struct map_entry *m = account__find_map(a, p, addr);
+
+	if (!m && !p->maps_stale) {
+		p->maps_stale = true;
+		m = account__find_map(a, p, addr);
+	}
+	if (!m || !map_entry__is_file(m))
+		return 0;
+	return frames__file_ident(m->dev, m->ino, m->off + ((addr & ~(PAGE_SIZE - 1)) - m->start));
+}
+
 /* Growth: a record for the new bytes, in the bucket of their label and stack. */
 static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e, int64_t delta)
 {
-	uint64_t key = PAGES_UNPLACED;
+	uint64_t key = PAGES_UNPLACED, ident = 0;
 	struct proc *p = mm->proc;
 	struct bucket *bk;
 	uint32_t b;
@@ -139,15 +156,21 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 		a->st.stacks_missing++;
 	if (!p) {
 		/* a forked child's copy before its fork event: placed when it is named */
-		pages__add(mm->pages, e->member, key, 0, delta);
+		pages__add_pending(mm->pages, e->member, delta);
 	} else {
+		/* a page of a file or shared memory: counted once however many processes map it */
+		if (e->member != TM_ANONPAGES && key != PAGES_UNPLACED)
+			ident = page_ident(a, p, e->addr);
 		b = timeline__bucket(&a->tl, p, resolve__classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK),
 				     e->stack_id);
 		bk = &a->tl.buckets[b];
 		if (!bk->cur && !bk->peak)
 			account__stack(a, p, e->stack_id); /* symbolize while the process lives */
 		a->tl.buckets[b].grows++;
-		pages__add(mm->pages, e->member, key, b, delta);
+		if (ident)
+			pages__add_ident(mm->pages, e->member, key, b, delta, ident);
+		else
+			pages__add(mm->pages, e->member, key, b, delta);
 	}
 	timeline__grew(&a->tl, p, e->ts);
 }
@@ -231,7 +254,7 @@ static void on_mmap(struct account *a, struct proc *p, const struct tm_event *e)
 		r.flags |= outer->flags & (MAP_STACK_FLAG | MAP_GROWSDOWN_FLAG);
 	}
 	regions__insert(&p->regions, &r);
-	if (r.kind == REG_FILE)
+	if (r.kind == REG_FILE || (r.flags & MAP_SHARED_FLAG)) /* shared memory: pages by object */
 		p->maps_stale = true;
 }
 
@@ -270,6 +293,25 @@ static void on_mapping(struct account *a, struct proc *p, const struct tm_event 
 
 /* ---- process lifecycle ---- */
 
+struct fork_ctx {
+	struct account *a;
+	struct proc *child;
+};
+
+/* pages_bucket_fn: the child's copy is under the label and stack of the parent's bytes */
+static uint32_t child_bucket(void *ctx, uint32_t parent_bucket)
+{
+	struct fork_ctx *fc = ctx;
+	const struct bucket *pb = &fc->a->tl.buckets[parent_bucket];
+	uint32_t b;
+
+	if (!pb->proc) /* the bucket table was full */
+		return parent_bucket;
+	b = timeline__bucket(&fc->a->tl, fc->child, pb->label, pb->stack_id);
+	account__stack(fc->a, fc->child, pb->stack_id); /* the parent may exit first */
+	return b;
+}
+
 static void on_fork(struct account *a, const struct tm_event *e)
 {
 	struct proc *parent = proc_of_pid(&a->m, (pid_t)e->tgid);
@@ -279,15 +321,40 @@ static void on_fork(struct account *a, const struct tm_event *e)
 	child->comm = intern(e->comm);
 	proc_inherit(child, parent);
 	if (mm) {
-		uint32_t b = timeline__bucket(&a->tl, child, label_id(CAT_OTHER, "inherited"), -1);
+		struct fork_ctx fc = { a, child };
+		uint32_t b;
 
 		mm->proc = child;
 		child->mm = mm;
 		child->kernel = mm->total;
-		/* the pages copied from the parent, counted before the child had a name */
+		/* the parent's anonymous pages, shared until a write copies one (pages__cow) */
+		if (parent && parent->mm && !mm->unknown_base)
+			pages__fork(parent->mm->pages, mm->pages, child_bucket, &fc);
+		/* what the kernel copied beyond them (file pages of private mappings, pages the
+		 * parent's records missed) stays unplaced */
+		b = timeline__bucket(&a->tl, child, label_id(CAT_OTHER, "inherited"), -1);
 		pages__rebucket(mm->pages, PAGES_UNPLACED, b);
 		timeline__mark_proc(&a->tl, child);
+		timeline__grew(&a->tl, child, e->ts);
 	}
+}
+
+/* A write fault on a present page: if it is an anonymous page the tree shares, the write gives
+ * this process a copy of its own (no RSS change): new memory of the faulting stack. */
+static void on_cow(struct account *a, const struct tm_event *e)
+{
+	struct proc *p = proc_of_pid(&a->m, (pid_t)e->tgid);
+	uint32_t b;
+
+	if (!p || !p->mm || !pages__cow_shared(p->mm->pages, e->addr))
+		return;
+	a->st.cow_copies++;
+	b = timeline__bucket(&a->tl, p, resolve__classify(a, p, TM_ANONPAGES, e->addr, e->stack_id, TM_CAUSE_FAULT,
+						 e->flags & TM_F_ON_STACK), e->stack_id);
+	if (!a->tl.buckets[b].cur && !a->tl.buckets[b].peak)
+		account__stack(a, p, e->stack_id);
+	pages__cow(p->mm->pages, e->addr, b);
+	timeline__grew(&a->tl, p, e->ts);
 }
 
 /* The process is gone before its maps could be read: its binary's code, from what the exec
@@ -373,6 +440,9 @@ void account__event(struct account *a, const struct tm_event *e)
 		return;
 	case TM_EV_EXIT:
 		on_exit_ev(a, e);
+		return;
+	case TM_EV_COW:
+		on_cow(a, e);
 		return;
 	}
 	p = proc_of_pid(&a->m, (pid_t)e->tgid);

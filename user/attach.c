@@ -156,7 +156,7 @@ int account__attach(struct account *a, pid_t pid)
 		if (i != TM_SWAPENTS)
 			mm->total += mm->last[i];
 	p->kernel = mm->total;
-	a->tl.kernel += mm->total;
+	timeline__kernel(&a->tl, NULL, mm->total);
 	add_preexisting(a, p, mm, smaps);
 	timeline__mark_proc(&a->tl, p);
 	timeline__grew(&a->tl, NULL, a->o.start_ts); /* the tree's peak */

@@ -338,8 +338,8 @@ int classify(const struct classify_in *in)
 		path = in->addr ? in->map_path(in->ctx) : NULL;
 		return label_id(CAT_FILE, path && path[0] ? basename_of(path) : "[unknown file]");
 	}
-	if (in->member == TM_SHMEMPAGES)
-		return label_id(CAT_FILE, "shmem");
+	if (in->member == TM_SHMEMPAGES) /* by the object: shared/sysv, shared/memfd:NAME ... */
+		return shared_label(in->addr ? in->map_path(in->ctx) : NULL);
 	if (in->cause == TM_CAUSE_EXEC)
 		return label_id(CAT_STACK, "main"); /* execve copies argv/envp onto the new stack */
 	if (in->cause != TM_CAUSE_FAULT && in->cause != TM_CAUSE_SYSCALL)

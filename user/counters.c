@@ -47,4 +47,5 @@ void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUN
 	c[TM_CNT_CFI_ROWS] = st->cfi_rows;
 	c[TM_CNT_CFI_TABLES_SKIPPED] = st->cfi_skipped;
 	c[TM_CNT_CFI_SET_FAILED] = st->unwind_set_failed;
+	c[TM_CNT_COW_COPIES] = st->cow_copies;
 }

@@ -65,9 +65,11 @@ static void put_header(FILE *f, const struct account *a, const struct report_inf
 	}
 	fprintf(f, "],\"exit_code\":%d,\"exit\":", ri->exit_code);
 	json_str(f, ri->exit_desc);
-	fprintf(f, ",\"duration_s\":%.6f,\"interval_s\":%.6f,\"peak_t_s\":%.6f,\"peak_bytes\":%lld",
+	/* peak_bytes: the tree's, each page once; peak_sum_bytes: the sum of the processes' RSS */
+	fprintf(f, ",\"duration_s\":%.6f,\"interval_s\":%.6f,\"peak_t_s\":%.6f,\"peak_bytes\":%lld,\"peak_sum_bytes\":%lld",
 		ri->duration_s, ri->interval_ns / 1e9,
-		t.peak_ts > t.start_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0, (long long)t.peak_kernel);
+		t.peak_ts > t.start_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0, (long long)t.peak_tree,
+		(long long)t.peak_kernel);
 	/* the summary's facts: [wording, value, is a loss] */
 	counters__collect(a, ri->counters, cnt);
 	fprintf(f, ",\"events\":[");
@@ -155,7 +157,7 @@ static void put_samples(FILE *f, const struct account *a, const uint32_t *row_of
 
 		view__sample(a, i, s);
 		vals = s->absolute ? tmp : rval;
-		fprintf(f, "%s{\"t\":%.6f,\"k\":%lld,\"c\":[", i ? ",\n" : "", s->t / 1e9, (long long)s->kernel);
+		fprintf(f, "%s{\"t\":%.6f,\"k\":%lld,\"c\":[", i ? ",\n" : "", s->t / 1e9, (long long)s->tree);
 		put_cats(f, s->cat);
 		fprintf(f, "],\"p\":[");
 		for (j = 0; j < s->nprocs; j++) {

@@ -118,7 +118,7 @@ static const struct argp_option record_opts[] = {
 
 static const struct argp_option opts[] = {
 	{ "html", OPT_HTML, "FILE", 0, "Write an interactive report: flame graph, timeline (default when no output is given)", 0 },
-	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/1)", 0 },
+	{ "json", OPT_JSON, "FILE", 0, "Write the full report as JSON (schema taskmem-trace/2)", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0, "Write resident bytes at the peak as a gzipped pprof profile (go tool pprof)", 0 },
 	{ "trace", OPT_TRACE, "FILE", 0, "Write the timeline as Chrome trace-event counters (Perfetto, chrome://tracing)", 0 },
 	{ "folded", OPT_FOLDED, "FILE", 0, "Write resident bytes at the peak per stack, flamegraph.pl format", 0 },
@@ -282,8 +282,8 @@ static void live_status(struct tracer *t, uint64_t start, uint64_t *last_events,
 	*last_events = c[TM_CNT_EVENTS_PROCESSED];
 	*last_ns = now;
 	fprintf(stderr, "\r\033[K taskmem-trace %.1fs | RSS %.1f MiB:", (now - start) / 1e9,
-		tot.kernel / (1024.0 * 1024));
-	categories_with_unattributed(tot.cat, tot.kernel, cats);
+		tot.tree / (1024.0 * 1024));
+	categories_with_unattributed(tot.cat, tot.tree, cats);
 	for (k = 0; k < NR_CATS; k++)
 		fprintf(stderr, " %s %.1f", cat_names[k], cats[k] / (1024.0 * 1024));
 	fprintf(stderr, " | %.0f ev/s | dropped %llu", rate,

@@ -11,6 +11,7 @@ void model__init(struct model *m, pages_moved_fn moved, void *ctx)
 	m->pending_mm = hashmap__new();
 	m->moved = moved;
 	m->moved_ctx = ctx;
+	m->frames = frames__new();
 }
 
 static void mm_free(struct mm *mm)
@@ -40,6 +41,7 @@ void model__free(struct model *m)
 	hashmap__free(m->cur_proc);
 	hashmap__free(m->mms);
 	hashmap__free(m->pending_mm);
+	frames__free(m->frames);
 }
 
 struct proc *proc_new(struct model *m, pid_t pid, uint64_t ts)
@@ -103,7 +105,7 @@ struct mm *mm_new(struct model *m, uint32_t mm_id, struct proc *p)
 
 	mm->mm_id = mm_id;
 	mm->proc = p;
-	mm->pages = pages__new(m->moved, m->moved_ctx);
+	mm->pages = pages__new(m->moved, m->moved_ctx, m->frames);
 	*hashmap__upsert(m->mms, mm_id, NULL) = (uint64_t)(uintptr_t)mm;
 	if (p && !p->mm)
 		p->mm = mm;

@@ -69,6 +69,7 @@ struct model {
 	struct hashmap *pending_mm;   /* parent tid -> child's struct mm * (fork copy seen first) */
 	pages_moved_fn moved;         /* given to every mm's pages */
 	void *moved_ctx;
+	struct frames *frames;        /* pages more than one mm may hold, counted once */
 };
 
 void model__init(struct model *m, pages_moved_fn moved, void *ctx);

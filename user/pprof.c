@@ -163,7 +163,7 @@ int report__pprof(const char *path, const struct account *a, const struct report
 		int c;
 
 		view__totals(a, &t);
-		unattr = categories_with_unattributed(t.peak_cat, t.peak_kernel, cats);
+		unattr = categories_with_unattributed(t.peak_cat, t.peak_tree, cats);
 		if (unattr > 0) {
 			const char *fr[2] = { intern("other/[unattributed]"), intern("other") };
 

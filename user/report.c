@@ -15,7 +15,7 @@
 /* Categories at the tree's peak; bytes nobody could be credited with go to other. */
 static void peak_categories(const struct view_totals *t, int64_t out[NR_CATS], int64_t *unattributed)
 {
-	*unattributed = categories_with_unattributed(t->peak_cat, t->peak_kernel, out);
+	*unattributed = categories_with_unattributed(t->peak_cat, t->peak_tree, out);
 }
 
 static void bucket_row(const struct account *a, size_t i, struct stack_row *r, struct view_bucket *bk)
@@ -201,8 +201,10 @@ static void print_processes(FILE *f, const struct account *a)
 	}
 	qsort(sorted, np, sizeof(*sorted), cmp_proc_peak);
 	/* "kernel" is the kernel's own high-water mark for the pid (all its images), at its exit */
-	fprintf(f, "processes (by own peak, MiB):\n  %7s %-16s %9s %9s %9s %9s %9s %9s %9s\n", "pid", "comm",
-		"peak", "kernel", "stack", "heap", "runtime", "file", "other");
+	fprintf(f, "processes (by own peak, MiB):\n  %7s %-16s %9s %9s", "pid", "comm", "peak", "kernel");
+	for (c = 0; c < NR_CATS; c++)
+		fprintf(f, " %9s", cat_names[c]);
+	fputc('\n', f);
 	for (i = 0; i < np; i++) {
 		const struct view_proc *p = sorted[i];
 		int64_t pc[NR_CATS];
@@ -251,12 +253,12 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 	fprintf(f, "%s -- %s, %.2f s\n", ri->argc > 6 ? " ..." : "", ri->exit_desc, ri->duration_s);
 	if (ri->run_as)
 		fprintf(f, "command run as %s\n", ri->run_as);
-	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s (the kernel's rss_stat counters: %.1f MiB)\n",
-		t.peak_kernel / MIB, t.peak_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
+	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s, each page once (sum of the processes' RSS: %.1f MiB)\n",
+		t.peak_tree / MIB, t.peak_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
 		t.peak_kernel / MIB);
 	for (c = 0; c < NR_CATS; c++)
 		fprintf(f, "  %-8s %10.1f MiB  %5.1f%%\n", cat_names[c], cats[c] / MIB,
-			t.peak_kernel ? 100.0 * cats[c] / t.peak_kernel : 0.0);
+			t.peak_tree ? 100.0 * cats[c] / t.peak_tree : 0.0);
 	if (unattr)
 		fprintf(f, "  (other includes %.2f MiB whose pages could not be credited to a stack)\n", unattr / MIB);
 
@@ -405,7 +407,7 @@ int report__json(const char *path, const struct account *a, const struct report_
 	f = o.f;
 	view__totals(a, &t);
 	peak_categories(&t, cats, &unattr);
-	fprintf(f, "{\n  \"schema\": \"taskmem-trace/1\",\n  \"command\": [");
+	fprintf(f, "{\n  \"schema\": \"taskmem-trace/2\",\n  \"command\": [");
 	for (c = 0; c < ri->argc; c++) {
 		fprintf(f, "%s", c ? ", " : "");
 		json_str(f, ri->argv[c]);
@@ -413,9 +415,10 @@ int report__json(const char *path, const struct account *a, const struct report_
 	fprintf(f, "],\n  \"exit_code\": %d,\n  \"exit\": ", ri->exit_code);
 	json_str(f, ri->exit_desc);
 	fprintf(f, ",\n  \"duration_s\": %.6f,\n  \"interval_s\": %.6f,\n", ri->duration_s, ri->interval_ns / 1e9);
-	fprintf(f, "  \"peak\": {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
+	fprintf(f, "  \"peak\": {\"t_s\": %.6f, \"rss_bytes\": %lld, \"rss_sum_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
 		   "\"unattributed_bytes\": %lld,\n    \"categories\": ",
-		ts_s(&t, t.peak_ts), (long long)t.peak_kernel, (long long)t.peak_kernel, (long long)unattr);
+		ts_s(&t, t.peak_ts), (long long)t.peak_tree, (long long)t.peak_kernel, (long long)t.peak_kernel,
+		(long long)unattr);
 	json_cats(f, cats);
 	/* finer labels at the peak */
 	fprintf(f, ",\n    \"labels\": {");
@@ -471,10 +474,10 @@ int report__json(const char *path, const struct account *a, const struct report_
 		int64_t sc[NR_CATS];
 
 		view__sample(a, i, &s);
-		categories_with_unattributed(s.cat, s.kernel, sc);
-		fprintf(f, "%s\n    {\"t_s\": %.6f, \"rss_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
+		categories_with_unattributed(s.cat, s.tree, sc);
+		fprintf(f, "%s\n    {\"t_s\": %.6f, \"rss_bytes\": %lld, \"rss_sum_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
 			   "\"unattributed_bytes\": %lld, \"categories\": ",
-			i ? "," : "", s.t / 1e9, (long long)s.kernel, (long long)s.kernel,
+			i ? "," : "", s.t / 1e9, (long long)s.tree, (long long)s.kernel, (long long)s.kernel,
 			(long long)(sc[CAT_OTHER] - s.cat[CAT_OTHER]));
 		json_cats(f, sc);
 		fprintf(f, ", \"processes\": [");
@@ -580,7 +583,7 @@ int report__trace(const char *path, const struct account *a, const struct report
 		int64_t sc[NR_CATS];
 
 		view__sample(a, i, &s);
-		categories_with_unattributed(s.cat, s.kernel, sc);
+		categories_with_unattributed(s.cat, s.tree, sc);
 		trace_counter(o.f, &first, "resident bytes", 0, s.t, sc);
 		for (j = 0; j < s.nprocs; j++) {
 			const struct sample_proc *sp = &s.procs[j];
@@ -595,7 +598,7 @@ int report__trace(const char *path, const struct account *a, const struct report
 	view__totals(a, &t);
 	fprintf(o.f, "\n], \"metadata\": {\"tool\": \"taskmem-trace\", \"peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, "
 		     "\"dropped\": %llu}}\n",
-		(long long)t.peak_kernel, t.peak_ts > t.start_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
+		(long long)t.peak_tree, t.peak_ts > t.start_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
 		(unsigned long long)counters__dropped(cnt));
 	return outfile__close(&o);
 }

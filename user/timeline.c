@@ -41,12 +41,32 @@ void timeline__mark_proc(struct timeline *tl, struct proc *p)
 	tl->dirty_procs[tl->ndirty_procs++] = p;
 }
 
-void timeline__moved(void *ctx, uint32_t b, int64_t bytes)
+/* The tree's RSS changed by delta: a fall from a new high freezes the peak first. */
+static void tree_changed(struct timeline *tl, int64_t delta)
+{
+	if (delta < 0 && tl->at_peak)
+		timeline__snapshot_peak(tl);
+	tl->tree += delta;
+	tl->changed = true;
+}
+
+void timeline__moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
 {
 	struct timeline *tl = ctx;
 	struct bucket *bk = &tl->buckets[b];
 	enum tm_cat cat = label_get(bk->label)->cat;
 
+	/* tree = kernel - (bytes in the process view only) + (bytes in the tree view only) */
+	if (views == PAGES_PROC)
+		tree_changed(tl, -bytes);
+	else if (views == PAGES_TREE)
+		tree_changed(tl, bytes);
+	if ((views & PAGES_PROC) && bk->proc) {
+		bk->proc->cat[cat] += bytes;
+		timeline__mark_proc(tl, bk->proc);
+	}
+	if (!(views & PAGES_TREE))
+		return;
 	if (!bk->dirty) {
 		bk->dirty = true;
 		GROW(tl->dirty_buckets, tl->dirty_bucket_cap, tl->ndirty_buckets + 1);
@@ -58,10 +78,6 @@ void timeline__moved(void *ctx, uint32_t b, int64_t bytes)
 		tl->sdirty_buckets[tl->nsdirty_buckets++] = b;
 	}
 	bk->cur += bytes;
-	if (bk->proc) {
-		bk->proc->cat[cat] += bytes;
-		timeline__mark_proc(tl, bk->proc);
-	}
 	tl->cat[cat] += bytes;
 	tl->changed = true;
 }
@@ -88,6 +104,7 @@ uint32_t timeline__bucket(struct timeline *tl, struct proc *p, int label, int32_
 void timeline__kernel(struct timeline *tl, struct proc *p, int64_t delta)
 {
 	tl->kernel += delta;
+	tl->tree += delta;
 	if (p) {
 		p->kernel += delta;
 		timeline__mark_proc(tl, p);
@@ -109,7 +126,8 @@ void timeline__grew(struct timeline *tl, struct proc *p, uint64_t ts)
 		p->own_peak_ts = ts;
 		memcpy(p->own_peak_cat, p->cat, sizeof(p->cat));
 	}
-	if (tl->kernel > tl->peak_kernel) {
+	if (tl->tree > tl->peak_tree) {
+		tl->peak_tree = tl->tree;
 		tl->peak_kernel = tl->kernel;
 		tl->peak_ts = ts;
 		tl->at_peak = true;
@@ -163,6 +181,7 @@ static void take_sample(struct timeline *tl, const struct model *m, uint64_t t)
 	s = &tl->samples[tl->nsamples++];
 	s->t = t - tl->start_ts;
 	s->kernel = tl->kernel;
+	s->tree = tl->tree;
 	memcpy(s->cat, tl->cat, sizeof(tl->cat));
 	s->first = tl->nsprocs;
 	/* processes with memory now, or that changed since the last sample */
@@ -218,6 +237,7 @@ static void insert_peak_sample(struct timeline *tl, const struct model *m)
 	s = &tl->samples[at];
 	s->t = tl->peak_ts - tl->start_ts;
 	s->kernel = tl->peak_kernel;
+	s->tree = tl->peak_tree;
 	memcpy(s->cat, tl->peak_cat, sizeof(tl->peak_cat));
 	s->first = tl->nsprocs;
 	for (i = 0; i < m->nprocs; i++) {

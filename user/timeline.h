@@ -23,7 +23,8 @@ struct bucket {
 
 struct sample {
 	uint64_t t;              /* ns since start */
-	int64_t kernel;
+	int64_t kernel;          /* the sum of the processes' RSS (the kernel's counters) */
+	int64_t tree;            /* the tree's, each page once */
 	int64_t cat[NR_CATS];
 	size_t first, n;         /* its sample_proc entries */
 	size_t bfirst, bn;       /* its sample_bucket entries: the buckets that changed since the
@@ -39,9 +40,12 @@ struct timeline {
 	size_t ndirty_buckets, dirty_bucket_cap;
 	struct proc **dirty_procs;
 	size_t ndirty_procs, dirty_proc_cap;
-	int64_t kernel;               /* the tree's RSS by the kernel's counters */
-	int64_t cat[NR_CATS];         /* attributed, per category */
-	int64_t peak_kernel, peak_cat[NR_CATS];
+	int64_t kernel;               /* the sum of the processes' RSS by the kernel's counters */
+	/* the tree's RSS, each page once: kernel less the bytes of records in the process view
+	 * only, plus the bytes of frames (in the tree view only) */
+	int64_t tree;
+	int64_t cat[NR_CATS];         /* attributed, per category (tree view) */
+	int64_t peak_tree, peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak */
 	uint64_t peak_ts;
 	bool at_peak;                 /* a new high not frozen yet */
 	struct sample *samples;
@@ -62,14 +66,16 @@ void timeline__init(struct timeline *tl, uint64_t start_ts, uint64_t interval_ns
 void timeline__free(struct timeline *tl);
 /* The bucket of p's bytes of label brought in by stack_id (made on first use). */
 uint32_t timeline__bucket(struct timeline *tl, struct proc *p, int label, int32_t stack_id);
-/* pages_moved_fn (ctx: the timeline): bytes added to or taken from bucket. */
-void timeline__moved(void *tl, uint32_t bucket, int64_t bytes);
+/* pages_moved_fn (ctx: the timeline): bytes added to or taken from bucket, in views: the
+ * tree view is the bucket's and the tree's, the process view the process's. */
+void timeline__moved(void *tl, uint32_t bucket, int64_t bytes, unsigned views);
 /* The kernel's counters of p (may be NULL) changed by delta. */
 void timeline__kernel(struct timeline *tl, struct proc *p, int64_t delta);
 /* An RSS change of p (may be NULL) by delta: a fall from a new high freezes the peak first. */
 void timeline__rss(struct timeline *tl, struct proc *p, int64_t delta);
 void timeline__mark_proc(struct timeline *tl, struct proc *p);
-/* After growth at ts: p's own peak and the tree's peak move up if passed. */
+/* After growth at ts (of p's RSS, or of the tree's: p may be NULL): p's own peak and the
+ * tree's peak move up if passed. */
 void timeline__grew(struct timeline *tl, struct proc *p, uint64_t ts);
 /* The tree is at a new peak and about to go down: freeze what changed since the last freeze. */
 void timeline__snapshot_peak(struct timeline *tl);

@@ -7,8 +7,10 @@ void view__totals(const struct account *a, struct view_totals *out)
 	const struct timeline *tl = &a->tl;
 
 	out->start_ts = a->o.start_ts;
+	out->tree = tl->tree;
 	out->kernel = tl->kernel;
 	memcpy(out->cat, tl->cat, sizeof(out->cat));
+	out->peak_tree = tl->peak_tree;
 	out->peak_kernel = tl->peak_kernel;
 	memcpy(out->peak_cat, tl->peak_cat, sizeof(out->peak_cat));
 	out->peak_ts = tl->peak_ts;
@@ -79,6 +81,7 @@ void view__sample(const struct account *a, size_t i, struct view_sample *out)
 
 	*out = (struct view_sample){
 		.t = s->t,
+		.tree = s->tree,
 		.kernel = s->kernel,
 		.procs = s->n ? tl->sprocs + s->first : NULL,
 		.nprocs = s->n,

@@ -30,6 +30,7 @@ struct account_stats {
 	uint64_t stacks_unreadable;  /* stack ids gone from the kernel's map before they were read */
 	uint64_t mm_reused;          /* a dead mm's id came back before its teardown was seen */
 	uint64_t unwind_set_failed;  /* a process's unwind ranges could not be given to the kernel */
+	uint64_t cow_copies;         /* shared anonymous pages a write copied */
 	size_t cfi_tables, cfi_skipped, cfi_rows; /* unwind tables loaded, refused; their rows */
 };
 
@@ -49,8 +50,10 @@ struct sample_bucket {
 /* Times are CLOCK_MONOTONIC ns, as start_ts. */
 struct view_totals {
 	uint64_t start_ts;                      /* launch (or attach) */
-	int64_t kernel, cat[NR_CATS];           /* the tree now: the kernel's counters, attributed */
-	int64_t peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak */
+	/* the tree now: its RSS, each page once (what the categories add up to, with what no record
+	 * holds), and the sum of the processes' RSS by the kernel's counters */
+	int64_t tree, kernel, cat[NR_CATS];
+	int64_t peak_tree, peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak (of tree) */
 	uint64_t peak_ts;                       /* 0: no growth seen */
 };
 
@@ -81,7 +84,7 @@ struct view_bucket {
 
 struct view_sample {
 	uint64_t t;              /* ns since start */
-	int64_t kernel, cat[NR_CATS];
+	int64_t tree, kernel, cat[NR_CATS]; /* as in view_totals */
 	const struct sample_proc *procs;
 	size_t nprocs;
 	/* the buckets that changed since the previous sample, or, when absolute (the exact peak,

@@ -44,7 +44,7 @@ try {
     ends.filter((p) => !paths.has(p)).slice(0, 3).join(" | "));
   const rootBytes = async () => +(await page.getAttribute(".fg-node[data-path='']", "data-bytes"));
   const peakRoot = await rootBytes();
-  check(peakRoot === J.peak.kernel_rss_bytes, `flame graph total ${peakRoot} != JSON peak ${J.peak.kernel_rss_bytes}`);
+  check(peakRoot === J.peak.rss_bytes, `flame graph total ${peakRoot} != JSON peak ${J.peak.rss_bytes}`);
   for (const cat of Object.keys(J.peak.categories)) {
     const want = J.peak.categories[cat];
     const el = await page.$(`.fg-node[data-path='${cat}']`);
@@ -56,7 +56,7 @@ try {
   const bigCat = Object.entries(J.peak.categories).sort((a, b) => b[1] - a[1])[0][0];
   await page.hover(`.fg-node[data-path='${bigCat}']`);
   const tipText = await page.textContent("#tip");
-  const stackShare = (100 * J.peak.categories[bigCat] / J.peak.kernel_rss_bytes).toFixed(1) + "%";
+  const stackShare = (100 * J.peak.categories[bigCat] / J.peak.rss_bytes).toFixed(1) + "%";
   check(await page.isVisible("#tip") && tipText.includes(stackShare) && /\d (B|KiB|MiB|GiB|TiB)\b/.test(tipText), `hover shows '${tipText}', want share ${stackShare}`);
 
   // search: a frame every stack run has matches, nonsense matches nothing
@@ -84,7 +84,7 @@ try {
   // timeline: choose an early moment; the flame graph becomes what the JSON timeline says then
   const box = await page.$eval("#timeline", (e) => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; });
   const tmax = Math.max(J.duration_s, J.timeline[J.timeline.length - 1].t_s);
-  const early = J.timeline.find((s) => s.t_s > 0 && s.rss_bytes > 0 && s.rss_bytes < 0.8 * J.peak.kernel_rss_bytes);
+  const early = J.timeline.find((s) => s.t_s > 0 && s.rss_bytes > 0 && s.rss_bytes < 0.8 * J.peak.rss_bytes);
   check(!!early, "no early sample in the JSON timeline to choose");
   if (early) {
     const left = +(await page.getAttribute("#timeline", "data-plot-left")); /* the plot's margin, fitted to its labels */

@@ -217,7 +217,13 @@ static void test_address_rules(void)
 	      "file pages with no address: unknown file, maps not asked");
 	in = fault_at(&f, 0x7f0000001000);
 	in.member = TM_SHMEMPAGES;
-	CHECK(classify(&in) == label_id(CAT_FILE, "shmem"), "shmem");
+	f.path = "/SYSV00000000";
+	CHECK(classify(&in) == label_id(CAT_SHARED, "sysv"), "shared memory: by its object (SysV)");
+	f.path = "/memfd:pool (deleted)";
+	CHECK(label_get(classify(&in))->cat == CAT_SHARED && strstr(label_get(classify(&in))->name, "memfd:pool"),
+	      "shared memory: a memfd by its name");
+	f.path = "/dev/zero (deleted)";
+	CHECK(classify(&in) == label_id(CAT_SHARED, "anon"), "shared memory: MAP_SHARED|MAP_ANONYMOUS");
 	in = fault_at(&f, 0x7f0000001000);
 	in.cause = TM_CAUSE_EXEC;
 	CHECK(classify(&in) == label_id(CAT_STACK, "main"), "execve's argv/envp");

@@ -91,17 +91,70 @@ static void test_regions(void)
 	free(rs.r);
 }
 
-/* pages.c reports every byte it moves through one callback: here, per bucket totals. */
-static int64_t moved_to[4];
+/* pages.c reports every byte it moves through one callback: here, per bucket totals in the
+ * process view (moved_to) and the tree view (tree_to). */
+static int64_t moved_to[8], tree_to[8];
 
-static void on_moved(void *ctx, uint32_t bucket, int64_t bytes)
+static void on_moved(void *ctx, uint32_t bucket, int64_t bytes, unsigned views)
 {
-	moved_to[bucket] += bytes;
+	if (views & PAGES_PROC)
+		moved_to[bucket] += bytes;
+	if (views & PAGES_TREE)
+		tree_to[bucket] += bytes;
+}
+
+static uint32_t child_bucket(void *ctx, uint32_t bucket)
+{
+	return bucket + 4; /* the child's bucket of the same label and stack */
+}
+
+/* A tree that shares pages: each counted once in the tree view, by every holder in the
+ * process view. */
+static void test_pages_shared(void)
+{
+	struct frames *fr = frames__new();
+	struct pages *parent = pages__new(on_moved, NULL, fr), *child = pages__new(on_moved, NULL, fr);
+	uint64_t base = 0x200000, id = frames__file_ident(8, 1234, 0);
+	int i;
+
+	memset(moved_to, 0, sizeof(moved_to));
+	memset(tree_to, 0, sizeof(tree_to));
+	for (i = 0; i < 8; i++)
+		pages__add(parent, TM_ANONPAGES, base + i * PAGE_SIZE, 1, PAGE_SIZE);
+	pages__add_pending(child, TM_ANONPAGES, 8 * PAGE_SIZE); /* the fork's copy, not named yet */
+	CHECK(!tree_to[0], "a pending copy is in no tree view");
+	CHECK(pages__fork(parent, child, child_bucket, NULL) == 8 * PAGE_SIZE, "fork shares the parent's pages");
+	CHECK(moved_to[1] == 8 * PAGE_SIZE && moved_to[5] == 8 * PAGE_SIZE, "both hold them (process view)");
+	CHECK(tree_to[1] == 8 * PAGE_SIZE && !tree_to[5], "the tree counts them once, where they were made");
+	CHECK(!pages__cow_shared(child, base + 9 * PAGE_SIZE), "a page not shared is not copied");
+	CHECK(pages__cow_shared(child, base + 100), "a shared page is");
+	pages__cow(child, base + 100, 6);
+	CHECK(tree_to[6] == PAGE_SIZE && moved_to[6] == PAGE_SIZE && moved_to[5] == 7 * PAGE_SIZE,
+	      "a copy-on-write is new memory of the writer");
+	CHECK(!pages__cow_shared(child, base + 100), "a copied page is the writer's own");
+	pages__drain(parent);
+	CHECK(!moved_to[1] && tree_to[1] == 7 * PAGE_SIZE, "the parent gone, its shared pages stay counted");
+	CHECK(!pages__cow_shared(child, base + PAGE_SIZE), "a page no one else holds is not copied");
+	pages__drain(child);
+	CHECK(!tree_to[1] && !tree_to[6] && !moved_to[5], "the last holder gone, the pages go");
+	/* a file page two processes map: once */
+	pages__add_ident(parent, TM_FILEPAGES, base, 2, 4 * PAGE_SIZE, id);
+	pages__add_ident(child, TM_FILEPAGES, base + PAGE_SIZE, 7, 4 * PAGE_SIZE, id);
+	CHECK(tree_to[2] == 4 * PAGE_SIZE && !tree_to[7] && moved_to[7] == 4 * PAGE_SIZE,
+	      "a file page is counted once, in its first bucket");
+	pages__sweep(parent, base, base + PAGE_SIZE);
+	CHECK(tree_to[2] == 4 * PAGE_SIZE, "still held by the other");
+	pages__take_near(child, TM_FILEPAGES, base + PAGE_SIZE, 4 * PAGE_SIZE);
+	CHECK(!tree_to[2] && !moved_to[7] && !frames__count(fr), "gone with its last holder");
+	pages__free(parent);
+	pages__free(child);
+	frames__free(fr);
 }
 
 static void test_pages(void)
 {
-	struct pages *pg = pages__new(on_moved, NULL);
+	struct frames *fr = frames__new();
+	struct pages *pg = pages__new(on_moved, NULL, fr);
 	uint64_t base = 0x100000;
 	int i;
 
@@ -128,7 +181,9 @@ static void test_pages(void)
 	CHECK(moved_to[1] == 4 * PAGE_SIZE, "take_any takes from anywhere");
 	pages__drain(pg);
 	CHECK(!moved_to[0] && !moved_to[1] && !moved_to[2] && !moved_to[3], "drain takes everything");
+	CHECK(!memcmp(moved_to, tree_to, sizeof(moved_to)), "records that count themselves: both views alike");
 	pages__free(pg);
+	frames__free(fr);
 }
 
 static void test_procmaps(void)
@@ -443,6 +498,7 @@ int main(void)
 	test_hashmap();
 	test_regions();
 	test_pages();
+	test_pages_shared();
 	test_procmaps();
 	test_elfsyms();
 	test_escape();

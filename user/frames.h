@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Pages more than one address space of the tree can hold, counted once: a file or shared
+ * memory page by its object and offset, an anonymous page by the fork that shared it. A frame
+ * holds the bytes the tree view counts for the page (in the bucket of the record that first
+ * brought it in) while records reference it. Frame id 0 is "none". */
+#ifndef TM_FRAMES_H
+#define TM_FRAMES_H
+#include <stdint.h>
+
+struct frame {
+	uint64_t ident;  /* its identity (0: an anonymous page shared by fork) */
+	uint64_t bytes;  /* counted once in the tree view, in bucket */
+	uint32_t bucket;
+	uint32_t refs;   /* records that reference it */
+};
+
+struct frames;
+struct frames *frames__new(void);
+void frames__free(struct frames *fr);
+/* The identity of the page at file offset off of the object (dev, ino): never 0. */
+uint64_t frames__file_ident(uint64_t dev, uint64_t ino, uint64_t off);
+/* The frame of ident, or 0. */
+uint32_t frames__find(struct frames *fr, uint64_t ident);
+/* A new frame (no references yet); ident 0 is not looked up. */
+uint32_t frames__make(struct frames *fr, uint64_t ident, uint32_t bucket, uint64_t bytes);
+struct frame *frames__get(struct frames *fr, uint32_t id);
+/* The frame has no references left: its id may be reused. */
+void frames__drop(struct frames *fr, uint32_t id);
+/* Frames alive now (for tests and stats). */
+uint64_t frames__count(const struct frames *fr);
+#endif

@@ -222,8 +222,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "give either -p PID or a command, not both");
 		if (env.recording && !env.record)
 			argp_error(state, "no recording given: taskmem-trace record -o FILE -- COMMAND");
-		if (env.attach_pid && kill(env.attach_pid, 0) && errno == ESRCH)
-			argp_error(state, "no process with pid %d", env.attach_pid);
+		if (env.attach_pid && pid_gone(env.attach_pid))
+			argp_error(state, "no process with pid %d (or it has exited)", env.attach_pid);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -442,7 +442,7 @@ static int attach_main(struct tracer *t)
 		if (live && now_ns() - status_ns >= 250000000ull)
 			live_status(t, start, &status_events, &status_ns);
 		if (got_signal || (env.duration_s && now_ns() - start >= env.duration_s * 1e9) ||
-		    !account__alive(g_acct, env.attach_pid) || (kill(env.attach_pid, 0) && errno == ESRCH))
+		    !account__alive(g_acct, env.attach_pid) || pid_gone(env.attach_pid))
 			break;
 	}
 	end = now_ns();

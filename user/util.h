@@ -28,6 +28,9 @@ const char *basename_of(const char *path);
  * memory of one's own as unwind.c does), never through a mapping: a program that truncates the
  * file meanwhile would turn a mapped read into SIGBUS. */
 int open_regular(const char *path);
+/* The process has exited: no such pid, or a zombie its parent has not reaped (kill(pid, 0)
+ * still answers for one, and its exit event may be long gone). */
+bool pid_gone(pid_t pid);
 /* Run by sudo as root: the invoking user (SUDO_UID, SUDO_GID); false if not, or for root. */
 bool sudo_user(uid_t *uid, gid_t *gid);
 /* A stat() st_dev as the kernel's own dev_t (major << 20 | minor), as BPF reads s_dev */

@@ -106,6 +106,14 @@ def test_attach(c):
     c.ok(q.returncode == 2, f"-p with a bad pid is bad usage (got {q.returncode})")
     q = subprocess.run([TOOL, "-p", "1", "--", "true"], capture_output=True, text=True)
     c.ok(q.returncode == 2, f"-p and a command together is bad usage (got {q.returncode})")
+    z = subprocess.Popen(["/bin/true"])  # a zombie: exited, not reaped yet (kill(pid, 0) answers)
+    time.sleep(0.3)
+    try:
+        q = subprocess.run([TOOL, "-q", "-p", str(z.pid)], capture_output=True, text=True, timeout=30)
+        c.ok(q.returncode == 2 and "exited" in q.stderr, f"-p on a zombie: bad usage, at once ({q.returncode})")
+    except subprocess.TimeoutExpired:
+        c.ok(False, "-p on a zombie hangs")
+    z.wait()
 
 
 def bpf_ids(pid):

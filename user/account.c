@@ -22,6 +22,7 @@ struct account *account__new(const struct account_opts *o)
 	a->w = world__new(&o->world);
 	model__init(&a->m, timeline__moved, &a->tl);
 	a->stack_users = hashmap__new();
+	a->fmaps = hashmap__new();
 	timeline__init(&a->tl, o->start_ts, o->interval_ns);
 	return a;
 }
@@ -36,6 +37,7 @@ void account__free(struct account *a)
 		account__free_stacks(a->m.procs[i]);
 	model__free(&a->m);
 	hashmap__free(a->stack_users);
+	account__free_frame_maps(a);
 	world__free(a->w);
 	timeline__free(&a->tl);
 	free(a);

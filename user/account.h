@@ -26,6 +26,7 @@ struct account {
 	struct model m;
 	struct timeline tl;
 	struct hashmap *stack_users;  /* stack id -> live processes that symbolized it */
+	struct hashmap *fmaps;        /* the file mappings frames were in (symbolize.c) */
 	struct account_stats st;
 };
 

@@ -31,6 +31,7 @@ struct elf_syms {
 	bool is_go;
 	bool has_text;
 	uint64_t text_off;  /* file offset of the first executable PT_LOAD */
+	const char *build_id; /* NT_GNU_BUILD_ID in hex, interned, or NULL */
 };
 
 static struct hashmap *cache; /* interned path -> struct elf_syms * (0: not ELF) */
@@ -188,8 +189,14 @@ static struct elf_syms *load(const char *path)
 
 			if (d && gelf_getnote(d, 0, &nh, &noff, &doff) && nh.n_type == NT_GNU_BUILD_ID &&
 			    doff + nh.n_descsz <= d->d_size) {
+				char hex[2 * 64 + 1];
+
 				build_id = (const uint8_t *)d->d_buf + doff;
 				build_id_len = nh.n_descsz;
+				for (size_t k = 0; k < build_id_len && k < 64; k++)
+					snprintf(hex + 2 * k, 3, "%02x", build_id[k]);
+				hex[2 * (build_id_len < 64 ? build_id_len : 64)] = 0;
+				es->build_id = intern(hex);
 			}
 		} else if (!strcmp(name, ".gnu_debuglink")) {
 			Elf_Data *d = elf_getdata(scn, NULL);
@@ -284,6 +291,11 @@ bool elfsyms__text_offset(const struct elf_syms *es, uint64_t *off)
 		return false;
 	*off = es->text_off;
 	return true;
+}
+
+const char *elfsyms__build_id(const struct elf_syms *es)
+{
+	return es ? es->build_id : NULL;
 }
 
 bool elfsyms__is_go(const struct elf_syms *es)

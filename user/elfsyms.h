@@ -15,6 +15,8 @@ const char *elfsyms__lookup(const struct elf_syms *es, uint64_t file_off, uint64
 /* File offset of the first executable segment (where the kernel's mm->start_code points). */
 bool elfsyms__text_offset(const struct elf_syms *es, uint64_t *off);
 bool elfsyms__is_go(const struct elf_syms *es); /* has .gopclntab or runtime.main */
+/* The file's GNU build id in hex (interned), or NULL. */
+const char *elfsyms__build_id(const struct elf_syms *es);
 size_t elfsyms__count(const struct elf_syms *es);
 void elfsyms__free_all(void);
 #endif

@@ -49,6 +49,7 @@ enum rec_type {
 	REC_UNWIND_SET = 17, /* unwind ranges given to the kernel: pid | 0 or -errno */
 	REC_UNWIND_STATS = 18, /* the unwind tables' totals at the end: | tables, skipped, rows */
 	REC_RUN_END = 19,  /* last before REC_END: exit code and text, duration, BPF counters */
+	REC_BUILD_ID = 20, /* an ELF file's GNU build id: file | found, hex */
 	REC_NR_TYPES
 };
 

@@ -43,6 +43,39 @@ const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, 
 	return intern(m->path[0] ? m->path : "[anon]");
 }
 
+/* One frame_map per distinct mapping, kept for the whole run (pprof's Mapping). */
+static const struct frame_map *frame_map(struct account *a, const struct map_entry *m)
+{
+	const char *path = intern(m->path);
+	uint64_t key = ((uint64_t)(uintptr_t)path ^ m->start * 0x9e3779b97f4a7c15ull ^ m->end * 0xc2b2ae3d27d4eb4full ^
+			m->off) | 1, *slot;
+	struct frame_map *fm;
+	bool created;
+
+	for (;; key += 2) { /* a key another mapping holds: the next odd key */
+		slot = hashmap__upsert(a->fmaps, key, &created);
+		fm = (struct frame_map *)(uintptr_t)*slot;
+		if (created || (fm->path == path && fm->start == m->start && fm->end == m->end && fm->off == m->off))
+			break;
+	}
+	if (created) {
+		fm = xcalloc(1, sizeof(*fm));
+		*fm = (struct frame_map){ path, m->start, m->end, m->off, world__build_id(a->w, m->path) };
+		*slot = (uint64_t)(uintptr_t)fm;
+	}
+	return fm;
+}
+
+void account__free_frame_maps(struct account *a)
+{
+	size_t pos = 0;
+	uint64_t k, v;
+
+	while (hashmap__next(a->fmaps, &pos, &k, &v))
+		free((void *)(uintptr_t)v);
+	hashmap__free(a->fmaps);
+}
+
 const struct symstack *account__stack(struct account *a, struct proc *p, int32_t id)
 {
 	uint64_t ips[TM_MAX_STACK_DEPTH], *slot;
@@ -62,17 +95,21 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 	}
 	ss = xcalloc(1, sizeof(*ss) + n * sizeof(ss->frames[0]));
 	ss->n = n;
+	ss->ips = xcalloc(n ? n : 1, sizeof(*ss->ips));
+	ss->maps = xcalloc(n ? n : 1, sizeof(*ss->maps));
+	memcpy(ss->ips, ips, n * sizeof(*ips));
 	for (i = 0; i < n; i++) {
+		/* return addresses point after the call: look up the call itself */
+		uint64_t ip = i ? ips[i] - 1 : ips[i];
+		const struct map_entry *m;
 		bool known;
 
-		/* return addresses point after the call: look up the call itself */
-		ss->frames[i] = account__frame_name(a, p, i ? ips[i] - 1 : ips[i], &known);
+		ss->frames[i] = account__frame_name(a, p, ip, &known);
 		if (!known)
 			ss->unknown++;
-	}
-	if (ss->unknown) {
-		ss->ips = xcalloc(n, sizeof(*ss->ips));
-		memcpy(ss->ips, ips, n * sizeof(*ips));
+		m = procmaps__find(&p->maps, ip); /* as account__frame_name found it */
+		if (m && map_entry__is_file(m))
+			ss->maps[i] = frame_map(a, m);
 	}
 	a->st.frames += n;
 	a->st.frames_unknown += ss->unknown;
@@ -103,7 +140,7 @@ void account__resymbolize(struct account *a)
 			struct symstack *ss = (struct symstack *)(uintptr_t)v;
 			int k;
 
-			for (k = 0; ss && ss->ips && k < ss->n; k++) {
+			for (k = 0; ss && ss->unknown && k < ss->n; k++) {
 				uint64_t ip = k ? ss->ips[k] - 1 : ss->ips[k];
 				const struct map_entry *m = procmaps__find(&p->maps, ip);
 				const char *jit;
@@ -189,8 +226,10 @@ void account__free_stacks(struct proc *p)
 	while (hashmap__next(p->stacks, &pos, &k, &v)) {
 		struct symstack *ss = (struct symstack *)(uintptr_t)v;
 
-		if (ss)
+		if (ss) {
 			free(ss->ips);
+			free(ss->maps);
+		}
 		free(ss);
 	}
 }

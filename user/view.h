@@ -13,10 +13,18 @@
 struct account;
 
 /* A symbolized stack: frames innermost first, interned strings. */
+/* The file mapping a frame's code was in, as the process's maps said when it was named. */
+struct frame_map {
+	const char *path;      /* interned */
+	uint64_t start, end, off;
+	const char *build_id;  /* GNU build id in hex (interned), or NULL */
+};
+
 struct symstack {
 	int n;
-	int unknown;       /* frames that could not be symbolized */
-	uint64_t *ips;     /* kept while some are unknown: a JIT's perf map may name them later */
+	int unknown;       /* frames that could not be symbolized (a JIT's perf map may name them later) */
+	uint64_t *ips;     /* each frame's address: its instruction pointer, then return addresses */
+	const struct frame_map **maps; /* each frame's file mapping, or NULL (JIT, anonymous) */
 	const char *frames[];
 };
 

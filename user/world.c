@@ -317,6 +317,22 @@ bool world__is_go(struct world *w, const char *path)
 	return a.ret;
 }
 
+const char *world__build_id(struct world *w, const char *path)
+{
+	struct rt_answer a = { .type = REC_BUILD_ID, .qstr = path, .qlen = (uint32_t)strlen(path) };
+	const char *id;
+
+	if (w->o.replay)
+		return ask(w, &a) && a.ret ? intern_str(a.astr, a.alen) : NULL;
+	id = elfsyms__build_id(elfsyms__get(path));
+	a.ret = id != NULL;
+	a.astr = id;
+	a.alen = id ? (uint32_t)strlen(id) : 0;
+	if (w->o.record)
+		tell(w, &a);
+	return id;
+}
+
 bool world__text_offset(struct world *w, const char *path, uint64_t *off)
 {
 	struct rt_answer a = { .type = REC_TEXT_OFFSET, .qstr = path, .qlen = (uint32_t)strlen(path) };

@@ -64,6 +64,8 @@ char *world__proc_text(struct world *w, pid_t pid, const char *name);
  * *sym_off is the offset into it. */
 const char *world__symbol(struct world *w, const char *path, uint64_t file_off, uint64_t *sym_off);
 bool world__is_go(struct world *w, const char *path);
+/* The GNU build id of the ELF file at path, in hex (interned), or NULL. */
+const char *world__build_id(struct world *w, const char *path);
 /* File offset of the file's first executable segment. */
 bool world__text_offset(struct world *w, const char *path, uint64_t *off);
 /* JIT code at ip from /tmp/perf-PID.map (trusted if owned by root or uid): interned, or NULL. */

@@ -3,7 +3,9 @@
  * --pprof: resident bytes at the peak as a gzip-compressed profile.proto
  * (github.com/google/pprof proto/profile.proto), which `go tool pprof`, Pyroscope and Parca open.
  * Each stack's outermost frames are its category and label, so a flame graph splits by them
- * first. Frames are already symbolized: locations carry functions, not addresses.
+ * first. Frames are symbolized already; a frame in a file also carries its address and its
+ * Mapping (file, range, offset, build id), so pprof -raw lists the binaries and Parca or
+ * Pyroscope can match them. Sample types are named as Go's memory profiles name them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,21 +86,69 @@ static uint64_t str_id(struct strings *st, const char *s)
 	return *v;
 }
 
-/* The location (one per function name) of a frame, emitting Function and Location once. */
-static uint64_t loc_id(struct hashmap *funcs, struct strings *st, struct pb *prof, const char *name)
+/* The ids of what the profile has emitted: functions by name, mappings by frame_map, and
+ * locations by function (frames without an address) or by mapping and address. */
+struct ids {
+	struct hashmap *funcs, *maps, *locs;
+	uint64_t nlocs;
+};
+
+static uint64_t func_id(struct ids *ids, struct strings *st, struct pb *prof, const char *name)
 {
-	struct pb m = {}, line = {};
+	struct pb m = {};
 	bool created;
-	uint64_t *id = hashmap__upsert(funcs, (uint64_t)(uintptr_t)name, &created);
+	uint64_t *id = hashmap__upsert(ids->funcs, (uint64_t)(uintptr_t)name, &created);
 
 	if (created) {
-		*id = hashmap__size(funcs);
+		*id = hashmap__size(ids->funcs);
 		pb_int(&m, 1, *id); /* Function{id, name, system_name} */
 		pb_int(&m, 2, str_id(st, name));
 		pb_int(&m, 3, str_id(st, name));
 		pb_msg(prof, 5, &m);
-		pb_int(&line, 1, *id); /* Location{id, line{function_id}} */
+		free(m.b);
+	}
+	return *id;
+}
+
+static uint64_t map_id(struct ids *ids, struct strings *st, struct pb *prof, const struct frame_map *fm)
+{
+	struct pb m = {};
+	bool created;
+	uint64_t *id = hashmap__upsert(ids->maps, (uint64_t)(uintptr_t)fm, &created);
+
+	if (created) {
+		*id = hashmap__size(ids->maps);
+		pb_int(&m, 1, *id); /* Mapping{id, memory_start, memory_limit, file_offset, filename, build_id} */
+		pb_int(&m, 2, fm->start);
+		pb_int(&m, 3, fm->end);
+		pb_int(&m, 4, fm->off);
+		pb_int(&m, 5, str_id(st, fm->path));
+		pb_int(&m, 6, str_id(st, fm->build_id ? fm->build_id : intern("")));
+		pb_int(&m, 7, 1); /* has_functions: named already */
+		pb_msg(prof, 3, &m);
+		free(m.b);
+	}
+	return *id;
+}
+
+/* The location of a frame, emitting it once: by mapping and address when the frame is in a
+ * file, else one per function name (JIT code, labels). */
+static uint64_t loc_id(struct ids *ids, struct strings *st, struct pb *prof, const char *name,
+		       const struct frame_map *fm, uint64_t addr)
+{
+	struct pb m = {}, line = {};
+	uint64_t key = fm ? (uint64_t)(uintptr_t)fm * 0x9e3779b97f4a7c15ull ^ addr : (uint64_t)(uintptr_t)name, *id;
+	bool created;
+
+	id = hashmap__upsert(ids->locs, key << 1 | !fm, &created); /* the two kinds of key apart */
+	if (created) {
+		*id = ++ids->nlocs;
+		pb_int(&line, 1, func_id(ids, st, prof, name)); /* Location{id, mapping_id, address, line} */
 		pb_int(&m, 1, *id);
+		if (fm) {
+			pb_int(&m, 2, map_id(ids, st, prof, fm));
+			pb_int(&m, 3, addr);
+		}
 		pb_msg(&m, 4, &line);
 		pb_msg(prof, 4, &m);
 		free(m.b);
@@ -107,10 +157,37 @@ static uint64_t loc_id(struct hashmap *funcs, struct strings *st, struct pb *pro
 	return *id;
 }
 
+/* pprof takes the first Mapping for the main binary ("File:"): the first process's executable */
+static void main_binary_first(const struct account *a, struct ids *ids, struct strings *st, struct pb *prof)
+{
+	size_t i, k, np = view__nprocs(a), nb = view__nbuckets(a);
+	struct view_proc p = {};
+
+	for (i = 0; i < np; i++) {
+		view__proc(a, i, &p);
+		if (!p.prelaunch && p.exe && p.exe[0])
+			break;
+	}
+	if (i == np)
+		return;
+	for (i = 0; i < nb; i++) {
+		struct view_bucket bk;
+		const struct symstack *ss;
+
+		view__bucket(a, i, &bk);
+		ss = bk.stack;
+		for (k = 0; ss && k < (size_t)ss->n; k++)
+			if (ss->maps[k] && !strcmp(ss->maps[k]->path, p.exe)) {
+				map_id(ids, st, prof, ss->maps[k]);
+				return;
+			}
+	}
+}
+
 int report__pprof(const char *path, const struct account *a, const struct report_info *ri)
 {
 	struct strings st = { .idx = hashmap__new() };
-	struct hashmap *funcs = hashmap__new(); /* name -> function/location id */
+	struct ids ids = { .funcs = hashmap__new(), .maps = hashmap__new(), .locs = hashmap__new() };
 	struct pb prof = {}, m = {}, sub = {}, locs = {}, vals = {};
 	struct outfile o;
 	struct view_totals t;
@@ -118,19 +195,23 @@ int report__pprof(const char *path, const struct account *a, const struct report
 	int err;
 
 	str_id(&st, intern("")); /* index 0 must be "" */
-	/* sample_type: resident bytes at the peak, and RSS growth events over the run */
-	pb_int(&m, 1, str_id(&st, intern("resident_space")));
+	/* sample_type, named as Go's heap profiles are (Pyroscope and Parca show them as memory):
+	 * inuse_space, resident bytes at the peak; alloc_objects, the RSS growths over the run */
+	pb_int(&m, 1, str_id(&st, intern("inuse_space")));
 	pb_int(&m, 2, str_id(&st, intern("bytes")));
 	pb_msg(&prof, 1, &m);
-	pb_int(&m, 1, str_id(&st, intern("rss_growths")));
+	pb_int(&m, 1, str_id(&st, intern("alloc_objects")));
 	pb_int(&m, 2, str_id(&st, intern("count")));
 	pb_msg(&prof, 1, &m);
 
+	main_binary_first(a, &ids, &st, &prof);
 	for (i = 0; i < nb; i++) {
 		struct view_bucket vb, *bk = &vb;
 		const struct label *l;
 		const struct symstack *ss;
 		const char *frames[TM_MAX_STACK_DEPTH + 2];
+		const struct frame_map *fms[TM_MAX_STACK_DEPTH + 2] = {};
+		uint64_t addrs[TM_MAX_STACK_DEPTH + 2] = {};
 		char lb[160];
 		int n = 0, k;
 
@@ -139,13 +220,16 @@ int report__pprof(const char *path, const struct account *a, const struct report
 		if (bk->peak <= 0 && !bk->grows)
 			continue;
 		ss = bk->stack;
-		for (k = 0; ss && k < ss->n && n < TM_MAX_STACK_DEPTH; k++)
+		for (k = 0; ss && k < ss->n && n < TM_MAX_STACK_DEPTH; k++) {
+			fms[n] = ss->maps[k];
+			addrs[n] = ss->ips[k];
 			frames[n++] = ss->frames[k]; /* innermost first, as pprof wants */
+		}
 		snprintf(lb, sizeof(lb), "%s/%s", cat_names[l->cat], l->name);
 		frames[n++] = intern(lb);
 		frames[n++] = intern(cat_names[l->cat]);
 		for (k = 0; k < n; k++)
-			pb_varint(&locs, loc_id(funcs, &st, &prof, frames[k]));
+			pb_varint(&locs, loc_id(&ids, &st, &prof, frames[k], fms[k], addrs[k]));
 		pb_varint(&vals, (uint64_t)(bk->peak > 0 ? bk->peak : 0));
 		pb_varint(&vals, bk->grows);
 		pb_bytes(&m, 1, locs.b, locs.n); /* packed location_id */
@@ -168,7 +252,7 @@ int report__pprof(const char *path, const struct account *a, const struct report
 			const char *fr[2] = { intern("other/[unattributed]"), intern("other") };
 
 			for (c = 0; c < 2; c++)
-				pb_varint(&locs, loc_id(funcs, &st, &prof, fr[c]));
+				pb_varint(&locs, loc_id(&ids, &st, &prof, fr[c], NULL, 0));
 			pb_varint(&vals, (uint64_t)unattr);
 			pb_varint(&vals, 0);
 			pb_bytes(&m, 1, locs.b, locs.n);
@@ -179,7 +263,7 @@ int report__pprof(const char *path, const struct account *a, const struct report
 	}
 	pb_raw(&prof, st.out.b, st.out.n);
 	pb_int(&prof, 10, (uint64_t)(ri->duration_s * 1e9)); /* duration_nanos */
-	pb_int(&prof, 14, 1);                                  /* default_sample_type: resident_space */
+	pb_int(&prof, 14, str_id(&st, intern("inuse_space")));   /* default_sample_type */
 
 	err = outfile__open(&o, path);
 	if (!err) {
@@ -213,6 +297,8 @@ int report__pprof(const char *path, const struct account *a, const struct report
 	free(vals.b);
 	free(st.out.b);
 	hashmap__free(st.idx);
-	hashmap__free(funcs);
+	hashmap__free(ids.funcs);
+	hashmap__free(ids.maps);
+	hashmap__free(ids.locs);
 	return err;
 }

@@ -167,13 +167,24 @@ def common_checks(c, data, p, unattributed_max=None):
 
 
 def check_pprof(c, data):
-    """Go's own pprof (a client no one here wrote) reads the profile; its total is the peak."""
-    q = subprocess.run(["go", "tool", "pprof", "-top", os.path.join(OUT, c.name + ".pb.gz")],
-                       capture_output=True, text=True)
+    """Go's own pprof (a client no one here wrote) reads the profile; its total is the peak; it
+    is a memory profile (inuse_space) whose main binary is the command's, and -raw lists the
+    files the frames were in, with their build ids, and the frames' addresses."""
+    prof = os.path.join(OUT, c.name + ".pb.gz")
+    q = subprocess.run(["go", "tool", "pprof", "-top", prof], capture_output=True, text=True)
     m = re.search(r"Total samples = ([\d.]+)([kMGT]?B)", q.stdout)
     if c.ok(q.returncode == 0 and m, f"go tool pprof reads the profile: {q.stderr[-200:]!r}"):
         scale = {"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[m.group(2)]
         c.near(float(m.group(1)) * scale, data["peak"]["rss_bytes"], 0.01, "pprof total vs the JSON peak")
+    exes = [p["exe"] for p in data["processes"] if p["exe"]]
+    c.ok(re.search(r"^Type: inuse_space$", q.stdout, re.M), "the sample type is inuse_space, as Go's heap profiles")
+    f = re.search(r"^File: (\S+)$", q.stdout, re.M)
+    c.ok(f and any(os.path.basename(e) == f.group(1) for e in exes), f"the main binary is a process's exe ({f and f.group(1)})")
+    raw = subprocess.run(["go", "tool", "pprof", "-raw", prof], capture_output=True, text=True).stdout
+    maps = re.findall(r"^\d+: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ (/\S+) ?([0-9a-f]*)", raw, re.M)
+    c.ok(maps and any(path in exes for path, _ in maps), f"-raw lists the mappings, the binaries among them: {maps[:3]}")
+    c.ok(any(bid for _, bid in maps), "with build ids")
+    c.ok(re.search(r"^\s+\d+: 0x[0-9a-f]{4,} M=\d+", raw, re.M), "locations carry addresses in their mappings")
     return q.stdout
 
 

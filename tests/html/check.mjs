@@ -94,7 +94,7 @@ try {
     const s = J.timeline.find((x) => Math.abs(x.t_s - t) < 1e-7);
     const got = await rootBytes();
     check(!!s, `moment ${t} s is not a JSON sample`);
-    check(s && got === s.kernel_rss_bytes, `flame graph at ${t} s is ${got} bytes, JSON timeline says ${s && s.kernel_rss_bytes}`);
+    check(s && got === s.rss_bytes, `flame graph at ${t} s is ${got} bytes, JSON timeline says ${s && s.rss_bytes} (each page once)`);
     check(got !== peakRoot, "choosing a moment did not change the flame graph");
     for (const cat of Object.keys(s.categories)) {
       const el = await page.$(`.fg-node[data-path='${cat}']`);

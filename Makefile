@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden go-toolchains
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -122,6 +122,11 @@ vmlinux:
 # Re-record tests/data/*.tmt and their golden JSON (as root), checked by tests/unit/test_replay.c
 golden: taskmem-trace
 	scripts/golden.sh $(GOLDEN)
+
+# Go 1.22, 1.23 (bookworm-backports) and 1.24 (trixie) for test_go_versions, into a cache
+# outside the tree (GO_CACHE, default /var/cache/taskmem-trace/go); quick once there.
+go-toolchains:
+	scripts/go-toolchains.sh $(GO_CACHE)
 
 install: taskmem-trace
 	install -D -m 0755 taskmem-trace $(DESTDIR)$(PREFIX)/bin/taskmem-trace

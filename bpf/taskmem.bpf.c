@@ -146,6 +146,8 @@ struct frame_cache {
 struct walk {
 	struct tm_stack st;
 	__u64 win[TM_STACK_WINDOW / 8];
+	__u64 tail_ip, tail_mm; /* the last walk's outermost return address, and its address space */
+	__u32 tail_morestack;   /* whether that address sits between two calls, as in morestack */
 };
 
 /* apart from 'walks', so that walks without tables do not touch it */
@@ -279,7 +281,7 @@ struct walk_ctx {
 	struct frame_caches *fcs;  /* set when some of the process's code has unwind tables */
 	__u64 ip, sp, fp, base, wlen, hash, mm;
 	__u32 tgid, gen;
-	int n;
+	int n, k0; /* k0: frames walk_frame's loop starts after, less one */
 };
 
 static __always_inline void push_frame(struct walk_ctx *c, __u64 k, __u64 ret)
@@ -439,7 +441,7 @@ static long walk_frame_cfi(__u32 i, struct walk_ctx *c)
 static long walk_frame(__u32 i, struct walk_ctx *c)
 {
 	struct walk *w = c->w;
-	__u64 fp = c->fp, off = fp - c->base, len, idx, ret, k = i + 1;
+	__u64 fp = c->fp, off = fp - c->base, len, idx, ret, k = i + 1 + c->k0;
 
 	if (!fp)
 		return 1;
@@ -482,6 +484,54 @@ static __noinline void walk_cfi(struct walk_ctx *c)
 	bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame_cfi, c, 0);
 }
 
+/* Go 1.21+'s morestack calls newstack with g0's saved rbp (0), which ends the frame-pointer
+ * chain at morestack (1.19's kept the goroutine's rbp): a grown stack's copy was credited to no
+ * code of the program. The goroutine's own state is then in its g, m->curg->sched: pc (in the
+ * function that grew), sp (at that function's return address), bp (its caller's frame). g0 is
+ * in r14 (Go's ABIInternal register) and checked against m->g0; the walk must have ended on a
+ * return address between two calls (morestack's "CALL newstack; CALL abort"). Offsets of
+ * runtime.g and runtime.m, the same in Go 1.19 to 1.24 (their DWARF). */
+#define GO_G_M 48        /* g.m */
+#define GO_G_WORDS 14    /* g.stack.lo, .hi ... g.sched.bp */
+#define GO_M_CURG 192    /* m.curg (m.g0 is at 0) */
+enum { GO_LO = 0, GO_HI = 1, GO_M = 6, GO_SCHED_SP = 7, GO_SCHED_PC = 8, GO_SCHED_BP = 13 };
+#define X86_CALL_REL32 0xe8
+
+static __noinline void go_resume(struct walk_ctx *c, __u64 g)
+{
+	__u64 last, m, g0, curg, gs[GO_G_WORDS], ret;
+	__u32 idx = c->n - 1;
+	__u8 code[10];
+
+	barrier_var(idx);
+	if (c->fp || !g || idx >= TM_MAX_STACK_DEPTH - 3)
+		return;
+	last = c->w->st.ips[idx];
+	/* one code read per outermost address: a goroutine's walks all end at goexit */
+	if (c->w->tail_ip != last || c->w->tail_mm != c->mm) {
+		c->w->tail_ip = last;
+		c->w->tail_mm = c->mm;
+		c->w->tail_morestack = !bpf_probe_read_user(code, sizeof(code), (void *)(last - 5)) &&
+				       code[0] == X86_CALL_REL32 && code[5] == X86_CALL_REL32;
+	}
+	if (!c->w->tail_morestack)
+		return;
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)(g + GO_G_M)) || !m ||
+	    bpf_probe_read_user(&g0, sizeof(g0), (void *)m) || g0 != g ||
+	    bpf_probe_read_user(&curg, sizeof(curg), (void *)(m + GO_M_CURG)) || !curg || curg == g ||
+	    bpf_probe_read_user(gs, sizeof(gs), (void *)curg))
+		return;
+	if (gs[GO_M] != m || gs[GO_SCHED_SP] < gs[GO_LO] || gs[GO_SCHED_SP] >= gs[GO_HI] || !gs[GO_SCHED_PC] ||
+	    bpf_probe_read_user(&ret, sizeof(ret), (void *)gs[GO_SCHED_SP]))
+		return;
+	push_frame(c, idx + 1, gs[GO_SCHED_PC]);
+	push_frame(c, idx + 2, ret);
+	c->fp = gs[GO_SCHED_BP];
+	c->wlen = 0;
+	c->k0 = idx + 2;
+	bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, c, 0);
+}
+
 /* Hash of frames the kernel walked (compat tasks). */
 static long hash_frame(__u32 i, struct walk_ctx *c)
 {
@@ -513,16 +563,17 @@ static __noinline __s32 user_stack(void *ctx, __u32 traced_val)
 		c.sp = regs->sp;
 		c.fp = regs->bp;
 		c.n = 1;
+		c.mm = (__u64)bpf_get_current_task_btf()->mm;
 		if (traced_val & TM_TRACED_UNWIND)
 			c.fcs = bpf_map_lookup_elem(&fcaches, &zero);
 		if (c.fcs) {
 			c.tgid = tgid;
 			c.gen = traced_val >> TM_TRACED_GEN_SHIFT;
-			c.mm = (__u64)bpf_get_current_task_btf()->mm;
 			walk_cfi(&c);
 		} else {
 			bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, &c, 0);
 		}
+		go_resume(&c, regs->r14);
 		n = c.n;
 	} else {
 		n = bpf_get_stack(ctx, c.w->st.ips, sizeof(c.w->st.ips), BPF_F_USER_STACK);

@@ -44,5 +44,9 @@ apt-get install -y -qq --no-install-recommends python3 python3.11-dbg libc6-dbg 
 	mono-runtime elixir erlang-base librust-tokio-dev librust-async-std-dev librust-futures-dev >/dev/null
 command -v cargo >/dev/null || [ -x "${HOME:-/root}/.cargo/bin/cargo" ] ||
 	apt-get install -y -qq --no-install-recommends cargo rustc >/dev/null
+# Go 1.22, 1.23 and 1.24 from Debian's bookworm-backports and trixie, for test_go_versions (issue
+# 14): into /var/cache/taskmem-trace/go through an apt sources list of its own (the system's are
+# not changed); ~30 s the first time, 0.1 s once cached.
+"$(dirname "$0")/go-toolchains.sh" >/dev/null
 # tracepoints need tracefs; it is not mounted at boot on these machines
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing

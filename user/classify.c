@@ -42,6 +42,9 @@ static const struct cl_rule go_rules[] = {
 	RULE(SITE_GO_STACK, "runtime.mcommoninit", CAT_RUNTIME, "sched", NULL),
 	RULE(SITE_GO_STACK, "runtime.procresize", CAT_RUNTIME, "sched", NULL),
 	RULE(SITE_GO_STACK, "heapBits", CAT_RUNTIME, "gc", "GC metadata and work buffers"),
+	/* 1.22+: the heap bitmap of small objects at a span's end, (*mspan).initHeapBits and
+	 * writeHeapBitsSmall (1.19's heapBitsSetType), not the span struct below */
+	RULE(SITE_GO_STACK, "HeapBits", CAT_RUNTIME, "gc", NULL),
 	RULE(SITE_GO_STACK, "MarkBits", CAT_RUNTIME, "gc", NULL),
 	RULE(SITE_GO_STACK, "AllocBits", CAT_RUNTIME, "gc", NULL),
 	RULE(SITE_GO_STACK, "gcBits", CAT_RUNTIME, "gc", NULL),

@@ -17,6 +17,7 @@ sys.dont_write_bytecode = True  # no __pycache__ left in the source tree by root
 import lib  # noqa: E402
 import test_cli  # noqa: E402
 import test_engine  # noqa: E402
+import test_go_versions  # noqa: E402
 import test_hostile  # noqa: E402
 import test_outputs  # noqa: E402
 import test_real  # noqa: E402
@@ -25,13 +26,13 @@ import test_runtimes  # noqa: E402
 import test_shared  # noqa: E402
 import test_stacks  # noqa: E402
 
-MODULES = (test_cli, test_engine, test_hostile, test_outputs, test_real, test_record, test_runtimes, test_shared,
-           test_stacks)
+MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_outputs, test_real, test_record,
+           test_runtimes, test_shared, test_stacks)
 
 # The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
 TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drops, test_runtimes.test_go_100k,
          test_runtimes.test_go_deep, test_runtimes.test_go_1m, test_real.test_go_cgo,
-         test_real.test_go_stackgrow, test_real.test_go_debian, test_real.test_daemon,
+         test_real.test_go_stackgrow, test_go_versions.test_go_versions, test_real.test_go_debian, test_real.test_daemon,
          test_real.test_nginx_daemon, test_real.test_allocators, test_real.test_merged_stacks, test_cli.test_exit_codes, test_engine.test_tree,
          test_engine.test_concurrent, test_shared.test_shared_tree, test_shared.test_shared_pool,
          test_cli.test_attach, test_cli.test_sudo_user, test_outputs.test_html, test_record.test_record_report, test_stacks.test_stack_walk,

@@ -24,8 +24,12 @@ def go_heap_with_chain(data, *fns):
 def test_go_cgo(c):
     """A Go program built with cgo (dynamically linked; its C has .eh_frame, its Go code none):
     the heap keeps the whole Go chain, goroutine function -> allocating function."""
+    cgo_checks(c)
+
+
+def cgo_checks(c, bin_dir=BIN):
     n = 16
-    p, data = trace([], c.name, [os.path.join(BIN, "go_cgo"), str(n)])
+    p, data = trace([], c.name, [os.path.join(bin_dir, "go_cgo"), str(n)])
     if not c.ok(p.returncode == 0, f"exit code {p.returncode}: {p.stderr[-300:]}") or not common_checks(c, data, p):
         return
     m = re.search(r"HeapInuse (\d+)", p.stdout)
@@ -41,8 +45,12 @@ def test_go_cgo(c):
 def test_go_stackgrow(c):
     """Goroutine stacks grown past 32 KiB come from heap spans: still stack/goroutine, by the
     fault on the thread's own stack (known by construction: N x (DEPTH+1) KiB of frames)."""
+    stackgrow_checks(c)
+
+
+def stackgrow_checks(c, bin_dir=BIN):
     n, depth = 20000, 24
-    p, data = trace([], c.name, [os.path.join(BIN, "go_stackgrow"), str(n), str(depth)])
+    p, data = trace([], c.name, [os.path.join(bin_dir, "go_stackgrow"), str(n), str(depth)])
     if not c.ok(p.returncode == 0, f"exit code {p.returncode}: {p.stderr[-300:]}") or not common_checks(c, data, p):
         return
     m = re.search(r"StackInuse (\d+) HeapInuse (\d+)", p.stdout)

@@ -6,9 +6,9 @@ from lib import (BIN, MIB, check_pprof, common_checks, maxrss_of, maxrss_untrace
                  rss_untraced_at, trace)
 
 
-def go_checks(c, n, secs, env=None, grown=False):
+def go_checks(c, n, secs, env=None, grown=False, bin_dir=BIN):
     env = dict(env or {}, TASKMEM_MEMSTATS="1")
-    cmd = [os.path.join(BIN, "go_bench"), str(n), str(secs)]
+    cmd = [os.path.join(bin_dir, "go_bench"), str(n), str(secs)]
     p, data = trace([], c.name, ["/usr/bin/time", "-v"] + cmd, env=env)
     if not common_checks(c, data, p):
         return None, None
@@ -52,7 +52,11 @@ def test_go_100k(c):
 
 def test_go_deep(c):
     """Goroutines that recurse deep: stack growth lands in stack, under the recursing function."""
-    p, data = go_checks(c, 2000, 2, env={"GO_BENCH_DEPTH": "300"}, grown=True)
+    deep_checks(c)
+
+
+def deep_checks(c, bin_dir=BIN):
+    p, data = go_checks(c, 2000, 2, env={"GO_BENCH_DEPTH": "300"}, grown=True, bin_dir=bin_dir)
     if not data:
         return
     # a grown stack's pages are touched by the copy (newstack/copystack) and by main.deep

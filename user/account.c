@@ -305,12 +305,13 @@ static uint32_t child_bucket(void *ctx, uint32_t parent_bucket)
 {
 	struct fork_ctx *fc = ctx;
 	const struct bucket *pb = &fc->a->tl.buckets[parent_bucket];
+	int32_t stack_id = pb->stack_id; /* pb moves when timeline__bucket grows the table */
 	uint32_t b;
 
 	if (!pb->proc) /* the bucket table was full */
 		return parent_bucket;
-	b = timeline__bucket(&fc->a->tl, fc->child, pb->label, pb->stack_id);
-	account__stack(fc->a, fc->child, pb->stack_id); /* the parent may exit first */
+	b = timeline__bucket(&fc->a->tl, fc->child, pb->label, stack_id);
+	account__stack(fc->a, fc->child, stack_id); /* the parent may exit first */
 	return b;
 }
 

@@ -184,11 +184,12 @@ static void take_sample(struct timeline *tl, const struct model *m, uint64_t t)
 	s->tree = tl->tree;
 	memcpy(s->cat, tl->cat, sizeof(tl->cat));
 	s->first = tl->nsprocs;
-	/* processes with memory now, or that changed since the last sample */
+	/* the processes that changed since the last sample: a thousand idle server processes
+	 * cost nothing per sample (the reports carry each one's last value forward) */
 	for (i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
 
-		if (!p->kernel && !p->sampled_dirty)
+		if (!p->sampled_dirty)
 			continue;
 		p->sampled_dirty = false;
 		add_sample_proc(tl, p, p->kernel, p->cat);

@@ -143,7 +143,10 @@ def common_checks(c, data, p, unattributed_max=None):
     # holder's free is in flight), and the same for a single process, which shares nothing
     c.ok(pk["rss_bytes"] <= pk["rss_sum_bytes"] * 1.01, f"tree {pk['rss_bytes']} <= sum {pk['rss_sum_bytes']}")
     if len([q for q in data["processes"] if q["peak_rss_bytes"]]) <= 1:
-        c.ok(pk["rss_bytes"] == pk["rss_sum_bytes"], "one process: the tree's peak is its RSS")
+        # a page of a file mapped twice (ELF segments that share a page at their boundary) is
+        # one page in the tree and two in the kernel's RSS: at most that much less
+        c.ok(pk["rss_sum_bytes"] - 0.01 * pk["rss_sum_bytes"] <= pk["rss_bytes"] <= pk["rss_sum_bytes"],
+             f"one process: the tree's peak {pk['rss_bytes']} is its RSS {pk['rss_sum_bytes']}, less pages mapped twice")
     bound = 0.01 * pk["rss_bytes"] if unattributed_max is None else unattributed_max
     c.ok(abs(pk["unattributed_bytes"]) <= bound, f"unattributed bytes {pk['unattributed_bytes']} within {bound:.0f}")
     c.ok(data["events"]["dropped"] == 0, f"dropped events: {data['events']['dropped']}")

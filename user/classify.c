@@ -135,7 +135,11 @@ static const struct cl_rule rust_rules[] = {
 	RULE(SITE_HEAP_STACK, "tokio::runtime::task::list::OwnedTasks<S>::bind", CAT_STACK, "tokio-task", "where Cell::new is inlined"),
 	RULE(SITE_HEAP_STACK, "async_task::raw::RawTask", CAT_STACK, "async-task", "async-std's tasks"),
 	RULE(SITE_HEAP_STACK, "async_task::runnable::spawn_unchecked", CAT_STACK, "async-task", NULL),
+	/* rustc 1.63 (Debian 12's) inlines the cell's allocation here */
+	RULE(SITE_HEAP_STACK, "async_executor::Executor::spawn", CAT_STACK, "async-task", NULL),
 	RULE(SITE_HEAP_STACK, "futures_util::stream::futures_unordered::FuturesUnordered<Fut>::push", CAT_STACK, "future", "join_all's task nodes, each holding a future"),
+	/* rustc 1.63 inlines push into join_all's collect */
+	RULE(SITE_HEAP_STACK, "futures_util::stream::futures_ordered::FuturesOrdered<Fut> as core::iter::traits::collect::FromIterator", CAT_STACK, "future", NULL),
 };
 
 /* ---- allocators that replace malloc (linked, or LD_PRELOADed): their heaps are heap, named

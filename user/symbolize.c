@@ -35,6 +35,13 @@ const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, 
 			*known = true;
 			return demangle(sym);
 		}
+		/* a stripped file whose code the runtime names in its perf map (V8's embedded
+		 * builtins in Debian's libnode: Builtin:JSEntry) */
+		sym = world__perfmap(a->w, p->pid, p->uid, ip);
+		if (sym) {
+			*known = true;
+			return sym;
+		}
 		snprintf(buf, sizeof(buf), "%s+0x%llx", basename_of(m->path),
 			 (unsigned long long)(ip - m->start + m->off));
 		return intern(buf);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "launcher.h"
+#include "util.h"
 
 /* As sudo -u would run it: the user's groups, then gid, then uid (nothing of root's is kept),
  * and the user's HOME, USER and LOGNAME. 0 or -1 (errno set). */
@@ -47,6 +48,7 @@ int launcher__fork(struct launcher *l, char *const argv[])
 		close(gate[1]);
 		return -errno;
 	}
+	l->forked_ns = now_ns();
 	pid = fork();
 	if (pid < 0) {
 		int err = -errno;

@@ -5,6 +5,7 @@
 #ifndef TM_LAUNCHER_H
 #define TM_LAUNCHER_H
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct launcher {
@@ -13,6 +14,7 @@ struct launcher {
 	int err_fd;  /* read end: the child's errno if exec failed, EOF if it succeeded */
 	bool exited; /* the command itself has been reaped: status is its wait status */
 	int status;
+	uint64_t forked_ns; /* CLOCK_MONOTONIC when the command's process was forked */
 	bool as_user; /* run the command as uid/gid, with that user's groups, HOME and USER */
 	uid_t uid;
 	gid_t gid;

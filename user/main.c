@@ -542,7 +542,9 @@ int main(int argc, char **argv)
 
 	if (env.attach_pid)
 		return attach_main(t);
-	start = now_ns();
+	/* time 0 is when the command's process was forked (before the tracer's setup, while it
+	 * waits at the gate), as the process's own clock (/proc/PID/stat starttime) counts */
+	start = l.forked_ns;
 	g_acct = new_account(t, start, l.pid);
 	account__add_root(g_acct, l.pid);
 	err = tracer__follow(t, l.pid);

@@ -81,9 +81,9 @@ sanitize:
 	TASKMEM_TRACE=$(CURDIR)/taskmem-trace-san UNIT_DIR=.output-san/unit tests/run.sh
 
 # The README's two commands on a freshly debootstrapped Debian 12 root, in a chroot (issue 16):
-# fails if either fails. ~35 min the first time (debootstrap, ~800 packages, the whole suite),
-# the base root and downloads cached in /var/cache/taskmem-trace/fresh. FRESH_FROM=worktree
-# copies uncommitted edits too (default: HEAD).
+# fails if either fails. ~20 min the first time (measured: debootstrap 2, setup.sh 6, make test
+# 11), the base root and downloads cached in /var/cache/taskmem-trace/fresh for the next.
+# FRESH_FROM=worktree copies uncommitted edits too (default: HEAD).
 fresh-check:
 	scripts/fresh-debian-check.sh
 

@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden go-toolchains
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden go-toolchains fresh-check
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -85,6 +85,13 @@ compare: taskmem-trace bench
 sanitize:
 	$(MAKE) OUTPUT=.output-san CFLAGS="$(SAN_FLAGS)" TOOL_BIN=taskmem-trace-san taskmem-trace-san unit-test bench
 	TASKMEM_TRACE=$(CURDIR)/taskmem-trace-san UNIT_DIR=.output-san/unit tests/run.sh
+
+# The README's two commands on a freshly debootstrapped Debian 12 root, in a chroot (issue 16):
+# fails if either fails. ~20 min the first time (measured: debootstrap 2, setup.sh 6, make test
+# 11), the base root and downloads cached in /var/cache/taskmem-trace/fresh for the next.
+# FRESH_FROM=worktree copies uncommitted edits too (default: HEAD).
+fresh-check:
+	scripts/fresh-debian-check.sh
 
 # libFuzzer (clang, libclang-rt-14-dev) on the parsers of what a traced program controls:
 # tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME, crashes kept in tests/fuzz/regressions/NAME.

@@ -70,7 +70,9 @@
 	X(CFI_TABLES_SKIPPED, "cfi_tables_skipped", "CFI tables skipped", LOSS,                    \
 	  "files whose unwind table was not loaded (too large, no room, refused): frame pointers") \
 	X(CFI_SET_FAILED, "cfi_set_failed", "CFI ranges not set", LOSS,                            \
-	  "a process's unwind ranges could not be given to the kernel")
+	  "a process's unwind ranges could not be given to the kernel")                            \
+	X(CFI_OVER_BUDGET, "cfi_tables_over_budget", "CFI tables over budget", LOSS,               \
+	  "of the skipped, files over a budget: functions, rows, kernel memory (--unwind-memory)")
 
 #define TM_COUNTERS(X) TM_KERNEL_COUNTERS(X) TM_USER_COUNTERS(X)
 

@@ -3,6 +3,7 @@
  * the user-space counters are read from the accountant. */
 #include <string.h>
 #include "report.h"
+#include "unwind.h"
 #include "view.h"
 
 #define TM_CNT_ROW(id, key_, wording_, show_, meaning_) \
@@ -26,8 +27,8 @@ bool counters__loss(int id)
 	return tm_counters[id].show == CNT_DROP || tm_counters[id].show == CNT_LOSS;
 }
 
-/* The user rows are fields of struct account_stats (the unwind cache's totals among them):
- * mapped here. */
+/* The user rows are fields of struct account_stats (the unwind cache's totals among them),
+ * and the parsers' budget counts: mapped here. */
 void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUNTERS],
 		       uint64_t c[TM_NR_ALL_COUNTERS])
 {
@@ -47,4 +48,6 @@ void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUN
 	c[TM_CNT_CFI_ROWS] = st->cfi_rows;
 	c[TM_CNT_CFI_TABLES_SKIPPED] = st->cfi_skipped;
 	c[TM_CNT_CFI_SET_FAILED] = st->unwind_set_failed;
+	/* the parsers' budgets are the run's, kept by the parsers themselves */
+	c[TM_CNT_CFI_OVER_BUDGET] = unwind__over_budget();
 }

@@ -18,6 +18,7 @@ int procmaps__parse(struct procmaps *pm, const char *text)
 		const char *nl = strchr(line, '\n');
 		char buf[4096 + 256], perms[8] = "", path[4096] = "";
 		unsigned long long start, end, off, ino;
+		unsigned int major, minor;
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		struct map_entry *m;
 		int n;
@@ -27,8 +28,9 @@ int procmaps__parse(struct procmaps *pm, const char *text)
 		memcpy(buf, line, len);
 		buf[len] = 0;
 		line = nl ? nl + 1 : NULL;
-		n = sscanf(buf, "%llx-%llx %7s %llx %*s %llu %4095[^\n]", &start, &end, perms, &off, &ino, path);
-		if (n < 5 || end <= start)
+		n = sscanf(buf, "%llx-%llx %7s %llx %x:%x %llu %4095[^\n]", &start, &end, perms, &off, &major, &minor,
+			   &ino, path);
+		if (n < 7 || end <= start)
 			continue; /* a malformed line is skipped, not trusted */
 		GROW(pm->e, pm->cap, pm->n + 1);
 		m = &pm->e[pm->n++];
@@ -36,6 +38,7 @@ int procmaps__parse(struct procmaps *pm, const char *text)
 		m->end = end;
 		m->off = off;
 		m->ino = ino;
+		m->dev = (major & 0xfff) << 20 | (minor & 0xfffff);
 		m->exec = perms[2] == 'x';
 		m->write = perms[1] == 'w';
 		m->shared = perms[3] == 's';

@@ -4,6 +4,7 @@
 #ifndef TM_UNWIND_H
 #define TM_UNWIND_H
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "taskmem.h"
@@ -17,9 +18,13 @@ struct unwind_table {
 	struct tm_unwind_inode inode; /* the file, as the kernel names it */
 };
 
-/* The table of the ELF file at path; 0, or -errno (-ENOENT: no .eh_frame/.eh_frame_hdr;
- * -ENOEXEC: not a 64-bit ELF file, or one whose headers or sections are out of bounds;
- * -EFBIG: too many functions to build it without stalling the tool). */
+/* The default budget of kernel memory for all unwind tables of a run (--unwind-memory) */
+#define UNWIND_MEMORY_DEFAULT (64ull << 20)
+
+/* The table of the ELF file at path, built in time linear in its .eh_frame; 0, or -errno
+ * (-ENOENT: no .eh_frame/.eh_frame_hdr; -ENOEXEC: not a 64-bit ELF file, or one whose headers
+ * or sections are out of bounds; -EFBIG: too many functions to build it without stalling the
+ * tool; -E2BIG: more rows than a function or a table may have). */
 int unwind__build(const char *path, struct unwind_table *t);
 void unwind__table_free(struct unwind_table *t);
 /* Whether the file's code mostly keeps no frame pointer, so that a frame-pointer walk through
@@ -42,6 +47,10 @@ int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struc
 /* Load the tables of the C libraries most programs map (libc, libm, libstdc++, libgcc_s, the
  * dynamic loader), before the command starts: its ld.so maps them before the tool could. */
 void unwind__preload(struct unwind_cache *c);
+/* The kernel memory all tables of the run may take, in bytes (UNWIND_MEMORY_DEFAULT) */
+void unwind__set_memory_budget(uint64_t bytes);
+/* Files whose table was over a budget (functions, rows, memory), of every cache: frame pointers */
+size_t unwind__over_budget(void);
 /* Tables loaded, and files that needed one but could not have it (no room, unreadable). */
 void unwind__stats(const struct unwind_cache *c, size_t *loaded, size_t *skipped, size_t *rows);
 #endif

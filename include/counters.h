@@ -72,7 +72,9 @@
 	X(CFI_SET_FAILED, "cfi_set_failed", "CFI ranges not set", LOSS,                            \
 	  "a process's unwind ranges could not be given to the kernel")                            \
 	X(CFI_OVER_BUDGET, "cfi_tables_over_budget", "CFI tables over budget", LOSS,               \
-	  "of the skipped, files over a budget: functions, rows, kernel memory (--unwind-memory)")
+	  "of the skipped, files over a budget: functions, rows, kernel memory (--unwind-memory)") \
+	X(SYMTABS_SKIPPED, "symbol_tables_skipped", "symbol tables skipped", LOSS,                 \
+	  "files whose symbols were not read: a section over its bound, or the run's budget spent")
 
 #define TM_COUNTERS(X) TM_KERNEL_COUNTERS(X) TM_USER_COUNTERS(X)
 

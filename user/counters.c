@@ -2,6 +2,7 @@
 /* The table of counters (include/counters.h) as data for the outputs, and the one place where
  * the user-space counters are read from the accountant. */
 #include <string.h>
+#include "elfsyms.h"
 #include "report.h"
 #include "unwind.h"
 #include "view.h"
@@ -50,4 +51,5 @@ void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUN
 	c[TM_CNT_CFI_SET_FAILED] = st->unwind_set_failed;
 	/* the parsers' budgets are the run's, kept by the parsers themselves */
 	c[TM_CNT_CFI_OVER_BUDGET] = unwind__over_budget();
+	c[TM_CNT_SYMTABS_SKIPPED] = elfsyms__skipped();
 }

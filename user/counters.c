@@ -3,6 +3,7 @@
  * the user-space counters are read from the accountant. */
 #include <string.h>
 #include "elfsyms.h"
+#include "perfmap.h"
 #include "report.h"
 #include "unwind.h"
 #include "view.h"
@@ -52,4 +53,5 @@ void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUN
 	/* the parsers' budgets are the run's, kept by the parsers themselves */
 	c[TM_CNT_CFI_OVER_BUDGET] = unwind__over_budget();
 	c[TM_CNT_SYMTABS_SKIPPED] = elfsyms__skipped();
+	c[TM_CNT_PERFMAP_SKIPPED] = perfmap__bytes_skipped();
 }

@@ -234,8 +234,8 @@ static struct elf_syms *load(const char *path)
 	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx) ||
-	    elf_getphdrnum(elf, &nph) || !(names = elf_getscn(elf, shstrndx)) || !gelf_getshdr(names, &namesh) ||
-	    !section_ok(&namesh, ELF_MAX_SMALL)) {
+	    elf_getphdrnum(elf, &nph) ||
+	    ((names = elf_getscn(elf, shstrndx)) && gelf_getshdr(names, &namesh) && !section_ok(&namesh, ELF_MAX_SMALL))) {
 		if (elf)
 			elf_end(elf);
 		close(fd);

@@ -19,6 +19,7 @@
 #define PERFMAP_RUN_ENTRIES (4u << 20)
 #define PERFMAP_RUN_NAMES (64ull << 20)
 #define PERFMAP_CHUNK (1u << 20)
+#define PERFMAP_MIN_LINE 6 /* "1 1 x\n" */
 #define MAX_OVERLAP_SCAN 64
 
 static int hexval(char c)
@@ -181,6 +182,7 @@ static void catch_up(struct pidmap *m, pid_t pid, uid_t uid, time_t not_before)
 {
 	char path[64], *buf;
 	struct stat st;
+	bool spent;
 	int fd;
 
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", pid);
@@ -199,23 +201,33 @@ static void catch_up(struct pidmap *m, pid_t pid, uid_t uid, time_t not_before)
 		m->ino = st.st_ino;
 	}
 	buf = st.st_size > m->off ? xmalloc(PERFMAP_CHUNK + 1) : NULL;
+	spent = false;
 	while (buf && st.st_size > m->off && run_bytes < PERFMAP_RUN_BYTES && run_entries < PERFMAP_RUN_ENTRIES &&
 	       run_names < PERFMAP_RUN_NAMES) {
-		size_t want = PERFMAP_CHUNK, used, n0 = m->pm.n, names0 = m->pm.names_len;
+		size_t want = PERFMAP_CHUNK, used, n0 = m->pm.n, names0 = m->pm.names_len, unclamped;
 		ssize_t got;
 
+		/* no chunk may take the entries or names past the budget (GROW zeroes what it adds): a
+		 * line is at least PERFMAP_MIN_LINE bytes, its name at most its length */
 		if ((uint64_t)(st.st_size - m->off) < want)
 			want = (size_t)(st.st_size - m->off);
+		unclamped = want;
 		if (PERFMAP_RUN_BYTES - run_bytes < want)
 			want = (size_t)(PERFMAP_RUN_BYTES - run_bytes);
+		if ((PERFMAP_RUN_ENTRIES - run_entries) * PERFMAP_MIN_LINE < want)
+			want = (size_t)((PERFMAP_RUN_ENTRIES - run_entries) * PERFMAP_MIN_LINE);
+		if (PERFMAP_RUN_NAMES - run_names < want)
+			want = (size_t)(PERFMAP_RUN_NAMES - run_names);
 		got = pread(fd, buf, want, m->off);
 		if (got <= 0)
 			break;
 		used = perfmap__parse(&m->pm, buf, (size_t)got);
 		if (!used && (size_t)got == PERFMAP_CHUNK)
 			used = (size_t)got; /* a line longer than a chunk: not a perf map's */
-		if (!used)
-			break; /* a line still being written */
+		if (!used) { /* a line still being written, or one the budget left has no room for */
+			spent |= want < unclamped;
+			break;
+		}
 		m->off += (off_t)used;
 		run_bytes += used;
 		run_entries += m->pm.n - n0;
@@ -223,8 +235,8 @@ static void catch_up(struct pidmap *m, pid_t pid, uid_t uid, time_t not_before)
 	}
 	free(buf);
 	/* what the budget left unread, counted once per byte of the file */
-	if (st.st_size > m->off && (run_bytes >= PERFMAP_RUN_BYTES || run_entries >= PERFMAP_RUN_ENTRIES ||
-				    run_names >= PERFMAP_RUN_NAMES)) {
+	spent |= run_bytes >= PERFMAP_RUN_BYTES || run_entries >= PERFMAP_RUN_ENTRIES || run_names >= PERFMAP_RUN_NAMES;
+	if (st.st_size > m->off && spent) {
 		off_t from = m->counted > m->off ? m->counted : m->off;
 
 		if (st.st_size > from)

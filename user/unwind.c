@@ -768,6 +768,8 @@ static int fde_rows(struct builder *b, const struct fde_ref *f, uint64_t next, s
 	return b->fde_rows > UNWIND_MAX_FDE_ROWS || b->t->n > UNWIND_MAX_ROWS ? -E2BIG : 0;
 }
 
+bool unwind__libdw_only;
+
 /* The same, by libdw: a call per row, each running the FDE's program from its start */
 static int fde_rows_libdw(struct builder *b, uint64_t start, uint64_t next, struct fde_walk *w)
 {
@@ -782,7 +784,7 @@ static int fde_rows_libdw(struct builder *b, uint64_t start, uint64_t next, stru
 		Dwarf_Addr s, e;
 		struct tm_unwind_row r;
 
-		if (++b->slow_rows > UNWIND_MAX_SLOW_ROWS || ++rows > UNWIND_MAX_SLOW_FDE_ROWS)
+		if ((++b->slow_rows > UNWIND_MAX_SLOW_ROWS || ++rows > UNWIND_MAX_SLOW_FDE_ROWS) && !unwind__libdw_only)
 			return -E2BIG;
 		if (dwarf_cfi_addrframe(b->cfi, pc, &fr))
 			break;
@@ -883,7 +885,7 @@ int unwind__build(const char *path, struct unwind_table *t)
 
 		if (i && starts[i].start == starts[i - 1].start)
 			continue;
-		e = fde_rows(&b, &starts[i], next, &w);
+		e = unwind__libdw_only ? -EOPNOTSUPP : fde_rows(&b, &starts[i], next, &w);
 		if (e == -EOPNOTSUPP) { /* back to the rows before it (emit may have dropped the last) */
 			t->n = n;
 			if (n)

@@ -27,6 +27,9 @@ struct unwind_table {
  * tool; -E2BIG: more rows than a function or a table may have). */
 int unwind__build(const char *path, struct unwind_table *t);
 void unwind__table_free(struct unwind_table *t);
+/* For tests: every FDE read by libdw (a call per row, no budget of its own), the reference the
+ * table built here must equal row for row */
+extern bool unwind__libdw_only;
 /* Whether the file's code mostly keeps no frame pointer, so that a frame-pointer walk through
  * it goes wrong (less than half of its functions set rbp up). */
 bool unwind__frameless(const struct unwind_table *t);

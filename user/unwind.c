@@ -151,8 +151,10 @@ static int fde_ref_cmp(const void *a, const void *b)
 }
 
 /* Function starts and their FDEs from .eh_frame_hdr's sorted search table (the one the C++
- * runtime uses). Only its usual encoding (4-byte signed, relative to the header) is read. */
-static struct fde_ref *fde_starts(Elf *elf, size_t *n)
+ * runtime uses), sorted; *increasing: whether it was, strictly (libdw's binary search in a table
+ * that is not finds other FDEs). Only its usual encoding (4-byte signed, relative to the header)
+ * is read. */
+static struct fde_ref *fde_starts(Elf *elf, size_t *n, bool *increasing)
 {
 	size_t shstrndx;
 	Elf_Scn *scn = NULL;
@@ -187,6 +189,7 @@ static struct fde_ref *fde_starts(Elf *elf, size_t *n)
 
 			memcpy(rel, p + 12 + (size_t)i * 8, 8);
 			starts[i] = (struct fde_ref){ sh.sh_addr + (int64_t)rel[0], sh.sh_addr + (int64_t)rel[1] };
+			*increasing &= !i || starts[i].start > starts[i - 1].start;
 		}
 		qsort(starts, count, sizeof(*starts), fde_ref_cmp);
 		*n = count;
@@ -317,6 +320,7 @@ struct builder {
 	Dwarf_CFI *cfi;     /* opened on the first FDE libdw has to read */
 	size_t slow_rows;   /* rows asked of libdw */
 	size_t fde_rows;    /* rows of the FDE being read */
+	bool irregular;     /* see unwind_table.irregular */
 };
 
 static uint64_t uleb(struct cur *c)
@@ -437,6 +441,7 @@ static struct tm_unwind_row state_row(const struct cie *ci, const struct cfi_sta
 
 #define CFI_MAX_REMEMBERED 64 /* remember_state nesting; deeper: libdw's */
 #define CFI_MAX_REG (INT32_MAX / 8) /* libdw refuses larger register numbers */
+#define CFI_SANE_REG 4096 /* x86-64 has 130; libdw allocates up to the largest named (GBs) */
 
 /* Where an FDE's rows go: [row_pc, ...) is the row being read, the FDE ends at end */
 struct fde_walk {
@@ -512,6 +517,7 @@ advance:
 offset:
 			if (c->bad || reg >= CFI_MAX_REG)
 				return -EINVAL;
+			b->irregular |= reg > CFI_SANE_REG;
 			set_rule(s, reg, RULE_AT_CFA, rule_value(v));
 			continue;
 		case DW_CFA_restore:
@@ -521,6 +527,7 @@ offset:
 restore:
 			if (c->bad || !w || reg >= CFI_MAX_REG)
 				return -EINVAL;
+			b->irregular |= reg > CFI_SANE_REG;
 			if (reg == REG_RA) {
 				s->ra = ci->init.ra;
 				s->ra_off = ci->init.ra_off;
@@ -534,6 +541,7 @@ restore:
 			reg = uleb(c);
 			if (c->bad || reg >= CFI_MAX_REG)
 				return -EINVAL;
+			b->irregular |= reg > CFI_SANE_REG;
 			set_rule(s, reg, RULE_NONE, 0);
 			continue;
 		case DW_CFA_register:
@@ -550,6 +558,7 @@ restore:
 other:
 			if (c->bad || reg >= CFI_MAX_REG)
 				return -EINVAL;
+			b->irregular |= reg > CFI_SANE_REG;
 			set_rule(s, reg, RULE_OTHER, 0);
 			continue;
 		case DW_CFA_expression:
@@ -560,6 +569,7 @@ other:
 			v = uleb(c);
 			if (c->bad || v > (uint64_t)(c->end - c->p) || reg >= CFI_MAX_REG)
 				return -EINVAL;
+			b->irregular |= reg > CFI_SANE_REG;
 			x = c->p;
 			c->p += v;
 			if (reg != REG_RA && reg != REG_RBP)
@@ -711,6 +721,7 @@ static const struct cie *cie_at(struct builder *b, uint64_t off)
 	/* libdw's x86-64 defaults: rbp same value, the rest undefined, no CFA */
 	ci.init = (struct cfi_state){ .cfa = CFA_UNDEF, .ra = RULE_NONE, .rbp = RULE_NONE };
 	ci.err = run_cfi(b, &ci, &ci.init, &c, NULL);
+	b->irregular |= c.bad;
 done:
 	GROW(b->cie, b->ciecap, b->ncie + 1);
 	b->cie[b->ncie++] = ci;
@@ -757,6 +768,7 @@ static int fde_rows(struct builder *b, const struct fde_ref *f, uint64_t next, s
 	s = ci->init;
 	b->fde_rows = 0;
 	err = run_cfi(b, ci, &s, &c, w);
+	b->irregular |= c.bad; /* a number cut off by the end: libdw reads it as the largest */
 	if (err == -EINVAL)
 		return 0; /* rows up to the error */
 	if (err)
@@ -838,6 +850,8 @@ int unwind__build(const char *path, struct unwind_table *t)
 	size_t nsegs = 0, nphdr, nstarts = 0;
 	struct fde_ref *starts = NULL;
 	struct builder b = { .t = t, .segs = segs };
+	GElf_Ehdr eh;
+	bool foreign, increasing = true;
 	Elf *elf = NULL;
 	char *img = NULL;
 	int fd, err = -ENOENT;
@@ -865,16 +879,19 @@ int unwind__build(const char *path, struct unwind_table *t)
 	}
 	b.nsegs = nsegs;
 	b.elf = elf;
+	/* libdw's defaults (and refusals) are the machine's: only x86-64's are written here */
+	foreign = !gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64;
 	/* code before the first FDE of each segment is walked by frame pointer too */
 	for (size_t i = 0; i < nsegs; i++)
 		emit(t, &b.cap, (int64_t)segs[i].off, (struct tm_unwind_row){ .cfa_reg = TM_CFA_FP });
-	starts = fde_starts(elf, &nstarts);
+	starts = fde_starts(elf, &nstarts, &increasing);
 	if (nstarts > UNWIND_MAX_FDES) {
 		err = -EFBIG;
 		goto out;
 	}
 	if (!starts || !eh_frame(elf, &b))
 		goto out;
+	foreign |= !increasing; /* a table out of order: as libdw reads it, within its budget */
 	b.cies = hashmap__new();
 	for (size_t i = 0; i < nstarts; i++) {
 		uint64_t next = i + 1 < nstarts ? starts[i + 1].start : UINT64_MAX;
@@ -885,17 +902,19 @@ int unwind__build(const char *path, struct unwind_table *t)
 
 		if (i && starts[i].start == starts[i - 1].start)
 			continue;
-		e = unwind__libdw_only ? -EOPNOTSUPP : fde_rows(&b, &starts[i], next, &w);
+		e = unwind__libdw_only || foreign ? -EOPNOTSUPP : fde_rows(&b, &starts[i], next, &w);
 		if (e == -EOPNOTSUPP) { /* back to the rows before it (emit may have dropped the last) */
 			t->n = n;
 			if (n)
 				t->rows[n - 1] = last;
 			e = fde_rows_libdw(&b, starts[i].start, next, &w);
+			t->fdes_libdw++;
 		}
 		if (e) {
 			err = e;
 			goto out;
 		}
+		b.irregular |= w.end > next;
 		if (!w.any)
 			continue;
 		t->fdes++;
@@ -916,6 +935,7 @@ int unwind__build(const char *path, struct unwind_table *t)
 				t->rows[++j] = t->rows[i];
 		t->n = j + 1;
 	}
+	t->irregular = b.irregular;
 	err = t->n ? 0 : -ENOENT;
 out:
 	free(starts);

@@ -16,6 +16,11 @@ struct unwind_table {
 	size_t fdes;                /* functions described */
 	size_t fdes_fp;             /* of them, those that keep a frame pointer (CFA from rbp) */
 	struct tm_unwind_inode inode; /* the file, as the kernel names it */
+	/* FDEs that run into the next one's, registers numbered in the thousands, a number cut off
+	 * by the end of its program (never so in a compiler's output): libdw reads such a file by
+	 * the FDEs it has cached, allocates gigabytes, or reads on, so its rows may differ */
+	bool irregular;
+	size_t fdes_libdw;          /* FDEs read by libdw: what is not read here */
 };
 
 /* The default budget of kernel memory for all unwind tables of a run (--unwind-memory) */

@@ -76,7 +76,13 @@
 	X(CFI_SET_FAILED, "cfi_set_failed", "CFI ranges not set", LOSS,                            \
 	  "a process's unwind ranges could not be given to the kernel")                            \
 	X(COW_COPIES, "cow_copies", "copy-on-write copies", INFO,                                  \
-	  "pages shared in the tree (after fork) that a write gave the writer its own copy of")
+	  "pages shared in the tree (after fork) that a write gave the writer its own copy of") \
+	X(CFI_OVER_BUDGET, "cfi_tables_over_budget", "CFI tables over budget", LOSS,               \
+	  "of the skipped, files over a budget: functions, rows, kernel memory (--unwind-memory)") \
+	X(SYMTABS_SKIPPED, "symbol_tables_skipped", "symbol tables skipped", LOSS,                 \
+	  "files whose symbols were not read: a section over its bound, or the run's budget spent") \
+	X(PERFMAP_SKIPPED, "perf_map_bytes_skipped", "perf map bytes skipped", LOSS,               \
+	  "bytes of perf maps not read: over the run's budget of bytes or entries")
 
 #define TM_COUNTERS(X) TM_KERNEL_COUNTERS(X) TM_USER_COUNTERS(X)
 

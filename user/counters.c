@@ -2,7 +2,10 @@
 /* The table of counters (include/counters.h) as data for the outputs, and the one place where
  * the user-space counters are read from the accountant. */
 #include <string.h>
+#include "elfsyms.h"
+#include "perfmap.h"
 #include "report.h"
+#include "unwind.h"
 #include "view.h"
 
 #define TM_CNT_ROW(id, key_, wording_, show_, meaning_) \
@@ -26,8 +29,8 @@ bool counters__loss(int id)
 	return tm_counters[id].show == CNT_DROP || tm_counters[id].show == CNT_LOSS;
 }
 
-/* The user rows are fields of struct account_stats (the unwind cache's totals among them):
- * mapped here. */
+/* The user rows are fields of struct account_stats (the unwind cache's totals among them),
+ * and the parsers' budget counts: mapped here. */
 void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUNTERS],
 		       uint64_t c[TM_NR_ALL_COUNTERS])
 {
@@ -48,4 +51,8 @@ void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUN
 	c[TM_CNT_CFI_TABLES_SKIPPED] = st->cfi_skipped;
 	c[TM_CNT_CFI_SET_FAILED] = st->unwind_set_failed;
 	c[TM_CNT_COW_COPIES] = st->cow_copies;
+	/* the parsers' budgets are the run's, kept by the parsers themselves */
+	c[TM_CNT_CFI_OVER_BUDGET] = unwind__over_budget();
+	c[TM_CNT_SYMTABS_SKIPPED] = elfsyms__skipped();
+	c[TM_CNT_PERFMAP_SKIPPED] = perfmap__bytes_skipped();
 }

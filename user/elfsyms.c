@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,66 @@ struct elf_syms {
 
 static struct hashmap *cache; /* interned path -> struct elf_syms * (0: not ELF) */
 
+/* Bounds on what is read of a file (a traced program can map a sparse one whose .symtab claims
+ * 3 GiB: libelf reads a section whole). Per file: sections, each symbol or string table
+ * (Chromium's .symtab is 40 MB), Go's line table, the small ones; per run: the symbol and string
+ * table bytes read, all files together. A file over one keeps no symbols from that table
+ * (.dynsym is still tried) and is counted. */
+#define ELF_MAX_SECTIONS (1u << 17)
+#define ELF_MAX_SYMTAB (64u << 20)
+#define ELF_MAX_STRTAB (64u << 20)
+#define ELF_MAX_PCLNTAB (128u << 20)
+#define ELF_MAX_SMALL (1u << 20) /* section names, notes, .gnu_debuglink */
+#define ELF_RUN_BUDGET (1ull << 30)
+
+static uint64_t run_bytes; /* symbol and string table bytes read so far */
+static size_t skipped;     /* files with a table over a bound */
+
+size_t elfsyms__skipped(void)
+{
+	return skipped;
+}
+
+/* Whether the section's data may be read: within max bytes (NOBITS: none to read) */
+static bool section_ok(const GElf_Shdr *sh, uint64_t max)
+{
+	return sh->sh_type == SHT_NOBITS || sh->sh_size <= max;
+}
+
+/* Whether fd is an ELF file with a bounded number of sections (the count libelf allocates for,
+ * from the header or, past 0xff00, section 0), read before libelf sees it: 0, -ENOEXEC (not
+ * ELF), -EFBIG (too many sections) */
+static int headers_ok(int fd)
+{
+	unsigned char eh[64];
+	uint64_t shoff, n;
+	uint16_t shnum;
+
+	if (pread(fd, eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh, ELFMAG, SELFMAG))
+		return -ENOEXEC;
+	if (eh[EI_CLASS] == ELFCLASS64) {
+		memcpy(&shoff, eh + offsetof(Elf64_Ehdr, e_shoff), 8);
+		memcpy(&shnum, eh + offsetof(Elf64_Ehdr, e_shnum), 2);
+		if (shnum || !shoff)
+			return 0;
+		if (pread(fd, &n, 8, (off_t)(shoff + offsetof(Elf64_Shdr, sh_size))) != 8)
+			return -ENOEXEC;
+	} else if (eh[EI_CLASS] == ELFCLASS32) {
+		uint32_t off32, n32;
+
+		memcpy(&off32, eh + offsetof(Elf32_Ehdr, e_shoff), 4);
+		memcpy(&shnum, eh + offsetof(Elf32_Ehdr, e_shnum), 2);
+		if (shnum || !off32)
+			return 0;
+		if (pread(fd, &n32, 4, (off_t)(off32 + offsetof(Elf32_Shdr, sh_size))) != 4)
+			return -ENOEXEC;
+		n = n32;
+	} else {
+		return -ENOEXEC;
+	}
+	return n <= ELF_MAX_SECTIONS ? 0 : -EFBIG;
+}
+
 static int sym_cmp(const void *a, const void *b)
 {
 	const struct sym *x = a, *y = b;
@@ -43,13 +105,26 @@ static int sym_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-static void load_symtab(struct elf_syms *es, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
+/* The function symbols of a symbol table; false (nothing read) if it or its strings are over
+ * their bounds, or over what is left of the run's budget */
+static bool load_symtab(struct elf_syms *es, Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
+	Elf_Scn *strscn = elf_getscn(elf, sh->sh_link);
+	GElf_Shdr strsh;
+	Elf_Data *data;
 	size_t i, n;
+	uint64_t cost;
 
+	if (!strscn || !gelf_getshdr(strscn, &strsh))
+		return true; /* nothing to read: not a budget's doing */
+	cost = (sh->sh_type == SHT_NOBITS ? 0 : sh->sh_size) + (strsh.sh_type == SHT_NOBITS ? 0 : strsh.sh_size);
+	if (!section_ok(sh, ELF_MAX_SYMTAB) || !section_ok(&strsh, ELF_MAX_STRTAB) ||
+	    cost > ELF_RUN_BUDGET - run_bytes)
+		return false;
+	run_bytes += cost;
+	data = elf_getdata(scn, NULL);
 	if (!data || !sh->sh_entsize)
-		return;
+		return true;
 	n = sh->sh_size / sh->sh_entsize;
 	for (i = 0; i < n; i++) {
 		GElf_Sym s;
@@ -69,6 +144,7 @@ static void load_symtab(struct elf_syms *es, Elf *elf, Elf_Scn *scn, GElf_Shdr *
 		GROW(es->syms, es->cap, es->n + 1);
 		es->syms[es->n++] = (struct sym){ s.st_value, s.st_size, intern(name) };
 	}
+	return true;
 }
 
 static void add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *name)
@@ -84,7 +160,7 @@ static void add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *nam
 /* Paths come from the traced program (its maps, its .gnu_debuglink): a FIFO there must not block
  * us in open(), and only a regular file is read. */
 static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t *id, size_t idlen,
-			    const char *link)
+			    const char *link, bool *over)
 {
 	char cand[4][4096], dir[2048];
 	int nc = 0, i;
@@ -113,12 +189,13 @@ static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t
 
 		if (!strcmp(cand[i], path) || (fd = open_regular(cand[i])) < 0)
 			continue;
-		elf = elf_begin(fd, ELF_C_READ, NULL);
+		elf = !headers_ok(fd) ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
 		while (elf && elf_kind(elf) == ELF_K_ELF && (scn = elf_nextscn(elf, scn))) {
 			GElf_Shdr sh;
 
 			if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB) {
-				load_symtab(es, elf, scn, &sh);
+				if (!load_symtab(es, elf, scn, &sh))
+					*over = true;
 				break;
 			}
 		}
@@ -141,15 +218,25 @@ static struct elf_syms *load(const char *path)
 	const char *debuglink = NULL;
 	struct elf_syms *es;
 	size_t shstrndx, nph, i;
+	bool over = false;
+	Elf_Scn *names;
+	GElf_Shdr namesh;
 	Elf *elf;
-	int fd;
+	int fd, err;
 
 	fd = open_regular(path);
 	if (fd < 0)
 		return NULL;
+	err = headers_ok(fd);
+	if (err) { /* not ELF, or more sections than libelf should allocate for */
+		skipped += err == -EFBIG;
+		close(fd);
+		return NULL;
+	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx) ||
-	    elf_getphdrnum(elf, &nph)) {
+	    elf_getphdrnum(elf, &nph) ||
+	    ((names = elf_getscn(elf, shstrndx)) && gelf_getshdr(names, &namesh) && !section_ok(&namesh, ELF_MAX_SMALL))) {
 		if (elf)
 			elf_end(elf);
 		close(fd);
@@ -183,6 +270,10 @@ static struct elf_syms *load(const char *path)
 		} else if (!strcmp(name, ".text")) {
 			text_vaddr = sh.sh_addr;
 		} else if (sh.sh_type == SHT_NOTE && !strcmp(name, ".note.gnu.build-id")) {
+			if (!section_ok(&sh, ELF_MAX_SMALL)) {
+				over = true;
+				continue;
+			}
 			Elf_Data *d = elf_getdata(scn, NULL);
 			GElf_Nhdr nh;
 			size_t noff, doff;
@@ -199,8 +290,9 @@ static struct elf_syms *load(const char *path)
 				es->build_id = intern(hex);
 			}
 		} else if (!strcmp(name, ".gnu_debuglink")) {
-			Elf_Data *d = elf_getdata(scn, NULL);
+			Elf_Data *d = section_ok(&sh, ELF_MAX_SMALL) ? elf_getdata(scn, NULL) : NULL;
 
+			over |= !d;
 			if (d && d->d_size && memchr(d->d_buf, 0, d->d_size))
 				debuglink = d->d_buf;
 		}
@@ -213,19 +305,22 @@ static struct elf_syms *load(const char *path)
 		}
 	}
 	/* .symtab is a superset of .dynsym when present; stripped files only have .dynsym */
-	if (symtab)
-		load_symtab(es, elf, symtab, &symsh);
+	if (symtab && !load_symtab(es, elf, symtab, &symsh))
+		over = true;
 	/* stripped: a debug file if one is installed, Go's own table, else the dynamic symbols */
 	if (!symtab && (build_id || debuglink))
-		load_debug_file(es, path, build_id, build_id_len, debuglink);
+		load_debug_file(es, path, build_id, build_id_len, debuglink, &over);
 	if (!symtab && pcln && !es->n) {
-		Elf_Data *d = elf_getdata(pcln, NULL);
+		GElf_Shdr psh;
+		Elf_Data *d = gelf_getshdr(pcln, &psh) && section_ok(&psh, ELF_MAX_PCLNTAB) ? elf_getdata(pcln, NULL) : NULL;
 
+		over |= !d;
 		if (d && d->d_buf)
 			gopclntab__parse(d->d_buf, d->d_size, text_vaddr, add_go_func, es);
 	}
-	if (dynsym && !es->n)
-		load_symtab(es, elf, dynsym, &dynsh);
+	if (dynsym && !es->n && !load_symtab(es, elf, dynsym, &dynsh))
+		over = true;
+	skipped += over;
 	if (es->n)
 		qsort(es->syms, es->n, sizeof(*es->syms), sym_cmp);
 	elf_end(elf);

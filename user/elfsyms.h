@@ -19,4 +19,6 @@ bool elfsyms__is_go(const struct elf_syms *es); /* has .gopclntab or runtime.mai
 const char *elfsyms__build_id(const struct elf_syms *es);
 size_t elfsyms__count(const struct elf_syms *es);
 void elfsyms__free_all(void);
+/* Files of the run with a table not read: over its bound, or the run's budget (ELF_MAX_*) */
+size_t elfsyms__skipped(void);
 #endif

@@ -21,6 +21,7 @@
 #include "report.h"
 #include "strtab.h"
 #include "tracer.h"
+#include "unwind.h"
 #include "util.h"
 
 /* Exit codes of the tool itself (the command's own code is passed through otherwise). */
@@ -43,6 +44,7 @@ enum {
 	OPT_TOP,
 	OPT_DURATION,
 	OPT_AS_ROOT,
+	OPT_UNWIND_MEMORY,
 };
 
 static struct env {
@@ -128,6 +130,7 @@ static const struct argp_option opts[] = {
 	{ "stack-storage-size", OPT_STACKS, "N", 0, "Distinct user stacks kept (default 32768)", 0 },
 	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
+	{ "unwind-memory", OPT_UNWIND_MEMORY, "MB", 0, "Kernel memory for unwind tables in MiB, for the whole run (default 64); files over it are walked by frame pointers and counted", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
 	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run the command as root (default: as the user who ran sudo, as sudo -u would)", 0 },
@@ -197,6 +200,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_AS_ROOT:
 		env.as_root = true;
+		break;
+	case OPT_UNWIND_MEMORY:
+		unwind__set_memory_budget((uint64_t)parse_num(arg, 0, 1 << 20, state, "--unwind-memory") << 20);
 		break;
 	case OPT_DURATION: {
 		char *end;

@@ -12,7 +12,14 @@
 #include "strtab.h"
 #include "util.h"
 
-#define MAX_MAP_BYTES (512ull << 20) /* a hostile program must not make us read forever */
+/* One budget for the perf maps of the whole run (a hostile program must not make us read forever
+ * nor hold its map many times over): bytes parsed, and entries and name bytes kept, so that they
+ * take at most 64 + 64 MiB, plus the buffer a read goes through. */
+#define PERFMAP_RUN_BYTES (256ull << 20)
+#define PERFMAP_RUN_ENTRIES (4u << 20)
+#define PERFMAP_RUN_NAMES (64ull << 20)
+#define PERFMAP_CHUNK (1u << 20)
+#define PERFMAP_MIN_LINE 6 /* "1 1 x\n" */
 #define MAX_OVERLAP_SCAN 64
 
 static int hexval(char c)
@@ -58,30 +65,54 @@ size_t perfmap__parse(struct perfmap *pm, const char *text, size_t len)
 		used = nl + 1 - text;
 		if (ne > q && ne[-1] == '\r')
 			ne--;
-		if (!hexfield(&q, ne, &start) && !hexfield(&q, ne, &size) && size && q < ne &&
-		    start + size > start) {
+		if (!hexfield(&q, ne, &start) && !hexfield(&q, ne, &size) && size && size <= UINT32_MAX && q < ne &&
+		    start + size > start && pm->names_len + (size_t)(ne - q) < UINT32_MAX) {
 			size_t nlen = ne - q;
 
 			GROW(pm->s, pm->cap, pm->n + 1);
 			GROW(pm->names, pm->names_cap, pm->names_len + nlen + 1);
 			memcpy(pm->names + pm->names_len, q, nlen);
 			pm->names[pm->names_len + nlen] = 0;
-			pm->s[pm->n++] = (struct pm_sym){ start, start + size, pm->seq, (uint32_t)pm->names_len };
+			pm->s[pm->n++] = (struct pm_sym){ start, (uint32_t)size, (uint32_t)pm->names_len };
 			pm->names_len += nlen + 1;
 		}
-		pm->seq++;
 		p = nl + 1;
 	}
 	return used;
 }
 
-static int sym_cmp(const void *a, const void *b)
+static bool sym_less(const struct pm_sym *x, const struct pm_sym *y)
 {
-	const struct pm_sym *x = a, *y = b;
+	return x->start != y->start ? x->start < y->start : x->name < y->name;
+}
 
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+static void sift_down(struct pm_sym *s, size_t i, size_t n)
+{
+	for (size_t c; (c = 2 * i + 1) < n; i = c) {
+		struct pm_sym t;
+
+		if (c + 1 < n && sym_less(&s[c], &s[c + 1]))
+			c++;
+		if (!sym_less(&s[i], &s[c]))
+			return;
+		t = s[i];
+		s[i] = s[c];
+		s[c] = t;
+	}
+}
+
+/* In place (heapsort): glibc's qsort takes a copy of the array, as large as the map's entries */
+static void sort_syms(struct pm_sym *s, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(s, i, n);
+	for (size_t i = n; i-- > 1;) {
+		struct pm_sym t = s[0];
+
+		s[0] = s[i];
+		s[i] = t;
+		sift_down(s, 0, i);
+	}
 }
 
 const char *perfmap__find(struct perfmap *pm, uint64_t ip)
@@ -90,7 +121,7 @@ const char *perfmap__find(struct perfmap *pm, uint64_t ip)
 	const struct pm_sym *best = NULL;
 
 	if (pm->sorted != pm->n) {
-		qsort(pm->s, pm->n, sizeof(*pm->s), sym_cmp);
+		sort_syms(pm->s, pm->n);
 		pm->sorted = pm->n;
 	}
 	hi = pm->n;
@@ -106,7 +137,7 @@ const char *perfmap__find(struct perfmap *pm, uint64_t ip)
 	for (i = lo, k = 0; i > 0 && k < MAX_OVERLAP_SCAN; i--, k++) {
 		const struct pm_sym *s = &pm->s[i - 1];
 
-		if (ip < s->end && (!best || s->seq > best->seq))
+		if (ip - s->start < s->size && (!best || s->name > best->name))
 			best = s;
 	}
 	return best ? pm->names + best->name : NULL;
@@ -124,19 +155,34 @@ void perfmap__clear(struct perfmap *pm)
 struct pidmap {
 	struct perfmap pm;
 	off_t off;          /* bytes of the file parsed so far */
+	off_t counted;      /* bytes of the file counted as skipped up to here */
 	ino_t ino;
 	uint64_t checked;   /* when the file was last looked at (ns) */
 };
 
 static struct hashmap *maps; /* pid -> struct pidmap * */
+static uint64_t run_bytes, run_entries, run_names; /* spent of the run's budget */
+static uint64_t bytes_skipped;
 
-/* Read what was appended since the last time (or all of it if the file was replaced). */
+uint64_t perfmap__bytes_skipped(void)
+{
+	return bytes_skipped;
+}
+
+static void pidmap_clear(struct pidmap *m)
+{
+	run_entries -= m->pm.n; /* what is no longer kept is the budget's again, not what was read */
+	run_names -= m->pm.names_len;
+	perfmap__clear(&m->pm);
+}
+
+/* Read what was appended since the last time (or all of it if the file was replaced), a chunk
+ * at a time, within the run's budget. */
 static void catch_up(struct pidmap *m, pid_t pid, uid_t uid, time_t not_before)
 {
 	char path[64], *buf;
 	struct stat st;
-	ssize_t got;
-	size_t want, used;
+	bool spent;
 	int fd;
 
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", pid);
@@ -150,24 +196,53 @@ static void catch_up(struct pidmap *m, pid_t pid, uid_t uid, time_t not_before)
 		return;
 	}
 	if (st.st_ino != m->ino || st.st_size < m->off) {
-		perfmap__clear(&m->pm);
-		m->off = 0;
+		pidmap_clear(m);
+		m->off = m->counted = 0;
 		m->ino = st.st_ino;
 	}
-	if (st.st_size <= m->off || (uint64_t)m->off >= MAX_MAP_BYTES) {
-		close(fd);
-		return;
-	}
-	want = (size_t)(st.st_size - m->off);
-	if (want > MAX_MAP_BYTES - (uint64_t)m->off)
-		want = MAX_MAP_BYTES - (uint64_t)m->off;
-	buf = xcalloc(1, want + 1);
-	got = pread(fd, buf, want, m->off);
-	if (got > 0) {
+	buf = st.st_size > m->off ? xmalloc(PERFMAP_CHUNK + 1) : NULL;
+	spent = false;
+	while (buf && st.st_size > m->off && run_bytes < PERFMAP_RUN_BYTES && run_entries < PERFMAP_RUN_ENTRIES &&
+	       run_names < PERFMAP_RUN_NAMES) {
+		size_t want = PERFMAP_CHUNK, used, n0 = m->pm.n, names0 = m->pm.names_len, unclamped;
+		ssize_t got;
+
+		/* no chunk may take the entries or names past the budget (GROW zeroes what it adds): a
+		 * line is at least PERFMAP_MIN_LINE bytes, its name at most its length */
+		if ((uint64_t)(st.st_size - m->off) < want)
+			want = (size_t)(st.st_size - m->off);
+		unclamped = want;
+		if (PERFMAP_RUN_BYTES - run_bytes < want)
+			want = (size_t)(PERFMAP_RUN_BYTES - run_bytes);
+		if ((PERFMAP_RUN_ENTRIES - run_entries) * PERFMAP_MIN_LINE < want)
+			want = (size_t)((PERFMAP_RUN_ENTRIES - run_entries) * PERFMAP_MIN_LINE);
+		if (PERFMAP_RUN_NAMES - run_names < want)
+			want = (size_t)(PERFMAP_RUN_NAMES - run_names);
+		got = pread(fd, buf, want, m->off);
+		if (got <= 0)
+			break;
 		used = perfmap__parse(&m->pm, buf, (size_t)got);
+		if (!used && (size_t)got == PERFMAP_CHUNK)
+			used = (size_t)got; /* a line longer than a chunk: not a perf map's */
+		if (!used) { /* a line still being written, or one the budget left has no room for */
+			spent |= want < unclamped;
+			break;
+		}
 		m->off += (off_t)used;
+		run_bytes += used;
+		run_entries += m->pm.n - n0;
+		run_names += m->pm.names_len - names0;
 	}
 	free(buf);
+	/* what the budget left unread, counted once per byte of the file */
+	spent |= run_bytes >= PERFMAP_RUN_BYTES || run_entries >= PERFMAP_RUN_ENTRIES || run_names >= PERFMAP_RUN_NAMES;
+	if (st.st_size > m->off && spent) {
+		off_t from = m->counted > m->off ? m->counted : m->off;
+
+		if (st.st_size > from)
+			bytes_skipped += (uint64_t)(st.st_size - from);
+		m->counted = st.st_size;
+	}
 	close(fd);
 }
 
@@ -214,7 +289,7 @@ void perfmap__free_all(void)
 	while (hashmap__next(maps, &pos, &k, &v)) {
 		struct pidmap *m = (struct pidmap *)(uintptr_t)v;
 
-		perfmap__clear(&m->pm);
+		pidmap_clear(m);
 		free(m);
 	}
 	hashmap__free(maps);

@@ -38,7 +38,7 @@ int procmaps__parse(struct procmaps *pm, const char *text)
 		m->end = end;
 		m->off = off;
 		m->ino = ino;
-		m->dev = (uint64_t)major << 32 | minor;
+		m->dev = (major & 0xfff) << 20 | (minor & 0xfffff);
 		m->exec = perms[2] == 'x';
 		m->write = perms[1] == 'w';
 		m->shared = perms[3] == 's';

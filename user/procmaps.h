@@ -10,7 +10,7 @@
 
 struct map_entry {
 	uint64_t start, end, off, ino;
-	uint64_t dev;     /* major << 32 | minor, as maps shows them */
+	uint32_t dev;     /* the file's device, major << 20 | minor (as the kernel's dev_t) */
 	bool exec, write, shared;
 	const char *path; /* interned; "" for anonymous, "[heap]", "[stack]", "[vdso]"... */
 };

@@ -4,6 +4,7 @@
 #ifndef TM_UNWIND_H
 #define TM_UNWIND_H
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "taskmem.h"
@@ -15,13 +16,25 @@ struct unwind_table {
 	size_t fdes;                /* functions described */
 	size_t fdes_fp;             /* of them, those that keep a frame pointer (CFA from rbp) */
 	struct tm_unwind_inode inode; /* the file, as the kernel names it */
+	/* FDEs that run into the next one's, registers numbered in the thousands, a number cut off
+	 * by the end of its program (never so in a compiler's output): libdw reads such a file by
+	 * the FDEs it has cached, allocates gigabytes, or reads on, so its rows may differ */
+	bool irregular;
+	size_t fdes_libdw;          /* FDEs read by libdw: what is not read here */
 };
 
-/* The table of the ELF file at path; 0, or -errno (-ENOENT: no .eh_frame/.eh_frame_hdr;
- * -ENOEXEC: not a 64-bit ELF file, or one whose headers or sections are out of bounds;
- * -EFBIG: too many functions to build it without stalling the tool). */
+/* The default budget of kernel memory for all unwind tables of a run (--unwind-memory) */
+#define UNWIND_MEMORY_DEFAULT (64ull << 20)
+
+/* The table of the ELF file at path, built in time linear in its .eh_frame; 0, or -errno
+ * (-ENOENT: no .eh_frame/.eh_frame_hdr; -ENOEXEC: not a 64-bit ELF file, or one whose headers
+ * or sections are out of bounds; -EFBIG: too many functions to build it without stalling the
+ * tool; -E2BIG: more rows than a function or a table may have). */
 int unwind__build(const char *path, struct unwind_table *t);
 void unwind__table_free(struct unwind_table *t);
+/* For tests: every FDE read by libdw (a call per row, no budget of its own), the reference the
+ * table built here must equal row for row */
+extern bool unwind__libdw_only;
 /* Whether the file's code mostly keeps no frame pointer, so that a frame-pointer walk through
  * it goes wrong (less than half of its functions set rbp up). */
 bool unwind__frameless(const struct unwind_table *t);
@@ -42,6 +55,10 @@ int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struc
 /* Load the tables of the C libraries most programs map (libc, libm, libstdc++, libgcc_s, the
  * dynamic loader), before the command starts: its ld.so maps them before the tool could. */
 void unwind__preload(struct unwind_cache *c);
+/* The kernel memory all tables of the run may take, in bytes (UNWIND_MEMORY_DEFAULT) */
+void unwind__set_memory_budget(uint64_t bytes);
+/* Files whose table was over a budget (functions, rows, memory), of every cache: frame pointers */
+size_t unwind__over_budget(void);
 /* Tables loaded, and files that needed one but could not have it (no room, unreadable). */
 void unwind__stats(const struct unwind_cache *c, size_t *loaded, size_t *skipped, size_t *rows);
 #endif

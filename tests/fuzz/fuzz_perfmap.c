@@ -22,12 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < pm.n; i++) {
 		const struct pm_sym *s = &pm.s[i];
 
-		if (s->end <= s->start || s->name >= pm.names_len)
+		if (!s->size || s->start + s->size <= s->start || s->name >= pm.names_len ||
+		    (i && pm.sorted == pm.n && s->start < s[-1].start))
 			__builtin_trap();
 		if (!perfmap__find(&pm, s->start))
 			__builtin_trap(); /* every entry's start is covered by some entry */
-		perfmap__find(&pm, s->end - 1);
-		perfmap__find(&pm, s->end);
+		perfmap__find(&pm, s->start + s->size - 1);
+		perfmap__find(&pm, s->start + s->size);
 	}
 	perfmap__find(&pm, 0);
 	perfmap__find(&pm, UINT64_MAX);

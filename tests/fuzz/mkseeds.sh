@@ -37,6 +37,47 @@ cc -Os -nostdlib -shared -fPIC -fasynchronous-unwind-tables -fomit-frame-pointer
 	-Wl,--build-id=none -o $c/unwind/shared-nofp "$tmp/tiny.c"
 cc -O0 -nostdlib -static -fasynchronous-unwind-tables -fno-omit-frame-pointer -Wl,--eh-frame-hdr \
 	-Wl,--build-id=none -o $c/unwind/static-fp "$tmp/tiny.c"
+# every CFI rule user/unwind.c reads itself (state stack, rbp-based CFA, offsets, expressions,
+# restores), and a CFA expression it leaves to libdw
+cat >"$tmp/cfi.s" <<'SRC'
+.text
+.globl ops
+ops:
+.cfi_startproc
+ push %rbp
+ .cfi_adjust_cfa_offset 8
+ .cfi_offset %rbp, -16
+ mov %rsp, %rbp
+ .cfi_def_cfa_register %rbp
+ .cfi_remember_state
+ nop
+ .cfi_def_cfa %rsp, 8
+ .cfi_restore %rbp
+ .cfi_undefined %rbx
+ .cfi_same_value %r12
+ .cfi_val_offset %r13, -24
+ .cfi_register %r14, %r15
+ .cfi_escape 0x2e, 0x10
+ nop
+ .cfi_restore_state
+ .cfi_escape 0x10, 0x06, 0x02, 0x23, 0x10
+ .cfi_escape 0x11, 0x06, 0x7e
+ nop
+ .cfi_escape 0x16, 0x10, 0x00
+ nop
+ pop %rbp
+ ret
+.cfi_endproc
+.globl expr
+expr:
+.cfi_startproc
+ nop
+ .cfi_escape 0x0f, 0x02, 0x77, 0x10
+ nop
+ ret
+.cfi_endproc
+SRC
+cc -nostdlib -shared -Wl,--eh-frame-hdr -Wl,--build-id=none -o $c/unwind/cfi-ops "$tmp/cfi.s"
 
 # maps and smaps of a real process that maps a file whose name has spaces and is then deleted
 f="$tmp/a file (x)"

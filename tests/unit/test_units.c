@@ -15,6 +15,7 @@
 #include "escape.h"
 #include "perfmap.h"
 #include "hashmap.h"
+#include "labels.h"
 #include "model.h"
 #include "pages.h"
 #include "procmaps.h"
@@ -398,6 +399,59 @@ static int copy_libc(char *template, char **data, size_t *len)
 	return -1;
 }
 
+/* The table built by running each FDE's program once equals libdw's, asked at every row: for
+ * the files of this process (the test itself, libc, libm, the loader...) and the fuzz seeds of
+ * every rule read here */
+static void test_unwind_libdw_agrees(void)
+{
+	const char *seeds[] = { "tests/fuzz/corpus/unwind/cfi-ops", "tests/fuzz/corpus/unwind/shared-nofp" };
+	struct procmaps pm = {};
+	const char *paths[64];
+	size_t n = 0, rows = 0;
+
+	if (!procmaps__read(&pm, getpid()))
+		for (size_t i = 0; i < pm.n && n < 60; i++)
+			if (pm.e[i].exec && map_entry__is_file(&pm.e[i]))
+				paths[n++] = pm.e[i].path;
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(*seeds); i++)
+		if (!access(seeds[i], R_OK))
+			paths[n++] = seeds[i];
+	for (size_t i = 0; i < n; i++) {
+		struct unwind_table a, b;
+		int ea, eb;
+
+		ea = unwind__build(paths[i], &a);
+		unwind__libdw_only = true;
+		eb = unwind__build(paths[i], &b);
+		unwind__libdw_only = false;
+		CHECK(ea == eb && a.n == b.n && a.fdes == b.fdes && a.fdes_fp == b.fdes_fp &&
+		      (!a.n || !memcmp(a.rows, b.rows, a.n * sizeof(*a.rows))),
+		      "%s: the table equals libdw's (%d/%d, %zu/%zu rows)", paths[i], ea, eb, a.n, b.n);
+		rows += a.n;
+		unwind__table_free(&a);
+		unwind__table_free(&b);
+	}
+	CHECK(n >= 3 && rows > 10000, "compared %zu files, %zu rows", n, rows);
+	procmaps__clear(&pm);
+}
+
+static void test_labels(void)
+{
+	int a = label_id(CAT_FILE, "libfoo.so"), b = label_id(CAT_HEAP, "libfoo.so"), ok = 1;
+	char name[32];
+
+	CHECK(a != b && label_id(CAT_FILE, "libfoo.so") == a, "a label is its category and name");
+	for (int i = 0; i < 60000 && ok; i++) { /* a label per mapped file */
+		snprintf(name, sizeof(name), "f%d", i);
+		ok = label_id(CAT_FILE, name) == label_id(CAT_FILE, name) && label_get(label_id(CAT_FILE, name))->cat == CAT_FILE;
+	}
+	CHECK(ok && label_id(CAT_FILE, "f59999") == b + 60000 && !strcmp(label_get(b + 1)->name, "f0"),
+	      "60k labels: ids in order of first use, found again");
+	labels__free();
+	CHECK(label_id(CAT_OTHER, "x") == 0, "labels__free starts ids again from 0");
+	labels__free();
+}
+
 static void test_unwind_truncated(void)
 {
 	char path[] = "/tmp/taskmem-unit-trunc.XXXXXX";
@@ -505,6 +559,8 @@ int main(void)
 	test_demangle();
 	test_perfmap();
 	test_unwind();
+	test_unwind_libdw_agrees();
+	test_labels();
 	test_unwind_truncated();
 	test_unwind_huge_section();
 	printf("unit: %d passed, %d failed\n", passed, failed);

@@ -157,31 +157,35 @@ static uint64_t loc_id(struct ids *ids, struct strings *st, struct pb *prof, con
 	return *id;
 }
 
-/* pprof takes the first Mapping for the main binary ("File:"): the first process's executable */
+/* pprof takes the first Mapping for the main binary ("File:"): the executable of the process
+ * with the highest own peak whose code is among the frames (a shell that started it has none). */
 static void main_binary_first(const struct account *a, struct ids *ids, struct strings *st, struct pb *prof)
 {
 	size_t i, k, np = view__nprocs(a), nb = view__nbuckets(a);
-	struct view_proc p = {};
+	const struct frame_map *best = NULL;
+	int64_t best_peak = -1;
 
-	for (i = 0; i < np; i++) {
-		view__proc(a, i, &p);
-		if (!p.prelaunch && p.exe && p.exe[0])
-			break;
-	}
-	if (i == np)
-		return;
 	for (i = 0; i < nb; i++) {
 		struct view_bucket bk;
+		struct view_proc p;
 		const struct symstack *ss;
 
 		view__bucket(a, i, &bk);
 		ss = bk.stack;
-		for (k = 0; ss && k < (size_t)ss->n; k++)
+		if (!ss || bk.proc_idx < 0 || (size_t)bk.proc_idx >= np)
+			continue;
+		view__proc(a, (size_t)bk.proc_idx, &p);
+		if (p.prelaunch || !p.exe || p.own_peak <= best_peak)
+			continue;
+		for (k = 0; k < (size_t)ss->n; k++)
 			if (ss->maps[k] && !strcmp(ss->maps[k]->path, p.exe)) {
-				map_id(ids, st, prof, ss->maps[k]);
-				return;
+				best = ss->maps[k];
+				best_peak = p.own_peak;
+				break;
 			}
 	}
+	if (best)
+		map_id(ids, st, prof, best);
 }
 
 int report__pprof(const char *path, const struct account *a, const struct report_info *ri)

@@ -218,7 +218,8 @@ def test_allocators(c):
             continue
         made = int(re.search(r"made (\d+)", p.stdout).group(1))
         heap = label_bytes(data, "heap/" + name)
-        c.near(heap, made, 0.05, f"heap/{name} vs the {made / MIB:.1f} MiB allocated and touched")
+        # the allocator's own pages (tcmalloc's page heap, jemalloc's metadata) are its heap too
+        c.ok(heap >= 0.95 * made, f"heap/{name} {heap / MIB:.1f} MiB holds the {made / MIB:.1f} MiB allocated and touched")
         under = sum(s["bytes"] for s in data["peak"]["stacks"] if s["label"] == "heap/" + name and "fill_heap" in s["frames"])
         c.near(under, made, 0.05, f"{name}: under fill_heap")
         m = re.search(stat, p.stdout)

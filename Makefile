@@ -57,7 +57,7 @@ taskmem-trace taskmem-trace-san: $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/unit
+$(OUTPUT)/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_OBJS) | $(OUTPUT)/unit
 	$(call msg,UNIT,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Iuser $< $(LIB_OBJS) $(LDLIBS) -o $@
 

@@ -11,23 +11,12 @@
 #include "classify.h"
 #include "model.h"
 #include "util.h"
+#include "check.h"
 
 #define MAP_GROWSDOWN 0x100
 #define MAP_STACK 0x20000
 #define DOC "docs/classification.md"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (cond) {                                                     \
-			passed++;                                               \
-		} else {                                                        \
-			failed++;                                               \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);             \
-			printf(__VA_ARGS__);                                    \
-			printf("\n");                                           \
-		}                                                               \
-	} while (0)
 
 /* ---- a synthetic process: classify()'s callbacks answer from these facts ---- */
 

@@ -12,19 +12,8 @@
 #include <unistd.h>
 #include "recording.h"
 #include "../fuzz/recording_raw.h"
+#include "check.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (cond) {                                                     \
-			passed++;                                               \
-		} else {                                                        \
-			failed++;                                               \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);             \
-			printf(__VA_ARGS__);                                    \
-			printf("\n");                                           \
-		}                                                               \
-	} while (0)
 
 static char dir[] = "/tmp/test-recording.XXXXXX";
 

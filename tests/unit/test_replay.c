@@ -16,19 +16,8 @@
 #include "report.h"
 #include "strtab.h"
 #include "util.h"
+#include "check.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (cond) {                                                     \
-			passed++;                                               \
-		} else {                                                        \
-			failed++;                                               \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);             \
-			printf(__VA_ARGS__);                                    \
-			printf("\n");                                           \
-		}                                                               \
-	} while (0)
 
 static char dir[64];
 

@@ -22,19 +22,8 @@
 #include "strtab.h"
 #include "unwind.h"
 #include "util.h"
+#include "check.h"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                        \
-	do {                                                                    \
-		if (cond) {                                                     \
-			passed++;                                               \
-		} else {                                                        \
-			failed++;                                               \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);             \
-			printf(__VA_ARGS__);                                    \
-			printf("\n");                                           \
-		}                                                               \
-	} while (0)
 
 static void test_hashmap(void)
 {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include "cmd.h"
 #include "demangle.h"
 #include "outfile.h"
@@ -86,21 +87,8 @@ static error_t parse_report_arg(int key, char *arg, struct argp_state *state)
 
 static int write_all(const struct account *a, const struct report_info *ri)
 {
-	int rc = 0;
-
-	if (!renv.quiet)
-		report__summary(stderr, a, ri);
-	if (renv.folded && report__folded(renv.folded, a, ri))
-		rc = EXIT_FAILED;
-	if (renv.json && report__json(renv.json, a, ri))
-		rc = EXIT_FAILED;
-	if (renv.pprof && report__pprof(renv.pprof, a, ri))
-		rc = EXIT_FAILED;
-	if (renv.trace && report__trace(renv.trace, a, ri))
-		rc = EXIT_FAILED;
-	if (renv.html && report__html(renv.html, a, ri))
-		rc = EXIT_FAILED;
-	return rc;
+	return report__write_all(a, ri, &(struct report_outputs){ renv.folded, renv.json, renv.pprof, renv.trace, renv.html },
+				 renv.quiet) ? EXIT_FAILED : 0;
 }
 
 int cmd_report(int argc, char **argv)
@@ -114,6 +102,7 @@ int cmd_report(int argc, char **argv)
 	int rc, i;
 
 	argv[0] = "taskmem-trace report"; /* its name in usage and errors */
+	signal(SIGPIPE, SIG_IGN); /* a reader of stderr that is gone must not cost the files */
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_USAGE;
 	if (replay__open(&r, renv.path, msg, sizeof(msg))) {

@@ -397,19 +397,9 @@ static int write_reports(struct tracer *t, struct report_info *ri)
 		if (rec_writer__close(w))
 			rc = EXIT_SETUP;
 	}
-	/* the files first: a terminal or pipe that is gone (SIGPIPE is ignored) loses only itself */
-	if (env.folded && report__folded(env.folded, g_acct, ri))
+	if (report__write_all(g_acct, ri, &(struct report_outputs){ env.folded, env.json, env.pprof, env.trace, env.html },
+			      env.quiet))
 		rc = EXIT_SETUP;
-	if (env.json && report__json(env.json, g_acct, ri))
-		rc = EXIT_SETUP;
-	if (env.pprof && report__pprof(env.pprof, g_acct, ri))
-		rc = EXIT_SETUP;
-	if (env.trace && report__trace(env.trace, g_acct, ri))
-		rc = EXIT_SETUP;
-	if (env.html && report__html(env.html, g_acct, ri))
-		rc = EXIT_SETUP;
-	if (!env.quiet)
-		report__summary(stderr, g_acct, ri);
 	if (!rc && env.html && env.html == env.default_html)
 		fprintf(stderr, "report: %s\n", env.html); /* even with -q: the user asked for nothing else */
 	return rc;

@@ -602,3 +602,18 @@ int report__trace(const char *path, const struct account *a, const struct report
 		(unsigned long long)counters__dropped(cnt));
 	return outfile__close(&o);
 }
+
+int report__write_all(const struct account *a, const struct report_info *ri, const struct report_outputs *o,
+		      bool quiet)
+{
+	int failed = 0;
+
+	failed += o->folded && report__folded(o->folded, a, ri);
+	failed += o->json && report__json(o->json, a, ri);
+	failed += o->pprof && report__pprof(o->pprof, a, ri);
+	failed += o->trace && report__trace(o->trace, a, ri);
+	failed += o->html && report__html(o->html, a, ri);
+	if (!quiet)
+		report__summary(stderr, a, ri);
+	return failed;
+}

@@ -37,6 +37,14 @@ struct stack_row *report__rows(const struct account *a, uint32_t *row_of, size_t
 void json_str(FILE *f, const char *s);
 const char *label_text(int id, char *buf, size_t len); /* "category/name" */
 
+/* Where the outputs go (NULL: not asked for) */
+struct report_outputs {
+	const char *folded, *json, *pprof, *trace, *html;
+};
+/* Every output asked for, the files first (a terminal or pipe that is gone, SIGPIPE being
+ * ignored, loses only itself), then the summary on stderr unless quiet; how many failed. */
+int report__write_all(const struct account *a, const struct report_info *ri, const struct report_outputs *o,
+		      bool quiet);
 void report__summary(FILE *f, const struct account *a, const struct report_info *ri);
 int report__folded(const char *path, const struct account *a, const struct report_info *ri);
 int report__json(const char *path, const struct account *a, const struct report_info *ri);

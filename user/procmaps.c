@@ -53,40 +53,23 @@ int procmaps__parse(struct procmaps *pm, const char *text)
 	return 0;
 }
 
+/* A process's maps are at most 65,530 mappings (vm.max_map_count) of a line each: 256 MiB is
+ * far beyond that, and bounds what a hostile one costs */
+#define PROCMAPS_MAX (256u << 20)
+
 int procmaps__read_text(pid_t pid, char **out, size_t *outlen)
 {
-	char fn[64], *text = NULL;
-	size_t cap = 0, len = 0;
-	FILE *f;
+	char fn[64];
 	int err;
 
-	*out = NULL;
-	*outlen = 0;
 	snprintf(fn, sizeof(fn), "/proc/%d/maps", pid);
-	f = fopen(fn, "re");
-	if (!f)
-		return -errno;
-	for (;;) {
-		size_t r;
-
-		GROW(text, cap, len + 65536);
-		r = fread(text + len, 1, cap - len - 1, f);
-		if (!r)
-			break;
-		len += r;
+	err = read_whole(fn, PROCMAPS_MAX, out, outlen);
+	if (!err && !*outlen) { /* a zombie's maps are empty: keep the old snapshot */
+		free(*out);
+		*out = NULL;
+		err = -ESRCH;
 	}
-	err = ferror(f) ? -EIO : 0;
-	fclose(f);
-	if (!err && len == 0)
-		err = -ESRCH; /* a zombie's maps are empty: keep the old snapshot */
-	if (err) {
-		free(text);
-		return err;
-	}
-	text[len] = 0;
-	*out = text;
-	*outlen = len;
-	return 0;
+	return err;
 }
 
 int procmaps__read(struct procmaps *pm, pid_t pid)

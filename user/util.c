@@ -163,3 +163,31 @@ bool pid_gone(pid_t pid)
 	rp = strrchr(buf, ')'); /* the state follows the comm, which may hold anything */
 	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }
+
+int read_whole(const char *path, size_t max, char **out, size_t *outlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, len = 0, r;
+	int err;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!f)
+		return -errno;
+	do {
+		GROW(buf, cap, len + 65536);
+		r = fread(buf + len, 1, (cap - len - 1 < max - len ? cap - len - 1 : max - len), f);
+		len += r;
+	} while (r && len < max);
+	err = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[len] = 0;
+	*out = buf;
+	*outlen = len;
+	return 0;
+}

@@ -28,6 +28,9 @@ const char *basename_of(const char *path);
  * memory of one's own as unwind.c does), never through a mapping: a program that truncates the
  * file meanwhile would turn a mapped read into SIGBUS. */
 int open_regular(const char *path);
+/* The whole of a file (a /proc file: its size is not known before), NUL-terminated, at most
+ * max bytes (the rest is not read); 0 or -errno. */
+int read_whole(const char *path, size_t max, char **out, size_t *len);
 /* The process has exited: no such pid, or a zombie its parent has not reaped (kill(pid, 0)
  * still answers for one, and its exit event may be long gone). */
 bool pid_gone(pid_t pid);

@@ -242,25 +242,13 @@ bool world__exec_file(struct world *w, const char *given, uint64_t ino, uint32_t
 	return true;
 }
 
+/* /proc/PID/status, smaps, stat (-p): bounded as the maps are */
 static char *proc_text(pid_t pid, const char *name, size_t *outlen)
 {
-	char path[64], *buf = NULL;
-	size_t cap = 0, len = 0, r;
-	FILE *f;
+	char path[64], *buf;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	do {
-		GROW(buf, cap, len + 65536);
-		r = fread(buf + len, 1, cap - len - 1, f);
-		len += r;
-	} while (r);
-	fclose(f);
-	buf[len] = 0;
-	*outlen = len;
-	return buf;
+	return read_whole(path, 256u << 20, &buf, outlen) ? NULL : buf;
 }
 
 char *world__proc_text(struct world *w, pid_t pid, const char *name)

@@ -440,20 +440,10 @@ static char *remake_docs(const char *text)
 
 static char *slurp_file(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, len = 0, r;
+	char *buf;
+	size_t len;
 
-	if (!f)
-		return NULL;
-	do {
-		GROW(buf, cap, len + 4096);
-		r = fread(buf + len, 1, cap - len - 1, f);
-		len += r;
-	} while (r);
-	fclose(f);
-	buf[len] = 0;
-	return buf;
+	return read_whole(path, SIZE_MAX, &buf, &len) ? NULL : buf;
 }
 
 static void test_docs(void)

@@ -16,22 +16,10 @@
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *s;
-	long n;
+	char *buf;
+	size_t len;
 
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	s = xcalloc(1, n + 1);
-	if (fread(s, 1, n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	fclose(f);
-	return s;
+	return read_whole(path, SIZE_MAX, &buf, &len) ? NULL : buf;
 }
 
 /* The keys of the first '"events": {' object in text, in order: strings followed by ':'. */

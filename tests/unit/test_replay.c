@@ -23,21 +23,9 @@ static char dir[64];
 
 static char *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *s;
-	long n;
+	char *buf;
 
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	s = xcalloc(1, n + 1);
-	if (fread(s, 1, n, f) != (size_t)n)
-		n = -1;
-	fclose(f);
-	*len = n < 0 ? 0 : (size_t)n;
-	return s;
+	return read_whole(path, SIZE_MAX, &buf, len) ? NULL : buf;
 }
 
 static bool same_files(const char *a, const char *b)

@@ -6,6 +6,7 @@ import pwd
 import re
 import signal
 import subprocess
+import tempfile
 import time
 
 from lib import (BIN, KNOWN_FILE, MIB, OUT, ROOT, RUN_ENV, TOOL, comm_of, common_checks, descendants, trace)
@@ -215,9 +216,7 @@ def test_sudo_user(c):
     """Under sudo (SUDO_UID/SUDO_GID set, the tool root) the command runs as the invoking user,
     as sudo -u would: its uid, its files, its HOME; --as-root keeps root; the summary says which."""
     import shutil
-    d = os.path.join(OUT, "sudo_user")
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
+    d = tempfile.mkdtemp(prefix="taskmem-sudo_user.")  # nobody may not reach a checkout under /root
     os.chmod(d, 0o777)
     script = f"id -u > {d}/uid.$1; echo $HOME > {d}/home.$1; touch {d}/made.$1"
     env = dict(os.environ, SUDO_UID="65534", SUDO_GID="65534", SUDO_USER="nobody")
@@ -234,3 +233,4 @@ def test_sudo_user(c):
              f"{tag}: the summary says who the command ran as")
     home = open(f"{d}/home.user").read().strip() if os.path.exists(f"{d}/home.user") else ""
     c.ok(home == pwd.getpwuid(65534).pw_dir, f"the user's HOME ({home})")
+    shutil.rmtree(d, ignore_errors=True)

@@ -31,7 +31,8 @@ def test_record_report(c):
     runs = (("go", [os.path.join(BIN, "go_bench"), "2000"]),
             # a shell's fork tree; c_frees frees by mremap, madvise, munmap and brk
             ("tree", ["/bin/sh", "-c", f"{BIN}/c_frees & {BIN}/c_known {KNOWN_FILE} 16 1 2 16 16; wait"]))
-    work = tempfile.mkdtemp(prefix="test_record.", dir=OUT)
+    # in /tmp: report runs as nobody, who may not reach a checkout under /root
+    work = tempfile.mkdtemp(prefix="taskmem-test_record.")
     os.chmod(work, 0o777)  # the report's outputs, written as nobody
     for name, cmd in runs:
         rec, live, rep = (os.path.join(work, name + s) for s in (".tmt", ".live", ".report"))

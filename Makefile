@@ -84,7 +84,7 @@ compare: taskmem-trace bench
 # The tool and unit tests under AddressSanitizer + UBSan, in their own output dir, then the tests.
 sanitize:
 	$(MAKE) OUTPUT=.output-san CFLAGS="$(SAN_FLAGS)" TOOL_BIN=taskmem-trace-san taskmem-trace-san unit-test bench
-	TASKMEM_TRACE=$(CURDIR)/taskmem-trace-san UNIT_DIR=.output-san/unit tests/run.sh
+	TASKMEM_PASS=sanitize TASKMEM_TRACE=$(CURDIR)/taskmem-trace-san UNIT_DIR=.output-san/unit tests/run.sh
 
 # The README's two commands on a freshly debootstrapped Debian 12 root, in a chroot (issue 16):
 # fails if either fails. ~20 min the first time (measured: debootstrap 2, setup.sh 6, make test

@@ -43,6 +43,11 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_hostile.test_disk_full, test_hostile.test_valgrind, test_hostile.test_fuzz, test_cli.test_nothing_left]
 
 
+# Checks of nothing the sanitizer build changes, run once, in the plain pass (CI's time): the
+# fuzzers (their own ASan builds) and valgrind (always the plain binary)
+PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz]
+
+
 def unlisted():
     """test_ functions of the modules that TESTS leaves out (a test written and never run)."""
     listed = set(TESTS)
@@ -58,6 +63,11 @@ def main():
         print(f"tests not in run.py's TESTS: {', '.join(missing)}", file=sys.stderr)
         return 2
     selected = [t for t in TESTS if not only or any(o in t.__name__ for o in only)]
+    if os.environ.get("TASKMEM_PASS") == "sanitize":
+        for t in PLAIN_PASS_ONLY:
+            if t in selected:
+                print(f"skip {t.__name__}: run once, in the plain pass")
+        selected = [t for t in selected if t not in PLAIN_PASS_ONLY]
     if "--list" in sys.argv:
         for t in selected:
             print(t.__name__)

@@ -216,8 +216,11 @@ def runtime_test(prog, secs, tol, named, oracle):
             # The JVM's peak is its exit, when its 10k threads bang their stacks' shadow pages
             # as they go: 389 to 670 MiB run to run, untraced too. Compare the plateau while
             # every thread waits instead (see RUNTIME_BENCH for its levels).
+            # the untraced sample is t after the program started; the traced one t after it exec'd
+            # (time 0 is its fork: it waited at the gate while the tracer started)
             t = 0.6 * secs
-            untraced, smp = rss_untraced_at(cmd, t, env=env), at_time(data, t)
+            started = min(q["start_s"] for q in data["processes"])
+            untraced, smp = rss_untraced_at(cmd, t, env=env), at_time(data, started + t)
             if c.ok(untraced and smp, f"an untraced /proc sample and a timeline sample at {t:.1f} s"):
                 c.near(smp["kernel_rss_bytes"], untraced, tol, f"RSS at {t:.1f} s vs an untraced run's /proc")
             # the peak itself against the kernel's high-water mark of the same run (its maxrss)

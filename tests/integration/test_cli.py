@@ -48,13 +48,16 @@ def test_exit_codes(c):
                        capture_output=True, text=True)
     c.ok(os.path.exists(f"{dest}/usr/bin/taskmem-trace") and os.path.exists(f"{dest}/usr/share/man/man8/taskmem-trace.8"),
          f"make install installs the tool and its man page: {q.stderr[-200:]!r}")
-        # on a terminal, a live status line while the command runs; -q silences it
+    # on a terminal, a live status line while the command runs; -q silences it (both runs write
+    # their default report into the current directory: one of the test's own, not the checkout)
+    tty_dir = os.path.join(OUT, "tty_runs")
+    os.makedirs(tty_dir, exist_ok=True)
     q = subprocess.run(["script", "-qec", f"{TOOL} -- {os.path.join(BIN, 'go_bench')} 20000 1", "/dev/null"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, cwd=tty_dir)
     c.ok("taskmem-trace 0." in q.stdout and "RSS" in q.stdout and "ev/s" in q.stdout,
          f"live status on a terminal: {q.stdout[:200]!r}")
     q = subprocess.run(["script", "-qec", f"{TOOL} -q -- {os.path.join(BIN, 'go_bench')} 20000 1", "/dev/null"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, cwd=tty_dir)
     c.ok("ev/s" not in q.stdout and "peak resident" not in q.stdout, "-q: no status line, no summary")
     noexec = os.path.join(OUT, "noexec.txt")
     open(noexec, "w").write("not a program\n")

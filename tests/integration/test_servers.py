@@ -128,6 +128,9 @@ def start_traced(c, argv, cgs, t0_file):
 
 
 def finish_traced(c, tool, full, timeout=60):
+    """After the server was told to stop: the run ends with it (within 5 s), the tool's exit
+    code is the server's; the JSON report."""
+    t = time.time()
     try:
         out, err = tool.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -136,6 +139,7 @@ def finish_traced(c, tool, full, timeout=60):
         c.ok(False, "the run did not end when the server stopped")
     with open(os.path.join(OUT, c.name + ".log"), "w") as f:
         f.write(" ".join(full) + "\n--- stdout\n" + out + "--- stderr\n" + err)
+    c.ok(time.time() - t < 5, f"the run ended {time.time() - t:.1f} s after the server was told to stop")
     c.ok(tool.returncode == 0, f"the tool exits with the server's 0, not {tool.returncode}")
     js = os.path.join(OUT, c.name + ".json")
     return json.load(open(js)) if os.path.exists(js) else None
@@ -260,7 +264,7 @@ def pg_ready(d, port):
 
 def test_postgres_pgbench(c):
     """PostgreSQL 15 (shared_buffers=256MB), its tables read into the shared buffers by a
-    session that stays connected, then pgbench with 16 clients for 6 s: 22 processes mapping
+    session that stays connected, then pgbench with 16 clients for 7 s: 22 processes mapping
     the same buffers by pieces (flat). Then that session leaves, and pgbench runs again: the
     buffers stay resident, and the new backends map them block by block (they grow as they do)."""
     if not c.ok(os.path.exists(os.path.join(PG_BIN, "postgres")), "postgresql-15 is installed (scripts/install-deps.sh)"):
@@ -290,7 +294,7 @@ def test_postgres_pgbench(c):
             f.write(PG_CONF.format(d=d, port=port))
         # the tables made untraced, by a server of their own: the run traces serving them
         server = subprocess.Popen(as_postgres([os.path.join(PG_BIN, "postgres"), "-D", data_dir]),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, c.name + ".init.log"), "w"))
         if not c.ok(wait_for(lambda: pg_ready(d, port), 30), "the untraced server answers"):
             return
         q = subprocess.run(pgbench + ["-i", "-q", "-s", "10", "postgres"], capture_output=True, text=True, timeout=120)
@@ -319,7 +323,7 @@ def test_postgres_pgbench(c):
         sampler = Sampler(root, cgs)
         log = said
         for phase in ("held", "released"):
-            load = subprocess.Popen(pgbench + ["-c", "16", "-j", "2", "-T", "6", "-n", "postgres"],
+            load = subprocess.Popen(pgbench + ["-c", "16", "-j", "2", "-T", "7", "-n", "postgres"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             out = sampler.during(load, phase, every=0.7)
             log += out

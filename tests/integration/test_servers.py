@@ -124,21 +124,23 @@ def start_traced(c, argv, cgs, t0_file):
             os.unlink(f)
     wrap = ["sh", "-c", f'date +%s.%N > {t0_file} && {cgs.join()} && exec "$@"', "sh"]
     full = [TOOL, "--json", js, "--folded", fo, "--trace", tr, "--"] + wrap + argv
-    return subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), full
+    # the output to a file: a pipe no one reads during the run would block a server that logs
+    with open(os.path.join(OUT, c.name + ".log"), "w") as log:
+        log.write(" ".join(full) + "\n")
+        log.flush()
+        return subprocess.Popen(full, stdout=log, stderr=subprocess.STDOUT)
 
 
-def finish_traced(c, tool, full, timeout=60):
+def finish_traced(c, tool, timeout=60):
     """After the server was told to stop: the run ends with it (within 5 s), the tool's exit
     code is the server's; the JSON report."""
     t = time.time()
     try:
-        out, err = tool.communicate(timeout=timeout)
+        tool.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         tool.kill()
-        out, err = tool.communicate()
+        tool.wait()
         c.ok(False, "the run did not end when the server stopped")
-    with open(os.path.join(OUT, c.name + ".log"), "w") as f:
-        f.write(" ".join(full) + "\n--- stdout\n" + out + "--- stderr\n" + err)
     c.ok(time.time() - t < 5, f"the run ended {time.time() - t:.1f} s after the server was told to stop")
     c.ok(tool.returncode == 0, f"the tool exits with the server's 0, not {tool.returncode}")
     js = os.path.join(OUT, c.name + ".json")
@@ -304,7 +306,7 @@ def test_postgres_pgbench(c):
         server.wait(30)
         server = None
         t0_file = os.path.join(d, "t0")
-        tool, full = start_traced(c, as_postgres([os.path.join(PG_BIN, "postgres"), "-D", data_dir]), cgs, t0_file)
+        tool = start_traced(c, as_postgres([os.path.join(PG_BIN, "postgres"), "-D", data_dir]), cgs, t0_file)
         if not c.ok(wait_for(lambda: tool.poll() is not None or pg_ready(d, port), 30), "the traced server answers"):
             return
         root = int(open(os.path.join(data_dir, "postmaster.pid")).readline())
@@ -335,7 +337,7 @@ def test_postgres_pgbench(c):
                 time.sleep(0.5)
         open(os.path.join(OUT, c.name + ".pgbench.log"), "w").write(log)
         os.kill(root, signal.SIGINT)
-        data = finish_traced(c, tool, full)
+        data = finish_traced(c, tool)
         tool = None
         t0 = time_zero(data, t0_file) if data else None
     finally:
@@ -349,7 +351,7 @@ def test_postgres_pgbench(c):
         kill_tree(tool)
         if tool:
             tool.kill()
-            tool.communicate()
+            tool.wait()
         shutil.rmtree(d, ignore_errors=True)
         cgs.remove()
         if sampler:
@@ -419,7 +421,7 @@ def test_prefork_wrk(c):
     tool = data = t0 = sampler = None
     try:
         t0_file = os.path.join(d, "t0")
-        tool, full = start_traced(c, [nginx, "-c", conf, "-p", d], cgs, t0_file)
+        tool = start_traced(c, [nginx, "-c", conf, "-p", d], cgs, t0_file)
         if not c.ok(wait_for(lambda: tool.poll() is not None or port_open(port), 20), "nginx answers"):
             return
         root = int(open(os.path.join(d, "nginx.pid")).read())
@@ -431,7 +433,7 @@ def test_prefork_wrk(c):
         open(os.path.join(OUT, c.name + ".wrk.log"), "w").write(out)
         c.ok(load.returncode == 0 and "requests in" in out and "Non-2xx" not in out, f"wrk: {load.returncode}, {out[-300:]}")
         os.kill(root, signal.SIGQUIT)  # a graceful stop: the workers finish, then the master
-        data = finish_traced(c, tool, full)
+        data = finish_traced(c, tool)
         tool = None
         t0 = time_zero(data, t0_file) if data else None
     finally:
@@ -439,7 +441,7 @@ def test_prefork_wrk(c):
         kill_tree(tool)
         if tool:
             tool.kill()
-            tool.communicate()
+            tool.wait()
         shutil.rmtree(d, ignore_errors=True)
         cgs.remove()
         if sampler:

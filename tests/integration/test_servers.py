@@ -244,6 +244,8 @@ def record(c, sampler, t0, data):
         json.dump({"t0": t0, "files": sampler.files, "samples": rows}, f, indent=1)
 
 
+# the issue's 256 MiB of shared buffers, in 4 KiB pages (no huge pages are reserved here
+# anyway); a unix socket in the run's own directory only; no waiting on the disk
 PG_CONF = """
 shared_buffers = 256MB
 huge_pages = off

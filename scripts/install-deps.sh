@@ -38,8 +38,14 @@ inst "build tools and the tests' oracles" \
 	golang-go time python3 procps groff-base util-linux ca-certificates
 # restic: a Go tool from Debian's archive, built with cgo (test_go_debian backs up files of its own);
 # nginx-light: a server that daemonizes by default (test_nginx_daemon, on loopback); jemalloc,
-# tcmalloc and mimalloc: the allocators test_allocators puts in place of glibc's malloc
-inst "real programs" restic nginx-light libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+# tcmalloc and mimalloc: the allocators test_allocators puts in place of glibc's malloc;
+# postgresql-15 (the server, initdb, psql, pgbench, pg_prewarm; not the `postgresql` package)
+# and wrk: test_servers runs a server of its own in a temp dir under pgbench, and nginx under
+# wrk, on loopback. No system cluster is made (nor started): the tests need none.
+mkdir -p /etc/postgresql-common/createcluster.d
+echo "create_main_cluster = off  # scripts/install-deps.sh: the tests make their own" \
+	>/etc/postgresql-common/createcluster.d/taskmem-trace.conf
+inst "real programs" restic nginx-light libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 postgresql-15 wrk
 # hostile input and faults (tests/fuzz, test_valgrind, test_make_j): libclang-rt-14-dev is clang's
 # libFuzzer and sanitizer runtimes (make fuzz); valgrind's memcheck runs the tool; strace -f
 # counts a make -j tree's processes independently of BPF.

@@ -4,6 +4,7 @@ trace() (one run of the tool with every output), the independent oracles (/usr/b
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -214,3 +215,59 @@ def in_private_mounts(setup, argv, timeout=120):
     is seen outside (unshare(1) makes the mounts private)."""
     return subprocess.run(["unshare", "-m", "sh", "-ec", setup + '\nexec "$@"', "sh"] + argv,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def free_port():
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smaps_rollup(pid):
+    """The fields of /proc/PID/smaps_rollup in bytes, or None once the process is gone."""
+    out = {}
+    try:
+        for line in open(f"/proc/{pid}/smaps_rollup"):
+            f = line.split()
+            if len(f) == 3 and f[2] == "kB":
+                out[f[0].rstrip(":")] = int(f[1]) * 1024
+    except OSError:
+        return None
+    return out
+
+
+# mappings of shared memory (MAP_SHARED|MAP_ANONYMOUS shows as /dev/zero, SysV, memfd, tmpfs)
+SHMEM_PATHS = ("/dev/zero", "/SYSV", "/memfd:", "/dev/shm/")
+
+
+def resident_pages(pids):
+    """The pages the processes hold, each once, from their page tables (/proc/PID/pagemap: page
+    frame numbers, root only): {"all": n, "file": n}, file the page-cache pages of files (not
+    shared memory). The frames of a huge page are its 4 KiB parts, as the kernel's RSS counts."""
+    frames, files = set(), set()
+    for pid in pids:
+        try:
+            maps = open(f"/proc/{pid}/maps").read().splitlines()
+            pm = open(f"/proc/{pid}/pagemap", "rb")
+        except OSError:
+            continue
+        with pm:
+            for line in maps:
+                f = line.split(None, 5)
+                lo, hi = (int(x, 16) for x in f[0].split("-"))
+                path = f[5] if len(f) > 5 else ""
+                if path == "[vsyscall]":
+                    continue
+                try:
+                    pm.seek(lo // 4096 * 8)
+                    raw = pm.read((hi - lo) // 4096 * 8)
+                except OSError:
+                    continue
+                ents = memoryview(raw).cast("Q")
+                # bit 63 present, bits 0-54 the frame; bit 61 a file page or shared anonymous
+                got = {e & ((1 << 55) - 1) for e in ents if e >> 63}
+                frames |= got
+                if path.startswith("/") and not path.startswith(SHMEM_PATHS):
+                    files |= {e & ((1 << 55) - 1) for e in ents if e >> 63 and e >> 61 & 1}
+    return {"all": len(frames) * 4096, "file": len(files) * 4096}

@@ -80,17 +80,6 @@ static error_t parse_diff_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* "d.pb.gz" -> "d.base.pb.gz" (or FILE.base when it does not end in .pb.gz) */
-static void base_path(const char *p, char *out, size_t len)
-{
-	size_t n = strlen(p);
-
-	if (n > 6 && !strcmp(p + n - 6, ".pb.gz"))
-		snprintf(out, len, "%.*s.base.pb.gz", (int)(n - 6), p);
-	else
-		snprintf(out, len, "%s.base", p);
-}
-
 static int64_t growth(const struct jkey *k)
 {
 	return k->bytes[1] - k->bytes[0];
@@ -215,21 +204,6 @@ static int write_json(const char *path, struct jreport *const *r, const struct j
 	return outfile__close(&o);
 }
 
-/* One run's stacks as a profile (the keys' bytes in report rep). */
-static int write_pprof(const char *path, const struct jkey *k, size_t n, int rep, double duration_s)
-{
-	struct pprof_sample *s = xcalloc(n ? n : 1, sizeof(*s));
-	size_t i;
-	int err;
-
-	for (i = 0; i < n; i++)
-		s[i] = (struct pprof_sample){ k[i].row->frames, k[i].row->nframes, k[i].row->label, k[i].row->cat,
-					      k[i].bytes[rep] };
-	err = pprof__write_samples(path, s, n, duration_s);
-	free(s);
-	return err;
-}
-
 int cmd_diff(int argc, char **argv)
 {
 	static const struct argp argp = { .options = diff_opts, .parser = parse_diff_arg,
@@ -245,7 +219,7 @@ int cmd_diff(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
 	if (denv.pprof)
-		base_path(denv.pprof, base, sizeof(base));
+		pprof__base_path(denv.pprof, base, sizeof(base));
 	{
 		const char *outs[3] = { denv.json, denv.pprof, denv.pprof ? base : NULL };
 
@@ -269,8 +243,8 @@ int cmd_diff(int argc, char **argv)
 	qsort(keys, n, sizeof(*keys), cmp_growth);
 	if (denv.json && write_json(denv.json, r, keys, n))
 		rc = EXIT_FAILED;
-	if (denv.pprof && (write_pprof(base, keys, n, 0, r[0]->duration_s) ||
-			   write_pprof(denv.pprof, keys, n, 1, r[1]->duration_s)))
+	if (denv.pprof && (pprof__write_keys(base, keys, n, 0, r[0]->duration_s) ||
+			   pprof__write_keys(denv.pprof, keys, n, 1, r[1]->duration_s)))
 		rc = EXIT_FAILED;
 	summary(stdout, r, keys, n);
 	fflush(stdout);

@@ -18,6 +18,7 @@
 #include "escape.h"
 #include "jreport.h"
 #include "outfile.h"
+#include "report.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -30,7 +31,7 @@
  * its largest value: a few pages of noise on a small stack are not a curve */
 #define NONLINEAR_FLOOR (64 * 1024)
 
-enum { OPT_N = 1000, OPT_JSON, OPT_KEEP, OPT_TOP, OPT_NONLINEAR,
+enum { OPT_N = 1000, OPT_JSON, OPT_PPROF, OPT_KEEP, OPT_TOP, OPT_NONLINEAR,
        /* the live run's options, passed on to each run */
        OPT_INTERVAL, OPT_RINGBUF, OPT_STACKS, OPT_MAX_PROCS, OPT_MAX_THREADS, OPT_UNWIND_MEMORY,
        OPT_DURATION, OPT_AS_ROOT };
@@ -38,7 +39,8 @@ enum { OPT_N = 1000, OPT_JSON, OPT_KEEP, OPT_TOP, OPT_NONLINEAR,
 static struct {
 	long n[MAX_RUNS];
 	int nruns;
-	const char *json, *keep;
+	const char *json, *pprof, *keep;
+	char pprof_base[4200];
 	int top;
 	double nonlinear;        /* relative residual (fraction) over which a stack is flagged */
 	char *pass[MAX_PASS];    /* "--interval=5", ... */
@@ -62,6 +64,9 @@ static const char scale_doc[] =
 	"  sudo taskmem-trace scale --n 1000,2000,4000 --keep runs/ -- ./prog {N}\n"
 	"      keeps each run's report: runs/run-1000.json ... (taskmem-trace diff\n"
 	"      runs/run-1000.json runs/run-4000.json compares two of them)\n"
+	"  sudo taskmem-trace scale --n 1000,4000 --pprof s.pb.gz -- ./prog {N}\n"
+	"      then: go tool pprof -top -diff_base s.base.pb.gz s.pb.gz   (what\n"
+	"      3000 more tasks hold)\n"
 	"\n"
 	"fit_error is the slope's standard error in bytes per task (none with two\n"
 	"counts); a stack is flagged as not linear when its largest residual is\n"
@@ -74,6 +79,7 @@ static const char scale_doc[] =
 static const struct argp_option scale_opts[] = {
 	{ "n", OPT_N, "N1,N2,...", 0, "Task counts, comma-separated, at least two different (required)", 0 },
 	{ "json", OPT_JSON, "FILE", 0, "Write the fit as JSON (schema taskmem-trace-scale/1)", 0 },
+	{ "pprof", OPT_PPROF, "FILE", 0, "Write the largest N's peak to FILE and the smallest's as FILE's .base.pb.gz, for go tool pprof -diff_base", 0 },
 	{ "keep", OPT_KEEP, "DIR", 0, "Keep each run's JSON report as DIR/run-N.json (default: a temporary directory, removed)", 0 },
 	{ "top", OPT_TOP, "N", 0, "Stacks shown in the table (default 10)", 0 },
 	{ "nonlinear", OPT_NONLINEAR, "PCT", 0, "Flag stacks whose largest residual is over PCT% of their bytes (default 10)", 0 },
@@ -138,6 +144,7 @@ static error_t parse_scale_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_N: parse_counts(arg, state); break;
 	case OPT_JSON: senv.json = arg; break;
+	case OPT_PPROF: senv.pprof = arg; break;
 	case OPT_KEEP: senv.keep = arg; break;
 	case OPT_TOP: senv.top = (int)parse_long(arg, 0, 100000, state, "--top"); break;
 	case OPT_NONLINEAR:
@@ -527,6 +534,17 @@ static int report(struct jreport *const *reps, const long *ns, int m)
 	qsort(rows, n, sizeof(*rows), cmp_per_task);
 	if (senv.json && write_json(senv.json, reps, ns, m, &tot, cats, rows, n))
 		rc = 1;
+	if (senv.pprof) { /* the pair: the run at the smallest N as the base, the largest's */
+		int lo = 0, hi = 0;
+
+		for (r = 1; r < m; r++) {
+			lo = ns[r] < ns[lo] ? r : lo;
+			hi = ns[r] > ns[hi] ? r : hi;
+		}
+		if (pprof__write_keys(senv.pprof_base, keys, n, lo, reps[lo]->duration_s) ||
+		    pprof__write_keys(senv.pprof, keys, n, hi, reps[hi]->duration_s))
+			rc = 1;
+	}
 	summary(stdout, reps, ns, m, &tot, cats, rows, n);
 	fflush(stdout);
 	free(rows);
@@ -549,9 +567,17 @@ int cmd_scale(int argc, char **argv)
 	argv[0] = "taskmem-trace scale"; /* its name in usage and errors */
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_USAGE;
-	if (senv.json && (err = outfile__check_writable(senv.json))) {
-		p_err("cannot write %s: %s", senv.json, strerror(-err));
-		return EXIT_USAGE;
+	if (senv.pprof)
+		pprof__base_path(senv.pprof, senv.pprof_base, sizeof(senv.pprof_base));
+	{
+		const char *outs[3] = { senv.json, senv.pprof, senv.pprof ? senv.pprof_base : NULL };
+
+		for (r = 0; r < 3; r++) {
+			if (outs[r] && (err = outfile__check_writable(outs[r]))) {
+				p_err("cannot write %s: %s", outs[r], strerror(-err));
+				return EXIT_USAGE;
+			}
+		}
 	}
 	if (senv.keep) {
 		if (mkdir(senv.keep, 0755) && errno != EEXIST) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "hashmap.h"
+#include "jreport.h"
 #include "outfile.h"
 #include "report.h"
 #include "strtab.h"
@@ -352,4 +353,28 @@ int pprof__write_samples(const char *path, const struct pprof_sample *s, size_t 
 	hashmap__free(ids.maps);
 	hashmap__free(ids.locs);
 	return err;
+}
+
+int pprof__write_keys(const char *path, const struct jkey *k, size_t n, int rep, double duration_s)
+{
+	struct pprof_sample *s = xcalloc(n ? n : 1, sizeof(*s));
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++)
+		s[i] = (struct pprof_sample){ k[i].row->frames, k[i].row->nframes, k[i].row->label, k[i].row->cat,
+					      k[i].bytes[rep] };
+	err = pprof__write_samples(path, s, n, duration_s);
+	free(s);
+	return err;
+}
+
+void pprof__base_path(const char *p, char *out, size_t len)
+{
+	size_t n = strlen(p);
+
+	if (n > 6 && !strcmp(p + n - 6, ".pb.gz"))
+		snprintf(out, len, "%.*s.base.pb.gz", (int)(n - 6), p);
+	else
+		snprintf(out, len, "%s.base", p);
 }

@@ -62,6 +62,11 @@ struct pprof_sample {
 	int64_t value;           /* bytes (inuse_space) */
 };
 int pprof__write_samples(const char *path, const struct pprof_sample *s, size_t n, double duration_s);
+/* Report rep's bytes of stacks lined up by jkeys__build (jreport.h), as a profile. */
+struct jkey;
+int pprof__write_keys(const char *path, const struct jkey *k, size_t n, int rep, double duration_s);
+/* Where a pair's base goes: "d.pb.gz" -> "d.base.pb.gz" (else FILE.base), for -diff_base. */
+void pprof__base_path(const char *path, char *out, size_t len);
 
 /* counters.c: the rows of include/counters.h, by id */
 enum counter_show { CNT_INFO, CNT_ALWAYS, CNT_DROP, CNT_LOSS };

@@ -29,12 +29,24 @@ def near(c, got, want, tol, what):
     return c.ok(good, f"{what}: got {got}, want {want} within {tol*100:.0f}%")
 
 
+def pprof_diff_total(base, prof):
+    """B - A by go tool pprof -diff_base (every node shown), in bytes."""
+    q = subprocess.run(["go", "tool", "pprof", "-top", "-nodefraction=0", "-unit=B", "-diff_base", base, prof],
+                       capture_output=True, text=True)
+    m = re.search(r"Showing nodes accounting for (-?\d+)B", q.stdout)
+    return (int(m.group(1)) if m else None), q.stdout + q.stderr
+
+
 def scale(c, name, ns, cmd, env=None, timeout=600):
-    """taskmem-trace scale --n ns --json --keep: (process, scale JSON or None, keep dir)."""
+    """taskmem-trace scale --n ns --json --pprof --keep: (process, scale JSON or None, keep dir).
+    The pprof pair is checked here: go tool pprof -diff_base on it gives the largest N's peak
+    less the smallest's."""
     js, keep = os.path.join(OUT, name + ".scale.json"), os.path.join(OUT, name + ".runs")
-    if os.path.exists(js):
-        os.unlink(js)
-    full = [TOOL, "scale", "--n", ",".join(map(str, ns)), "--json", js, "--keep", keep, "--"] + cmd
+    pp, base = os.path.join(OUT, name + ".scale.pb.gz"), os.path.join(OUT, name + ".scale.base.pb.gz")
+    for f in (js, pp, base):
+        if os.path.exists(f):
+            os.unlink(f)
+    full = [TOOL, "scale", "--n", ",".join(map(str, ns)), "--json", js, "--pprof", pp, "--keep", keep, "--"] + cmd
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
     with open(os.path.join(OUT, name + ".log"), "w") as f:
         f.write(" ".join(full) + "\n--- stdout\n" + p.stdout + "--- stderr\n" + p.stderr)
@@ -48,6 +60,10 @@ def scale(c, name, ns, cmd, env=None, timeout=600):
         # per stack, the fits add up to the total's (a sum of lines is the line of the sums)
         for key in ("bytes_per_task", "fixed_bytes"):
             near(c, sum(s[key] for s in data["per_task"]), data["total"][key], 0.001, f"stacks' {key} add up")
+        by_n = {r["n"]: r["rss_bytes"] for r in data["runs"]}
+        want = by_n[max(ns)] - by_n[min(ns)]
+        got, out = pprof_diff_total(base, pp)
+        c.ok(got == want, f"scale's pprof pair: go tool pprof -diff_base gives {got} B, want {want} B ({out[-200:]!r})")
     return p, data, keep
 
 
@@ -114,14 +130,6 @@ def test_scale_go(c):
     near(c, gs, oracle, 0.05, "stack/goroutine per goroutine vs StackInuse's slope")
     runs = [r["rss_bytes"] for r in data["runs"]]
     c.ok(runs == sorted(runs), f"the peak grows with N: {runs}")
-
-
-def pprof_diff_total(base, prof):
-    """B - A by go tool pprof -diff_base (every node shown), in bytes."""
-    q = subprocess.run(["go", "tool", "pprof", "-top", "-nodefraction=0", "-unit=B", "-diff_base", base, prof],
-                       capture_output=True, text=True)
-    m = re.search(r"Showing nodes accounting for (-?\d+)B", q.stdout)
-    return (int(m.group(1)) if m else None), q.stdout + q.stderr
 
 
 def test_diff(c):

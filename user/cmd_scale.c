@@ -282,16 +282,16 @@ static int run_one(long n, const char *json)
 	free(argv);
 	if (pid < 0)
 		return -errno;
-	for (;;) {
-		int sig = got_signal;
-
+	for (bool passed = false;;) {
+		/* a SIGTERM sent to us alone reaches the run too (once); a terminal's Ctrl-C has already */
+		if (got_signal && got_signal != SIGINT && !passed) {
+			kill(pid, got_signal);
+			passed = true;
+		}
 		if (waitpid(pid, &status, 0) == pid)
 			break;
 		if (errno != EINTR)
 			return -errno;
-		/* a SIGTERM sent to us alone reaches the run too; a terminal's Ctrl-C has already */
-		if (sig && sig != SIGINT)
-			kill(pid, sig);
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

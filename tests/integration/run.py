@@ -37,7 +37,8 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_real.test_nginx_daemon, test_real.test_allocators, test_real.test_merged_stacks, test_cli.test_exit_codes, test_engine.test_tree,
          test_engine.test_concurrent, test_shared.test_shared_tree, test_shared.test_shared_pool,
          test_cli.test_attach, test_cli.test_sudo_user, test_outputs.test_html, test_record.test_record_report,
-         test_scale.test_scale_threads, test_scale.test_scale_go, test_scale.test_diff, test_stacks.test_stack_walk,
+         test_scale.test_scale_threads, test_scale.test_scale_go, test_scale.test_diff, test_scale.test_scale_cli,
+         test_stacks.test_stack_walk,
          test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena] + test_runtimes.RUNTIME_TESTS + [
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
          test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_budget_unwind_memory,

@@ -5,9 +5,11 @@ runtime.MemStats, and `go tool pprof -diff_base` reading the pprof pair diff wri
 import json
 import os
 import re
+import signal
 import subprocess
+import time
 
-from lib import BIN, MIB, OUT, ROOT, TOOL, memstats_of, trace
+from lib import BIN, MIB, OUT, ROOT, TOOL, comm_of, descendants, memstats_of, trace
 
 
 def build_pertask(c):
@@ -196,4 +198,40 @@ def test_diff(c):
         c.ok(r.returncode == 0 and "Examples:" in r.stdout, f"{sub} --help with examples")
 
 
-TESTS = [test_scale_threads, test_scale_go, test_diff]
+def test_scale_cli(c):
+    """scale's exit codes: a failed run ends it with that run's code (the command's own, or the
+    tool's 127), and SIGTERM during the third run stops that run at once and reports the two
+    done (exit 143), their fit in the JSON; nothing left running."""
+    exe = build_pertask(c)
+    if not exe:
+        return
+    for cmd, want in ((["sh", "-c", "exit 3", "{N}"], 3), (["/nonexistent/prog", "{N}"], 127)):
+        r = subprocess.run([TOOL, "scale", "--n", "1,2", "--"] + cmd, capture_output=True, text=True, timeout=120)
+        c.ok(r.returncode == want and "failed" in r.stderr, f"{cmd[0]}: exit {want} (got {r.returncode}: {r.stderr[-200:]!r})")
+    keep, js = os.path.join(OUT, c.name + ".runs"), os.path.join(OUT, c.name + ".json")
+    for f in [js] + [os.path.join(keep, f"run-{n}.json") for n in (10, 20, 30)]:
+        if os.path.exists(f):
+            os.unlink(f)
+    p = subprocess.Popen([TOOL, "scale", "--n", "10,20,30", "--json", js, "--keep", keep, "--", exe, "{N}", "6"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not os.path.exists(os.path.join(keep, "run-20.json")) and time.time() - t0 < 120:
+        time.sleep(0.1)
+    time.sleep(1.5)  # the third run under way
+    kids = descendants(p.pid)
+    p.send_signal(signal.SIGTERM)
+    t1 = time.time()
+    out, err = p.communicate(timeout=60)
+    c.ok(time.time() - t1 < 3, f"SIGTERM reaches the run: scale ends in {time.time() - t1:.1f}s, not at the run's end")
+    c.ok(p.returncode == 128 + signal.SIGTERM, f"SIGTERM: exit 143 (got {p.returncode}: {err[-300:]!r})")
+    c.ok("interrupted during the run at N=30" in err, "says which run was left out")
+    c.ok("least squares over 2 runs" in out, f"the two runs done are fitted: {out[:300]!r}")
+    data = json.load(open(js)) if os.path.exists(js) else None
+    if c.ok(data is not None, "the JSON of the runs done"):
+        c.ok([r["n"] for r in data["runs"]] == [10, 20], f"runs 10 and 20 ({[r['n'] for r in data['runs']]})")
+    time.sleep(0.5)
+    left = [k for k in kids if comm_of(k)]
+    c.ok(not left, f"the third run's tool and command are gone ({left})")
+
+
+TESTS = [test_scale_threads, test_scale_go, test_diff, test_scale_cli]

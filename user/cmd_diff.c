@@ -134,6 +134,10 @@ static void summary(FILE *f, struct jreport *const *r, const struct jkey *k, siz
 	for (c = 0; c < NR_CATS; c++)
 		fprintf(f, "  %-10s %12.2f %12.2f %+12.2f\n", cat_names[c], r[0]->cats[c] / MIB, r[1]->cats[c] / MIB,
 			(r[1]->cats[c] - r[0]->cats[c]) / MIB);
+	for (c = 0; c < 2; c++)
+		if (r[c]->dropped)
+			fprintf(f, "WARNING: %s dropped %lld events: its stacks may be off\n", c ? "B" : "A",
+				(long long)r[c]->dropped);
 	fprintf(f, "stacks by growth (B-A, A, B in MiB):\n");
 	for (i = 0; i < n && shown < (size_t)denv.top; i++) {
 		if (!growth(&k[i]))

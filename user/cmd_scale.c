@@ -386,10 +386,14 @@ static void summary(FILE *f, struct jreport *const *reps, const long *ns, int m,
 		fputc(' ', f);
 		esc_term(f, senv.argv[r]);
 	}
-	fprintf(f, "%s\nruns:        N   peak MiB   seconds  exit\n", senv.argc > 8 ? " ..." : "");
+	fprintf(f, "%s\nruns:        N   peak MiB   seconds  exit  dropped\n", senv.argc > 8 ? " ..." : "");
 	for (r = 0; r < m; r++)
-		fprintf(f, "  %10ld %10.2f %9.2f  %d\n", ns[r], reps[r]->rss_bytes / MIB, reps[r]->duration_s,
-			reps[r]->exit_code);
+		fprintf(f, "  %10ld %10.2f %9.2f  %4d  %7lld\n", ns[r], reps[r]->rss_bytes / MIB, reps[r]->duration_s,
+			reps[r]->exit_code, (long long)reps[r]->dropped);
+	for (r = 0; r < m && !reps[r]->dropped; r++)
+		;
+	if (r < m)
+		fprintf(f, "WARNING: runs dropped events (raise --ringbuf-size): their stacks, and so the fit, may be off\n");
 	fprintf(f, "fit of the peak, bytes = fixed + per_task x N (least squares over %d runs):\n", m);
 	fprintf(f, "  %-22s %12s %11s %10s\n", "", "B per task", "fixed MiB", "fit error");
 	fprintf(f, "  %-22s ", "total");
@@ -468,8 +472,9 @@ static int write_json(const char *path, struct jreport *const *reps, const long 
 	}
 	fprintf(f, "],\n  \"runs\": [");
 	for (r = 0; r < m; r++) {
-		fprintf(f, "%s\n    {\"n\": %ld, \"exit_code\": %d, \"duration_s\": %.6f, \"rss_bytes\": %lld, \"categories\": {",
-			r ? "," : "", ns[r], reps[r]->exit_code, reps[r]->duration_s, (long long)reps[r]->rss_bytes);
+		fprintf(f, "%s\n    {\"n\": %ld, \"exit_code\": %d, \"duration_s\": %.6f, \"dropped\": %lld, \"rss_bytes\": %lld, "
+			   "\"categories\": {", r ? "," : "", ns[r], reps[r]->exit_code, reps[r]->duration_s,
+			(long long)reps[r]->dropped, (long long)reps[r]->rss_bytes);
 		for (c = 0; c < NR_CATS; c++)
 			fprintf(f, "%s\"%s\": %lld", c ? ", " : "", cat_names[c], (long long)reps[r]->cats[c]);
 		fprintf(f, "}}");

@@ -127,6 +127,9 @@ static int parse(json_t *root, struct jreport *r, char *msg, size_t len)
 	}
 	if (get_int(root, "exit_code", INT32_MIN, &x))
 		r->exit_code = (int)x;
+	v = json_object_get(root, "events");
+	if (json_is_object(v) && !get_int(v, "dropped", 0, &r->dropped))
+		r->dropped = 0;
 	v = json_object_get(root, "duration_s");
 	r->duration_s = json_is_number(v) ? json_number_value(v) : 0;
 	cats = json_object_get(peak, "categories");

@@ -29,6 +29,7 @@ struct jreport {
 	int exit_code;
 	double duration_s;
 	int64_t rss_bytes;     /* the tree's peak, each page once */
+	int64_t dropped;       /* events.dropped: records the run lost (its stacks may be off) */
 	int64_t cats[NR_CATS];
 	struct jrow *rows;
 	size_t nrows;

@@ -624,7 +624,8 @@ int cmd_scale(int argc, char **argv)
 			goto out;
 		}
 		done_n[m] = senv.n[r];
-		distinct += m && done_n[m] != done_n[0] && distinct == 0;
+		if (m && done_n[m] != done_n[0])
+			distinct = 1; /* two counts at least: a line to fit */
 		m++;
 	}
 	if (got_signal)

@@ -175,8 +175,9 @@ int jreport__load(const char *path, struct jreport **out, char *msg, size_t len)
 		free(r);
 		return err;
 	}
-	/* a NUL inside is refused by jansson (not JSON_ALLOW_NUL) */
-	root = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
+	/* a NUL inside is refused by jansson (no JSON_ALLOW_NUL); a key given twice keeps its last
+	 * value (labels of the same text could be written twice) */
+	root = json_loadb(buf, n, 0, &jerr);
 	free(buf);
 	if (!root) {
 		jreport__free(r);

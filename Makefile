@@ -12,7 +12,7 @@ CFLAGS ?= -g -O2
 # always on, even when CFLAGS is given on the command line
 override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
 SAN_FLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-LDLIBS := -lbpf -ldw -lelf -lz -liberty -lm
+LDLIBS := -lbpf -ldw -lelf -lz -liberty -ljansson -lm
 # clang's own system includes, so that BPF code sees asm/types.h etc. (libbpf-bootstrap)
 CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')

@@ -30,11 +30,12 @@ inst() {
 say "apt-get update"
 apt-get update -qq
 # clang/llvm/bpftool: build the BPF side; libbpf/libelf/libdw/zlib: link the tool; libiberty-dev:
-# libiberty's C++/Rust demangler; g++/binutils: the demangling test's C++ program, readelf;
+# libiberty's C++/Rust demangler; libjansson-dev: the tool's JSON reports read back (diff, scale);
+# g++/binutils: the demangling test's C++ program, readelf;
 # golang-go: the Go benchmark; time/python3/procps/groff-base/util-linux: the tests' oracles and
 # checks (time -v, pgrep, the man page, script for a pty).
 inst "build tools and the tests' oracles" \
-	make gcc g++ binutils libc6-dev clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libiberty-dev \
+	make gcc g++ binutils libc6-dev clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev libiberty-dev libjansson-dev \
 	golang-go time python3 procps groff-base util-linux ca-certificates
 # restic: a Go tool from Debian's archive, built with cgo (test_go_debian backs up files of its own);
 # nginx-light: a server that daemonizes by default (test_nginx_daemon, on loopback); jemalloc,

@@ -88,6 +88,9 @@ static const char doc[] =
 	"  sudo taskmem-trace -p 1234 --duration 30 --json o.json   (attach)\n"
 	"  sudo taskmem-trace record -o run.tmt -- ./server   then, anywhere:\n"
 	"  taskmem-trace report run.tmt --html out.html   (see record/report --help)\n"
+	"  taskmem-trace diff a.json b.json   what grew between two runs (diff --help)\n"
+	"  sudo taskmem-trace scale --n 1000,2000,4000 -- ./prog {N}\n"
+	"      bytes per task, per stack: the slope over N (scale --help)\n"
 	"\n"
 	"Exit code: the command's own (128+N when signal N killed it); else\n"
 	"2 bad usage or unwritable output, 125 cannot trace (not root, no BTF,\n"
@@ -479,6 +482,10 @@ int main(int argc, char **argv)
 	argp_err_exit_status = EXIT_USAGE;
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return cmd_diff(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "scale"))
+		return cmd_scale(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "record")) {
 		argv[1] = "taskmem-trace record"; /* its name in usage and errors */
 		env.recording = true;

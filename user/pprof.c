@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "hashmap.h"
+#include "jreport.h"
 #include "outfile.h"
 #include "report.h"
 #include "strtab.h"
@@ -188,12 +189,39 @@ static void main_binary_first(const struct account *a, struct ids *ids, struct s
 		map_id(ids, st, prof, best);
 }
 
+/* The encoded profile, gzip-compressed (windowBits 15 + 16: a gzip stream, as pprof expects). */
+static int write_gz(const char *path, const struct pb *prof)
+{
+	struct outfile o;
+	z_stream z = {};
+	uint8_t buf[65536];
+	int zr, err = outfile__open(&o, path);
+
+	if (err)
+		return err;
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		fclose(o.f);
+		unlink(o.tmp);
+		p_err("cannot write %s: zlib failed", path);
+		return -1;
+	}
+	z.next_in = prof->b;
+	z.avail_in = (uInt)prof->n;
+	do {
+		z.next_out = buf;
+		z.avail_out = sizeof(buf);
+		zr = deflate(&z, Z_FINISH);
+		fwrite(buf, 1, sizeof(buf) - z.avail_out, o.f);
+	} while (zr == Z_OK);
+	deflateEnd(&z);
+	return outfile__close(&o);
+}
+
 int report__pprof(const char *path, const struct account *a, const struct report_info *ri)
 {
 	struct strings st = { .idx = hashmap__new() };
 	struct ids ids = { .funcs = hashmap__new(), .maps = hashmap__new(), .locs = hashmap__new() };
 	struct pb prof = {}, m = {}, sub = {}, locs = {}, vals = {};
-	struct outfile o;
 	struct view_totals t;
 	size_t i, nb = view__nbuckets(a);
 	int err;
@@ -269,31 +297,7 @@ int report__pprof(const char *path, const struct account *a, const struct report
 	pb_int(&prof, 10, (uint64_t)(ri->duration_s * 1e9)); /* duration_nanos */
 	pb_int(&prof, 14, str_id(&st, intern("inuse_space")));   /* default_sample_type */
 
-	err = outfile__open(&o, path);
-	if (!err) {
-		z_stream z = {};
-		uint8_t buf[65536];
-		int zr;
-
-		/* windowBits 15 + 16: a gzip stream, as pprof expects */
-		if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-			fclose(o.f);
-			unlink(o.tmp);
-			p_err("cannot write %s: zlib failed", path);
-			err = -1;
-		} else {
-			z.next_in = prof.b;
-			z.avail_in = (uInt)prof.n;
-			do {
-				z.next_out = buf;
-				z.avail_out = sizeof(buf);
-				zr = deflate(&z, Z_FINISH);
-				fwrite(buf, 1, sizeof(buf) - z.avail_out, o.f);
-			} while (zr == Z_OK);
-			deflateEnd(&z);
-			err = outfile__close(&o);
-		}
-	}
+	err = write_gz(path, &prof);
 	free(prof.b);
 	free(m.b);
 	free(sub.b);
@@ -305,4 +309,72 @@ int report__pprof(const char *path, const struct account *a, const struct report
 	hashmap__free(ids.maps);
 	hashmap__free(ids.locs);
 	return err;
+}
+
+int pprof__write_samples(const char *path, const struct pprof_sample *s, size_t n, double duration_s)
+{
+	struct strings st = { .idx = hashmap__new() };
+	struct ids ids = { .funcs = hashmap__new(), .maps = hashmap__new(), .locs = hashmap__new() };
+	struct pb prof = {}, m = {}, locs = {}, vals = {};
+	size_t i;
+	int k, err;
+
+	str_id(&st, intern("")); /* index 0 must be "" */
+	pb_int(&m, 1, str_id(&st, intern("inuse_space"))); /* as report__pprof's first sample type */
+	pb_int(&m, 2, str_id(&st, intern("bytes")));
+	pb_msg(&prof, 1, &m);
+	for (i = 0; i < n; i++) {
+		const char *cat = intern(cat_names[s[i].cat]);
+
+		if (!s[i].value)
+			continue;
+		/* innermost first, then the label and the category, as report__pprof lays them out */
+		for (k = 0; k < s[i].nframes; k++)
+			pb_varint(&locs, loc_id(&ids, &st, &prof, intern(s[i].frames[k]), NULL, 0));
+		pb_varint(&locs, loc_id(&ids, &st, &prof, intern(s[i].label), NULL, 0));
+		pb_varint(&locs, loc_id(&ids, &st, &prof, cat, NULL, 0));
+		pb_varint(&vals, (uint64_t)s[i].value); /* int64: a negative one as its two's complement */
+		pb_bytes(&m, 1, locs.b, locs.n);
+		pb_bytes(&m, 2, vals.b, vals.n);
+		locs.n = vals.n = 0;
+		pb_msg(&prof, 2, &m);
+	}
+	pb_raw(&prof, st.out.b, st.out.n);
+	pb_int(&prof, 10, (uint64_t)(duration_s * 1e9));
+	pb_int(&prof, 14, str_id(&st, intern("inuse_space")));
+	err = write_gz(path, &prof);
+	free(prof.b);
+	free(m.b);
+	free(locs.b);
+	free(vals.b);
+	free(st.out.b);
+	hashmap__free(st.idx);
+	hashmap__free(ids.funcs);
+	hashmap__free(ids.maps);
+	hashmap__free(ids.locs);
+	return err;
+}
+
+int pprof__write_keys(const char *path, const struct jkey *k, size_t n, int rep, double duration_s)
+{
+	struct pprof_sample *s = xcalloc(n ? n : 1, sizeof(*s));
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++)
+		s[i] = (struct pprof_sample){ k[i].row->frames, k[i].row->nframes, k[i].row->label, k[i].row->cat,
+					      k[i].bytes[rep] };
+	err = pprof__write_samples(path, s, n, duration_s);
+	free(s);
+	return err;
+}
+
+void pprof__base_path(const char *p, char *out, size_t len)
+{
+	size_t n = strlen(p);
+
+	if (n > 6 && !strcmp(p + n - 6, ".pb.gz"))
+		snprintf(out, len, "%.*s.base.pb.gz", (int)(n - 6), p);
+	else
+		snprintf(out, len, "%s.base", p);
 }

@@ -52,6 +52,21 @@ int report__trace(const char *path, const struct account *a, const struct report
 int report__html(const char *path, const struct account *a, const struct report_info *ri);
 int report__pprof(const char *path, const struct account *a, const struct report_info *ri);
 uint64_t report__dropped(const struct report_info *ri);
+/* A profile of samples given as names (diff, scale): each sample's frames innermost first, then
+ * its label ("stack/thread") and category as the outermost frames, as report__pprof does. */
+struct pprof_sample {
+	const char *const *frames;
+	int nframes;
+	const char *label;
+	int cat;                 /* enum tm_cat */
+	int64_t value;           /* bytes (inuse_space) */
+};
+int pprof__write_samples(const char *path, const struct pprof_sample *s, size_t n, double duration_s);
+/* Report rep's bytes of stacks lined up by jkeys__build (jreport.h), as a profile. */
+struct jkey;
+int pprof__write_keys(const char *path, const struct jkey *k, size_t n, int rep, double duration_s);
+/* Where a pair's base goes: "d.pb.gz" -> "d.base.pb.gz" (else FILE.base), for -diff_base. */
+void pprof__base_path(const char *path, char *out, size_t len);
 
 /* counters.c: the rows of include/counters.h, by id */
 enum counter_show { CNT_INFO, CNT_ALWAYS, CNT_DROP, CNT_LOSS };

@@ -23,12 +23,13 @@ import test_outputs  # noqa: E402
 import test_real  # noqa: E402
 import test_record  # noqa: E402
 import test_runtimes  # noqa: E402
+import test_scale  # noqa: E402
 import test_servers  # noqa: E402
 import test_shared  # noqa: E402
 import test_stacks  # noqa: E402
 
 MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_outputs, test_real, test_record,
-           test_runtimes, test_servers, test_shared, test_stacks)
+           test_runtimes, test_scale, test_servers, test_shared, test_stacks)
 
 # The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
 TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drops, test_runtimes.test_go_100k,
@@ -37,7 +38,9 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_real.test_nginx_daemon, test_real.test_allocators, test_real.test_merged_stacks, test_cli.test_exit_codes, test_engine.test_tree,
          test_engine.test_concurrent, test_shared.test_shared_tree, test_shared.test_shared_pool,
          test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
-         test_cli.test_attach, test_cli.test_sudo_user, test_outputs.test_html, test_record.test_record_report, test_stacks.test_stack_walk,
+         test_cli.test_attach, test_cli.test_sudo_user, test_outputs.test_html, test_record.test_record_report,
+         test_scale.test_scale_threads, test_scale.test_scale_go, test_scale.test_diff, test_scale.test_scale_cli,
+         test_stacks.test_stack_walk,
          test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena] + test_runtimes.RUNTIME_TESTS + [
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
          test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_budget_unwind_memory,
@@ -48,9 +51,11 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
 # Run once, in the plain pass (CI's time): the fuzzers (their own ASan builds), valgrind (always
 # the plain binary), and what measures the tool's own speed under a flood of events (the ASan
 # build is several times slower: it would lose events where the tool does not), and real servers
-# under load (their clients' pace and the tool's would differ under ASan, not what they measure)
+# under load (their clients' pace and the tool's would differ under ASan, not what they measure);
+# scale's fits of several whole runs (diff and scale's own paths stay in both passes)
 PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz, test_hostile.test_budget_labels,
-                   test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk]
+                   test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
+                   test_scale.test_scale_threads, test_scale.test_scale_go]
 
 
 def unlisted():

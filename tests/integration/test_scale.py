@@ -1,0 +1,237 @@
+"""`taskmem-trace scale` and `taskmem-trace diff` against what the programs know of themselves:
+tests/programs/pertask.c (each task a thread that touches 3 pages of its stack and 3 KiB of
+malloc'd memory; glibc's mallinfo2 and mincore() of the thread stacks as its oracles), go_bench's
+runtime.MemStats, and `go tool pprof -diff_base` reading the pprof pair diff writes."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from lib import BIN, MIB, OUT, ROOT, TOOL, comm_of, descendants, memstats_of, trace
+
+
+def build_pertask(c):
+    """tests/programs/pertask.c at -O0 with frame pointers; its path or None."""
+    exe = os.path.join(OUT, "pertask")
+    b = subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-pthread", "-o", exe,
+                        os.path.join(ROOT, "tests", "programs", "pertask.c")], capture_output=True, text=True)
+    return exe if c.ok(b.returncode == 0, f"gcc pertask.c: {b.stderr[-300:]}") else None
+
+
+def slope(xs, ys):
+    """Least-squares slope of ys over xs (the oracles' per-task figure)."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+def near(c, got, want, tol, what):
+    good = got is not None and want and abs(got - want) <= tol * abs(want)
+    return c.ok(good, f"{what}: got {got}, want {want} within {tol*100:.0f}%")
+
+
+def pprof_diff_total(base, prof):
+    """B - A by go tool pprof -diff_base (every node shown), in bytes."""
+    q = subprocess.run(["go", "tool", "pprof", "-top", "-nodefraction=0", "-unit=B", "-diff_base", base, prof],
+                       capture_output=True, text=True)
+    m = re.search(r"Showing nodes accounting for (-?\d+)B", q.stdout)
+    return (int(m.group(1)) if m else None), q.stdout + q.stderr
+
+
+def scale(c, name, ns, cmd, env=None, timeout=600):
+    """taskmem-trace scale --n ns --json --pprof --keep: (process, scale JSON or None, keep dir).
+    The pprof pair is checked here: go tool pprof -diff_base on it gives the largest N's peak
+    less the smallest's."""
+    js, keep = os.path.join(OUT, name + ".scale.json"), os.path.join(OUT, name + ".runs")
+    pp, base = os.path.join(OUT, name + ".scale.pb.gz"), os.path.join(OUT, name + ".scale.base.pb.gz")
+    for f in (js, pp, base):
+        if os.path.exists(f):
+            os.unlink(f)
+    full = [TOOL, "scale", "--n", ",".join(map(str, ns)), "--json", js, "--pprof", pp, "--keep", keep, "--"] + cmd
+    p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
+    with open(os.path.join(OUT, name + ".log"), "w") as f:
+        f.write(" ".join(full) + "\n--- stdout\n" + p.stdout + "--- stderr\n" + p.stderr)
+    c.ok(p.returncode == 0, f"scale exits 0 (got {p.returncode}: {p.stderr[-300:]!r})")
+    data = json.load(open(js)) if os.path.exists(js) else None
+    if c.ok(data is not None, "scale wrote its JSON"):
+        c.ok(data["schema"] == "taskmem-trace-scale/1", "schema taskmem-trace-scale/1")
+        c.ok([r["n"] for r in data["runs"]] == ns, f"one run per N: {[r['n'] for r in data['runs']]}")
+        for r in data["runs"]:
+            c.ok(os.path.exists(os.path.join(keep, f"run-{r['n']}.json")), f"--keep kept run-{r['n']}.json")
+        # per stack, the fits add up to the total's (a sum of lines is the line of the sums)
+        for key in ("bytes_per_task", "fixed_bytes"):
+            near(c, sum(s[key] for s in data["per_task"]), data["total"][key], 0.001, f"stacks' {key} add up")
+        by_n = {r["n"]: r["rss_bytes"] for r in data["runs"]}
+        want = by_n[max(ns)] - by_n[min(ns)]
+        got, out = pprof_diff_total(base, pp)
+        c.ok(got == want, f"scale's pprof pair: go tool pprof -diff_base gives {got} B, want {want} B ({out[-200:]!r})")
+    return p, data, keep
+
+
+def all_memstats(text):
+    return [json.loads(m) for m in re.findall(r"MEMSTATS (\{.*\})", text)]
+
+
+def test_scale_threads(c):
+    """Per-task bytes of pertask at 200..1600 threads: the stack that touches 3 pages is 12288 B
+    per task, the stack category's slope is mincore's, the heap's is glibc's bytes in use (each
+    within 3%), and the fixed part is the traced N=1 run less one task (within 5%, file pages
+    aside)."""
+    exe = build_pertask(c)
+    if not exe:
+        return
+    ns = [200, 400, 800, 1600]
+    p, data, keep = scale(c, c.name, ns, [exe, "{N}", "0.3"])
+    ms = {m["n"]: m for m in all_memstats(p.stderr)}
+    if not data or not c.ok(sorted(ms) == ns, f"pertask printed its MEMSTATS at each N ({sorted(ms)})"):
+        return
+    for r in data["runs"]:
+        run = json.load(open(os.path.join(keep, f"run-{r['n']}.json")))
+        c.ok(run["events"]["dropped"] == 0, f"N={r['n']}: nothing dropped")
+    touch = [s for s in data["per_task"] if s["stack"][:1] == ["touch_stack"]]
+    if c.ok(len(touch) == 1, f"one stack under touch_stack (got {len(touch)})"):
+        near(c, touch[0]["bytes_per_task"], 3 * 4096, 0.03, "touch_stack: 3 pages per task")
+        c.ok(touch[0]["nonlinear"] is False, "touch_stack grows linearly")
+        c.ok(touch[0]["label"] == "stack/thread", f"touch_stack is stack/thread ({touch[0]['label']})")
+    cats = {x["category"]: x for x in data["categories"]}
+    stack_oracle = slope(ns, [ms[n]["stack_resident_pages"] * ms[n]["page"] for n in ns])
+    near(c, cats["stack"]["bytes_per_task"], stack_oracle, 0.03, "stack per task vs the thread stacks' mincore")
+    heap_oracle = slope(ns, [ms[n]["uordblks"] for n in ns])
+    near(c, cats["heap"]["bytes_per_task"], heap_oracle, 0.03, "heap per task vs glibc's bytes in use (mallinfo2)")
+    # the task's own malloc: its chunk (usable size + the size word) at least, and no more than
+    # all glibc counts per task (which adds the thread's tcache and its TLS's dtv)
+    via_heap = sum(s["bytes_per_task"] for s in data["per_task"] if "touch_heap" in s["stack"])
+    c.ok(0.97 * (ms[ns[0]]["usable"] + 8) <= via_heap <= 1.03 * heap_oracle,
+         f"heap stacks under touch_heap: {via_heap:.0f} B per task, between the chunk "
+         f"({ms[ns[0]]['usable'] + 8}) and glibc's per-task figure ({heap_oracle:.0f})")
+    # the fixed part: what one task's run holds besides that task (glibc's thread machinery and
+    # the one arena are in place from the first task on: pertask.c's M_ARENA_MAX). File pages
+    # are left out of both: how many the kernel maps around a fault depends on the page cache
+    # (fault-around), not on the program, and moves the total by ~10% from run to run
+    p1, one = trace([], c.name + "-n1", [exe, "1", "0.3"])
+    if c.ok(one is not None, "the N=1 run wrote its JSON"):
+        m1 = memstats_of(p1.stderr)
+        task = stack_oracle + heap_oracle
+        fixed = sum(x["fixed_bytes"] for x in data["categories"] if x["category"] != "file")
+        at1 = one["peak"]["rss_bytes"] - one["peak"]["categories"]["file"]
+        near(c, fixed, at1 - task, 0.05, f"fixed part (file aside) vs the traced N=1 run's ({at1} B) less one "
+             f"task ({task:.0f} B; MEMSTATS {m1})")
+
+
+def test_scale_go(c):
+    """go_bench at 10k..40k goroutines: the goroutine stacks' bytes per task vs the slope of Go's
+    own StackInuse over the same runs (within 5%: Go's stack cache moves it a little)."""
+    ns = [10000, 20000, 40000]
+    p, data, _ = scale(c, c.name, ns, [os.path.join(BIN, "go_bench"), "{N}", "1"], env={"TASKMEM_MEMSTATS": "1"})
+    ms = all_memstats(p.stderr)
+    if not data or not c.ok(len(ms) == len(ns), f"go_bench printed MemStats at each N ({len(ms)})"):
+        return
+    oracle = slope(ns, [m["StackInuse"] for m in ms])
+    gs = sum(s["bytes_per_task"] for s in data["per_task"] if s["label"] == "stack/goroutine")
+    near(c, gs, oracle, 0.05, "stack/goroutine per goroutine vs StackInuse's slope")
+    runs = [r["rss_bytes"] for r in data["runs"]]
+    c.ok(runs == sorted(runs), f"the peak grows with N: {runs}")
+
+
+def test_diff(c):
+    """diff of pertask at 200 and 400 threads: totals and categories are B - A of the two
+    reports, the stacks add up to them, go tool pprof -diff_base on the pair agrees, and bad
+    input is refused with one line and exit 2."""
+    exe = build_pertask(c)
+    if not exe:
+        return
+    runs = []
+    for n in (200, 400):
+        p, data = trace([], f"{c.name}-{n}", [exe, str(n), "0.2"])
+        if not c.ok(data is not None, f"the N={n} run wrote its JSON"):
+            return
+        runs.append((os.path.join(OUT, f"{c.name}-{n}.json"), data))
+    (ja, a), (jb, b) = runs
+    dj, pp = os.path.join(OUT, c.name + ".diff.json"), os.path.join(OUT, c.name + ".pb.gz")
+    base = os.path.join(OUT, c.name + ".base.pb.gz")
+    for f in (dj, pp, base):
+        if os.path.exists(f):
+            os.unlink(f)
+    q = subprocess.run([TOOL, "diff", ja, jb, "--json", dj, "--pprof", pp], capture_output=True, text=True)
+    if not c.ok(q.returncode == 0 and os.path.exists(dj), f"diff exits 0 ({q.returncode}: {q.stderr[-300:]!r})"):
+        return
+    d = json.load(open(dj))
+    want = b["peak"]["rss_bytes"] - a["peak"]["rss_bytes"]
+    c.ok(d["schema"] == "taskmem-trace-diff/1", "schema taskmem-trace-diff/1")
+    c.ok(d["total"]["diff_bytes"] == want, f"total: {d['total']['diff_bytes']} == B - A {want}")
+    c.ok(sum(x["diff_bytes"] for x in d["diff"]) == want, "the stacks' differences add up to the total's")
+    for x in d["categories"]:
+        k = x["category"]
+        c.ok(x["diff_bytes"] == b["peak"]["categories"][k] - a["peak"]["categories"][k], f"category {k}")
+    growth = [x["diff_bytes"] for x in d["diff"]]
+    c.ok(growth == sorted(growth, reverse=True), "sorted by growth")
+    top = d["diff"][0]
+    c.ok(top["frames"][:1] == ["touch_stack"], f"the largest growth is touch_stack's ({top['frames'][:2]})")
+    c.ok("stacks by growth" in q.stdout and "touch_stack" in q.stdout, "the table on stdout")
+    got, out = pprof_diff_total(base, pp)
+    c.ok(got == want, f"go tool pprof -diff_base: {got} B == B - A {want} B ({out[-300:]!r})")
+
+    # bad input: one line, exit 2, nothing written
+    other = os.path.join(OUT, c.name + ".other.json")
+    with open(other, "w") as f:
+        json.dump(dict(a, schema="taskmem-trace/1"), f)
+    notjson = os.path.join(OUT, c.name + ".notjson")
+    with open(notjson, "w") as f:
+        f.write('{"schema": "taskmem-trace/2", "peak": ')
+    huge = os.path.join(OUT, c.name + ".huge.json")
+    with open(huge, "w") as f:
+        f.truncate(300 << 20)  # sparse: over the bound without using the disk
+    for bad, what in ((other, "taskmem-trace/2"), (notjson, "not JSON"), (huge, "larger than"),
+                      (os.path.join(OUT, "no-such.json"), "cannot open")):
+        r = subprocess.run([TOOL, "diff", ja, bad, "--json", dj + ".bad"], capture_output=True, text=True)
+        c.ok(r.returncode == 2 and what in r.stderr and r.stderr.count("\n") == 1 and not os.path.exists(dj + ".bad"),
+             f"diff with {os.path.basename(bad)}: exit 2, one line with '{what}' "
+             f"(got {r.returncode}: {r.stderr!r})")
+    os.unlink(huge)
+    for args in (["diff", ja], ["scale", "--n", "5", "--", exe, "{N}"], ["scale", "--n", "1,2", "--", exe, "3"],
+                 ["scale", "--n", "1,x", "--", exe, "{N}"], ["scale", "--", exe, "{N}"]):
+        r = subprocess.run([TOOL] + args, capture_output=True, text=True)
+        c.ok(r.returncode == 2, f"bad usage {args[:3]}: exit 2 (got {r.returncode})")
+    for sub in ("diff", "scale"):
+        r = subprocess.run([TOOL, sub, "--help"], capture_output=True, text=True)
+        c.ok(r.returncode == 0 and "Examples:" in r.stdout, f"{sub} --help with examples")
+
+
+def test_scale_cli(c):
+    """scale's exit codes: a failed run ends it with that run's code (the command's own, or the
+    tool's 127), and SIGTERM during the third run stops that run at once and reports the two
+    done (exit 143), their fit in the JSON; nothing left running."""
+    exe = build_pertask(c)
+    if not exe:
+        return
+    for cmd, want in ((["sh", "-c", "exit 3", "{N}"], 3), (["/nonexistent/prog", "{N}"], 127)):
+        r = subprocess.run([TOOL, "scale", "--n", "1,2", "--"] + cmd, capture_output=True, text=True, timeout=120)
+        c.ok(r.returncode == want and "failed" in r.stderr, f"{cmd[0]}: exit {want} (got {r.returncode}: {r.stderr[-200:]!r})")
+    keep, js = os.path.join(OUT, c.name + ".runs"), os.path.join(OUT, c.name + ".json")
+    for f in [js] + [os.path.join(keep, f"run-{n}.json") for n in (10, 20, 30)]:
+        if os.path.exists(f):
+            os.unlink(f)
+    p = subprocess.Popen([TOOL, "scale", "--n", "10,20,30", "--json", js, "--keep", keep, "--", exe, "{N}", "6"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not os.path.exists(os.path.join(keep, "run-20.json")) and time.time() - t0 < 120:
+        time.sleep(0.1)
+    time.sleep(1.5)  # the third run under way
+    kids = descendants(p.pid)
+    p.send_signal(signal.SIGTERM)
+    t1 = time.time()
+    out, err = p.communicate(timeout=60)
+    c.ok(time.time() - t1 < 3, f"SIGTERM reaches the run: scale ends in {time.time() - t1:.1f}s, not at the run's end")
+    c.ok(p.returncode == 128 + signal.SIGTERM, f"SIGTERM: exit 143 (got {p.returncode}: {err[-300:]!r})")
+    c.ok("interrupted during the run at N=30" in err, "says which run was left out")
+    c.ok("least squares over 2 runs" in out, f"the two runs done are fitted: {out[:300]!r}")
+    data = json.load(open(js)) if os.path.exists(js) else None
+    if c.ok(data is not None, "the JSON of the runs done"):
+        c.ok([r["n"] for r in data["runs"]] == [10, 20], f"runs 10 and 20 ({[r['n'] for r in data['runs']]})")
+    time.sleep(0.5)
+    left = [k for k in kids if comm_of(k)]
+    c.ok(not left, f"the third run's tool and command are gone ({left})")
+
+
+TESTS = [test_scale_threads, test_scale_go, test_diff, test_scale_cli]

@@ -1,12 +1,17 @@
 // Loads an HTML report of taskmem-trace in Debian's headless Chromium and checks it against the
 // JSON and folded reports of the same run (written by the tool from the same data, but by other
 // code: the page's numbers come from its own replay of the timeline in the browser).
-// usage: node check.mjs REPORT.html REPORT.json REPORT.folded [SCREENSHOT.png]
+// With --pprof, speedscope (the npm package's built page, from node_modules) opens the folded and
+// the pprof reports too and must show the same frames and bytes.
+// usage: node check.mjs REPORT.html REPORT.json REPORT.folded [--pprof REPORT.pb.gz] [SCREENSHOT.png]
 // Prints one line per failed check and "html: N passed, N failed"; exit 1 on any failure.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
+import path from "node:path";
 
-const [html, jsonPath, foldedPath, shot] = process.argv.slice(2);
+const args = process.argv.slice(2), pi = args.indexOf("--pprof");
+const pprofPath = pi >= 0 ? args.splice(pi, 2)[1] : null;
+const [html, jsonPath, foldedPath, shot] = args;
 const J = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
 const folded = fs.readFileSync(foldedPath, "utf8").trim().split("\n");
 let passed = 0, failed = 0;
@@ -141,8 +146,69 @@ try {
     await page.click("#topeak");
     await page.screenshot({ path: shot, fullPage: false });
   }
+  if (pprofPath) {
+    await speedscope(foldedPath, "folded", "Importing as collapsed stack format");
+    await speedscope(pprofPath, "pprof", "Importing as protobuf encoded pprof file");
+  }
 } finally {
   await browser.close();
+}
+/* speedscope's own page opens FILE the way its command line does (a script next to the file hands
+ * it over as base64: no server, no network). Its sandwich view lists every frame name with its
+ * total (the bytes of the stacks it is in, once per stack) and that total's share of the profile's. */
+async function speedscope(file, what, importer) {
+  /* what each name's total must be, from the folded stacks; pprof names a label "category/label"
+   * and has no frame for "[no user stack]" (the label is the stack's last frame there) */
+  const want = new Map();
+  for (const l of folded) {
+    let fr = l.slice(0, l.lastIndexOf(" ")).split(";");
+    const b = +l.slice(l.lastIndexOf(" ") + 1);
+    if (what === "pprof" && fr.length > 1) fr[1] = fr[0] + "/" + fr[1];
+    if (what === "pprof") fr = fr.filter((n) => n !== "[no user stack]");
+    for (const n of new Set(fr)) want.set(n, (want.get(n) || 0) + b);
+  }
+  const js = path.join(path.dirname(fs.realpathSync(file)), `speedscope-${process.pid}-${what}.js`);
+  fs.writeFileSync(js, `speedscope.loadFileFromBase64(${JSON.stringify(path.basename(file))}, ` +
+    `${JSON.stringify(fs.readFileSync(file).toString("base64"))})`);
+  /* the table draws only the rows in view: a window tall enough for all of them */
+  const page = await browser.newPage({ viewport: { width: 1400, height: Math.min(60000, 400 + 45 * want.size) } });
+  const logs = [], errors = [], requests = [];
+  page.on("console", (m) => { logs.push(m.text()); if (m.type() === "error") errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("request", (r) => { if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) requests.push(r.url()); });
+  try {
+    const index = fs.realpathSync(new URL("node_modules/speedscope/dist/release/index.html", import.meta.url));
+    await page.goto(`file://${index}#localProfilePath=${js}&view=sandwich`);
+    await page.waitForFunction(() => document.querySelectorAll("tr td").length > 0, null, { timeout: 30000 })
+      .catch(() => {});
+    const rows = await page.$$eval("tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent))
+      .filter((r) => r.length === 3));
+    check(logs.includes(importer), `speedscope ${what}: not imported as it should ('${importer}' not in ${JSON.stringify(logs.slice(0, 6))})`);
+    check(errors.length === 0 && requests.length === 0, `speedscope ${what}: errors ${errors.join(" | ")} requests ${requests.join(" ")}`);
+    const shown = new Set(rows.map((r) => r[2]));
+    const missing = [...want.keys()].filter((n) => !shown.has(n)), extra = [...shown].filter((n) => !want.has(n));
+    check(rows.length > 0 && missing.length === 0 && extra.length === 0,
+      `speedscope ${what}: ${rows.length} frames; ours missing: ${missing.slice(0, 3).join(" | ")}; not ours: ${extra.slice(0, 3).join(" | ")}`);
+    /* folded weights show as plain numbers; pprof's as bytes in 1024-based units with 2 decimals;
+     * the share has 2 significant digits, so it pins the profile's total to the peak */
+    const U = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+    let bad = [];
+    for (const [tot, , name] of rows) {
+      const m = tot.match(/^([\d,.]+)\s*([KMGT]?B)?\s*\((<?)([\d.]+)%\)$/), w = want.get(name);
+      if (!m || w === undefined) { bad.push(`${name}: '${tot}'`); continue; }
+      const v = parseFloat(m[1].replace(/,/g, "")) * (m[2] ? U[m[2]] : 1), ulp = m[2] ? 0.006 * U[m[2]] : 0;
+      const share = 100 * w / J.peak.rss_bytes, p = parseFloat(m[4]);
+      const pslack = m[3] ? 0 : p >= 10 ? 0.51 : p >= 1 ? 0.051 : 0.0051;
+      if (Math.abs(v - w) > ulp || (m[3] ? share >= p : Math.abs(p - share) > pslack)) bad.push(`${name}: '${tot}', want ${w} (${share.toFixed(3)}%)`);
+    }
+    check(bad.length === 0, `speedscope ${what}: ${bad.length} frame totals differ from the folded stacks and the JSON peak: ${bad.slice(0, 3).join(" | ")}`);
+    let sum = 0;
+    for (const l of folded) sum += +l.slice(l.lastIndexOf(" ") + 1);
+    check(sum === J.peak.rss_bytes, `folded stacks add up to ${sum}, JSON peak ${J.peak.rss_bytes}`);
+  } finally {
+    await page.close();
+    fs.unlinkSync(js);
+  }
 }
 console.log(`html: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

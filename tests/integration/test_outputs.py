@@ -10,7 +10,8 @@ from lib import BIN, OUT, ROOT, TOOL, common_checks, trace
 def test_html(c):
     """The HTML report in headless Chromium (tests/html/check.mjs): it adds up to the JSON peak,
     one element per folded stack, search/zoom/timeline change what is shown, no console errors,
-    no network. Without any output flag, an HTML report is written and its path printed."""
+    no network; speedscope (npm package) opens the folded and pprof reports with the same frames
+    and totals. Without any output flag, an HTML report is written and its path printed."""
     html = os.path.join(OUT, "test_html.html")
     cmd = [os.path.join(BIN, "go_bench"), "20000", "1"]
     p, data = trace(["-q", "--html", html], "test_html", cmd)
@@ -18,7 +19,8 @@ def test_html(c):
         return
     shot = os.environ.get("TASKMEM_SCREENSHOT", "")
     q = subprocess.run(["node", os.path.join(ROOT, "tests", "html", "check.mjs"), html,
-                        os.path.join(OUT, "test_html.json"), os.path.join(OUT, "test_html.folded")] +
+                        os.path.join(OUT, "test_html.json"), os.path.join(OUT, "test_html.folded"),
+                        "--pprof", os.path.join(OUT, "test_html.pb.gz")] +
                        ([shot] if shot else []), capture_output=True, text=True, timeout=300)
     for line in (q.stdout + q.stderr).splitlines():
         if line.startswith("FAIL") or q.returncode:

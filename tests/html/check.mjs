@@ -37,6 +37,57 @@ try {
   check(errors.length === 0, "console errors: " + errors.join(" | "));
   check(requests.length === 0, "network requests: " + requests.join(" "));
 
+  /* fast at any size (10k stacks, 10k samples): the first draw, counted from the navigation, and a
+   * redraw after a click, timed by the page (performance.now) until the next frame is painted */
+  const FIRST_MS = 2500, REDRAW_MS = 1000;
+  const painted = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
+  const firstMs = await page.evaluate(async (p) => { await eval(p)(); return performance.now(); }, painted.toString());
+  check(firstMs < FIRST_MS, `first draw took ${firstMs.toFixed(0)} ms (bound ${FIRST_MS})`);
+  const timed = (sel, arg) => page.evaluate(async ([sel, arg, p]) => {
+    const t0 = performance.now(), el = document.querySelector(sel);
+    if (arg) { const b = el.getBoundingClientRect(); el.dispatchEvent(new MouseEvent("mousedown", { clientX: b.x + b.width * arg, clientY: b.y + b.height / 2, bubbles: true })); dispatchEvent(new MouseEvent("mouseup")); }
+    else el.click();
+    await eval(p)();
+    return performance.now() - t0;
+  }, [sel, arg, painted.toString()]);
+  const nodes0 = await page.$$eval(".fg-node", (e) => e.length);
+  const times = { zoomIn: await timed(".fg-node[data-self]"), zoomOut: await timed(".fg-node[data-path='']"),
+    timeline: await timed("#timeline", 0.4), peak: await timed("#topeak") };
+  for (const [k, ms] of Object.entries(times)) check(ms < REDRAW_MS, `redraw after ${k} took ${ms.toFixed(0)} ms (bound ${REDRAW_MS}, ${nodes0} frames drawn)`);
+  console.log(`html: ${nodes0} frames drawn, first draw ${firstMs.toFixed(0)} ms, redraws ` +
+    Object.entries(times).map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`).join(", "));
+  /* the drawing holds the timeline's exact peak: by the page's count of what it drew, and on the
+   * axis (the highest point of the areas, within a pixel, where the axis' labels put the peak) */
+  const jpeak = Math.max(...J.timeline.map((s) => s.rss_bytes));
+  check(+(await page.getAttribute("#timeline", "data-drawn-peak")) === jpeak,
+    `the timeline drew a peak of ${await page.getAttribute("#timeline", "data-drawn-peak")} bytes, the JSON timeline's is ${jpeak}`);
+  const geo = await page.$eval("#timeline", (svg) => ({
+    top: [...svg.querySelectorAll("polygon.area")].reduce((m, p) => { for (const q of p.points) m = Math.min(m, q.y); return m; }, Infinity),
+    labels: [...svg.querySelectorAll("text.ylabel")].map((t) => [t.textContent, +t.getAttribute("y") - 4]),
+  }));
+  {
+    const U = { B: 1, KiB: 1 << 10, MiB: 1 << 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+    const val = (t) => { const m = t.match(/^([\d.]+) (\w+)$/); return m ? parseFloat(m[1]) * U[m[2]] : NaN; };
+    const [a, b] = [geo.labels[0], geo.labels[geo.labels.length - 1]];
+    const want = a[1] + (b[1] - a[1]) * (jpeak - val(a[0])) / (val(b[0]) - val(a[0]));
+    check(Math.abs(geo.top - want) <= 1, `the timeline's highest point is at y ${geo.top}, the JSON peak is at y ${want.toFixed(1)}`);
+  }
+  /* a "n more" box shows what it holds when clicked: the same bytes, at the full width */
+  const more = await page.$$eval(".fg-more", (els) => els.map((e) => ({ path: e.dataset.path, bytes: +e.dataset.bytes, n: +e.dataset.more,
+    w: e.getBoundingClientRect().width })).sort((x, y) => y.w - x.w)[0]);
+  if (more) {
+    const ms = await timed(`.fg-more[data-path='${more.path}']`);
+    check(ms < REDRAW_MS, `redraw after a "more" box took ${ms.toFixed(0)} ms`);
+    const kids = await page.$$eval(".fg-node", (els, p) => els.filter((e) => e.dataset.path.startsWith(p + "\u0001") &&
+      !e.dataset.path.slice(p.length + 1).includes("\u0001") || (e.classList.contains("fg-more") && e.dataset.path === p))
+      .map((e) => ({ bytes: +e.dataset.bytes, n: e.dataset.more ? +e.dataset.more : 1, more: !!e.dataset.more })), more.path);
+    check(kids.some((k) => !k.more) && kids.reduce((a, k) => a + k.bytes, 0) === more.bytes && kids.reduce((a, k) => a + k.n, 0) === more.n,
+      `a "more" box of ${more.n} frames and ${more.bytes} bytes opened to ${kids.filter((k) => !k.more).length} frames, ` +
+      `${kids.reduce((a, k) => a + k.bytes, 0)} bytes`);
+    await page.click("#reset");
+  }
+  check((await page.$$eval(".fg-node", (e) => e.length)) === nodes0, "after the timed clicks the graph is back as it was");
+
   // header: the command and the peak
   const cmd = await page.textContent("#cmd");
   check(cmd === J.command.join(" "), `header command '${cmd}'`);
@@ -44,7 +95,9 @@ try {
   // flame graph at the peak: one element per distinct stack (folded path), adding up to the peak
   const paths = new Set(folded.map((l) => l.slice(0, l.lastIndexOf(" "))));
   const ends = await page.$$eval(".fg-node[data-self]", (els) => els.map((e) => e.dataset.path.split("\u0001").join(";")));
-  check(ends.length === paths.size, `flame graph has ${ends.length} stack ends, folded has ${paths.size} stacks`);
+  /* frames narrower than a pixel are in "n more" boxes, each saying how many stacks end under it */
+  const hidden = await page.$$eval(".fg-more", (els) => els.reduce((a, e) => a + +e.dataset.stacks, 0));
+  check(ends.length + hidden === paths.size, `flame graph has ${ends.length} stack ends and ${hidden} in "more" boxes, folded has ${paths.size} stacks`);
   check(ends.every((p) => paths.has(p)), "a flame graph stack that the folded output does not have: " +
     ends.filter((p) => !paths.has(p)).slice(0, 3).join(" | "));
   const rootBytes = async () => +(await page.getAttribute(".fg-node[data-path='']", "data-bytes"));

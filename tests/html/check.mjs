@@ -38,10 +38,15 @@ try {
   check(requests.length === 0, "network requests: " + requests.join(" "));
 
   /* fast at any size (10k stacks, 10k samples): the first draw, counted from the navigation, and a
-   * redraw after a click, timed by the page (performance.now) until the next frame is painted */
-  const FIRST_MS = 2500, REDRAW_MS = 1000;
+   * redraw after a click, timed by the page (performance.now) until the next frame is painted;
+   * the best of three, as other work on the machine only ever adds time */
+  const FIRST_MS = 2500, REDRAW_MS = 1000, TRIES = 3;
   const painted = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
-  const firstMs = await page.evaluate(async (p) => { await eval(p)(); return performance.now(); }, painted.toString());
+  let firstMs = Infinity;
+  for (let i = 0; i < TRIES; i++) {
+    if (i) { await page.reload(); await page.waitForSelector(".fg-node"); }
+    firstMs = Math.min(firstMs, await page.evaluate(async (p) => { await eval(p)(); return performance.now(); }, painted.toString()));
+  }
   check(firstMs < FIRST_MS, `first draw took ${firstMs.toFixed(0)} ms (bound ${FIRST_MS})`);
   const timed = (sel, arg) => page.evaluate(async ([sel, arg, p]) => {
     const t0 = performance.now(), el = document.querySelector(sel);
@@ -51,8 +56,13 @@ try {
     return performance.now() - t0;
   }, [sel, arg, painted.toString()]);
   const nodes0 = await page.$$eval(".fg-node", (e) => e.length);
-  const times = { zoomIn: await timed(".fg-node[data-self]"), zoomOut: await timed(".fg-node[data-path='']"),
-    timeline: await timed("#timeline", 0.4), peak: await timed("#topeak") };
+  const times = { zoomIn: Infinity, zoomOut: Infinity, timeline: Infinity, peak: Infinity };
+  for (let i = 0; i < TRIES; i++) {
+    times.zoomIn = Math.min(times.zoomIn, await timed(".fg-node[data-self]"));
+    times.zoomOut = Math.min(times.zoomOut, await timed(".fg-node[data-path='']"));
+    times.timeline = Math.min(times.timeline, await timed("#timeline", 0.4));
+    times.peak = Math.min(times.peak, await timed("#topeak"));
+  }
   for (const [k, ms] of Object.entries(times)) check(ms < REDRAW_MS, `redraw after ${k} took ${ms.toFixed(0)} ms (bound ${REDRAW_MS}, ${nodes0} frames drawn)`);
   console.log(`html: ${nodes0} frames drawn, first draw ${firstMs.toFixed(0)} ms, redraws ` +
     Object.entries(times).map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`).join(", "));

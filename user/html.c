@@ -141,61 +141,139 @@ static void put_rows(FILE *f, const struct stack_row *rows, size_t nrows)
 	free(nm.v);
 }
 
+/* At most this many timeline samples go into the page, so its data (and the time the page takes
+ * to read it) stays bounded however long the run: the longest runs keep, per one of
+ * HTML_MAX_SAMPLES / 4 equal spans of time, the span's first, lowest, highest and last sample, so
+ * every peak a drawing of that width shows is there, and the exact peak is always kept. */
+#define HTML_MAX_SAMPLES 4000
+
+/* Which samples the page gets (keep[i]), from their times and tree totals. */
+static void pick_samples(const struct account *a, bool *keep)
+{
+	size_t i, ns = view__nsamples(a), nspan = HTML_MAX_SAMPLES / 4, span, lo = 0, hi = 0, first = 0;
+	uint64_t t0 = 0, t1 = 0;
+	int64_t *k = xcalloc(ns + 1, sizeof(*k));
+	uint64_t *t = xcalloc(ns + 1, sizeof(*t));
+
+	for (i = 0; i < ns; i++) {
+		struct view_sample vs;
+
+		view__sample(a, i, &vs);
+		t[i] = vs.t;
+		k[i] = vs.tree;
+		keep[i] = ns <= HTML_MAX_SAMPLES || vs.absolute;
+		if (!i)
+			t0 = vs.t;
+		t1 = vs.t > t1 ? vs.t : t1;
+	}
+	for (i = 0; i < ns && ns > HTML_MAX_SAMPLES; i++) {
+		span = t1 > t0 ? (size_t)((double)(t[i] - t0) / (t1 - t0 + 1) * nspan) : 0;
+		if (i == 0 || span != (size_t)((double)(t[first] - t0) / (t1 - t0 + 1) * nspan)) {
+			if (i) /* the span before ends */
+				keep[first] = keep[lo] = keep[hi] = keep[i - 1] = true;
+			first = lo = hi = i;
+		}
+		lo = k[i] < k[lo] ? i : lo;
+		hi = k[i] > k[hi] ? i : hi;
+	}
+	if (ns > HTML_MAX_SAMPLES)
+		keep[first] = keep[lo] = keep[hi] = keep[ns - 1] = true;
+	free(k);
+	free(t);
+}
+
 /* The timeline; each sample carries its rows' bytes: those that changed since the previous
- * sample, or all of them for the exact peak (absolute, inserted out of order). */
+ * sample in the page, or all of them for the exact peak (absolute, inserted out of order), and
+ * the processes that changed since then (the page carries the others' last values forward). */
 static void put_samples(FILE *f, const struct account *a, const uint32_t *row_of, size_t nrows)
 {
+	size_t np = view__nprocs(a), ns = view__nsamples(a), i, j, nch = 0, npch = 0, out = 0;
 	int64_t *bval = xcalloc(view__nbuckets(a) + 1, sizeof(*bval));
 	int64_t *rval = xcalloc(nrows + 1, sizeof(*rval)), *tmp = xcalloc(nrows + 1, sizeof(*tmp));
 	size_t *stamp = xcalloc(nrows + 1, sizeof(*stamp)), *changed = xcalloc(nrows + 1, sizeof(*changed));
-	size_t i, j, nch, ns = view__nsamples(a);
+	size_t *atmp = xcalloc(nrows + 1, sizeof(*atmp)), *astamp = xcalloc(nrows + 1, sizeof(*astamp));
+	/* each process's last values, and which changed since the last sample written */
+	struct sample_proc *pv = xcalloc(np + 1, sizeof(*pv));
+	size_t *pstamp = xcalloc(np + 1, sizeof(*pstamp)), *pch = xcalloc(np + 1, sizeof(*pch));
+	bool *keep = xcalloc(ns + 1, sizeof(*keep));
 
+	pick_samples(a, keep);
 	fprintf(f, ",\n\"samples\":[");
 	for (i = 0; i < ns; i++) {
 		struct view_sample vs, *s = &vs;
-		int64_t *vals;
+		size_t na = 0;
 
 		view__sample(a, i, s);
-		vals = s->absolute ? tmp : rval;
-		fprintf(f, "%s{\"t\":%.6f,\"k\":%lld,\"c\":[", i ? ",\n" : "", s->t / 1e9, (long long)s->tree);
+		if (s->absolute) {
+			/* the peak, whole: the changes pending for the next sample stay pending */
+			memset(tmp, 0, nrows * sizeof(*tmp));
+			for (j = 0; j < s->nbuckets; j++) {
+				uint32_t r = row_of[s->buckets[j].bucket];
+
+				if (astamp[r] != i + 1) {
+					astamp[r] = i + 1;
+					atmp[na++] = r;
+				}
+				tmp[r] += s->buckets[j].cur;
+			}
+		} else {
+			for (j = 0; j < s->nprocs; j++) {
+				uint32_t p = s->procs[j].proc;
+
+				pv[p] = s->procs[j];
+				if (pstamp[p] != out + 1) {
+					pstamp[p] = out + 1;
+					pch[npch++] = p;
+				}
+			}
+			for (j = 0; j < s->nbuckets; j++) {
+				const struct sample_bucket *sb = &s->buckets[j];
+				uint32_t r = row_of[sb->bucket];
+
+				rval[r] += sb->cur - bval[sb->bucket];
+				bval[sb->bucket] = sb->cur;
+				if (stamp[r] != out + 1) {
+					stamp[r] = out + 1;
+					changed[nch++] = r;
+				}
+			}
+		}
+		if (!keep[i])
+			continue;
+		fprintf(f, "%s{\"t\":%.6f,\"k\":%lld,\"c\":[", out ? ",\n" : "", s->t / 1e9, (long long)s->tree);
 		put_cats(f, s->cat);
 		fprintf(f, "],\"p\":[");
-		for (j = 0; j < s->nprocs; j++) {
-			const struct sample_proc *sp = &s->procs[j];
+		for (j = 0; j < (s->absolute ? s->nprocs : npch); j++) {
+			const struct sample_proc *sp = s->absolute ? &s->procs[j] : &pv[pch[j]];
 
 			fprintf(f, "%s[%u,%lld,", j ? "," : "", sp->proc, (long long)sp->kernel);
 			put_cats(f, sp->cat);
 			fprintf(f, "]");
 		}
-		nch = 0;
-		if (s->absolute)
-			memset(tmp, 0, nrows * sizeof(*tmp));
-		for (j = 0; j < s->nbuckets; j++) {
-			const struct sample_bucket *sb = &s->buckets[j];
-			uint32_t r = row_of[sb->bucket];
-
-			if (s->absolute) {
-				tmp[r] += sb->cur;
-			} else {
-				rval[r] += sb->cur - bval[sb->bucket];
-				bval[sb->bucket] = sb->cur;
-			}
-			if (stamp[r] != i + 1) {
-				stamp[r] = i + 1;
-				changed[nch++] = r;
-			}
-		}
 		fprintf(f, "],%s:[", s->absolute ? "\"abs\":1,\"r\"" : "\"r\"");
-		for (j = 0; j < nch; j++)
-			fprintf(f, "%s%zu,%lld", j ? "," : "", changed[j], (long long)vals[changed[j]]);
+		for (j = 0; j < (s->absolute ? na : nch); j++) {
+			size_t r = s->absolute ? atmp[j] : changed[j];
+
+			fprintf(f, "%s%zu,%lld", j ? "," : "", r, (long long)(s->absolute ? tmp[r] : rval[r]));
+		}
 		fprintf(f, "]}");
+		if (!s->absolute) {
+			nch = npch = 0;
+			out++;
+		}
 	}
 	fprintf(f, "]");
 	free(bval);
 	free(rval);
 	free(tmp);
+	free(atmp);
+	free(astamp);
 	free(stamp);
 	free(changed);
+	free(pv);
+	free(pstamp);
+	free(pch);
+	free(keep);
 }
 
 int report__html(const char *path, const struct account *a, const struct report_info *ri)

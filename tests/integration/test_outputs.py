@@ -1,5 +1,6 @@
 """The outputs beyond what common_checks reads: the HTML report in a headless browser, and the
 report written by default."""
+import json
 import os
 import re
 import subprocess
@@ -10,7 +11,8 @@ from lib import BIN, OUT, ROOT, TOOL, common_checks, trace
 def test_html(c):
     """The HTML report in headless Chromium (tests/html/check.mjs): it adds up to the JSON peak,
     one element per folded stack, search/zoom/timeline change what is shown, no console errors,
-    no network. Without any output flag, an HTML report is written and its path printed."""
+    no network; speedscope (npm package) opens the folded and pprof reports with the same frames
+    and totals. Without any output flag, an HTML report is written and its path printed."""
     html = os.path.join(OUT, "test_html.html")
     cmd = [os.path.join(BIN, "go_bench"), "20000", "1"]
     p, data = trace(["-q", "--html", html], "test_html", cmd)
@@ -18,7 +20,8 @@ def test_html(c):
         return
     shot = os.environ.get("TASKMEM_SCREENSHOT", "")
     q = subprocess.run(["node", os.path.join(ROOT, "tests", "html", "check.mjs"), html,
-                        os.path.join(OUT, "test_html.json"), os.path.join(OUT, "test_html.folded")] +
+                        os.path.join(OUT, "test_html.json"), os.path.join(OUT, "test_html.folded"),
+                        "--pprof", os.path.join(OUT, "test_html.pb.gz")] +
                        ([shot] if shot else []), capture_output=True, text=True, timeout=300)
     for line in (q.stdout + q.stderr).splitlines():
         if line.startswith("FAIL") or q.returncode:
@@ -37,6 +40,32 @@ def test_html(c):
             if line.startswith("FAIL") or q.returncode:
                 c.ok(False, f"{name}: {line}")
         c.ok(q.returncode == 0 and re.search(r"html: \d+ passed, 0 failed", q.stdout), f"{name}: browser checks passed")
+    # at scale: 4^7 distinct stacks known by construction and over 10k timeline samples (1 ms)
+    exe = os.path.join(OUT, "many_stacks")
+    b = subprocess.run(["gcc", "-O0", "-g", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer",
+                        "-fno-optimize-sibling-calls", "-o", exe, os.path.join(ROOT, "tests", "programs", "many_stacks.c")],
+                       capture_output=True, text=True)
+    if c.ok(b.returncode == 0, f"many_stacks builds ({b.stderr[-200:]!r})"):
+        page = os.path.join(OUT, "test_html_10k.html")
+        p, data = trace(["-q", "--interval", "1", "--html", page], "test_html_10k", [exe, "7", "15"])
+        if c.ok(data and p.returncode == 0, f"test_html_10k: the run worked ({p.stderr[-200:]!r})"):
+            stacks = sum(1 for s in data["peak"]["stacks"] if any(re.fullmatch(r"f[0-3]", f) for f in s["frames"]))
+            c.ok(stacks >= 10000 and len(data["timeline"]) >= 10000,
+                 f"test_html_10k: the run has {stacks} of the program's stacks and {len(data['timeline'])} samples (10k each wanted)")
+            text = open(page).read()
+            mark = '<script type="application/json" id="data">'
+            d = json.loads(text[text.index(mark) + len(mark):text.index("</script>", text.index(mark))])
+            c.ok(len(d["samples"]) <= 4000 and any(s.get("abs") for s in d["samples"]),
+                 f"test_html_10k: the page holds {len(d['samples'])} samples (at most 4000, the exact peak among them), {len(text)} bytes")
+            q = subprocess.run(["node", os.path.join(ROOT, "tests", "html", "check.mjs"), page,
+                                os.path.join(OUT, "test_html_10k.json"), os.path.join(OUT, "test_html_10k.folded")],
+                               capture_output=True, text=True, timeout=300)
+            for line in (q.stdout + q.stderr).splitlines():
+                if line.startswith("FAIL") or q.returncode:
+                    c.ok(False, f"test_html_10k: {line}")
+                elif line.startswith("html: ") and "drawn" in line:
+                    print("test_html_10k: " + line)
+            c.ok(q.returncode == 0 and re.search(r"html: \d+ passed, 0 failed", q.stdout), "test_html_10k: browser checks passed")
     # no output flag: a report in the current directory, its path on stderr, owned by the sudo user
     d = os.path.join(OUT, "default_report")
     subprocess.run(["rm", "-rf", d])

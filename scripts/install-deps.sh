@@ -60,11 +60,12 @@ inst "fuzzing and fault tools" libclang-rt-14-dev valgrind strace gcc-multilib
 inst "other profilers (bench/overhead.sh)" \
 	linux-perf bpftrace bpfcc-tools linux-headers-amd64 heaptrack valgrind
 # chromium + playwright-core (npm, pinned by tests/html/package-lock.json to 1.61, the last that
-# runs on Node 18): the HTML report's browser test. Node.js and npm are on these machines'
+# runs on Node 18): the HTML report's browser test; speedscope (npm, pinned to 1.25): its built
+# page opens our folded and pprof outputs in the same test. Node.js and npm are on these machines'
 # images (Node 20); from Debian when they are not (Node 18.20 on bookworm: the tests hold on both).
 inst "browser test" chromium
 command -v node >/dev/null && command -v npm >/dev/null || inst "Node.js" nodejs npm
-say "npm ci in tests/html (playwright-core) with Node $(node --version), npm $(npm --version)"
+say "npm ci in tests/html (playwright-core, speedscope) with Node $(node --version), npm $(npm --version)"
 (cd "$(dirname "$0")/../tests/html" && npm ci --no-audit --no-fund)
 # the task benchmarks of bench/ (issue 4): python3 (asyncio), nodejs (above), OpenJDK 17, Mono's
 # compiler and runtime, Elixir on OTP 25, and the crates the Rust ones build from offline

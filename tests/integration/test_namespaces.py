@@ -195,7 +195,7 @@ def test_ns_node_pidns(c):
     t0 = time.time()
     p, data = trace(["-q"], c.name, ["unshare", "-p", "-f", "--mount-proc", "-m", "sh", "-ec",
                                      setup + '\nexec "$@"', "sh", "/usr/bin/node", "--perf-basic-prof",
-                                     "--interpreted-frames-native-stack", js])
+                                     "--interpreted-frames-native-stack", js], cwd=d)  # V8's log lands in d
     c.ok(p.returncode == 0, f"the run ends well (rc {p.returncode}: {p.stderr[-300:]!r})")
     if not c.ok(data is not None, "a report"):
         return

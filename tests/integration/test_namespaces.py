@@ -31,7 +31,8 @@ void *lib_entry(size_t n) { return FN(n); }
 # then loaded through the open file (so its maps name it "LIB (deleted)" from the start); fifo:
 # the same with a FIFO there and a child blocked opening it for writing (it leaves LIB.opened if
 # anyone opens it for reading); none: LIB loaded by its path. Then 64 MiB touched by the
-# library, a pause (events read while the process lives), and exit.
+# library, a pause (events read while the process lives), and exit. device: a character device
+# (/dev/null's) there.
 PROG_C = r"""
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@ PROG_C = r"""
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 int main(int argc, char **argv)
@@ -56,6 +58,8 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 2;
 	if (!strcmp(argv[2], "symlink") && (unlink(argv[1]) || symlink(argv[3], del)))
+		return 2;
+	if (!strcmp(argv[2], "device") && (unlink(argv[1]) || mknod(del, S_IFCHR | 0600, makedev(1, 3))))
 		return 2;
 	if (!strcmp(argv[2], "fifo")) {
 		if (unlink(argv[1]) || mkfifo(del, 0600))
@@ -152,6 +156,24 @@ def test_ns_fifo(c):
     c.ok(p.returncode == 0 and time.time() - t0 < 30, f"the run ends (rc {p.returncode}, {time.time() - t0:.1f}s)")
     c.ok(not os.path.exists(lib + ".opened"), "the FIFO was never opened for reading: its writer stayed blocked")
     check_named(c, data, c.name, "FIFO at (deleted)")
+
+
+def test_ns_device(c):
+    """A device node at the deleted library's "(deleted)" name: the tool (under strace) never
+    opens that name other than O_PATH, and names the frames from the library itself."""
+    d = os.path.join(OUT, "ns_device")
+    if not build(c, d):
+        return
+    lib = os.path.join(d, "lib.so")
+    shutil.copy(os.path.join(d, "libreal.so"), lib)
+    log = os.path.join(d, "strace.log")
+    p, data = trace(["-q"], c.name, [os.path.join(d, "prog"), lib, "device"],
+                    pre=["strace", "-f", "-qq", "-e", "trace=open,openat,openat2", "-o", log])
+    c.ok(p.returncode == 0, f"the run ends well (rc {p.returncode}: {p.stderr[-300:]!r})")
+    opens = [ln for ln in open(log, errors="replace") if "lib.so (deleted)" in ln] if os.path.exists(log) else None
+    c.ok(opens == [] or (opens and all("O_PATH" in ln for ln in opens)),
+         f"the device was never opened: {(opens or ['no strace log'])[:3]}")
+    check_named(c, data, c.name, "device at (deleted)")
 
 
 def test_ns_mount(c):

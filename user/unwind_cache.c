@@ -71,19 +71,19 @@ static uint64_t table_bytes(size_t n)
  * index + 1 (0: walked by frame pointers) | its rows << 32 */
 static uint64_t file_slot(struct unwind_cache *c, const struct file_ref *r)
 {
-	const char *path = r->path;
+	const char *path = r->path, *key = file_key(r->dev, r->ino);
 	struct unwind_table t;
 	uint64_t *slot, v = 0, ino = r->ino;
 	struct stat st;
 	bool created;
 	int idx, fd;
 
-	slot = hashmap__upsert(c->files, (uint64_t)(uintptr_t)file_key(r->dev, ino), &created);
+	slot = hashmap__upsert(c->files, (uint64_t)(uintptr_t)key, &created);
 	if (!created)
 		return *slot;
 	fd = open_ref(r, &st);
 	if (fd < 0) { /* gone, or not the mapped file: another process may show it */
-		hashmap__delete(c->files, (uint64_t)(uintptr_t)file_key(r->dev, ino));
+		hashmap__delete(c->files, (uint64_t)(uintptr_t)key);
 		return 0;
 	}
 	idx = unwind__build_fd(fd, &t);
@@ -153,11 +153,10 @@ int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps
 	for (size_t i = 0; i < pm->n; i++) {
 		const struct map_entry *m = &pm->e[i];
 		struct tm_unwind_range r;
-		uint64_t v;
-		uint32_t j, small = 0;
-
 		struct file_ref fr = { .pid = pid, .start = m->start, .end = m->end, .ino = m->ino, .dev = m->dev,
 				       .path = m->path };
+		uint64_t v;
+		uint32_t j, small = 0;
 
 		if (!m->exec || !map_entry__is_file(m) || !m->ino || !(v = file_slot(c, &fr)))
 			continue;

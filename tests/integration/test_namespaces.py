@@ -194,6 +194,28 @@ def test_ns_mount(c):
     check_named(c, data, c.name, "bind mount in a mount namespace")
 
 
+def test_ns_overlay(c):
+    """A program and its library on an overlayfs mounted in its own mount namespace (a
+    container's root filesystem): frames named from its files, which the host cannot see."""
+    d = os.path.join(OUT, "ns_overlay")
+    if not build(c, d):
+        return
+    dirs = {n: os.path.join(d, n) for n in ("lower", "upper", "work", "merged")}
+    for p in dirs.values():
+        os.makedirs(p)
+    shutil.copy(os.path.join(d, "libreal.so"), os.path.join(dirs["lower"], "lib.so"))
+    shutil.copy(os.path.join(d, "prog"), os.path.join(dirs["lower"], "prog"))
+    setup = (f"mount -t overlay overlay -o lowerdir={dirs['lower']},upperdir={dirs['upper']},"
+             f"workdir={dirs['work']} {dirs['merged']}")
+    m = dirs["merged"]
+    p, data = trace(["-q"], c.name, ["unshare", "-m", "sh", "-ec", setup + '\nexec "$@"', "sh",
+                                     os.path.join(m, "prog"), os.path.join(m, "lib.so"), "none"])
+    c.ok(p.returncode == 0, f"the run ends well (rc {p.returncode}: {p.stderr[-300:]!r})")
+    check_named(c, data, c.name, "overlayfs in a mount namespace")
+    c.ok(data is not None and data["events"].get("files_refused") == 0,
+         f"no file refused: {data and data['events'].get('files_refused')}")
+
+
 NODE_JS = r"""
 'use strict';
 const keep = [];

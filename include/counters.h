@@ -82,7 +82,9 @@
 	X(SYMTABS_SKIPPED, "symbol_tables_skipped", "symbol tables skipped", LOSS,                 \
 	  "files whose symbols were not read: a section over its bound, or the run's budget spent") \
 	X(PERFMAP_SKIPPED, "perf_map_bytes_skipped", "perf map bytes skipped", LOSS,               \
-	  "bytes of perf maps not read: over the run's budget of bytes or entries")
+	  "bytes of perf maps not read: over the run's budget of bytes or entries")                 \
+	X(FILES_REFUSED, "files_refused", "files refused", LOSS,                                   \
+	  "a traced process's file not read: its path led to another file than the one mapped, or not a regular file")
 
 #define TM_COUNTERS(X) TM_KERNEL_COUNTERS(X) TM_USER_COUNTERS(X)
 

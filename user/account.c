@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include "account.h"
+#include "procfile.h"
 #include "resolve.h"
 #include "strtab.h"
 #include "util.h"
@@ -364,13 +365,19 @@ static void on_cow(struct account *a, const struct tm_event *e)
  * event recorded, still names the frames in the program itself (not those in libraries). */
 static void maps_from_exec(struct account *a, struct proc *p, const struct tm_exec_event *x)
 {
-	uint64_t off;
+	/* the exec's inode is the file execve was given (a script's, not its interpreter's): it
+	 * names exe only where exe was found by it */
+	uint64_t ino = p->exe_own_root ? x->ino : 0, off;
+	uint32_t dev = p->exe_own_root ? x->dev : 0;
+	struct file_ref f = { .pid = p->pid, .ino = ino, .dev = dev, .path = p->exe ? p->exe : "", .exe = true,
+			      .own_root = p->exe_own_root };
 
-	if (!p->exe || !world__text_offset(a->w, p->exe, &off) || x->end_code <= x->start_code)
+	if (!p->exe || !world__text_offset(a->w, &f, &off) || x->end_code <= x->start_code)
 		return;
 	GROW(p->maps.e, p->maps.cap, 1);
 	p->maps.e[0] = (struct map_entry){ .start = x->start_code & ~4095ull, .end = x->end_code,
-					   .off = off - (x->start_code & 4095), .exec = true, .path = p->exe };
+					   .off = off - (x->start_code & 4095), .ino = ino, .dev = dev,
+					   .exec = true, .path = p->exe };
 	p->maps.n = 1;
 }
 
@@ -402,9 +409,14 @@ static void on_exec(struct account *a, const struct tm_event *e)
 		 * unresolved, so that no other file's symbols name its frames */
 		known = world__exec_file(a->w, x->filename, x->ino, x->dev, real, sizeof(real));
 		p->exe = intern(known ? real : x->filename);
+		p->exe_own_root = known;
 	}
-	if (p->exe && known)
-		p->is_go = world__is_go(a->w, p->exe);
+	if (p->exe && known) {
+		struct file_ref f = { .pid = p->pid, .ino = p->exe_own_root ? x->ino : 0, .dev = p->exe_own_root ? x->dev : 0,
+				      .path = p->exe, .exe = true, .own_root = p->exe_own_root };
+
+		p->is_go = world__is_go(a->w, &f);
+	}
 	if (account__read_maps(a, p) && x && known)
 		maps_from_exec(a, p, x);
 }

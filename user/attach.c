@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "account.h"
+#include "procfile.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -143,8 +144,10 @@ int account__attach(struct account *a, pid_t pid)
 	p->exec_seen = true;
 	read_status(p, status, stat);
 	if (world__exe(a->w, pid, exe, sizeof(exe)) > 0) {
+		struct file_ref f = { .pid = pid, .path = exe, .exe = true };
+
 		p->exe = intern(exe);
-		p->is_go = world__is_go(a->w, exe);
+		p->is_go = world__is_go(a->w, &f);
 	}
 	p->stack_rlim = 8ull << 20;
 	account__read_maps(a, p);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "elfsyms.h"
 #include "perfmap.h"
+#include "procfile.h"
 #include "report.h"
 #include "unwind.h"
 #include "view.h"
@@ -55,4 +56,5 @@ void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUN
 	c[TM_CNT_CFI_OVER_BUDGET] = unwind__over_budget();
 	c[TM_CNT_SYMTABS_SKIPPED] = elfsyms__skipped();
 	c[TM_CNT_PERFMAP_SKIPPED] = perfmap__bytes_skipped();
+	c[TM_CNT_FILES_REFUSED] = files_refused();
 }

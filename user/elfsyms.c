@@ -12,6 +12,7 @@
 #include "elfsyms.h"
 #include "gopclntab.h"
 #include "hashmap.h"
+#include "procfile.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -156,13 +157,13 @@ static void add_go_func(void *ctx, uint64_t addr, uint64_t size, const char *nam
 }
 
 /* The .symtab of a separate debug file (Debian's -dbg/-dbgsym packages): by build id under
- * /usr/lib/debug/.build-id, else by .gnu_debuglink next to the file or under /usr/lib/debug. */
-/* Paths come from the traced program (its maps, its .gnu_debuglink): a FIFO there must not block
- * us in open(), and only a regular file is read. */
+ * /usr/lib/debug/.build-id, else by .gnu_debuglink under /usr/lib/debug. The tool's own files:
+ * never beside the traced file (its directory is the traced program's: anything can be planted
+ * there). Opened as regular files only, a FIFO under the name never blocks us. */
 static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t *id, size_t idlen,
 			    const char *link, bool *over)
 {
-	char cand[4][4096], dir[2048];
+	char cand[2][4096], dir[2048];
 	int nc = 0, i;
 	size_t k;
 
@@ -174,12 +175,11 @@ static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t
 		snprintf(cand[nc] + o, sizeof(cand[0]) - o, ".debug");
 		nc++;
 	}
-	if (link && *link && !strchr(link, '/')) {
+	/* d_path's names have no "..": the candidate stays under /usr/lib/debug */
+	if (link && *link && !strchr(link, '/') && strcmp(link, "..") && path[0] == '/' && !strstr(path, "/../")) {
 		const char *slash = strrchr(path, '/');
 
-		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 0, path);
-		snprintf(cand[nc++], sizeof(cand[0]), "%s/%s", dir, link);
-		snprintf(cand[nc++], sizeof(cand[0]), "%s/.debug/%s", dir, link);
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 		snprintf(cand[nc++], sizeof(cand[0]), "/usr/lib/debug%s/%s", dir, link);
 	}
 	for (i = 0; i < nc; i++) {
@@ -208,7 +208,8 @@ static bool load_debug_file(struct elf_syms *es, const char *path, const uint8_t
 	return false;
 }
 
-static struct elf_syms *load(const char *path)
+/* The symbols of the ELF file open at fd (path: its name, for its debug file) */
+static struct elf_syms *load(int fd, const char *path)
 {
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL, *pcln = NULL;
 	GElf_Shdr symsh, dynsh;
@@ -222,15 +223,11 @@ static struct elf_syms *load(const char *path)
 	Elf_Scn *names;
 	GElf_Shdr namesh;
 	Elf *elf;
-	int fd, err;
+	int err;
 
-	fd = open_regular(path);
-	if (fd < 0)
-		return NULL;
 	err = headers_ok(fd);
 	if (err) { /* not ELF, or more sections than libelf should allocate for */
 		skipped += err == -EFBIG;
-		close(fd);
 		return NULL;
 	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
@@ -239,7 +236,6 @@ static struct elf_syms *load(const char *path)
 	    ((names = elf_getscn(elf, shstrndx)) && gelf_getshdr(names, &namesh) && !section_ok(&namesh, ELF_MAX_SMALL))) {
 		if (elf)
 			elf_end(elf);
-		close(fd);
 		return NULL;
 	}
 	es = xcalloc(1, sizeof(*es));
@@ -324,11 +320,11 @@ static struct elf_syms *load(const char *path)
 	if (es->n)
 		qsort(es->syms, es->n, sizeof(*es->syms), sym_cmp);
 	elf_end(elf);
-	close(fd);
 	return es;
 }
 
-const struct elf_syms *elfsyms__get(const char *path)
+/* The table of the file fd (key: its file_key), loaded on first sight of the file */
+static const struct elf_syms *get_fd(int fd, const char *key, const char *path)
 {
 	uint64_t *slot;
 	bool created;
@@ -337,11 +333,48 @@ const struct elf_syms *elfsyms__get(const char *path)
 		elf_version(EV_CURRENT);
 		cache = hashmap__new();
 	}
-	path = intern(path);
-	slot = hashmap__upsert(cache, (uint64_t)(uintptr_t)path, &created);
+	slot = hashmap__upsert(cache, (uint64_t)(uintptr_t)key, &created);
 	if (created)
-		*slot = (uint64_t)(uintptr_t)load(path);
+		*slot = (uint64_t)(uintptr_t)load(fd, path);
 	return (const struct elf_syms *)(uintptr_t)*slot;
+}
+
+const struct elf_syms *elfsyms__get_ref(const struct file_ref *r)
+{
+	const struct elf_syms *es;
+	uint64_t *slot;
+	struct stat st;
+	int fd;
+
+	if (r->ino && cache && (slot = hashmap__find(cache, (uint64_t)(uintptr_t)file_key(r->dev, r->ino)))) {
+		file_unpin(r->dev, r->ino); /* read: no longer needed at hand */
+		return (const struct elf_syms *)(uintptr_t)*slot;
+	}
+	fd = open_ref(r, &st);
+	if (fd < 0)
+		return NULL; /* not cached: the file may be seen through another process */
+	es = get_fd(fd, file_key(kernel_dev(st.st_dev), st.st_ino), r->path);
+	close(fd);
+	file_unpin(kernel_dev(st.st_dev), st.st_ino);
+	return es;
+}
+
+bool elfsyms__cached(uint32_t dev, uint64_t ino)
+{
+	return cache && hashmap__find(cache, (uint64_t)(uintptr_t)file_key(dev, ino));
+}
+
+const struct elf_syms *elfsyms__get(const char *path)
+{
+	const struct elf_syms *es;
+	struct stat st;
+	int fd = open_regular(path);
+
+	if (fd < 0)
+		return NULL;
+	es = fstat(fd, &st) ? NULL : get_fd(fd, file_key(kernel_dev(st.st_dev), st.st_ino), path);
+	close(fd);
+	return es;
 }
 
 const char *elfsyms__lookup(const struct elf_syms *es, uint64_t file_off, uint64_t *sym_off)

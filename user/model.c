@@ -83,6 +83,8 @@ void proc_inherit(struct proc *child, const struct proc *parent)
 	if (!parent)
 		return;
 	child->exe = parent->exe;
+	child->exe_own_root = parent->exe_own_root;
+	child->uid = parent->uid; /* fork copies its credentials: its perf map's owner, from the start */
 	child->is_go = parent->is_go;
 	child->start_brk = parent->start_brk;
 	child->brk = parent->brk;

@@ -22,6 +22,7 @@ struct proc {
 	uint32_t gen;           /* how many execs this pid had before this image */
 	const char *comm;
 	const char *exe;
+	bool exe_own_root;      /* exe is the tool's path of it (the process was gone), not the process's */
 	bool exec_seen, alive, is_go, maps_stale, maps_read;
 	uid_t uid;              /* owner, for trusting its /tmp/perf-PID.map; -1 until known */
 	bool prelaunch;         /* the launcher's child before it exec'd the command: not counted */

@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "hashmap.h"
 #include "perfmap.h"
+#include "procfile.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -158,9 +160,14 @@ struct pidmap {
 	off_t counted;      /* bytes of the file counted as skipped up to here */
 	ino_t ino;
 	uint64_t checked;   /* when the file was last looked at (ns) */
+	int root;           /* the process's root directory (O_PATH, shared: roots), -1: not known */
+	pid_t nspid;        /* its pid in its own pid namespace, 0: not known */
 };
 
-static struct hashmap *maps; /* pid -> struct pidmap * */
+static struct hashmap *maps;  /* pid -> struct pidmap * */
+/* root directories of traced processes, "dev:ino" -> O_PATH fd: kept after their processes
+ * exit (a JVM writes its map at exit), one fd per distinct root (most processes share one) */
+static struct hashmap *roots;
 static uint64_t run_bytes, run_entries, run_names; /* spent of the run's budget */
 static uint64_t bytes_skipped;
 
@@ -176,22 +183,88 @@ static void pidmap_clear(struct pidmap *m)
 	perfmap__clear(&m->pm);
 }
 
+/* The process's root directory and its pid there (the last of NSpid in /proc/PID/status),
+ * learnt while it lives: 0, or -errno */
+static int find_root(struct pidmap *m, pid_t pid)
+{
+	char path[32], *status = NULL, *line;
+	struct stat st;
+	uint64_t *slot;
+	size_t len;
+	bool created;
+	long v = 0;
+	int fd;
+
+	if (m->root >= 0 && m->nspid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_whole(path, 1 << 20, &status, &len))
+		return -ESRCH;
+	for (line = status; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		for (char *q = line + 6, *end; *q && *q != '\n'; q = end) {
+			long n = strtol(q, &end, 10);
+
+			if (end == q)
+				break;
+			v = n;
+		}
+		break;
+	}
+	free(status);
+	if (v <= 0 || v > INT32_MAX)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/root", pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* the same process still: its pid was not reused between the two reads */
+	if (fd < 0 || fstat(fd, &st) || pid_gone(pid)) {
+		if (fd >= 0)
+			close(fd);
+		return -ESRCH;
+	}
+	if (!roots)
+		roots = hashmap__new();
+	slot = hashmap__upsert(roots, (uint64_t)(uintptr_t)file_key(kernel_dev(st.st_dev), st.st_ino), &created);
+	if (created) {
+		*slot = (uint64_t)fd;
+	} else {
+		close(fd);
+	}
+	m->root = (int)*slot;
+	m->nspid = (pid_t)v;
+	return 0;
+}
+
+/* /tmp/perf-NSPID.map in the process's root: a regular file (never followed from a symlink,
+ * never a FIFO or device opened), read-only; -1 if none */
+static int open_map(const struct pidmap *m, struct stat *st)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", m->nspid);
+	fd = open_in(m->root, path, true, st);
+	return fd < 0 ? -1 : fd;
+}
+
 /* Read what was appended since the last time (or all of it if the file was replaced), a chunk
  * at a time, within the run's budget. */
 static void catch_up(struct pidmap *m, pid_t pid, uid_t uid, time_t not_before)
 {
-	char path[64], *buf;
+	char *buf;
 	struct stat st;
 	bool spent;
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/perf-%d.map", pid);
-	/* no symlinks: /tmp is everyone's, and we run as root */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (find_root(m, pid))
+		return;
+	fd = open_map(m, &st);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_mtime < not_before ||
-	    (st.st_uid != 0 && uid != (uid_t)-1 && st.st_uid != uid)) {
+	/* /tmp is everyone's: root's file, or the process's owner's (while that is not known, the
+	 * first look at its maps, root's only) */
+	if (st.st_mtime < not_before || (st.st_uid != 0 && st.st_uid != uid)) {
 		close(fd);
 		return;
 	}
@@ -256,8 +329,11 @@ const char *perfmap__lookup(pid_t pid, uid_t uid, time_t not_before, uint64_t ip
 	if (!maps)
 		maps = hashmap__new();
 	slot = hashmap__upsert(maps, (uint64_t)pid, &created);
-	if (created)
-		*slot = (uint64_t)(uintptr_t)xcalloc(1, sizeof(struct pidmap));
+	if (created) {
+		m = xcalloc(1, sizeof(*m));
+		m->root = -1;
+		*slot = (uint64_t)(uintptr_t)m;
+	}
 	m = (struct pidmap *)(uintptr_t)*slot;
 	name = m->pm.n ? perfmap__find(&m->pm, ip) : NULL;
 	now = now_ns();
@@ -294,4 +370,8 @@ void perfmap__free_all(void)
 	}
 	hashmap__free(maps);
 	maps = NULL;
+	for (pos = 0; roots && hashmap__next(roots, &pos, &k, &v);)
+		close((int)v);
+	hashmap__free(roots);
+	roots = NULL;
 }

@@ -5,8 +5,17 @@
 #include <string.h>
 #include "account.h"
 #include "demangle.h"
+#include "procfile.h"
 #include "strtab.h"
 #include "util.h"
+
+/* The file of mapping m of process p, as the world opens it: through the process. A mapping made
+ * up from the exec event (its maps never read) is the file execve ran, as maps_from_exec says. */
+static struct file_ref file_of(const struct proc *p, const struct map_entry *m)
+{
+	return (struct file_ref){ .pid = p->pid, .start = m->start, .end = m->end, .ino = m->ino, .dev = m->dev,
+				  .path = m->path, .exe = m->path == p->exe, .own_root = m->path == p->exe && p->exe_own_root };
+}
 
 const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, bool *known)
 {
@@ -28,8 +37,9 @@ const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, 
 	if (!m)
 		return intern("[unknown]");
 	if (map_entry__is_file(m)) {
+		struct file_ref f = file_of(p, m);
 		uint64_t off = 0;
-		const char *sym = world__symbol(a->w, m->path, ip - m->start + m->off, &off);
+		const char *sym = world__symbol(a->w, &f, ip - m->start + m->off, &off);
 
 		if (sym) {
 			*known = true;
@@ -51,7 +61,7 @@ const char *account__frame_name(struct account *a, struct proc *p, uint64_t ip, 
 }
 
 /* One frame_map per distinct mapping, kept for the whole run (pprof's Mapping). */
-static const struct frame_map *frame_map(struct account *a, const struct map_entry *m)
+static const struct frame_map *frame_map(struct account *a, const struct proc *p, const struct map_entry *m)
 {
 	const char *path = intern(m->path);
 	uint64_t key = ((uint64_t)(uintptr_t)path ^ m->start * 0x9e3779b97f4a7c15ull ^ m->end * 0xc2b2ae3d27d4eb4full ^
@@ -66,8 +76,10 @@ static const struct frame_map *frame_map(struct account *a, const struct map_ent
 			break;
 	}
 	if (created) {
+		struct file_ref f = file_of(p, m);
+
 		fm = xcalloc(1, sizeof(*fm));
-		*fm = (struct frame_map){ path, m->start, m->end, m->off, world__build_id(a->w, m->path) };
+		*fm = (struct frame_map){ path, m->start, m->end, m->off, world__build_id(a->w, &f) };
 		*slot = (uint64_t)(uintptr_t)fm;
 	}
 	return fm;
@@ -116,7 +128,7 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 			ss->unknown++;
 		m = procmaps__find(&p->maps, ip); /* as account__frame_name found it */
 		if (m && map_entry__is_file(m))
-			ss->maps[i] = frame_map(a, m);
+			ss->maps[i] = frame_map(a, p, m);
 	}
 	a->st.frames += n;
 	a->st.frames_unknown += ss->unknown;

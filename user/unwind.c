@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "hashmap.h"
+#include "procfile.h"
 #include "unwind_build.h"
 #include "util.h"
 
@@ -321,7 +322,7 @@ static bool eh_frame(Elf *elf, struct builder *b)
 	return false;
 }
 
-int unwind__build(const char *path, struct unwind_table *t)
+int unwind__build_fd(int fd, struct unwind_table *t)
 {
 	struct text_seg segs[8];
 	struct stat st;
@@ -332,17 +333,12 @@ int unwind__build(const char *path, struct unwind_table *t)
 	bool foreign, increasing = true;
 	Elf *elf = NULL;
 	char *img = NULL;
-	int fd, err = -ENOENT;
+	int err = -ENOENT;
 
 	memset(t, 0, sizeof(*t));
 	elf_version(EV_CURRENT);
-	fd = open_regular(path); /* the traced program may have put a FIFO there */
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -ENOENT;
-	if (fstat(fd, &st)) {
-		close(fd);
-		return -ENOENT;
-	}
 	t->inode = (struct tm_unwind_inode){ .ino = st.st_ino, .dev = kernel_dev(st.st_dev) };
 	elf = image_open(fd, (uint64_t)st.st_size, &img);
 	if (!elf || gelf_getclass(elf) != ELFCLASS64 || elf_getphdrnum(elf, &nphdr)) {
@@ -425,9 +421,21 @@ out:
 		elf_end(elf);
 	if (img)
 		munmap(img, (size_t)st.st_size);
-	close(fd);
 	if (err)
 		unwind__table_free(t);
+	return err;
+}
+
+int unwind__build(const char *path, struct unwind_table *t)
+{
+	int fd = open_regular(path), err;
+
+	if (fd < 0) {
+		memset(t, 0, sizeof(*t));
+		return -ENOENT;
+	}
+	err = unwind__build_fd(fd, t);
+	close(fd);
 	return err;
 }
 

@@ -26,10 +26,12 @@ struct unwind_table {
 /* The default budget of kernel memory for all unwind tables of a run (--unwind-memory) */
 #define UNWIND_MEMORY_DEFAULT (64ull << 20)
 
-/* The table of the ELF file at path, built in time linear in its .eh_frame; 0, or -errno
+/* The table of the ELF file open at fd (read with pread), built in time linear in its .eh_frame; 0, or -errno
  * (-ENOENT: no .eh_frame/.eh_frame_hdr; -ENOEXEC: not a 64-bit ELF file, or one whose headers
  * or sections are out of bounds; -EFBIG: too many functions to build it without stalling the
  * tool; -E2BIG: more rows than a function or a table may have). */
+int unwind__build_fd(int fd, struct unwind_table *t);
+/* The same for a file of the tool's own, by path (tests, fuzzers) */
 int unwind__build(const char *path, struct unwind_table *t);
 void unwind__table_free(struct unwind_table *t);
 /* For tests: every FDE read by libdw (a call per row, no budget of its own), the reference the
@@ -49,9 +51,9 @@ typedef int (*unwind_commit_fn)(void *ctx);
 struct unwind_cache;
 struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn commit, void *ctx);
 void unwind__cache_free(struct unwind_cache *c);
-/* The ranges of pm's text mappings whose files are frameless and have a table (loaded on first
+/* The ranges of pm's (process pid's) text mappings whose files (opened through the process) are frameless and have a table (loaded on first
  * sight); returns how many (at most TM_UNWIND_RANGES: the largest are kept). */
-int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struct tm_unwind_proc *out);
+int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps *pm, struct tm_unwind_proc *out);
 /* Load the tables of the C libraries most programs map (libc, libm, libstdc++, libgcc_s, the
  * dynamic loader), before the command starts: its ld.so maps them before the tool could. */
 void unwind__preload(struct unwind_cache *c);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "hashmap.h"
+#include "procfile.h"
 #include "strtab.h"
 #include "unwind.h"
 #include "util.h"
@@ -66,30 +67,27 @@ static uint64_t table_bytes(size_t n)
 	return (uint64_t)n * ((sizeof(struct tm_unwind_row) + 7) & ~(size_t)7);
 }
 
-/* The slot of the file at path whose device and inode (as /proc/PID/maps names them) are dev
- * and ino, or found by stat when ino is 0: its file index + 1 (0: walked by frame pointers) |
- * its rows << 32 */
-static uint64_t file_slot(struct unwind_cache *c, const char *path, uint32_t dev, uint64_t ino)
+/* The slot of the file r names (its device and inode as the kernel names them): its file
+ * index + 1 (0: walked by frame pointers) | its rows << 32 */
+static uint64_t file_slot(struct unwind_cache *c, const struct file_ref *r)
 {
+	const char *path = r->path, *key = file_key(r->dev, r->ino);
 	struct unwind_table t;
-	uint64_t *slot, v = 0;
-	char key[64];
+	uint64_t *slot, v = 0, ino = r->ino;
+	struct stat st;
 	bool created;
-	int idx;
+	int idx, fd;
 
-	if (!ino) {
-		struct stat st;
-
-		if (stat(path, &st))
-			return 0;
-		dev = kernel_dev(st.st_dev);
-		ino = st.st_ino;
-	}
-	snprintf(key, sizeof(key), "%x:%llx", dev, (unsigned long long)ino);
-	slot = hashmap__upsert(c->files, (uint64_t)(uintptr_t)intern(key), &created);
+	slot = hashmap__upsert(c->files, (uint64_t)(uintptr_t)key, &created);
 	if (!created)
 		return *slot;
-	idx = unwind__build(path, &t);
+	fd = open_ref(r, &st);
+	if (fd < 0) { /* gone, or not the mapped file: another process may show it */
+		hashmap__delete(c->files, (uint64_t)(uintptr_t)key);
+		return 0;
+	}
+	idx = unwind__build_fd(fd, &t);
+	close(fd);
 	if (idx == -EFBIG || idx == -E2BIG) {
 		c->skipped++;
 		over_budget++;
@@ -97,7 +95,7 @@ static uint64_t file_slot(struct unwind_cache *c, const char *path, uint32_t dev
 			p_warn("no unwind table for %s: %s", path,
 			       idx == -EFBIG ? "too many functions" : "more rows than a table may have");
 	}
-	/* the path may name another file than the mapping by now (replaced, renamed over) */
+	/* open_ref checked the identity: this is only a second look */
 	if (!idx && t.inode.ino != ino)
 		idx = -ESTALE;
 	if (idx) {
@@ -149,16 +147,18 @@ static void commit(struct unwind_cache *c)
 	c->pending = c->pending_rows = 0;
 }
 
-int unwind__proc_ranges(struct unwind_cache *c, const struct procmaps *pm, struct tm_unwind_proc *out)
+int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps *pm, struct tm_unwind_proc *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < pm->n; i++) {
 		const struct map_entry *m = &pm->e[i];
 		struct tm_unwind_range r;
+		struct file_ref fr = { .pid = pid, .start = m->start, .end = m->end, .ino = m->ino, .dev = m->dev,
+				       .path = m->path };
 		uint64_t v;
 		uint32_t j, small = 0;
 
-		if (!m->exec || !map_entry__is_file(m) || !(v = file_slot(c, m->path, m->dev, m->ino)))
+		if (!m->exec || !map_entry__is_file(m) || !m->ino || !(v = file_slot(c, &fr)))
 			continue;
 		r = (struct tm_unwind_range){ .start = m->start, .end = m->end, .off = m->off,
 					      .file = (uint32_t)(v & 0xffffffff) - 1, .nrows = (uint32_t)(v >> 32) };
@@ -186,22 +186,29 @@ void unwind__preload(struct unwind_cache *c)
 	static const char *const libs[] = { "libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1" };
 	struct procmaps pm = {};
 	char path[4096];
+	struct stat st;
 
 	if (procmaps__read(&pm, getpid()))
 		return;
 	for (size_t i = 0; i < pm.n; i++) {
-		const char *p = pm.e[i].path, *base = basename_of(p);
+		const struct map_entry *m = &pm.e[i];
+		const char *p = m->path, *base = basename_of(p);
+		struct file_ref fr = { .pid = getpid(), .start = m->start, .end = m->end, .ino = m->ino, .dev = m->dev,
+				       .path = p };
 
-		if (!pm.e[i].exec || !map_entry__is_file(&pm.e[i]))
+		if (!m->exec || !map_entry__is_file(m))
 			continue;
 		if (!strncmp(base, "ld-linux", 8))
-			file_slot(c, p, pm.e[i].dev, pm.e[i].ino);
+			file_slot(c, &fr);
 		if (strcmp(base, "libc.so.6"))
 			continue;
+		/* the tool's own libraries, beside its libc (not mapped by it: by path) */
 		for (size_t j = 0; j < sizeof(libs) / sizeof(*libs); j++) {
 			snprintf(path, sizeof(path), "%.*s%s", (int)(base - p), p, libs[j]);
-			if (!access(path, R_OK))
-				file_slot(c, path, 0, 0);
+			if (stat(path, &st) || !S_ISREG(st.st_mode))
+				continue;
+			fr = (struct file_ref){ .ino = st.st_ino, .dev = kernel_dev(st.st_dev), .path = path, .own_root = true };
+			file_slot(c, &fr);
 		}
 	}
 	commit(c);

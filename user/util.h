@@ -23,11 +23,6 @@ void grow(void **arr, size_t *cap, size_t need, size_t esz);
 
 uint64_t now_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
 const char *basename_of(const char *path);
-/* Open a file a traced program may control: read-only, never blocking (a FIFO planted under
- * the name), regular files only; -1 otherwise. Read it with pread (libelf's ELF_C_READ, or into
- * memory of one's own as unwind.c does), never through a mapping: a program that truncates the
- * file meanwhile would turn a mapped read into SIGBUS. */
-int open_regular(const char *path);
 /* The whole of a file (a /proc file: its size is not known before), NUL-terminated, at most
  * max bytes (the rest is not read); 0 or -errno. */
 int read_whole(const char *path, size_t max, char **out, size_t *len);

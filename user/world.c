@@ -8,6 +8,7 @@
 #include <string.h>
 #include "elfsyms.h"
 #include "perfmap.h"
+#include "procfile.h"
 #include "rectypes.h"
 #include "strtab.h"
 #include "unwind.h"
@@ -39,6 +40,7 @@ void world__free(struct world *w)
 	if (!w)
 		return;
 	unwind__cache_free(w->unwind);
+	file_unpin_all();
 	rec_buf__free(&w->buf);
 	free(w);
 }
@@ -135,6 +137,18 @@ static const char *intern_str(const char *s, uint32_t len)
 	return r;
 }
 
+/* The code files of a process whose maps were just read, kept at hand while it surely lives:
+ * its frames are often named after it exited (events are read in batches) */
+static void pin_files(pid_t pid, const struct procmaps *pm)
+{
+	for (size_t i = 0; i < pm->n; i++) {
+		const struct map_entry *m = &pm->e[i];
+
+		if (m->exec && m->ino && map_entry__is_file(m) && !elfsyms__cached(m->dev, m->ino))
+			file_pin(pid, m->start, m->end, m->dev, m->ino);
+	}
+}
+
 int world__read_maps(struct world *w, pid_t pid, struct procmaps *pm)
 {
 	struct rt_answer a = { .type = REC_MAPS, .pid = pid };
@@ -152,8 +166,12 @@ int world__read_maps(struct world *w, pid_t pid, struct procmaps *pm)
 		free(text);
 		return err;
 	}
-	if (!w->o.record)
-		return procmaps__read(pm, pid);
+	if (!w->o.record) {
+		err = procmaps__read(pm, pid);
+		if (!err)
+			pin_files(pid, pm);
+		return err;
+	}
 	err = procmaps__read_text(pid, &text, &len);
 	a.ret = err;
 	a.astr = text ? text : "";
@@ -161,6 +179,8 @@ int world__read_maps(struct world *w, pid_t pid, struct procmaps *pm)
 	tell(w, &a);
 	if (!err)
 		err = procmaps__parse(pm, text);
+	if (!err)
+		pin_files(pid, pm);
 	free(text);
 	return err;
 }
@@ -269,9 +289,9 @@ char *world__proc_text(struct world *w, pid_t pid, const char *name)
 	return text;
 }
 
-const char *world__symbol(struct world *w, const char *path, uint64_t file_off, uint64_t *sym_off)
+const char *world__symbol(struct world *w, const struct file_ref *f, uint64_t file_off, uint64_t *sym_off)
 {
-	struct rt_answer a = { .type = REC_SYMBOL, .num = file_off, .qstr = path, .qlen = (uint32_t)strlen(path) };
+	struct rt_answer a = { .type = REC_SYMBOL, .num = file_off, .qstr = f->path, .qlen = (uint32_t)strlen(f->path) };
 	const struct elf_syms *es;
 	const char *name;
 
@@ -281,7 +301,7 @@ const char *world__symbol(struct world *w, const char *path, uint64_t file_off, 
 		*sym_off = a.val[0];
 		return intern_str(a.astr, a.alen);
 	}
-	es = elfsyms__get(path);
+	es = elfsyms__get_ref(f);
 	name = es ? elfsyms__lookup(es, file_off, sym_off) : NULL;
 	if (w->o.record) {
 		a.ret = name != NULL;
@@ -293,26 +313,26 @@ const char *world__symbol(struct world *w, const char *path, uint64_t file_off, 
 	return name;
 }
 
-bool world__is_go(struct world *w, const char *path)
+bool world__is_go(struct world *w, const struct file_ref *f)
 {
-	struct rt_answer a = { .type = REC_IS_GO, .qstr = path, .qlen = (uint32_t)strlen(path) };
+	struct rt_answer a = { .type = REC_IS_GO, .qstr = f->path, .qlen = (uint32_t)strlen(f->path) };
 
 	if (w->o.replay)
 		return ask(w, &a) && a.ret;
-	a.ret = elfsyms__is_go(elfsyms__get(path));
+	a.ret = elfsyms__is_go(elfsyms__get_ref(f));
 	if (w->o.record)
 		tell(w, &a);
 	return a.ret;
 }
 
-const char *world__build_id(struct world *w, const char *path)
+const char *world__build_id(struct world *w, const struct file_ref *f)
 {
-	struct rt_answer a = { .type = REC_BUILD_ID, .qstr = path, .qlen = (uint32_t)strlen(path) };
+	struct rt_answer a = { .type = REC_BUILD_ID, .qstr = f->path, .qlen = (uint32_t)strlen(f->path) };
 	const char *id;
 
 	if (w->o.replay)
 		return ask(w, &a) && a.ret ? intern_str(a.astr, a.alen) : NULL;
-	id = elfsyms__build_id(elfsyms__get(path));
+	id = elfsyms__build_id(elfsyms__get_ref(f));
 	a.ret = id != NULL;
 	a.astr = id;
 	a.alen = id ? (uint32_t)strlen(id) : 0;
@@ -321,9 +341,9 @@ const char *world__build_id(struct world *w, const char *path)
 	return id;
 }
 
-bool world__text_offset(struct world *w, const char *path, uint64_t *off)
+bool world__text_offset(struct world *w, const struct file_ref *f, uint64_t *off)
 {
-	struct rt_answer a = { .type = REC_TEXT_OFFSET, .qstr = path, .qlen = (uint32_t)strlen(path) };
+	struct rt_answer a = { .type = REC_TEXT_OFFSET, .qstr = f->path, .qlen = (uint32_t)strlen(f->path) };
 
 	if (w->o.replay) {
 		if (!ask(w, &a) || !a.ret)
@@ -331,7 +351,7 @@ bool world__text_offset(struct world *w, const char *path, uint64_t *off)
 		*off = a.val[0];
 		return true;
 	}
-	a.ret = elfsyms__text_offset(elfsyms__get(path), &a.val[0]);
+	a.ret = elfsyms__text_offset(elfsyms__get_ref(f), &a.val[0]);
 	if (w->o.record)
 		tell(w, &a);
 	if (a.ret)
@@ -422,7 +442,7 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 	if (!w->unwind) {
 		a.ret = 0;
 	} else {
-		unwind__proc_ranges(w->unwind, pm, &up);
+		unwind__proc_ranges(w->unwind, pid, pm, &up);
 		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up);
 		a.ret = err < 0 ? err : err ? -EIO : 0;
 	}

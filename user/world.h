@@ -60,15 +60,19 @@ bool world__exec_file(struct world *w, const char *given, uint64_t ino, uint32_t
 char *world__proc_text(struct world *w, pid_t pid, const char *name);
 
 /* ---- files ---- */
-/* The symbol of the ELF file at path containing file_off (raw, not demangled), or NULL;
- * *sym_off is the offset into it. */
-const char *world__symbol(struct world *w, const char *path, uint64_t file_off, uint64_t *sym_off);
-bool world__is_go(struct world *w, const char *path);
-/* The GNU build id of the ELF file at path, in hex (interned), or NULL. */
-const char *world__build_id(struct world *w, const char *path);
+/* A traced process's files are opened through the process (struct file_ref, util.h), never by
+ * their path in the tool's root; recorded and replayed by their path. */
+struct file_ref;
+/* The symbol of the ELF file containing file_off (raw, not demangled), or NULL; *sym_off is the
+ * offset into it. */
+const char *world__symbol(struct world *w, const struct file_ref *f, uint64_t file_off, uint64_t *sym_off);
+bool world__is_go(struct world *w, const struct file_ref *f);
+/* The GNU build id of the ELF file, in hex (interned), or NULL. */
+const char *world__build_id(struct world *w, const struct file_ref *f);
 /* File offset of the file's first executable segment. */
-bool world__text_offset(struct world *w, const char *path, uint64_t *off);
-/* JIT code at ip from /tmp/perf-PID.map (trusted if owned by root or uid): interned, or NULL. */
+bool world__text_offset(struct world *w, const struct file_ref *f, uint64_t *off);
+/* JIT code at ip from the process's /tmp/perf-NSPID.map (under its root, by its pid in its pid
+ * namespace; trusted if owned by root or uid, only root's while uid is -1): interned, or NULL. */
 const char *world__perfmap(struct world *w, pid_t pid, uid_t uid, uint64_t ip);
 /* The next perf map lookups read the files again (runtimes write them at exit). */
 void world__perfmap_expire(struct world *w);

@@ -19,6 +19,7 @@ import test_cli  # noqa: E402
 import test_engine  # noqa: E402
 import test_go_versions  # noqa: E402
 import test_hostile  # noqa: E402
+import test_namespaces  # noqa: E402
 import test_outputs  # noqa: E402
 import test_real  # noqa: E402
 import test_record  # noqa: E402
@@ -28,8 +29,8 @@ import test_servers  # noqa: E402
 import test_shared  # noqa: E402
 import test_stacks  # noqa: E402
 
-MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_outputs, test_real, test_record,
-           test_runtimes, test_scale, test_servers, test_shared, test_stacks)
+MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_namespaces, test_outputs, test_real,
+           test_record, test_runtimes, test_scale, test_servers, test_shared, test_stacks)
 
 # The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
 TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drops, test_runtimes.test_go_100k,
@@ -45,6 +46,8 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
          test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_budget_unwind_memory,
          test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
+         test_namespaces.test_ns_deleted_symlink, test_namespaces.test_ns_fifo, test_namespaces.test_ns_device, test_namespaces.test_ns_mount, test_namespaces.test_ns_overlay,
+         test_namespaces.test_ns_node_pidns,
          test_hostile.test_disk_full, test_hostile.test_valgrind, test_hostile.test_fuzz, test_cli.test_nothing_left]
 
 

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Unit tests of the pure user-space pieces: hash map, region set, maps parser, ELF symbols,
  * unwind tables. */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <elf.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 #include "labels.h"
 #include "model.h"
 #include "pages.h"
+#include "procfile.h"
 #include "procmaps.h"
 #include "strtab.h"
 #include "unwind.h"
@@ -203,6 +207,70 @@ __attribute__((noinline)) int unit_marker_function(int x)
 }
 
 int unit_data_marker = 1; /* in .data, above every function */
+
+/* A traced process's file, opened through the process: the mapping's own file by map_files,
+ * even deleted and with another file planted at its "(deleted)" name; a file that is not the
+ * mapping's (another inode, a FIFO) refused and counted, never opened. */
+static void test_procfile(void)
+{
+	char dir[] = "/tmp/taskmem-unit-procfile.XXXXXX", lib[128], del[160], other[128];
+	const struct map_entry *m;
+	struct procmaps pm = {};
+	struct file_ref r;
+	struct stat st;
+	size_t refused;
+	void *map;
+	int fd;
+
+	if (!mkdtemp(dir)) {
+		CHECK(false, "a temporary directory");
+		return;
+	}
+	snprintf(lib, sizeof(lib), "%s/lib.so", dir);
+	snprintf(del, sizeof(del), "%s (deleted)", lib);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	fd = open(lib, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, "mapped\n", 7) == 7, "a file to map");
+	map = fd >= 0 ? mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	if (fd >= 0)
+		close(fd);
+	close(open(other, O_WRONLY | O_CREAT, 0600));
+	CHECK(map != MAP_FAILED && !unlink(lib) && !symlink(other, del), "mapped, deleted, a symlink at its name");
+	CHECK(!procmaps__read(&pm, getpid()), "read own maps");
+	m = map != MAP_FAILED ? procmaps__find(&pm, (uint64_t)(uintptr_t)map) : NULL;
+	CHECK(m && !strcmp(m->path, del), "the maps name it \"%s\"", m ? m->path : "(none)");
+	if (m) {
+		char buf[8] = "";
+
+		r = (struct file_ref){ .pid = getpid(), .start = m->start, .end = m->end, .ino = m->ino, .dev = m->dev,
+				       .path = m->path };
+		fd = open_ref(&r, &st);
+		CHECK(fd >= 0 && pread(fd, buf, 7, 0) == 7 && !memcmp(buf, "mapped\n", 7),
+		      "map_files: the deleted file itself (%d)", fd);
+		if (fd >= 0)
+			close(fd);
+		/* no mapping to go through: the path under its root is the planted symlink */
+		refused = files_refused();
+		r.start = r.end = 0;
+		CHECK(open_ref(&r, &st) == -ESTALE && files_refused() == refused + 1,
+		      "the file at its path (another inode) is refused and counted");
+		unlink(del);
+		CHECK(!mkfifo(del, 0600) && open_ref(&r, &st) == -ESTALE, "a FIFO at its path is refused, not waited on");
+		r.ino = 0;
+		CHECK(open_ref(&r, &st) < 0, "an inode not known: no path is trusted");
+	}
+	CHECK(open_regular(del) < 0, "open_regular: a FIFO refused without blocking");
+	fd = open_regular(other);
+	CHECK(fd >= 0, "open_regular: a regular file");
+	if (fd >= 0)
+		close(fd);
+	if (map != MAP_FAILED)
+		munmap(map, 4096);
+	procmaps__clear(&pm);
+	unlink(del);
+	unlink(other);
+	rmdir(dir);
+}
 
 static void test_elfsyms(void)
 {
@@ -544,6 +612,7 @@ int main(void)
 	test_pages_shared();
 	test_procmaps();
 	test_elfsyms();
+	test_procfile();
 	test_escape();
 	test_demangle();
 	test_perfmap();

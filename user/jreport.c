@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "jreport.h"
+#include "procfile.h"
 #include "strtab.h"
 #include "util.h"
 

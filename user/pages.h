@@ -11,6 +11,7 @@
 #ifndef TM_PAGES_H
 #define TM_PAGES_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "frames.h"
 
@@ -68,4 +69,6 @@ void pages__move(struct pages *pg, uint64_t old, uint64_t len, uint64_t new_addr
 void pages__drain(struct pages *pg);
 /* The record at key, in each member, counts itself in bucket from now on. */
 void pages__rebucket(struct pages *pg, uint64_t key, uint32_t bucket);
+/* Records held now, over all members (for tests and stats): a run of pages is one. */
+size_t pages__records(const struct pages *pg);
 #endif

@@ -380,6 +380,41 @@ void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, ui
 	pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC);
 }
 
+static uint64_t page_ident(const struct pages_file *f, uint64_t addr)
+{
+	return frames__page_ident(f->obj, f->off + ((addr & ~(PAGE_SIZE - 1)) - f->start));
+}
+
+/* The kernel maps a block's pages in its window (mm/memory.c do_fault_around: fault_around_bytes,
+ * 64 KiB, aligned, clipped to the mapping), or whole large folios (a file's, up to 1 MiB seen
+ * here, naturally aligned): each page is matched with the other processes' by its own identity,
+ * not the faulting page's (issue 14.1). */
+void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes,
+		     const struct pages_file *f)
+{
+	uint64_t win = FAULT_AROUND, lo, hi, addr, left;
+
+	if (bytes <= PAGE_SIZE || bytes >= HUGE_PAGE || rec_find(pg, member, key, NULL)) {
+		pages__add_ident(pg, member, key, b, bytes, page_ident(f, key));
+		return;
+	}
+	while (win < bytes)
+		win <<= 1;
+	lo = key & ~(win - 1);
+	hi = lo + win < f->end ? lo + win : f->end;
+	lo = lo > f->start ? lo : f->start;
+	pages__add_ident(pg, member, key, b, PAGE_SIZE, page_ident(f, key));
+	left = bytes - PAGE_SIZE;
+	for (addr = lo; addr < hi && left >= PAGE_SIZE; addr += PAGE_SIZE) {
+		if (addr == key || rec_find(pg, member, addr, NULL))
+			continue;
+		pages__add_ident(pg, member, addr, b, PAGE_SIZE, page_ident(f, addr));
+		left -= PAGE_SIZE;
+	}
+	if (left) /* more than the window has room for */
+		pages__add(pg, member, key, b, left);
+}
+
 void pages__add_pending(struct pages *pg, int member, uint64_t bytes)
 {
 	struct rec *r = rec_find(pg, member, PAGES_UNPLACED, NULL), nr;

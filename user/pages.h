@@ -40,6 +40,19 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t bucket, uin
  * once over the tree, in the bucket of the first record of it. */
 void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t bucket, uint64_t bytes,
 		      uint64_t ident);
+/* Where a file or shared memory page is: the mapping [start, end) maps the object obj
+ * (frames__obj_ident) from file offset off. */
+struct pages_file {
+	uint64_t obj, start, end, off;
+};
+/* pages__add_ident for bytes of a file or shared memory mapping, each page by its identity. A
+ * fault-around block (one fault, several pages: a 64 KiB window, or a large folio) is placed
+ * page by page, each counted once over the tree: the faulting page, then the pages of its
+ * window (64 KiB, or the block's size rounded up to a power of two, aligned) in the mapping
+ * that the member does not hold, in address order (the kernel maps those it has cached);
+ * bytes beyond them stay with the faulting page. */
+void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t bucket, uint64_t bytes,
+		     const struct pages_file *f);
 /* A fork's copy of the parent's pages, seen before the fork names the child: unplaced, and in
  * no tree view (the parent's records count those pages). */
 void pages__add_pending(struct pages *pg, int member, uint64_t bytes);

@@ -34,7 +34,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_runtimes.test_go_deep, test_runtimes.test_go_1m, test_real.test_go_cgo,
          test_real.test_go_stackgrow, test_go_versions.test_go_versions, test_real.test_go_debian, test_real.test_daemon,
          test_real.test_nginx_daemon, test_real.test_allocators, test_real.test_merged_stacks, test_cli.test_exit_codes, test_engine.test_tree,
-         test_engine.test_concurrent, test_shared.test_shared_tree, test_shared.test_shared_pool,
+         test_engine.test_concurrent, test_shared.test_shared_tree, test_shared.test_shared_pool, test_shared.test_shared_fault_around,
          test_cli.test_attach, test_cli.test_sudo_user, test_outputs.test_html, test_record.test_record_report, test_stacks.test_stack_walk,
          test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena] + test_runtimes.RUNTIME_TESTS + [
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,

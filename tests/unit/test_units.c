@@ -290,6 +290,37 @@ static void test_pages_runs(void)
 #undef RM_KEY
 }
 
+/* Fault-around blocks of one file, mapped at different addresses by two processes that fault
+ * different pages of the same 64 KiB window: each page counted once (issue 14.1). */
+static void test_pages_fault_around(void)
+{
+	struct frames *fr = frames__new();
+	struct pages *a = pages__new(on_moved, NULL, fr), *b = pages__new(on_moved, NULL, fr);
+	struct pages_file fa = { frames__obj_ident(8, 99), 0x7000000, 0x7100000, 0 };
+	struct pages_file fb = { frames__obj_ident(8, 99), 0x9000000, 0x9100000, 0 };
+
+	memset(moved_to, 0, sizeof(moved_to));
+	memset(tree_to, 0, sizeof(tree_to));
+	pages__add_file(a, TM_FILEPAGES, 0x7000000, 1, 16 * PAGE_SIZE, &fa);
+	pages__add_file(b, TM_FILEPAGES, 0x9000000 + 5 * PAGE_SIZE, 2, 16 * PAGE_SIZE, &fb);
+	CHECK(moved_to[1] == 16 * PAGE_SIZE && moved_to[2] == 16 * PAGE_SIZE, "each holds its block (process view)");
+	CHECK(tree_to[1] == 16 * PAGE_SIZE && !tree_to[2], "the window counted once, where it was first mapped (%lld %lld)",
+	      (long long)tree_to[1], (long long)tree_to[2]);
+	CHECK(frames__count(fr) == 16, "a frame per page of the window (%llu)", (unsigned long long)frames__count(fr));
+	/* a 1 MiB large folio around the first block: the pages not mapped yet, its window the folio's */
+	pages__add_file(b, TM_FILEPAGES, 0x9000000 + 100 * PAGE_SIZE, 2, 240 * PAGE_SIZE, &fb);
+	pages__add_file(a, TM_FILEPAGES, 0x7000000 + 17 * PAGE_SIZE, 1, 240 * PAGE_SIZE, &fa);
+	CHECK(tree_to[1] + tree_to[2] == 256 * PAGE_SIZE, "a large folio's pages counted once (%lld)",
+	      (long long)(tree_to[1] + tree_to[2]));
+	pages__sweep(a, 0x7000000, 0x7100000);
+	CHECK(tree_to[1] + tree_to[2] == 256 * PAGE_SIZE && !moved_to[1], "what the other holds stays, once");
+	pages__drain(b);
+	CHECK(!tree_to[1] && !tree_to[2] && !moved_to[2] && !frames__count(fr), "all gone with the last holder");
+	pages__free(a);
+	pages__free(b);
+	frames__free(fr);
+}
+
 static void test_procmaps(void)
 {
 	struct procmaps pm = {};
@@ -657,6 +688,7 @@ int main(void)
 	test_pages();
 	test_pages_shared();
 	test_pages_runs();
+	test_pages_fault_around();
 	test_procmaps();
 	test_elfsyms();
 	test_escape();

@@ -31,7 +31,8 @@ struct chunk {
 };
 struct recs {
 	struct chunk **c;
-	size_t nc, cap;
+	uint64_t *first; /* each chunk's first start: the search reads these, not the chunks */
+	size_t nc, cap, fcap;
 	size_t count;
 };
 struct pos {
@@ -80,7 +81,7 @@ static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
 	while (lo < hi) { /* the first chunk that starts after key */
 		size_t mid = (lo + hi) / 2;
 
-		if (rs->c[mid]->r[0].start <= key)
+		if (rs->first[mid] <= key)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -122,6 +123,7 @@ static void recs_insert(struct recs *rs, const struct rec *r)
 		p.i++;
 	if (!rs->nc) {
 		GROW(rs->c, rs->cap, 1);
+		GROW(rs->first, rs->fcap, 1);
 		rs->c[0] = xcalloc(1, sizeof(struct chunk));
 		rs->nc = 1;
 	}
@@ -133,8 +135,11 @@ static void recs_insert(struct recs *rs, const struct rec *r)
 		memcpy(nc->r, c->r + CHUNK / 2, sizeof(struct rec) * (CHUNK / 2));
 		c->n = CHUNK / 2;
 		GROW(rs->c, rs->cap, rs->nc + 1);
+		GROW(rs->first, rs->fcap, rs->nc + 1);
 		memmove(rs->c + p.c + 2, rs->c + p.c + 1, sizeof(*rs->c) * (rs->nc - p.c - 1));
+		memmove(rs->first + p.c + 2, rs->first + p.c + 1, sizeof(*rs->first) * (rs->nc - p.c - 1));
 		rs->c[p.c + 1] = nc;
+		rs->first[p.c + 1] = nc->r[0].start;
 		rs->nc++;
 		if (p.i > CHUNK / 2) {
 			p.c++;
@@ -146,6 +151,16 @@ static void recs_insert(struct recs *rs, const struct rec *r)
 	c->r[p.i] = *r;
 	c->n++;
 	rs->count++;
+	if (!p.i)
+		rs->first[p.c] = r->start;
+}
+
+/* The record at p starts at start now (still between its neighbours). */
+static void recs_restart(struct recs *rs, struct pos p, uint64_t start)
+{
+	recs_at(rs, p)->start = start;
+	if (!p.i)
+		rs->first[p.c] = start;
 }
 
 static void recs_delete(struct recs *rs, struct pos p)
@@ -162,12 +177,16 @@ static void recs_delete(struct recs *rs, struct pos p)
 		c->n += next->n;
 		free(next);
 		memmove(rs->c + p.c + 1, rs->c + p.c + 2, sizeof(*rs->c) * (rs->nc - p.c - 2));
+		memmove(rs->first + p.c + 1, rs->first + p.c + 2, sizeof(*rs->first) * (rs->nc - p.c - 2));
 		rs->nc--;
 	}
 	if (!c->n) {
 		free(c);
 		memmove(rs->c + p.c, rs->c + p.c + 1, sizeof(*rs->c) * (rs->nc - p.c - 1));
+		memmove(rs->first + p.c, rs->first + p.c + 1, sizeof(*rs->first) * (rs->nc - p.c - 1));
 		rs->nc--;
+	} else if (!p.i) {
+		rs->first[p.c] = c->r[0].start;
 	}
 }
 
@@ -178,6 +197,7 @@ static void recs_free(struct recs *rs)
 	for (i = 0; i < rs->nc; i++)
 		free(rs->c[i]);
 	free(rs->c);
+	free(rs->first);
 	*rs = (struct recs){ 0 };
 }
 
@@ -255,10 +275,12 @@ static void run_cut(struct recs *rs, struct pos p, uint64_t a, uint64_t b)
 	r->n = (uint32_t)((a - r->start) / PAGE_SIZE);
 	r->bytes = r->n * PAGE_SIZE;
 	if (!r->n) {
-		if (right.n)
+		if (right.n) {
 			*r = right;
-		else
+			recs_restart(rs, p, right.start);
+		} else {
 			recs_delete(rs, p);
+		}
 		return;
 	}
 	if (right.n)
@@ -309,6 +331,45 @@ static void rec_merge(struct pages *pg, int member, uint64_t key)
 	}
 }
 
+/* A new page of bytes at key, that no record holds, joins the run either side of it that can
+ * take it (one search, no insert: memory filled in order grows one record). */
+static bool rec_join(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes)
+{
+	struct recs *rs = &pg->rec[member];
+	struct rec *prev = NULL, *next = NULL;
+	struct pos p, q = { 0, 0 };
+
+	if (bytes != PAGE_SIZE || key == PAGES_UNPLACED)
+		return false;
+	if (recs_le(rs, key, &p)) {
+		prev = recs_at(rs, p);
+		q = p;
+		recs_next(rs, &q);
+	}
+	if (recs_valid(rs, q))
+		next = recs_at(rs, q);
+	if (prev && !(rec_end(prev) == key && runnable(prev) && prev->meta == b))
+		prev = NULL;
+	if (next && !(next->start == key + PAGE_SIZE && runnable(next) && next->meta == b))
+		next = NULL;
+	if (prev) {
+		prev->n++;
+		prev->bytes += PAGE_SIZE;
+		if (next) {
+			prev->n += next->n;
+			prev->bytes += next->bytes;
+			recs_delete(rs, q);
+		}
+		return true;
+	}
+	if (!next)
+		return false;
+	next->n++;
+	next->bytes += PAGE_SIZE;
+	recs_restart(rs, q, key);
+	return true;
+}
+
 static void frame_link(struct pages *pg, struct rec *r, uint32_t id)
 {
 	r->frame = id;
@@ -350,9 +411,9 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t
 
 	if (!r) {
 		nr = (struct rec){ .start = key, .bytes = bytes, .n = 1, .meta = b };
-		recs_insert(&pg->rec[member], &nr);
+		if (!rec_join(pg, member, key, b, bytes))
+			recs_insert(&pg->rec[member], &nr);
 		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC | PAGES_TREE);
-		rec_merge(pg, member, key);
 		return;
 	}
 	r->bytes += bytes; /* the page keeps its first owner */
@@ -695,6 +756,8 @@ static void runs_split(struct recs *rs)
 			/* appended in order: the last chunk, or a new one */
 			if (!out.nc || out.c[out.nc - 1]->n == CHUNK) {
 				GROW(out.c, out.cap, out.nc + 1);
+				GROW(out.first, out.fcap, out.nc + 1);
+				out.first[out.nc] = one.start;
 				out.c[out.nc++] = xcalloc(1, sizeof(struct chunk));
 			}
 			out.c[out.nc - 1]->r[out.c[out.nc - 1]->n++] = one;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Who holds each resident page of one address space: per RSS counter (member), a record per
- * page (or huge page, or fault-around block, or PAGES_UNPLACED) of the bytes it holds and the
- * bucket they are counted in. Every byte a record gains or loses is reported through one
+/* Who holds each resident page of one address space: per RSS counter (member), records of the
+ * bytes held at a key (a page address, a huge page's, or PAGES_UNPLACED) and the bucket they
+ * are counted in; adjacent pages of one bucket that count themselves are one record (a run),
+ * so that the records follow allocations, not pages; lookups and frees by range take time in
+ * the records they touch. Every byte a record gains or loses is reported through one
  * callback, so the records know nothing of what a bucket is.
  * Two views: the process view (what each address space holds, as the kernel counts it) takes
  * every record's bytes; the tree view (each page once) takes a record's bytes only if the

@@ -13,6 +13,8 @@ Every run goes through bench/bin/runstat, which measures from outside:
           (ptrace exit stop), the workload excluded; the largest is shown
   latency from the workload's exit (its pidfd becoming readable) to the tool's exit(), which
           comes after its reports are written
+and, from taskmem-trace's JSON, the traced peak (peak.rss_bytes), so that the tracer's peak RSS
+is also given per GiB traced (issue 21: the tool's memory follows allocations, not pages).
 """
 import argparse
 import datetime
@@ -220,6 +222,7 @@ class Bench:
                 r["faults"] = ev["page_faults"]
                 r["processed"] = ev["events_processed"]
                 r["duration"] = j["duration_s"]
+                r["traced"] = j["peak"]["rss_bytes"]
             elif contender == "perf":
                 st = subprocess.run(["perf", "report", "-i", out, "--stats"], capture_output=True,
                                     text=True).stdout
@@ -350,8 +353,8 @@ def fmt_ratio(t):
 
 def table(results):
     lines = ["| workload | contender | runs | CPU ratio | wall ratio | tracer's own CPU | "
-             "tracer peak RSS | exit to reports | dropped | faults recorded |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "tracer peak RSS | per traced GiB | exit to reports | dropped | faults recorded |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for wname, res in results:
         base = res.get("untraced") or []
         for c, runs in res.items():
@@ -362,6 +365,8 @@ def table(results):
             tcpu = median(r["tracer_cpu"] for r in runs)
             drops = [r["dropped"] for r in runs if r["dropped"] is not None]
             evs = median(r["events"] for r in runs)
+            per = median(r["rss_kb"] * 1024 / 1e6 / (r["traced"] / 2**30) for r in runs
+                         if r.get("traced") and r["rss_kb"] is not None)
             if c == "untraced":
                 cr = "%.2f s" % median(r["cpu"] for r in runs)
                 wr = "%.2f s" % median(r["wall"] for r in runs)
@@ -373,8 +378,9 @@ def table(results):
                     "in-process" if c == "massif" else "n/a (periodic)" if c == "memleak" else "-")
                 tcpu_s = ("%.2f s" % tcpu if tcpu is not None else "-") + (
                     " (incl. workload)" if c == "massif" else "")
-            lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
-                wname, c, len(runs), cr, wr, tcpu_s, rss_s, lat_s,
+            lines.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                wname, c, len(runs), cr, wr, tcpu_s, rss_s,
+                "%.1f MB" % per if per is not None else "-", lat_s,
                 " ".join(str(d) for d in drops) if drops else "n/a",
                 "%.0f" % evs if evs is not None else "-"))
     return "\n".join(lines)
@@ -422,7 +428,8 @@ def main():
                     help="repetitions per contender (default $REPS or 3)")
     ap.add_argument("--slow-reps", type=int, help="repetitions for memleak, heaptrack, massif "
                     "(default: --reps)")
-    ap.add_argument("--workloads", default="go,c,python", help="default: go,c,python")
+    ap.add_argument("--workloads", default="go,c,python", help="go, c, python, fill, random "
+                    "(default: go,c,python)")
     ap.add_argument("--contenders", default="untraced,taskmem-trace,perf,bpftrace,hooks-only,"
                     "memleak,heaptrack,massif",
                     help="default: all (the last three on the C workload only)")
@@ -430,6 +437,10 @@ def main():
     ap.add_argument("--c", default="2 4096", help="c_faulter arguments: THREADS MIB [PAGES_PER_S] "
                     "(default: 2 4096)")
     ap.add_argument("--python", default="100000", help="python_bench arguments (default: 100000)")
+    ap.add_argument("--fill", default="8192", help="workload fill: tests/programs/fill.c MIB, one "
+                    "mapping written page by page (default: 8192)")
+    ap.add_argument("--random", default="4096 50", help="workload random: fill MIB PERCENT, that "
+                    "share of its pages in random order (default: 4096 50)")
     ap.add_argument("--tool", default=os.path.join(ROOT, "taskmem-trace"),
                     help="the taskmem-trace binary (default: ./taskmem-trace)")
     ap.add_argument("--no-idle", action="store_true", help="skip the idle-cost runs")
@@ -493,6 +504,15 @@ def main():
                 continue
             workloads.append(("python_bench " + args.python, [py] + args.python.split(),
                               [c for c in contenders if c not in c_only]))
+        elif w in ("fill", "random"):
+            fill = b.path("fill")
+            if not os.path.exists(fill) and subprocess.call(
+                    ["cc", "-O1", "-fno-omit-frame-pointer", "-o", fill,
+                     os.path.join(ROOT, "tests", "programs", "fill.c")]):
+                sys.exit("overhead: cannot build tests/programs/fill.c")
+            a = (args.fill if w == "fill" else args.random).split()
+            workloads.append(("fill " + " ".join(a), [fill] + a,
+                              [c for c in contenders if c not in c_only]))
     started = datetime.datetime.now()
     results = [(name, b.workload(name, cmd, cs)) for name, cmd, cs in workloads]
     rows = [] if args.no_sweep or "taskmem-trace" not in contenders else b.sweep()
@@ -512,7 +532,8 @@ def main():
           "CPU: user+sys of the whole tool command, tracer and workload (BPF programs run in the "
           "faulting tasks and count there). Tracer's own CPU: user+sys of the tracer's processes "
           "alone, without the workload and so without the BPF programs (medians). Tracer peak RSS: VmHWM of the tracer's largest "
-          "process at its exit, the workload excluded. Exit to reports: the workload's exit to "
+          "process at its exit, the workload excluded; per traced GiB: that over the traced peak "
+          "(taskmem-trace's peak.rss_bytes). Exit to reports: the workload's exit to "
           "the tool's exit, after its output is written. Dropped: what the tool reports losing "
           "(taskmem-trace: events.dropped; perf: LOST records; bpftrace: lost events). Faults "
           "recorded: taskmem-trace: events.page_faults; perf: samples; bpftrace: the counts' sum.",

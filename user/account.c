@@ -127,10 +127,10 @@ static struct mm *mm_for_rss(struct account *a, const struct tm_event *e)
 	}
 }
 
-/* The identity of the file or shared memory page at addr (frames.h), or 0 if its mapping is
- * not known. A mapping made since the maps were read (shmat makes one without mmap) is looked
- * for once more. */
-static uint64_t page_ident(struct account *a, struct proc *p, uint64_t addr)
+/* Where the file or shared memory page at addr is (pages.h); false if its mapping is not
+ * known. A mapping made since the maps were read (shmat makes one without mmap) is looked for
+ * once more. */
+static bool page_file(struct account *a, struct proc *p, uint64_t addr, struct pages_file *f)
 {
 	const struct map_entry *m = account__find_map(a, p, addr);
 
@@ -139,14 +139,17 @@ static uint64_t page_ident(struct account *a, struct proc *p, uint64_t addr)
 		m = account__find_map(a, p, addr);
 	}
 	if (!m || !map_entry__is_file(m))
-		return 0;
-	return frames__file_ident(m->dev, m->ino, m->off + ((addr & ~(PAGE_SIZE - 1)) - m->start));
+		return false;
+	*f = (struct pages_file){ frames__obj_ident(m->dev, m->ino), m->start, m->end, m->off };
+	return true;
 }
 
 /* Growth: a record for the new bytes, in the bucket of their label and stack. */
 static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e, int64_t delta)
 {
-	uint64_t key = PAGES_UNPLACED, ident = 0;
+	uint64_t key = PAGES_UNPLACED;
+	struct pages_file f;
+	bool file = false;
 	struct proc *p = mm->proc;
 	struct bucket *bk;
 	uint32_t b;
@@ -163,15 +166,15 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 	} else {
 		/* a page of a file or shared memory: counted once however many processes map it */
 		if (e->member != TM_ANONPAGES && key != PAGES_UNPLACED)
-			ident = page_ident(a, p, e->addr);
+			file = page_file(a, p, e->addr, &f);
 		b = timeline__bucket(&a->tl, p, resolve__classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK),
 				     e->stack_id);
 		bk = &a->tl.buckets[b];
 		if (!bk->cur && !bk->peak)
 			account__stack(a, p, e->stack_id); /* symbolize while the process lives */
 		a->tl.buckets[b].grows++;
-		if (ident)
-			pages__add_ident(mm->pages, e->member, key, b, delta, ident);
+		if (file)
+			pages__add_file(mm->pages, e->member, key, b, delta, &f);
 		else
 			pages__add(mm->pages, e->member, key, b, delta);
 	}

@@ -42,13 +42,22 @@ static uint64_t mix(uint64_t k)
 	return k;
 }
 
-uint64_t frames__file_ident(uint64_t dev, uint64_t ino, uint64_t off)
+uint64_t frames__obj_ident(uint64_t dev, uint64_t ino)
+{
+	return mix(mix(dev ^ 0x9e3779b97f4a7c15ull) ^ ino);
+}
+
+uint64_t frames__page_ident(uint64_t obj, uint64_t off)
 {
 	/* a 64-bit hash: two pages taken for one would need a collision among live frames */
-	uint64_t h = mix(mix(dev ^ 0x9e3779b97f4a7c15ull) ^ ino);
+	uint64_t h = mix(obj ^ (off >> 12));
 
-	h = mix(h ^ (off >> 12));
 	return h ? h : 1;
+}
+
+uint64_t frames__file_ident(uint64_t dev, uint64_t ino, uint64_t off)
+{
+	return frames__page_ident(frames__obj_ident(dev, ino), off);
 }
 
 uint32_t frames__find(struct frames *fr, uint64_t ident)

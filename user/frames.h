@@ -17,7 +17,11 @@ struct frame {
 struct frames;
 struct frames *frames__new(void);
 void frames__free(struct frames *fr);
-/* The identity of the page at file offset off of the object (dev, ino): never 0. */
+/* The identity of the object (dev, ino), for frames__page_ident. */
+uint64_t frames__obj_ident(uint64_t dev, uint64_t ino);
+/* The identity of the page at file offset off of the object obj: never 0. */
+uint64_t frames__page_ident(uint64_t obj, uint64_t off);
+/* The same in one: frames__page_ident(frames__obj_ident(dev, ino), off). */
 uint64_t frames__file_ident(uint64_t dev, uint64_t ino, uint64_t off);
 /* The frame of ident, or 0. */
 uint32_t frames__find(struct frames *fr, uint64_t ident);

@@ -1,24 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <stdlib.h>
+#include <string.h>
 #include <linux/types.h>
-#include "hashmap.h"
 #include "pages.h"
 #include "taskmem.h"
 #include "util.h"
 
 #define FAULT_AROUND (64ull << 10) /* fault_around_bytes' default */
 #define HUGE_PAGE (2ull << 20)
-#define REC_BUCKET_MASK ((1ull << PAGES_BUCKET_BITS) - 1)
-#define REC_DUP (1ull << PAGES_BUCKET_BITS) /* in the process view only */
-#define REC_SHIFT (PAGES_BUCKET_BITS + 1)
+#define REC_BUCKET_MASK ((1u << PAGES_BUCKET_BITS) - 1)
+#define REC_DUP (1u << PAGES_BUCKET_BITS) /* in the process view only */
+
+/* The bytes held at n keys start, start + PAGE_SIZE, ...: a run (n > 1) is adjacent pages of
+ * PAGE_SIZE bytes each, in one bucket, counting themselves; anything else (a huge page, a
+ * fault-around block, a page that references a frame, PAGES_UNPLACED) is a record of one key. */
+struct rec {
+	uint64_t start;
+	uint64_t bytes; /* of all its keys */
+	uint32_t n;
+	uint32_t meta;  /* bucket | REC_DUP if the record does not count itself */
+	uint32_t frame; /* the frame it references (with REC_DUP), or 0 */
+};
+
+/* A member's records sorted by start, in chunks (a one-level B-tree): lookups by binary
+ * search, an insert or delete moves at most a chunk. */
+#define CHUNK 64
+struct chunk {
+	uint32_t n;
+	struct rec r[CHUNK];
+};
+struct recs {
+	struct chunk **c;
+	uint64_t *first; /* each chunk's first start: the search reads these, not the chunks */
+	size_t nc, cap, fcap;
+	size_t count;
+};
+struct pos {
+	size_t c;
+	uint32_t i;
+};
 
 struct pages {
-	/* page address -> bytes << REC_SHIFT | REC_DUP if the record does not count itself | bucket */
-	struct hashmap *rec[TM_NR_MEMBERS];
-	/* key -> frame id, for the (few) records that reference a frame; made on first use */
-	struct hashmap *frame_of[TM_NR_MEMBERS];
+	struct recs rec[TM_NR_MEMBERS];
 	struct frames *fr;
-	size_t cursor[TM_NR_MEMBERS];       /* where take_any's walk goes on */
+	uint64_t cursor[TM_NR_MEMBERS]; /* the key take_any's walk goes on from */
 	/* the range free in progress (a syscall's frees come as several RSS changes): where each
 	 * member's walk through it stopped */
 	uint64_t rng_start, rng_end, rng_ts, rng_next[TM_NR_MEMBERS];
@@ -26,13 +51,162 @@ struct pages {
 	void *ctx;
 };
 
+/* ---- the sorted record set ---- */
+
+static struct rec *recs_at(struct recs *rs, struct pos p)
+{
+	return &rs->c[p.c]->r[p.i];
+}
+
+static bool recs_valid(const struct recs *rs, struct pos p)
+{
+	return p.c < rs->nc;
+}
+
+static void recs_next(const struct recs *rs, struct pos *p)
+{
+	if (++p->i >= rs->c[p->c]->n) {
+		p->c++;
+		p->i = 0;
+	}
+}
+
+/* The last record that starts at or before key; false if none does. */
+static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
+{
+	size_t lo = 0, hi = rs->nc;
+	struct chunk *c;
+	uint32_t a, b;
+
+	while (lo < hi) { /* the first chunk that starts after key */
+		size_t mid = (lo + hi) / 2;
+
+		if (rs->first[mid] <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return false;
+	c = rs->c[lo - 1];
+	a = 0;
+	b = c->n;
+	while (a < b) {
+		uint32_t mid = (a + b) / 2;
+
+		if (c->r[mid].start <= key)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*p = (struct pos){ lo - 1, a - 1 };
+	return true;
+}
+
+/* The first record that starts at or after key (invalid if none). */
+static struct pos recs_ge(struct recs *rs, uint64_t key)
+{
+	struct pos p = { 0, 0 };
+
+	if (recs_le(rs, key, &p) && recs_at(rs, p)->start < key)
+		recs_next(rs, &p);
+	return p;
+}
+
+/* Insert r, which no record starts at, in order. */
+static void recs_insert(struct recs *rs, const struct rec *r)
+{
+	struct pos p = { 0, 0 };
+	struct chunk *c;
+
+	if (recs_le(rs, r->start, &p))
+		p.i++;
+	if (!rs->nc) {
+		GROW(rs->c, rs->cap, 1);
+		GROW(rs->first, rs->fcap, 1);
+		rs->c[0] = xcalloc(1, sizeof(struct chunk));
+		rs->nc = 1;
+	}
+	c = rs->c[p.c];
+	if (c->n == CHUNK) { /* split the chunk in halves */
+		struct chunk *nc = xcalloc(1, sizeof(*nc));
+
+		nc->n = CHUNK / 2;
+		memcpy(nc->r, c->r + CHUNK / 2, sizeof(struct rec) * (CHUNK / 2));
+		c->n = CHUNK / 2;
+		GROW(rs->c, rs->cap, rs->nc + 1);
+		GROW(rs->first, rs->fcap, rs->nc + 1);
+		memmove(rs->c + p.c + 2, rs->c + p.c + 1, sizeof(*rs->c) * (rs->nc - p.c - 1));
+		memmove(rs->first + p.c + 2, rs->first + p.c + 1, sizeof(*rs->first) * (rs->nc - p.c - 1));
+		rs->c[p.c + 1] = nc;
+		rs->first[p.c + 1] = nc->r[0].start;
+		rs->nc++;
+		if (p.i > CHUNK / 2) {
+			p.c++;
+			p.i -= CHUNK / 2;
+			c = nc;
+		}
+	}
+	memmove(c->r + p.i + 1, c->r + p.i, sizeof(struct rec) * (c->n - p.i));
+	c->r[p.i] = *r;
+	c->n++;
+	rs->count++;
+	if (!p.i)
+		rs->first[p.c] = r->start;
+}
+
+/* The record at p starts at start now (still between its neighbours). */
+static void recs_restart(struct recs *rs, struct pos p, uint64_t start)
+{
+	recs_at(rs, p)->start = start;
+	if (!p.i)
+		rs->first[p.c] = start;
+}
+
+static void recs_delete(struct recs *rs, struct pos p)
+{
+	struct chunk *c = rs->c[p.c];
+
+	memmove(c->r + p.i, c->r + p.i + 1, sizeof(struct rec) * (c->n - p.i - 1));
+	c->n--;
+	rs->count--;
+	if (p.c + 1 < rs->nc && c->n + rs->c[p.c + 1]->n <= CHUNK / 2) { /* merge a sparse pair */
+		struct chunk *next = rs->c[p.c + 1];
+
+		memcpy(c->r + c->n, next->r, sizeof(struct rec) * next->n);
+		c->n += next->n;
+		free(next);
+		memmove(rs->c + p.c + 1, rs->c + p.c + 2, sizeof(*rs->c) * (rs->nc - p.c - 2));
+		memmove(rs->first + p.c + 1, rs->first + p.c + 2, sizeof(*rs->first) * (rs->nc - p.c - 2));
+		rs->nc--;
+	}
+	if (!c->n) {
+		free(c);
+		memmove(rs->c + p.c, rs->c + p.c + 1, sizeof(*rs->c) * (rs->nc - p.c - 1));
+		memmove(rs->first + p.c, rs->first + p.c + 1, sizeof(*rs->first) * (rs->nc - p.c - 1));
+		rs->nc--;
+	} else if (!p.i) {
+		rs->first[p.c] = c->r[0].start;
+	}
+}
+
+static void recs_free(struct recs *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nc; i++)
+		free(rs->c[i]);
+	free(rs->c);
+	free(rs->first);
+	*rs = (struct recs){ 0 };
+}
+
+/* ---- records ---- */
+
 struct pages *pages__new(pages_moved_fn moved, void *ctx, struct frames *fr)
 {
 	struct pages *pg = xcalloc(1, sizeof(*pg));
-	int i;
 
-	for (i = 0; i < TM_NR_MEMBERS; i++)
-		pg->rec[i] = hashmap__new();
 	pg->moved = moved;
 	pg->ctx = ctx;
 	pg->fr = fr;
@@ -45,53 +219,171 @@ void pages__free(struct pages *pg)
 
 	if (!pg)
 		return;
-	for (i = 0; i < TM_NR_MEMBERS; i++) {
-		hashmap__free(pg->rec[i]);
-		hashmap__free(pg->frame_of[i]);
-	}
+	for (i = 0; i < TM_NR_MEMBERS; i++)
+		recs_free(&pg->rec[i]);
 	free(pg);
 }
 
-static inline uint64_t rec_bytes(uint64_t v)
+static inline uint32_t rec_bucket(const struct rec *r)
 {
-	return v >> REC_SHIFT;
+	return r->meta & REC_BUCKET_MASK;
 }
 
-static inline uint32_t rec_bucket(uint64_t v)
+static inline unsigned rec_views(const struct rec *r)
 {
-	return (uint32_t)(v & REC_BUCKET_MASK);
+	return r->meta & REC_DUP ? PAGES_PROC : PAGES_PROC | PAGES_TREE;
 }
 
-static inline unsigned rec_views(uint64_t v)
+/* Past its last key (PAGES_UNPLACED is a key of its own, not a page). */
+static inline uint64_t rec_end(const struct rec *r)
 {
-	return v & REC_DUP ? PAGES_PROC : PAGES_PROC | PAGES_TREE;
+	return r->start == PAGES_UNPLACED ? PAGES_UNPLACED + 1 : r->start + r->n * PAGE_SIZE;
 }
 
-static uint32_t frame_at(struct pages *pg, int member, uint64_t key)
+/* Whether r can be part of a run. */
+static inline bool runnable(const struct rec *r)
 {
-	uint64_t *id = pg->frame_of[member] ? hashmap__find(pg->frame_of[member], key) : NULL;
-
-	return id ? (uint32_t)*id : 0;
+	return !(r->meta & REC_DUP) && !r->frame && r->bytes == r->n * PAGE_SIZE &&
+	       r->start != PAGES_UNPLACED;
 }
 
-static void frame_link(struct pages *pg, int member, uint64_t key, uint32_t id)
+/* The record that holds key, or NULL. */
+static struct rec *rec_find(struct pages *pg, int member, uint64_t key, struct pos *p)
 {
-	if (!pg->frame_of[member])
-		pg->frame_of[member] = hashmap__new();
-	*hashmap__upsert(pg->frame_of[member], key, NULL) = id;
+	struct recs *rs = &pg->rec[member];
+	struct pos q;
+	struct rec *r;
+
+	if (!recs_le(rs, key, &q))
+		return NULL;
+	r = recs_at(rs, q);
+	if (key >= rec_end(r) || (key - r->start) % PAGE_SIZE)
+		return NULL;
+	if (p)
+		*p = q;
+	return r;
+}
+
+/* Take the keys [a, b) out of the run at p (no bytes reported): what is left either side stays. */
+static void run_cut(struct recs *rs, struct pos p, uint64_t a, uint64_t b)
+{
+	struct rec *r = recs_at(rs, p), right = *r;
+
+	right.start = b;
+	right.n = (uint32_t)((rec_end(r) - b) / PAGE_SIZE);
+	right.bytes = right.n * PAGE_SIZE;
+	r->n = (uint32_t)((a - r->start) / PAGE_SIZE);
+	r->bytes = r->n * PAGE_SIZE;
+	if (!r->n) {
+		if (right.n) {
+			*r = right;
+			recs_restart(rs, p, right.start);
+		} else {
+			recs_delete(rs, p);
+		}
+		return;
+	}
+	if (right.n)
+		recs_insert(rs, &right);
+}
+
+/* The key, if in a run, becomes a record of its own; returns it. */
+static struct rec *rec_isolate(struct pages *pg, int member, uint64_t key)
+{
+	struct recs *rs = &pg->rec[member];
+	struct pos p;
+	struct rec *r = rec_find(pg, member, key, &p), one;
+
+	if (!r || r->n == 1)
+		return r;
+	one = *r;
+	one.start = key;
+	one.n = 1;
+	one.bytes = PAGE_SIZE;
+	run_cut(rs, p, key, key + PAGE_SIZE);
+	recs_insert(rs, &one);
+	return rec_find(pg, member, key, NULL);
+}
+
+/* The record holding key joins the runs either side of it, where it can. */
+static void rec_merge(struct pages *pg, int member, uint64_t key)
+{
+	struct recs *rs = &pg->rec[member];
+	struct pos p, q;
+	struct rec *r = rec_find(pg, member, key, &p), *o;
+
+	if (!r || !runnable(r))
+		return;
+	q = p;
+	recs_next(rs, &q);
+	if (recs_valid(rs, q) && (o = recs_at(rs, q))->start == rec_end(r) && runnable(o) &&
+	    o->meta == r->meta) {
+		r->n += o->n;
+		r->bytes += o->bytes;
+		recs_delete(rs, q);
+		r = rec_find(pg, member, key, &p);
+	}
+	if (r->start && recs_le(rs, r->start - 1, &q) && (o = recs_at(rs, q))->start != PAGES_UNPLACED &&
+	    rec_end(o) == r->start && runnable(o) && o->meta == r->meta) {
+		o->n += r->n;
+		o->bytes += r->bytes;
+		recs_delete(rs, p);
+	}
+}
+
+/* A new page of bytes at key, that no record holds, joins the run either side of it that can
+ * take it (one search, no insert: memory filled in order grows one record). */
+static bool rec_join(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes)
+{
+	struct recs *rs = &pg->rec[member];
+	struct rec *prev = NULL, *next = NULL;
+	struct pos p, q = { 0, 0 };
+
+	if (bytes != PAGE_SIZE || key == PAGES_UNPLACED)
+		return false;
+	if (recs_le(rs, key, &p)) {
+		prev = recs_at(rs, p);
+		q = p;
+		recs_next(rs, &q);
+	}
+	if (recs_valid(rs, q))
+		next = recs_at(rs, q);
+	if (prev && !(rec_end(prev) == key && runnable(prev) && prev->meta == b))
+		prev = NULL;
+	if (next && !(next->start == key + PAGE_SIZE && runnable(next) && next->meta == b))
+		next = NULL;
+	if (prev) {
+		prev->n++;
+		prev->bytes += PAGE_SIZE;
+		if (next) {
+			prev->n += next->n;
+			prev->bytes += next->bytes;
+			recs_delete(rs, q);
+		}
+		return true;
+	}
+	if (!next)
+		return false;
+	next->n++;
+	next->bytes += PAGE_SIZE;
+	recs_restart(rs, q, key);
+	return true;
+}
+
+static void frame_link(struct pages *pg, struct rec *r, uint32_t id)
+{
+	r->frame = id;
 	frames__get(pg->fr, id)->refs++;
 }
 
-/* The record at key is gone or counts itself now: it no longer references its frame, which
- * leaves the tree view with its last reference. */
-static void frame_unlink(struct pages *pg, int member, uint64_t key)
+/* The record is gone or counts itself now: it no longer references its frame, which leaves
+ * the tree view with its last reference. */
+static void frame_unlink(struct pages *pg, uint32_t id)
 {
-	uint32_t id = frame_at(pg, member, key);
 	struct frame *f;
 
 	if (!id)
 		return;
-	hashmap__delete(pg->frame_of[member], key);
 	f = frames__get(pg->fr, id);
 	if (--f->refs)
 		return;
@@ -101,9 +393,8 @@ static void frame_unlink(struct pages *pg, int member, uint64_t key)
 
 /* A record that references a frame gained or lost bytes: a frame it alone holds follows it
  * (the tree then sees what the process does); one shared keeps its bytes while others hold it. */
-static void frame_follow(struct pages *pg, int member, uint64_t key, int64_t delta)
+static void frame_follow(struct pages *pg, uint32_t id, int64_t delta)
 {
-	uint32_t id = frame_at(pg, member, key);
 	struct frame *f = id ? frames__get(pg->fr, id) : NULL;
 
 	if (!f || f->refs != 1)
@@ -116,25 +407,27 @@ static void frame_follow(struct pages *pg, int member, uint64_t key, int64_t del
 
 void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes)
 {
-	bool created;
-	uint64_t *v = hashmap__upsert(pg->rec[member], key, &created);
+	struct rec *r = rec_isolate(pg, member, key), nr;
 
-	if (created)
-		*v = b;
-	else
-		b = rec_bucket(*v); /* the page keeps its first owner */
-	*v += bytes << REC_SHIFT;
-	pg->moved(pg->ctx, b, (int64_t)bytes, rec_views(*v));
-	if (*v & REC_DUP)
-		frame_follow(pg, member, key, (int64_t)bytes);
+	if (!r) {
+		nr = (struct rec){ .start = key, .bytes = bytes, .n = 1, .meta = b };
+		if (!rec_join(pg, member, key, b, bytes))
+			recs_insert(&pg->rec[member], &nr);
+		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC | PAGES_TREE);
+		return;
+	}
+	r->bytes += bytes; /* the page keeps its first owner */
+	pg->moved(pg->ctx, rec_bucket(r), (int64_t)bytes, rec_views(r));
+	if (r->meta & REC_DUP)
+		frame_follow(pg, r->frame, (int64_t)bytes);
 }
 
 void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes, uint64_t ident)
 {
-	uint64_t *v = hashmap__find(pg->rec[member], key);
+	struct rec nr = { .start = key, .bytes = bytes, .n = 1, .meta = REC_DUP | b };
 	uint32_t id;
 
-	if (v) { /* more bytes at a page already held: they go with it */
+	if (rec_find(pg, member, key, NULL)) { /* more bytes at a page already held: they go with it */
 		pages__add(pg, member, key, b, bytes);
 		return;
 	}
@@ -143,60 +436,156 @@ void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, ui
 		id = frames__make(pg->fr, ident, b, bytes);
 		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_TREE);
 	}
-	*hashmap__upsert(pg->rec[member], key, NULL) = bytes << REC_SHIFT | REC_DUP | b;
-	frame_link(pg, member, key, id);
+	frame_link(pg, &nr, id);
+	recs_insert(&pg->rec[member], &nr);
 	pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC);
+}
+
+static uint64_t page_ident(const struct pages_file *f, uint64_t addr)
+{
+	return frames__page_ident(f->obj, f->off + ((addr & ~(PAGE_SIZE - 1)) - f->start));
+}
+
+/* The kernel maps a block's pages in its window (mm/memory.c do_fault_around: fault_around_bytes,
+ * 64 KiB, aligned, clipped to the mapping), or whole large folios (a file's, up to 1 MiB seen
+ * here, naturally aligned): each page is matched with the other processes' by its own identity,
+ * not the faulting page's (issue 14.1). */
+void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes,
+		     const struct pages_file *f)
+{
+	uint64_t win = FAULT_AROUND, lo, hi, addr, left;
+
+	if (bytes <= PAGE_SIZE || bytes >= HUGE_PAGE || rec_find(pg, member, key, NULL)) {
+		pages__add_ident(pg, member, key, b, bytes, page_ident(f, key));
+		return;
+	}
+	while (win < bytes)
+		win <<= 1;
+	lo = key & ~(win - 1);
+	hi = lo + win < f->end ? lo + win : f->end;
+	lo = lo > f->start ? lo : f->start;
+	pages__add_ident(pg, member, key, b, PAGE_SIZE, page_ident(f, key));
+	left = bytes - PAGE_SIZE;
+	for (addr = lo; addr < hi && left >= PAGE_SIZE; addr += PAGE_SIZE) {
+		if (addr == key || rec_find(pg, member, addr, NULL))
+			continue;
+		pages__add_ident(pg, member, addr, b, PAGE_SIZE, page_ident(f, addr));
+		left -= PAGE_SIZE;
+	}
+	if (left) /* more than the window has room for */
+		pages__add(pg, member, key, b, left);
 }
 
 void pages__add_pending(struct pages *pg, int member, uint64_t bytes)
 {
-	bool created;
-	uint64_t *v = hashmap__upsert(pg->rec[member], PAGES_UNPLACED, &created);
+	struct rec *r = rec_find(pg, member, PAGES_UNPLACED, NULL), nr;
 
-	if (created)
-		*v = REC_DUP;
-	*v += bytes << REC_SHIFT;
-	pg->moved(pg->ctx, rec_bucket(*v), (int64_t)bytes, rec_views(*v));
+	if (!r) {
+		nr = (struct rec){ .start = PAGES_UNPLACED, .n = 1, .meta = REC_DUP };
+		recs_insert(&pg->rec[member], &nr);
+		r = rec_find(pg, member, PAGES_UNPLACED, NULL);
+	}
+	r->bytes += bytes;
+	pg->moved(pg->ctx, rec_bucket(r), (int64_t)bytes, rec_views(r));
+}
+
+/* Take up to want bytes from the one-key record at p; returns what it took. */
+static uint64_t one_take(struct pages *pg, int member, struct pos p, uint64_t want)
+{
+	struct rec *r = recs_at(&pg->rec[member], p), val = *r;
+	uint64_t take = want < val.bytes ? want : val.bytes;
+
+	pg->moved(pg->ctx, rec_bucket(&val), -(int64_t)take, rec_views(&val));
+	if (take == val.bytes) {
+		recs_delete(&pg->rec[member], p);
+		if (val.meta & REC_DUP)
+			frame_unlink(pg, val.frame);
+	} else {
+		r->bytes -= take;
+		if (val.meta & REC_DUP)
+			frame_follow(pg, val.frame, -(int64_t)take);
+	}
+	return take;
 }
 
 /* Take up to want bytes from the record at key; returns what it took. */
 static uint64_t rec_take(struct pages *pg, int member, uint64_t key, uint64_t want)
 {
-	uint64_t *v = hashmap__find(pg->rec[member], key), have, take, val;
+	struct pos p;
 
-	if (!v)
+	if (!want || !rec_isolate(pg, member, key))
 		return 0;
-	val = *v;
-	have = rec_bytes(val);
-	take = want < have ? want : have;
-	pg->moved(pg->ctx, rec_bucket(val), -(int64_t)take, rec_views(val));
-	if (take == have) {
-		hashmap__delete(pg->rec[member], key);
-		if (val & REC_DUP)
-			frame_unlink(pg, member, key);
-	} else {
-		*hashmap__find(pg->rec[member], key) -= take << REC_SHIFT;
-		if (val & REC_DUP)
-			frame_follow(pg, member, key, -(int64_t)take);
-	}
-	return take;
+	rec_find(pg, member, key, &p);
+	return one_take(pg, member, p, want);
 }
 
-/* Walk the member's records from a cursor. */
+/* Up to want bytes from the records keyed in [lo, hi), in address order (PAGES_UNPLACED only
+ * if unplaced); *stop is where a walk that goes on should start: the key still holding bytes,
+ * or past the last key taken. Time in the records touched. */
+static uint64_t take_span(struct pages *pg, int member, uint64_t lo, uint64_t hi, uint64_t want,
+			  bool unplaced, uint64_t *stop)
+{
+	struct recs *rs = &pg->rec[member];
+	uint64_t took = 0, next = hi;
+
+	while (took < want) {
+		struct pos p;
+		struct rec *r;
+		uint64_t k0, k1, whole, rem;
+
+		if (!recs_le(rs, lo, &p) || rec_end(recs_at(rs, p)) <= lo)
+			p = recs_ge(rs, lo);
+		if (!recs_valid(rs, p) || (r = recs_at(rs, p))->start >= hi) {
+			next = hi; /* nothing left in the span */
+			break;
+		}
+		if (r->start == PAGES_UNPLACED && !unplaced) {
+			lo = PAGES_UNPLACED + 1;
+			continue;
+		}
+		k0 = r->start > lo ? r->start : lo;
+		if (r->n == 1) {
+			took += one_take(pg, member, p, want - took);
+			if (rec_find(pg, member, k0, NULL)) {
+				next = k0;
+				break;
+			}
+			lo = next = k0 == PAGES_UNPLACED ? PAGES_UNPLACED + 1 : k0 + PAGE_SIZE;
+			continue;
+		}
+		/* a run: whole pages from k0 on, then maybe part of one */
+		k1 = rec_end(r) < hi ? rec_end(r) : (hi + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		whole = (want - took) / PAGE_SIZE;
+		if (whole > (k1 - k0) / PAGE_SIZE)
+			whole = (k1 - k0) / PAGE_SIZE;
+		rem = want - took - whole * PAGE_SIZE;
+		if (whole) {
+			pg->moved(pg->ctx, rec_bucket(r), -(int64_t)(whole * PAGE_SIZE), rec_views(r));
+			took += whole * PAGE_SIZE;
+			run_cut(rs, p, k0, k0 + whole * PAGE_SIZE);
+		}
+		lo = next = k0 + whole * PAGE_SIZE;
+		if (rem && lo < k1) {
+			took += rec_take(pg, member, lo, rem);
+			next = lo;
+			break;
+		}
+	}
+	if (stop)
+		*stop = next;
+	return took;
+}
+
+/* Walk the member's records in address order from where the last walk stopped. */
 void pages__take_any(struct pages *pg, int member, uint64_t want)
 {
-	struct hashmap *h = pg->rec[member];
-	size_t cap = hashmap__capacity(h), scanned = 0;
+	uint64_t from = pg->cursor[member], stop;
 
-	while (want && hashmap__size(h) && scanned < 2 * cap) {
-		uint64_t key, val;
-		size_t i = pg->cursor[member] % cap;
-
-		if (hashmap__slot(h, i, &key, &val))
-			want -= rec_take(pg, member, key, want);
-		else
-			pg->cursor[member]++;
-		scanned++;
+	want -= take_span(pg, member, from, UINT64_MAX, want, true, &stop);
+	pg->cursor[member] = stop;
+	if (want && from) {
+		take_span(pg, member, 0, from, want, true, &stop);
+		pg->cursor[member] = stop;
 	}
 }
 
@@ -214,32 +603,12 @@ uint64_t pages__take_near(struct pages *pg, int member, uint64_t addr, uint64_t 
 	return took;
 }
 
-/* Up to want bytes from the records keyed in [start, end), walking the member's records (for a
- * range much larger than the records held). */
-static uint64_t take_keyed(struct pages *pg, int member, uint64_t start, uint64_t end, uint64_t want)
-{
-	struct hashmap *h = pg->rec[member];
-	uint64_t key, val, took = 0;
-	size_t pos = 0;
-
-	while (took < want && hashmap__next(h, &pos, &key, &val)) {
-		if (key < start || key >= end || key == PAGES_UNPLACED)
-			continue;
-		took += rec_take(pg, member, key, want - took);
-		if (!hashmap__find(h, key))
-			pos--; /* backward-shift may have moved an entry into this slot */
-	}
-	return took;
-}
-
 /* The kernel reports such a free (munmap, madvise(DONTNEED), brk shrink, mremap) as several RSS
  * changes, so each takes only its own bytes (a timeline sample between two of them then matches
  * the kernel), and the next one goes on where this one stopped. */
 void pages__take_range(struct pages *pg, int member, uint64_t start, uint64_t end, uint64_t sys_ts,
 		       uint64_t want)
 {
-	struct hashmap *h = pg->rec[member];
-	uint64_t pages = (end - start) / PAGE_SIZE, took = 0, addr;
 	int m;
 
 	if (start != pg->rng_start || end != pg->rng_end || sys_ts != pg->rng_ts) { /* another syscall */
@@ -249,16 +618,7 @@ void pages__take_range(struct pages *pg, int member, uint64_t start, uint64_t en
 		for (m = 0; m < TM_NR_MEMBERS; m++)
 			pg->rng_next[m] = start & ~(PAGE_SIZE - 1);
 	}
-	if (pages > hashmap__size(h) * 4) { /* few records in a big range: walk the records */
-		take_keyed(pg, member, start, end, want);
-		return;
-	}
-	for (addr = pg->rng_next[member]; addr < end && took < want; addr += PAGE_SIZE) {
-		took += rec_take(pg, member, addr, want - took);
-		if (took >= want && hashmap__find(h, addr))
-			break; /* this record still holds bytes: the next change starts here */
-	}
-	pg->rng_next[member] = addr;
+	take_span(pg, member, pg->rng_next[member], end, want, false, &pg->rng_next[member]);
 }
 
 /* The syscall that unmapped [start, end) returned: nothing there is resident any more, so
@@ -268,19 +628,8 @@ void pages__sweep(struct pages *pg, uint64_t start, uint64_t end)
 {
 	int member;
 
-	for (member = 0; pg && end > start && member < TM_NR_MEMBERS; member++) {
-		struct hashmap *h = pg->rec[member];
-		uint64_t pages = (end - start) / PAGE_SIZE, addr;
-
-		if (!hashmap__size(h))
-			continue;
-		if (pages > hashmap__size(h) * 4) {
-			take_keyed(pg, member, start, end, UINT64_MAX);
-			continue;
-		}
-		for (addr = start & ~(PAGE_SIZE - 1); addr < end; addr += PAGE_SIZE)
-			rec_take(pg, member, addr, UINT64_MAX);
-	}
+	for (member = 0; pg && end > start && member < TM_NR_MEMBERS; member++)
+		take_span(pg, member, start & ~(PAGE_SIZE - 1), end, UINT64_MAX, false, NULL);
 }
 
 void pages__move(struct pages *pg, uint64_t old, uint64_t len, uint64_t new_addr)
@@ -288,31 +637,59 @@ void pages__move(struct pages *pg, uint64_t old, uint64_t len, uint64_t new_addr
 	int member;
 
 	for (member = 0; member < TM_NR_MEMBERS; member++) {
-		struct hashmap *h = pg->rec[member];
-		size_t pos = 0, n = 0, i;
-		uint64_t key, val, (*moved)[2] = NULL;
+		struct recs *rs = &pg->rec[member];
+		struct rec *moved = NULL;
+		size_t n = 0, cap = 0, i;
+		struct pos p;
 
-		while (hashmap__next(h, &pos, &key, &val)) {
-			if (key < old || key >= old + len || key == PAGES_UNPLACED)
-				continue;
-			moved = xrealloc(moved, (n + 1) * sizeof(*moved));
-			moved[n][0] = key - old + new_addr;
-			moved[n++][1] = val;
-		}
-		for (i = 0; i < n; i++)
-			hashmap__delete(h, moved[i][0] - new_addr + old);
-		for (i = 0; i < n; i++)
-			*hashmap__upsert(h, moved[i][0], NULL) = moved[i][1];
-		for (i = 0; pg->frame_of[member] && i < n; i++) {
-			uint64_t *id = hashmap__find(pg->frame_of[member], moved[i][0] - new_addr + old);
+		/* out: the records keyed in [old, old + len), runs cut at its ends */
+		for (;;) {
+			struct rec *r, part;
+			uint64_t a, b;
 
-			if (id) {
-				uint64_t fid = *id;
-
-				hashmap__delete(pg->frame_of[member], moved[i][0] - new_addr + old);
-				*hashmap__upsert(pg->frame_of[member], moved[i][0], NULL) = fid;
+			if (!recs_le(rs, old, &p) || rec_end(recs_at(rs, p)) <= old)
+				p = recs_ge(rs, old);
+			if (!recs_valid(rs, p) || (r = recs_at(rs, p))->start >= old + len)
+				break;
+			if (r->start == PAGES_UNPLACED) {
+				p = recs_ge(rs, PAGES_UNPLACED + 1);
+				if (!recs_valid(rs, p) || (r = recs_at(rs, p))->start >= old + len)
+					break;
 			}
+			a = r->start > old ? r->start : old;
+			b = rec_end(r) < old + len ? rec_end(r) : (old + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+			part = *r;
+			GROW(moved, cap, n + 1);
+			if (r->n == 1) {
+				moved[n++] = part;
+				recs_delete(rs, p);
+				continue;
+			}
+			part.start = a;
+			part.n = (uint32_t)((b - a) / PAGE_SIZE);
+			part.bytes = part.n * PAGE_SIZE;
+			moved[n++] = part;
+			run_cut(rs, p, a, b);
 		}
+		/* in, at the new addresses (a record there already is replaced, as it was when
+		 * records were kept per page) */
+		for (i = 0; i < n; i++) {
+			moved[i].start = moved[i].start - old + new_addr;
+			while (recs_le(rs, moved[i].start + (moved[i].n - 1) * PAGE_SIZE, &p) &&
+			       rec_end(recs_at(rs, p)) > moved[i].start) {
+				struct rec *r = recs_at(rs, p);
+				uint64_t a = r->start > moved[i].start ? r->start : moved[i].start;
+				uint64_t b = rec_end(r) < rec_end(&moved[i]) ? rec_end(r) : rec_end(&moved[i]);
+
+				if (r->n == 1)
+					recs_delete(rs, p);
+				else
+					run_cut(rs, p, a, b);
+			}
+			recs_insert(rs, &moved[i]);
+		}
+		for (i = 0; i < n; i++)
+			rec_merge(pg, member, moved[i].start);
 		free(moved);
 	}
 }
@@ -330,53 +707,99 @@ void pages__rebucket(struct pages *pg, uint64_t key, uint32_t b)
 	int member;
 
 	for (member = 0; member < TM_NR_MEMBERS; member++) {
-		uint64_t *v = hashmap__find(pg->rec[member], key), val;
+		struct rec *r = rec_isolate(pg, member, key), val;
 
-		if (v) {
-			val = *v;
-			*v = rec_bytes(val) << REC_SHIFT | b;
-			pg->moved(pg->ctx, rec_bucket(val), -(int64_t)rec_bytes(val), rec_views(val));
-			pg->moved(pg->ctx, b, (int64_t)rec_bytes(val), PAGES_PROC | PAGES_TREE);
-			if (val & REC_DUP)
-				frame_unlink(pg, member, key);
+		if (r) {
+			val = *r;
+			r->meta = b;
+			r->frame = 0;
+			pg->moved(pg->ctx, rec_bucket(&val), -(int64_t)val.bytes, rec_views(&val));
+			pg->moved(pg->ctx, b, (int64_t)val.bytes, PAGES_PROC | PAGES_TREE);
+			if (val.meta & REC_DUP)
+				frame_unlink(pg, val.frame);
 		}
 	}
 }
 
+size_t pages__records(const struct pages *pg)
+{
+	size_t n = 0;
+	int member;
+
+	for (member = 0; member < TM_NR_MEMBERS; member++)
+		n += pg->rec[member].count;
+	return n;
+}
+
 /* ---- sharing across fork ---- */
+
+/* Every run of the member becomes records of one page (each page gets its own frame). */
+static void runs_split(struct recs *rs)
+{
+	struct recs out = { 0 };
+	struct pos p = { 0, 0 };
+
+	if (!rs->count)
+		return;
+	for (; recs_valid(rs, p); recs_next(rs, &p)) {
+		struct rec r = *recs_at(rs, p);
+		uint32_t i, n = r.n;
+
+		for (i = 0; i < n; i++) {
+			struct rec one = r;
+
+			if (n > 1) {
+				one.start = r.start + i * PAGE_SIZE;
+				one.n = 1;
+				one.bytes = PAGE_SIZE;
+			}
+			/* appended in order: the last chunk, or a new one */
+			if (!out.nc || out.c[out.nc - 1]->n == CHUNK) {
+				GROW(out.c, out.cap, out.nc + 1);
+				GROW(out.first, out.fcap, out.nc + 1);
+				out.first[out.nc] = one.start;
+				out.c[out.nc++] = xcalloc(1, sizeof(struct chunk));
+			}
+			out.c[out.nc - 1]->r[out.c[out.nc - 1]->n++] = one;
+			out.count++;
+		}
+	}
+	recs_free(rs);
+	*rs = out;
+}
 
 uint64_t pages__fork(struct pages *parent, struct pages *child, pages_bucket_fn bucket_of, void *ctx)
 {
-	struct hashmap *h = parent->rec[TM_ANONPAGES];
-	uint64_t key, val, shared = 0;
-	size_t pos = 0;
+	struct recs *rs = &parent->rec[TM_ANONPAGES];
+	uint64_t shared = 0;
+	struct pos p;
 
-	while (hashmap__next(h, &pos, &key, &val)) {
+	runs_split(rs);
+	for (p = (struct pos){ 0, 0 }; recs_valid(rs, p); recs_next(rs, &p)) {
+		struct rec *r = recs_at(rs, p), nr;
 		uint32_t id, cb;
-		bool created;
-		uint64_t *cv;
 
-		if (key == PAGES_UNPLACED)
+		if (r->start == PAGES_UNPLACED)
 			continue;
-		if (!(val & REC_DUP)) {
+		if (!(r->meta & REC_DUP)) {
 			/* first shared: the parent's counted bytes become the frame's, in the same
 			 * bucket (the tree view does not change) */
-			id = frames__make(parent->fr, 0, rec_bucket(val), rec_bytes(val));
-			*hashmap__find(h, key) = val | REC_DUP;
-			frame_link(parent, TM_ANONPAGES, key, id);
+			id = frames__make(parent->fr, 0, rec_bucket(r), r->bytes);
+			r->meta |= REC_DUP;
+			frame_link(parent, r, id);
 		} else {
-			id = frame_at(parent, TM_ANONPAGES, key);
+			id = r->frame;
 			if (!id)
 				continue;
 		}
-		cv = hashmap__upsert(child->rec[TM_ANONPAGES], key, &created);
-		if (!created)
+		if (rec_find(child, TM_ANONPAGES, r->start, NULL))
 			continue;
-		cb = bucket_of(ctx, rec_bucket(val));
-		*cv = rec_bytes(val) << REC_SHIFT | REC_DUP | cb;
-		frame_link(child, TM_ANONPAGES, key, id);
-		child->moved(child->ctx, cb, (int64_t)rec_bytes(val), PAGES_PROC);
-		shared += rec_bytes(val);
+		cb = bucket_of(ctx, rec_bucket(r));
+		nr = (struct rec){ .start = r->start, .bytes = r->bytes, .n = 1, .meta = REC_DUP | cb };
+		frame_link(child, &nr, id);
+		recs_insert(&child->rec[TM_ANONPAGES], &nr);
+		child->moved(child->ctx, cb, (int64_t)r->bytes, PAGES_PROC);
+		shared += r->bytes;
 	}
 	rec_take(child, TM_ANONPAGES, PAGES_UNPLACED, shared);
 	return shared;
@@ -386,50 +809,51 @@ uint64_t pages__fork(struct pages *parent, struct pages *child, pages_bucket_fn 
  * only the page written): a record per page, each referencing the huge page's frame. */
 static void split_huge(struct pages *pg, uint64_t huge, uint32_t id)
 {
-	uint64_t *v = hashmap__find(pg->rec[TM_ANONPAGES], huge), val = *v, addr;
-	uint64_t n = rec_bytes(val) / PAGE_SIZE;
+	struct rec *r = rec_find(pg, TM_ANONPAGES, huge, NULL), val = *r, one;
+	uint64_t n = val.bytes / PAGE_SIZE, addr;
 
-	*v = PAGE_SIZE << REC_SHIFT | (val & (REC_DUP | REC_BUCKET_MASK));
+	r->bytes = PAGE_SIZE;
 	for (addr = huge + PAGE_SIZE; addr < huge + n * PAGE_SIZE; addr += PAGE_SIZE) {
-		bool created;
-		uint64_t *pv = hashmap__upsert(pg->rec[TM_ANONPAGES], addr, &created);
-
-		if (!created) { /* held already: the page's bytes stay with the first record */
-			*hashmap__find(pg->rec[TM_ANONPAGES], huge) += PAGE_SIZE << REC_SHIFT;
+		if (rec_find(pg, TM_ANONPAGES, addr, NULL)) {
+			/* held already: the page's bytes stay with the first record */
+			rec_find(pg, TM_ANONPAGES, huge, NULL)->bytes += PAGE_SIZE;
 			continue;
 		}
-		*pv = PAGE_SIZE << REC_SHIFT | (val & (REC_DUP | REC_BUCKET_MASK));
-		frame_link(pg, TM_ANONPAGES, addr, id);
+		one = (struct rec){ .start = addr, .bytes = PAGE_SIZE, .n = 1, .meta = val.meta };
+		frame_link(pg, &one, id);
+		recs_insert(&pg->rec[TM_ANONPAGES], &one);
 	}
 }
 
 bool pages__cow_shared(struct pages *pg, uint64_t addr)
 {
-	uint64_t page = addr & ~(PAGE_SIZE - 1), huge = addr & ~(HUGE_PAGE - 1), *v;
-	uint32_t id;
+	uint64_t page = addr & ~(PAGE_SIZE - 1), huge = addr & ~(HUGE_PAGE - 1);
+	struct rec *r;
 
-	if (!pg || !pg->frame_of[TM_ANONPAGES])
+	if (!pg)
 		return false;
-	v = hashmap__find(pg->rec[TM_ANONPAGES], page);
-	if (!v && (v = hashmap__find(pg->rec[TM_ANONPAGES], huge)) && rec_bytes(*v) > PAGE_SIZE &&
-	    (id = frame_at(pg, TM_ANONPAGES, huge)) && frames__get(pg->fr, id)->refs > 1) {
-		split_huge(pg, huge, id);
-		v = hashmap__find(pg->rec[TM_ANONPAGES], page);
+	r = rec_find(pg, TM_ANONPAGES, page, NULL);
+	if (!r) {
+		struct rec *h = rec_find(pg, TM_ANONPAGES, huge, NULL);
+
+		if (h && h->bytes > PAGE_SIZE && h->frame && frames__get(pg->fr, h->frame)->refs > 1) {
+			split_huge(pg, huge, h->frame);
+			r = rec_find(pg, TM_ANONPAGES, page, NULL);
+		}
 	}
-	if (!v || !(*v & REC_DUP))
+	if (!r || !(r->meta & REC_DUP) || !r->frame)
 		return false;
-	id = frame_at(pg, TM_ANONPAGES, page);
-	return id && frames__get(pg->fr, id)->refs > 1;
+	return frames__get(pg->fr, r->frame)->refs > 1;
 }
 
 void pages__cow(struct pages *pg, uint64_t addr, uint32_t b)
 {
-	uint64_t page = addr & ~(PAGE_SIZE - 1), *v = hashmap__find(pg->rec[TM_ANONPAGES], page);
-	uint64_t bytes;
+	uint64_t page = addr & ~(PAGE_SIZE - 1), bytes;
+	struct rec *r = rec_find(pg, TM_ANONPAGES, page, NULL);
 
-	if (!v)
+	if (!r)
 		return;
-	bytes = rec_bytes(*v);
+	bytes = r->n == 1 ? r->bytes : PAGE_SIZE;
 	rec_take(pg, TM_ANONPAGES, page, bytes);
 	pages__add(pg, TM_ANONPAGES, page, b, bytes);
 }

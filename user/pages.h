@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Who holds each resident page of one address space: per RSS counter (member), a record per
- * page (or huge page, or fault-around block, or PAGES_UNPLACED) of the bytes it holds and the
- * bucket they are counted in. Every byte a record gains or loses is reported through one
+/* Who holds each resident page of one address space: per RSS counter (member), records of the
+ * bytes held at a key (a page address, a huge page's, or PAGES_UNPLACED) and the bucket they
+ * are counted in; adjacent pages of one bucket that count themselves are one record (a run),
+ * so that the records follow allocations, not pages; lookups and frees by range take time in
+ * the records they touch. Every byte a record gains or loses is reported through one
  * callback, so the records know nothing of what a bucket is.
  * Two views: the process view (what each address space holds, as the kernel counts it) takes
  * every record's bytes; the tree view (each page once) takes a record's bytes only if the
@@ -11,6 +13,7 @@
 #ifndef TM_PAGES_H
 #define TM_PAGES_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "frames.h"
 
@@ -39,6 +42,19 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t bucket, uin
  * once over the tree, in the bucket of the first record of it. */
 void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t bucket, uint64_t bytes,
 		      uint64_t ident);
+/* Where a file or shared memory page is: the mapping [start, end) maps the object obj
+ * (frames__obj_ident) from file offset off. */
+struct pages_file {
+	uint64_t obj, start, end, off;
+};
+/* pages__add_ident for bytes of a file or shared memory mapping, each page by its identity. A
+ * fault-around block (one fault, several pages: a 64 KiB window, or a large folio) is placed
+ * page by page, each counted once over the tree: the faulting page, then the pages of its
+ * window (64 KiB, or the block's size rounded up to a power of two, aligned) in the mapping
+ * that the member does not hold, in address order (the kernel maps those it has cached);
+ * bytes beyond them stay with the faulting page. */
+void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t bucket, uint64_t bytes,
+		     const struct pages_file *f);
 /* A fork's copy of the parent's pages, seen before the fork names the child: unplaced, and in
  * no tree view (the parent's records count those pages). */
 void pages__add_pending(struct pages *pg, int member, uint64_t bytes);
@@ -68,4 +84,6 @@ void pages__move(struct pages *pg, uint64_t old, uint64_t len, uint64_t new_addr
 void pages__drain(struct pages *pg);
 /* The record at key, in each member, counts itself in bucket from now on. */
 void pages__rebucket(struct pages *pg, uint64_t key, uint32_t bucket);
+/* Records held now, over all members (for tests and stats): a run of pages is one. */
+size_t pages__records(const struct pages *pg);
 #endif

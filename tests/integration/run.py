@@ -37,7 +37,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_runtimes.test_go_deep, test_runtimes.test_go_1m, test_real.test_go_cgo,
          test_real.test_go_stackgrow, test_go_versions.test_go_versions, test_real.test_go_debian, test_real.test_daemon,
          test_real.test_nginx_daemon, test_real.test_allocators, test_real.test_merged_stacks, test_cli.test_exit_codes, test_engine.test_tree,
-         test_engine.test_concurrent, test_shared.test_shared_tree, test_shared.test_shared_pool,
+         test_engine.test_concurrent, test_shared.test_shared_tree, test_shared.test_shared_pool, test_shared.test_shared_fault_around,
          test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
          test_cli.test_attach, test_cli.test_sudo_user, test_outputs.test_html, test_record.test_record_report,
          test_scale.test_scale_threads, test_scale.test_scale_go, test_scale.test_diff, test_scale.test_scale_cli,
@@ -45,20 +45,21 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena] + test_runtimes.RUNTIME_TESTS + [
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
          test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_budget_unwind_memory,
-         test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
+         test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_budget_pages, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
          test_namespaces.test_ns_deleted_symlink, test_namespaces.test_ns_fifo, test_namespaces.test_ns_device, test_namespaces.test_ns_mount, test_namespaces.test_ns_overlay,
          test_namespaces.test_ns_node_pidns,
          test_hostile.test_disk_full, test_hostile.test_valgrind, test_hostile.test_fuzz, test_cli.test_nothing_left]
 
 
-# Run once, in the plain pass (CI's time): the fuzzers (their own ASan builds), valgrind (always
-# the plain binary), and what measures the tool's own speed under a flood of events (the ASan
-# build is several times slower: it would lose events where the tool does not), and real servers
-# under load (their clients' pace and the tool's would differ under ASan, not what they measure);
-# scale's fits of several whole runs (diff and scale's own paths stay in both passes)
+# Run once, in the plain pass (CI's time): the fuzzers (their own ASan builds); valgrind (always
+# the plain binary); what measures the tool's own speed under a flood of events (the ASan build is
+# several times slower: it would lose events where the tool does not) or its own memory per traced
+# page (ASan's shadow is not the tool's); real servers under load (their clients' pace and the
+# tool's would differ under ASan, not what they measure); scale's fits of several whole runs
+# (diff and scale's own paths stay in both passes)
 PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz, test_hostile.test_budget_labels,
                    test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
-                   test_scale.test_scale_threads, test_scale.test_scale_go]
+                   test_scale.test_scale_threads, test_scale.test_scale_go, test_hostile.test_budget_pages]
 
 
 def unlisted():

@@ -180,6 +180,151 @@ static void test_pages(void)
 	frames__free(fr);
 }
 
+/* Records of runs of pages against a model that keeps one entry per page (what pages.c did
+ * before runs): random adds, range frees in several changes, sweeps, frees near a fault and
+ * moves must credit and take the same bytes from the same buckets. */
+#define RM_PAGES 192
+static struct { uint64_t bytes; uint32_t bucket; } rm[2 * RM_PAGES]; /* [0, N): A, [N, 2N): B */
+
+static void test_pages_runs(void)
+{
+	struct frames *fr = frames__new();
+	struct pages *pg = pages__new(on_moved, NULL, fr);
+	uint64_t base = 0x40000000, next = 0, ts = 1, bad = 0;
+	int64_t want_to[8];
+	unsigned seed = 12345;
+	int step, i, b;
+
+#define RM_KEY(i) (base + (uint64_t)(i) * PAGE_SIZE)
+	memset(moved_to, 0, sizeof(moved_to));
+	memset(tree_to, 0, sizeof(tree_to));
+	memset(rm, 0, sizeof(rm));
+	for (i = 0; i < RM_PAGES; i++) { /* one run to start with */
+		pages__add(pg, TM_ANONPAGES, RM_KEY(i), 1, PAGE_SIZE);
+		rm[i].bytes = PAGE_SIZE;
+		rm[i].bucket = 1;
+	}
+	CHECK(pages__records(pg) == 1, "adjacent pages of one bucket are one record (%zu)", pages__records(pg));
+	for (step = 0; step < 20000; step++) {
+		int op = rand_r(&seed) % 10, lo = rand_r(&seed) % (2 * RM_PAGES), n = 1 + rand_r(&seed) % 40;
+		int hi = lo + n > 2 * RM_PAGES ? 2 * RM_PAGES : lo + n;
+		uint64_t want = (uint64_t)(rand_r(&seed) % (2 * n + 1)) * PAGE_SIZE / 2, took;
+
+		if (op < 4) { /* a fault: mostly one page, in one of three buckets */
+			uint64_t bytes = rand_r(&seed) % 8 ? PAGE_SIZE : 3 * PAGE_SIZE;
+
+			b = 1 + (lo / 16 + (rand_r(&seed) % 5 == 0)) % 3;
+			pages__add(pg, TM_ANONPAGES, RM_KEY(lo), b, bytes);
+			if (!rm[lo].bytes)
+				rm[lo].bucket = b;
+			rm[lo].bytes += bytes;
+		} else if (op < 7) { /* a range free in one or two RSS changes, then maybe its sweep */
+			int parts = 1 + rand_r(&seed) % 2, k;
+
+			ts++;
+			next = lo;
+			for (k = 0; k < parts; k++) {
+				uint64_t w = want;
+
+				pages__take_range(pg, TM_ANONPAGES, RM_KEY(lo), RM_KEY(hi), ts, want);
+				for (i = (int)next; i < hi && w; i++) {
+					uint64_t t = w < rm[i].bytes ? w : rm[i].bytes;
+
+					rm[i].bytes -= t;
+					w -= t;
+					if (!w && rm[i].bytes)
+						break;
+				}
+				next = (uint64_t)i;
+			}
+			if (op == 6) {
+				pages__sweep(pg, RM_KEY(lo), RM_KEY(hi));
+				for (i = lo; i < hi; i++)
+					rm[i].bytes = 0;
+			}
+		} else if (op < 9) { /* a free near a fault: its page, then its 64 KiB window */
+			int page = lo, w0 = lo - (int)((RM_KEY(lo) >> 12) & 15);
+			uint64_t w = want, t;
+
+			took = pages__take_near(pg, TM_ANONPAGES, RM_KEY(page) + 100, want);
+			t = w < rm[page].bytes ? w : rm[page].bytes;
+			rm[page].bytes -= t;
+			w -= t;
+			for (i = w0; i < w0 + 16 && w; i++) {
+				if (i == page || i < 0 || i >= 2 * RM_PAGES)
+					continue;
+				t = w < rm[i].bytes ? w : rm[i].bytes;
+				rm[i].bytes -= t;
+				w -= t;
+			}
+			if (took != want - w)
+				bad++;
+		} else { /* mremap: [lo, hi) of one half moves to the same place in the other */
+			int from = lo % RM_PAGES, to, len = hi - lo;
+
+			if (from + len > RM_PAGES)
+				len = RM_PAGES - from;
+			to = lo < RM_PAGES ? from + RM_PAGES : from;
+			from = lo < RM_PAGES ? from : from + RM_PAGES;
+			/* what was at the destination is unmapped first */
+			pages__sweep(pg, RM_KEY(to), RM_KEY(to + len));
+			pages__move(pg, RM_KEY(from), (uint64_t)len * PAGE_SIZE, RM_KEY(to));
+			for (i = 0; i < len; i++) {
+				rm[to + i] = rm[from + i];
+				rm[from + i].bytes = 0;
+			}
+		}
+		memset(want_to, 0, sizeof(want_to));
+		for (i = 0; i < 2 * RM_PAGES; i++)
+			want_to[rm[i].bucket] += rm[i].bytes;
+		if (memcmp(want_to, moved_to, sizeof(want_to)) || memcmp(moved_to, tree_to, sizeof(moved_to)))
+			bad++;
+		if (bad == 1) { /* the first step that differs */
+			printf("step %d op %d lo %d hi %d want %llu: buckets %lld %lld %lld, model %lld %lld %lld\n",
+			       step, op, lo, hi, (unsigned long long)want, (long long)moved_to[1], (long long)moved_to[2],
+			       (long long)moved_to[3], (long long)want_to[1], (long long)want_to[2], (long long)want_to[3]);
+			bad++;
+		}
+	}
+	CHECK(!bad, "runs give what one record per page gives (%llu steps differ)", (unsigned long long)bad);
+	pages__drain(pg);
+	CHECK(!moved_to[1] && !moved_to[2] && !moved_to[3] && !pages__records(pg), "drain takes every run");
+	pages__free(pg);
+	frames__free(fr);
+#undef RM_KEY
+}
+
+/* Fault-around blocks of one file, mapped at different addresses by two processes that fault
+ * different pages of the same 64 KiB window: each page counted once (issue 14.1). */
+static void test_pages_fault_around(void)
+{
+	struct frames *fr = frames__new();
+	struct pages *a = pages__new(on_moved, NULL, fr), *b = pages__new(on_moved, NULL, fr);
+	struct pages_file fa = { frames__obj_ident(8, 99), 0x7000000, 0x7100000, 0 };
+	struct pages_file fb = { frames__obj_ident(8, 99), 0x9000000, 0x9100000, 0 };
+
+	memset(moved_to, 0, sizeof(moved_to));
+	memset(tree_to, 0, sizeof(tree_to));
+	pages__add_file(a, TM_FILEPAGES, 0x7000000, 1, 16 * PAGE_SIZE, &fa);
+	pages__add_file(b, TM_FILEPAGES, 0x9000000 + 5 * PAGE_SIZE, 2, 16 * PAGE_SIZE, &fb);
+	CHECK(moved_to[1] == 16 * PAGE_SIZE && moved_to[2] == 16 * PAGE_SIZE, "each holds its block (process view)");
+	CHECK(tree_to[1] == 16 * PAGE_SIZE && !tree_to[2], "the window counted once, where it was first mapped (%lld %lld)",
+	      (long long)tree_to[1], (long long)tree_to[2]);
+	CHECK(frames__count(fr) == 16, "a frame per page of the window (%llu)", (unsigned long long)frames__count(fr));
+	/* a 1 MiB large folio around the first block: the pages not mapped yet, its window the folio's */
+	pages__add_file(b, TM_FILEPAGES, 0x9000000 + 100 * PAGE_SIZE, 2, 240 * PAGE_SIZE, &fb);
+	pages__add_file(a, TM_FILEPAGES, 0x7000000 + 17 * PAGE_SIZE, 1, 240 * PAGE_SIZE, &fa);
+	CHECK(tree_to[1] + tree_to[2] == 256 * PAGE_SIZE, "a large folio's pages counted once (%lld)",
+	      (long long)(tree_to[1] + tree_to[2]));
+	pages__sweep(a, 0x7000000, 0x7100000);
+	CHECK(tree_to[1] + tree_to[2] == 256 * PAGE_SIZE && !moved_to[1], "what the other holds stays, once");
+	pages__drain(b);
+	CHECK(!tree_to[1] && !tree_to[2] && !moved_to[2] && !frames__count(fr), "all gone with the last holder");
+	pages__free(a);
+	pages__free(b);
+	frames__free(fr);
+}
+
 static void test_procmaps(void)
 {
 	struct procmaps pm = {};
@@ -610,6 +755,8 @@ int main(void)
 	test_regions();
 	test_pages();
 	test_pages_shared();
+	test_pages_runs();
+	test_pages_fault_around();
 	test_procmaps();
 	test_elfsyms();
 	test_procfile();

@@ -79,9 +79,11 @@ void model__free(struct model *m);
 /* A new image of pid from ts on; the pid's previous image, if alive, ends (exec). */
 struct proc *proc_new(struct model *m, pid_t pid, uint64_t ts);
 struct proc *proc_of_pid(struct model *m, pid_t pid);
-/* A forked child starts as a copy of its parent (parent may be NULL). */
-void proc_inherit(struct proc *child, const struct proc *parent);
-/* How the process ended: the task's exit_code (a wait status) and its kernel maxrss. */
+/* A forked child starts as a copy of its parent (parent may be NULL), sharing its maps and
+ * regions until either changes them. */
+void proc_inherit(struct proc *child, struct proc *parent);
+/* How the process ended: the task's exit_code (a wait status) and its kernel maxrss. Its
+ * regions are freed (its maps stay: they name its frames until the reports). */
 void proc_set_exit(struct proc *p, uint64_t code, uint64_t maxrss);
 
 /* An address space of p (NULL: a fork's copy, named later); p's current one if it has none. */

@@ -419,6 +419,7 @@ static void on_exit_ev(struct account *a, const struct tm_event *e)
 	p->end_ts = e->ts;
 	proc_set_exit(p, e->extra2, e->extra3);
 	account__release_stacks(a, p);
+	proc_gone(p);
 	if (p->mm) {
 		p->mm->dead = true;
 		mm_maybe_forget(&a->m, p->mm);

@@ -96,9 +96,14 @@ void proc_inherit(struct proc *child, struct proc *parent)
 void proc_set_exit(struct proc *p, uint64_t code, uint64_t maxrss)
 {
 	p->kernel_hiwater = (int64_t)maxrss;
-	regions__clear(&p->regions); /* they classify its faults: it has no more */
 	/* task->exit_code is a wait status: report it the way a shell would */
 	p->exit_code = code & 0x7f ? 128 + (int)(code & 0x7f) : (int)(code >> 8 & 0xff);
+}
+
+void proc_gone(struct proc *p)
+{
+	regions__clear(&p->regions);
+	procmaps__clear(&p->maps);
 }
 
 struct mm *mm_new(struct model *m, uint32_t mm_id, struct proc *p)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Snapshots of /proc/PID/maps, kept after the process is gone so that its stacks can still
- * be symbolized and its pages classified. Equal snapshots are one in memory (a forked child's
+/* Snapshots of /proc/PID/maps, kept while the process lives (after an exec too) so that its
+ * stacks can be symbolized and its pages classified. Equal snapshots are one in memory (a forked child's
  * maps are its parent's: 400 children of a process with 30k mappings hold one copy). */
 #ifndef TM_PROCMAPS_H
 #define TM_PROCMAPS_H

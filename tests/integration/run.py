@@ -40,13 +40,15 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
          test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_budget_unwind_memory,
          test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
-         test_hostile.test_disk_full, test_hostile.test_valgrind, test_hostile.test_fuzz, test_cli.test_nothing_left]
+         test_hostile.test_disk_full, test_hostile.test_valgrind, test_hostile.test_fuzz,
+         test_hostile.test_budget_forks, test_cli.test_nothing_left]
 
 
 # Run once, in the plain pass (CI's time): the fuzzers (their own ASan builds), valgrind (always
 # the plain binary), and what measures the tool's own speed under a flood of events (the ASan
-# build is several times slower: it would lose events where the tool does not)
-PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz, test_hostile.test_budget_labels]
+# build is several times slower: it would lose events where the tool does not), or its own memory
+PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz, test_hostile.test_budget_labels,
+                   test_hostile.test_budget_forks]
 
 
 def unlisted():

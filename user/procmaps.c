@@ -10,9 +10,9 @@
 #include "strtab.h"
 #include "util.h"
 
-/* A snapshot that equal ones share: the children of a fork read maps equal to their parent's,
- * which with 30k mappings and 400 children made 2.3 GB of copies. Found by a hash of its
- * entries; freed with its last user. */
+/* A snapshot that equal ones share: the children of a fork read maps equal to their parent's
+ * (a copy each, with the regions 1.6 MiB per child of a process with 30k mappings). Found by a
+ * hash of its entries; freed with its last user. */
 struct pm_body {
 	uint32_t refs;
 	uint64_t hash;

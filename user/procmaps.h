@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Snapshots of /proc/PID/maps, kept while the process lives (after an exec too) so that its
- * stacks can be symbolized and its pages classified. Equal snapshots are one in memory (a forked child's
- * maps are its parent's: 400 children of a process with 30k mappings hold one copy). */
+/* Snapshots of /proc/PID/maps, kept until the process exits (an image exec'd away keeps its
+ * own), so that its stacks can be symbolized and its pages classified. Equal snapshots are one
+ * in memory (a forked child's maps are its parent's: 400 children of a process with 30k
+ * mappings hold one copy). */
 #ifndef TM_PROCMAPS_H
 #define TM_PROCMAPS_H
 #include <stdint.h>

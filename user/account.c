@@ -248,7 +248,7 @@ static void on_mmap(struct account *a, struct proc *p, const struct tm_event *e)
 		.stack_id = e->stack_id,
 		.label = -1,
 	};
-	struct region *outer = r.kind == REG_MMAP && (r.flags & MAP_FIXED_FLAG) ? regions__find(&p->regions, r.start) : NULL;
+	const struct region *outer = r.kind == REG_MMAP && (r.flags & MAP_FIXED_FLAG) ? regions__find(&p->regions, r.start) : NULL;
 
 	if (r.flags & MAP_FIXED_FLAG) /* what was mapped there before is gone */
 		pages__sweep(pages_of(p), r.start, r.end);
@@ -377,11 +377,10 @@ static void maps_from_exec(struct account *a, struct proc *p, const struct tm_ex
 
 	if (!p->exe || !world__text_offset(a->w, &f, &off) || x->end_code <= x->start_code)
 		return;
-	GROW(p->maps.e, p->maps.cap, 1);
-	p->maps.e[0] = (struct map_entry){ .start = x->start_code & ~4095ull, .end = x->end_code,
-					   .off = off - (x->start_code & 4095), .ino = ino, .dev = dev,
-					   .exec = true, .path = p->exe };
-	p->maps.n = 1;
+	procmaps__reset(&p->maps);
+	procmaps__add(&p->maps, &(struct map_entry){ .start = x->start_code & ~4095ull, .end = x->end_code,
+						     .off = off - (x->start_code & 4095), .ino = ino, .dev = dev,
+						     .exec = true, .path = p->exe });
 }
 
 static void on_exec(struct account *a, const struct tm_event *e)
@@ -400,8 +399,8 @@ static void on_exec(struct account *a, const struct tm_event *e)
 	p->brk = e->ret;
 	p->start_stack = e->extra2;
 	p->stack_rlim = e->extra3;
-	p->regions.n = 0;
-	p->maps.n = 0;
+	regions__clear(&p->regions);
+	procmaps__reset(&p->maps);
 	if (world__exe(a->w, (pid_t)e->tgid, exe, sizeof(exe)) > 0) {
 		p->exe = intern(exe);
 	} else if (x && x->filename[0]) { /* already gone: the path execve was given */
@@ -434,6 +433,7 @@ static void on_exit_ev(struct account *a, const struct tm_event *e)
 	p->end_ts = e->ts;
 	proc_set_exit(p, e->extra2, e->extra3);
 	account__release_stacks(a, p);
+	proc_gone(p);
 	if (p->mm) {
 		p->mm->dead = true;
 		mm_maybe_forget(&a->m, p->mm);

@@ -34,7 +34,7 @@ void model__free(struct model *m)
 		hashmap__free(p->stack_labels);
 		hashmap__free(p->bucket_idx);
 		procmaps__clear(&p->maps);
-		free(p->regions.r);
+		regions__clear(&p->regions);
 		free(p);
 	}
 	free(m->procs);
@@ -64,6 +64,7 @@ struct proc *proc_new(struct model *m, pid_t pid, uint64_t ts)
 	if (prev && prev->alive) {
 		prev->alive = false; /* replaced by exec */
 		prev->end_ts = ts;
+		regions__clear(&prev->regions); /* they classify its faults: it has no more */
 	}
 	*slot = (uint64_t)(uintptr_t)p;
 	GROW(m->procs, m->proccap, m->nprocs + 1);
@@ -78,7 +79,7 @@ struct proc *proc_of_pid(struct model *m, pid_t pid)
 	return slot ? (struct proc *)(uintptr_t)*slot : NULL;
 }
 
-void proc_inherit(struct proc *child, const struct proc *parent)
+void proc_inherit(struct proc *child, struct proc *parent)
 {
 	if (!parent)
 		return;
@@ -91,7 +92,7 @@ void proc_inherit(struct proc *child, const struct proc *parent)
 	child->start_stack = parent->start_stack;
 	child->stack_rlim = parent->stack_rlim;
 	procmaps__copy(&child->maps, &parent->maps);
-	regions__copy(&child->regions, &parent->regions);
+	regions__share(&child->regions, &parent->regions);
 }
 
 void proc_set_exit(struct proc *p, uint64_t code, uint64_t maxrss)
@@ -99,6 +100,12 @@ void proc_set_exit(struct proc *p, uint64_t code, uint64_t maxrss)
 	p->kernel_hiwater = (int64_t)maxrss;
 	/* task->exit_code is a wait status: report it the way a shell would */
 	p->exit_code = code & 0x7f ? 128 + (int)(code & 0x7f) : (int)(code >> 8 & 0xff);
+}
+
+void proc_gone(struct proc *p)
+{
+	regions__clear(&p->regions);
+	procmaps__clear(&p->maps);
 }
 
 struct mm *mm_new(struct model *m, uint32_t mm_id, struct proc *p)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Snapshots of /proc/PID/maps, kept after the process is gone so that its stacks can still
- * be symbolized and its pages classified. */
+/* Snapshots of /proc/PID/maps, kept until the process exits (an image exec'd away keeps its
+ * own), so that its stacks can be symbolized and its pages classified. Equal snapshots are one
+ * in memory (a forked child's maps are its parent's: 400 children of a process with 30k
+ * mappings hold one copy). */
 #ifndef TM_PROCMAPS_H
 #define TM_PROCMAPS_H
 #include <stdint.h>
@@ -15,13 +17,15 @@ struct map_entry {
 	const char *path; /* interned; "" for anonymous, "[heap]", "[stack]", "[vdso]"... */
 };
 
+struct pm_body;
 struct procmaps {
-	struct map_entry *e;
+	struct map_entry *e; /* read-only for users: changed through the functions below */
 	size_t n, cap;
 	uint32_t gen;     /* bumped at each parse or copy: what was derived from them is stale */
+	struct pm_body *body; /* the shared snapshot e belongs to, or NULL: e is this one's own */
 };
 
-/* Parse text in /proc/PID/maps format; returns 0 or -errno. */
+/* Parse text in /proc/PID/maps format (shared with any equal snapshot); returns 0 or -errno. */
 int procmaps__parse(struct procmaps *pm, const char *text);
 /* /proc/PID/maps as text (*text, caller frees, NUL-terminated, *len bytes): 0 or -errno
  * (gone; -ESRCH for a zombie's empty maps). */
@@ -29,7 +33,13 @@ int procmaps__read_text(pid_t pid, char **text, size_t *len);
 /* Read /proc/PID/maps into pm (replacing its contents); 0 or -errno (process gone...). */
 int procmaps__read(struct procmaps *pm, pid_t pid);
 const struct map_entry *procmaps__find(const struct procmaps *pm, uint64_t addr);
+/* dst holds what src holds (sharing its snapshot). */
 void procmaps__copy(struct procmaps *dst, const struct procmaps *src);
+/* Empty, gen unchanged (what it held is gone, nothing was read). */
+void procmaps__reset(struct procmaps *pm);
+/* m appended, in pm's own copy of a shared snapshot. */
+void procmaps__add(struct procmaps *pm, const struct map_entry *m);
+/* Empty, and free what no other procmaps shares. */
 void procmaps__clear(struct procmaps *pm);
 static inline bool map_entry__is_file(const struct map_entry *m)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* How each mapping of a process was made (seen at its mmap/brk): a sorted, non-overlapping
- * interval set. */
+ * interval set, in chunks that a forked child shares with its parent until either writes one. */
 #ifndef TM_REGIONS_H
 #define TM_REGIONS_H
 #include <stddef.h>
@@ -15,15 +15,27 @@ struct region {
 	int32_t stack_id;
 	int label;        /* cached classification, -1 until first needed */
 };
+struct rs_chunk;
+/* Chunks of up to RS_CHUNK regions in address order: a change costs O(log n + RS_CHUNK + n /
+ * RS_CHUNK), and a fork copies only the chunk pointers. Zero-initialised is empty. */
 struct region_set {
-	struct region *r;
-	size_t n, cap;
+	struct rs_chunk **c;
+	size_t nc, cap;
+	size_t n;         /* regions in all */
 };
 /* Replace whatever lies in [r->start, r->end) by r. */
 void regions__insert(struct region_set *rs, const struct region *r);
 void regions__remove(struct region_set *rs, uint64_t start, uint64_t end);
 /* Move [old, old+len) to new (mremap). */
 void regions__move(struct region_set *rs, uint64_t old, uint64_t len, uint64_t new_addr);
-struct region *regions__find(struct region_set *rs, uint64_t addr);
-void regions__copy(struct region_set *dst, const struct region_set *src);
+/* The region holding addr, or NULL; valid until the set next changes. */
+const struct region *regions__find(const struct region_set *rs, uint64_t addr);
+/* Cache the classification of the region holding addr (a write: the set's own copy). */
+void regions__set_label(struct region_set *rs, uint64_t addr, int label);
+/* dst (emptied first) holds what src holds, sharing its chunks until either writes one. */
+void regions__share(struct region_set *dst, const struct region_set *src);
+/* Empty the set and free what no other set shares. */
+void regions__clear(struct region_set *rs);
+/* The i-th region in address order (i < rs->n), for tests: O(n / RS_CHUNK). */
+const struct region *regions__at(const struct region_set *rs, size_t i);
 #endif

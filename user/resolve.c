@@ -13,7 +13,7 @@
 struct resolve_ctx {
 	struct account *a;
 	struct proc *p;
-	struct region *r;
+	const struct region *r;
 	uint64_t addr;
 	int32_t stack_id;
 };
@@ -50,9 +50,10 @@ static struct cl_frames frames_of(const struct symstack *ss)
 static int region_label(void *ctx)
 {
 	struct resolve_ctx *c = ctx;
-	struct region *r = c->r;
+	const struct region *r = c->r;
 	const struct map_entry *m;
 	struct cl_region reg;
+	int label;
 
 	if (r->label >= 0)
 		return r->label;
@@ -65,8 +66,11 @@ static int region_label(void *ctx)
 	};
 	/* after the frames: naming them may have re-read the maps, which show the runtime's
 	 * library (a JVM's libjvm.so is loaded after its exec) */
-	r->label = classify_region(proc_runtime(c->p), &reg);
-	return r->label;
+	label = classify_region(proc_runtime(c->p), &reg);
+	/* written to the process's own copy of a chunk it shares: c->r may be the shared one */
+	regions__set_label(&c->p->regions, c->addr, label);
+	c->r = regions__find(&c->p->regions, c->addr);
+	return label;
 }
 
 static int stack_label(void *ctx, enum cl_stack which)

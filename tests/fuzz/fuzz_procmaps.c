@@ -30,8 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		procmaps__find(&pm, 0);
 		procmaps__find(&pm, UINT64_MAX);
 		procmaps__copy(&copy, &pm);
-		/* parsing again into a used table replaces its contents */
+		/* parsing again into a used table replaces its contents (the same text: the snapshot
+		 * it shares is kept; its first half: a prefix matched, then a table of its own) */
 		procmaps__parse(&pm, text);
+		text[size / 2] = 0;
+		procmaps__parse(&copy, text);
+		for (i = 0; i + 1 < copy.n; i++) /* the lines before the cut are the same entries */
+			if (i >= pm.n || copy.e[i].start != pm.e[i].start || copy.e[i].path != pm.e[i].path)
+				__builtin_trap();
 	}
 	procmaps__clear(&pm);
 	procmaps__clear(&copy);

@@ -48,7 +48,8 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_budget_pages, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
          test_namespaces.test_ns_deleted_symlink, test_namespaces.test_ns_fifo, test_namespaces.test_ns_device, test_namespaces.test_ns_mount, test_namespaces.test_ns_overlay,
          test_namespaces.test_ns_node_pidns,
-         test_hostile.test_disk_full, test_hostile.test_valgrind, test_hostile.test_fuzz, test_cli.test_nothing_left]
+         test_hostile.test_disk_full, test_hostile.test_valgrind, test_hostile.test_fuzz,
+         test_hostile.test_budget_forks, test_cli.test_nothing_left]
 
 
 # Run once, in the plain pass (CI's time): the fuzzers (their own ASan builds); valgrind (always
@@ -59,7 +60,8 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
 # (diff and scale's own paths stay in both passes)
 PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz, test_hostile.test_budget_labels,
                    test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
-                   test_scale.test_scale_threads, test_scale.test_scale_go, test_hostile.test_budget_pages]
+                   test_scale.test_scale_threads, test_scale.test_scale_go, test_hostile.test_budget_pages,
+                   test_hostile.test_budget_forks]
 
 
 def unlisted():

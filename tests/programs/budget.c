@@ -5,13 +5,16 @@
  *   budget files DIR N FAULTS  map N one-page files of DIR and fault them FAULTS times in all,
  *                              dropping the pages between rounds (test_budget_labels)
  *   budget jit MB              write a perf map of MB with one entry for a JIT stub, then touch
- *                              32 MiB under that stub (test_budget_perfmap) */
+ *                              32 MiB under that stub (test_budget_perfmap)
+ *   budget forks MAPS N        make MAPS one-page mappings, touch a few, then fork N children one
+ *                              after another, each touching one page and exiting (test_budget_forks) */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void touch(size_t mb)
@@ -107,6 +110,38 @@ static int jit(long mb)
 	return 0;
 }
 
+static int forks(int nmaps, int children)
+{
+	char **maps = calloc(nmaps, sizeof(*maps));
+
+	for (int i = 0; i < nmaps; i++) {
+		/* alternate protections, so that the kernel cannot merge neighbours into one mapping */
+		maps[i] = mmap(NULL, 4096, i & 1 ? PROT_READ : PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (maps[i] == MAP_FAILED) {
+			perror("mmap");
+			return 1;
+		}
+		if (!(i & 1) && i < 128) /* a few: each touched mapping makes fork slower (its page table) */
+			maps[i][0] = 1;
+	}
+	for (int i = 0; i < children; i++) {
+		pid_t pid = fork();
+		int status;
+
+		if (pid < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (!pid) {
+			maps[(i * 2) % nmaps][1] = 2; /* a copy of one page: the child's own */
+			_exit(0);
+		}
+		if (waitpid(pid, &status, 0) != pid || status)
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "fault")) {
@@ -119,6 +154,8 @@ int main(int argc, char **argv)
 		return fault_files(argv[2], atoi(argv[3]), atol(argv[4]));
 	if (argc == 3 && !strcmp(argv[1], "jit"))
 		return jit(atol(argv[2]));
-	fprintf(stderr, "usage: budget fault MB | map FILE... | files DIR N FAULTS | jit MB\n");
+	if (argc == 4 && !strcmp(argv[1], "forks"))
+		return forks(atoi(argv[2]), atoi(argv[3]));
+	fprintf(stderr, "usage: budget fault MB | map FILE... | files DIR N FAULTS | jit MB | forks MAPS N\n");
 	return 2;
 }

@@ -70,7 +70,8 @@ static void test_regions(void)
 
 	regions__insert(&rs, &r);
 	regions__remove(&rs, 0x3000, 0x5000); /* punch a hole */
-	CHECK(rs.n == 2 && rs.r[0].end == 0x3000 && rs.r[1].start == 0x5000, "hole splits the region");
+	CHECK(rs.n == 2 && regions__at(&rs, 0)->end == 0x3000 && regions__at(&rs, 1)->start == 0x5000,
+	      "hole splits the region");
 	CHECK(regions__find(&rs, 0x4000) == NULL, "nothing in the hole");
 	CHECK(regions__find(&rs, 0x8fff) && !regions__find(&rs, 0x9000), "end is exclusive");
 	r.start = 0x2000;
@@ -82,7 +83,121 @@ static void test_regions(void)
 	regions__move(&rs, 0x2000, 0x4000, 0x100000);
 	CHECK(regions__find(&rs, 0x100000) && regions__find(&rs, 0x100000)->kind == REG_FILE && !regions__find(&rs, 0x2800),
 	      "mremap moves the region");
-	free(rs.r);
+	regions__clear(&rs);
+}
+
+/* The chunked set against a page-by-page model, over many chunks, with a forked copy changed
+ * on both sides: each sees only its own changes. */
+#define RP 4096 /* pages in the model */
+struct rmodel {
+	struct region_set rs;
+	uint32_t who[RP]; /* the caller of the region at each page, 0: none */
+	int label[RP];
+};
+
+static void rmodel_insert(struct rmodel *m, uint64_t p0, uint64_t p1, uint32_t id)
+{
+	struct region r = { .start = p0 << 12, .end = p1 << 12, .kind = REG_MMAP, .caller = id, .label = -1 };
+
+	regions__insert(&m->rs, &r);
+	for (uint64_t p = p0; p < p1; p++) {
+		m->who[p] = id;
+		m->label[p] = -1;
+	}
+}
+
+static void rmodel_remove(struct rmodel *m, uint64_t p0, uint64_t p1)
+{
+	regions__remove(&m->rs, p0 << 12, p1 << 12);
+	for (uint64_t p = p0; p < p1; p++)
+		m->who[p] = 0;
+}
+
+static bool rmodel_check(const struct rmodel *m)
+{
+	size_t i, n = 0;
+	uint64_t last = 0;
+
+	for (i = 0; i < RP; i++) {
+		const struct region *r = regions__find(&m->rs, i << 12 | 0x123);
+
+		if ((r ? r->caller : 0) != m->who[i] || (r && r->label != m->label[i]) ||
+		    (r && (r->start > i << 12 || r->end <= i << 12)))
+			return false;
+	}
+	for (i = 0; i < m->rs.n; i++) {
+		const struct region *r = regions__at(&m->rs, i);
+
+		if (!r || r->start < last || r->end <= r->start)
+			return false;
+		last = r->end;
+		n++;
+	}
+	return n == m->rs.n && !regions__at(&m->rs, m->rs.n);
+}
+
+static void test_regions_model(void)
+{
+	static struct rmodel a, b;
+	uint32_t id = 1;
+	bool ok = true, shared_ok = true;
+	int i;
+
+	srand(7);
+	for (i = 0; i < 20000 && ok; i++) {
+		struct rmodel *m = i > 10000 && (i & 1) ? &b : &a;
+		uint64_t p0 = (uint64_t)rand() % RP, len = 1 + (uint64_t)rand() % (i % 7 ? 4 : 300), p1 = p0 + len > RP ? RP : p0 + len;
+		int op = rand() % 10;
+
+		if (i == 10000) { /* fork: b shares a's chunks */
+			regions__share(&b.rs, &a.rs);
+			memcpy(b.who, a.who, sizeof(a.who));
+			memcpy(b.label, a.label, sizeof(a.label));
+		}
+		if (op < 5) {
+			rmodel_insert(m, p0, p1, id++);
+		} else if (op < 8) {
+			rmodel_remove(m, p0, p1);
+		} else if (op < 9) {
+			const struct region *r = regions__find(&m->rs, p0 << 12);
+
+			if (r) {
+				uint64_t s = r->start >> 12, e = r->end >> 12;
+
+				regions__set_label(&m->rs, p0 << 12, (int)id);
+				for (uint64_t p = s; p < e; p++)
+					m->label[p] = (int)id;
+				id++;
+			}
+		} else { /* mremap of a whole region elsewhere */
+			const struct region *r = regions__find(&m->rs, p0 << 12);
+			uint64_t s, e, to = (uint64_t)rand() % RP;
+
+			if (r && to + ((r->end - r->start) >> 12) <= RP) {
+				s = r->start >> 12;
+				e = r->end >> 12;
+				regions__move(&m->rs, r->start, r->end - r->start, to << 12);
+				{
+					uint32_t w = m->who[s];
+					int l = m->label[s];
+
+					for (uint64_t p = s; p < e; p++)
+						m->who[p] = 0;
+					for (uint64_t p = to; p < to + (e - s); p++) {
+						m->who[p] = w;
+						m->label[p] = l;
+					}
+				}
+			}
+		}
+		ok = rmodel_check(m);
+		if (i > 10000)
+			shared_ok = shared_ok && rmodel_check(&a) && rmodel_check(&b);
+	}
+	CHECK(ok, "20000 inserts, removes, labels and moves agree with the page model (%d done)", i);
+	CHECK(shared_ok, "a shared copy and its parent changed apart each see only their own changes");
+	regions__clear(&a.rs);
+	regions__clear(&b.rs);
 }
 
 /* pages.c reports every byte it moves through one callback: here, per bucket totals in the
@@ -343,6 +458,26 @@ static void test_procmaps(void)
 	m = procmaps__find(&pm, 0x7ffd00000010);
 	CHECK(m && !strcmp(m->path, "[stack]") && m->write, "stack mapping");
 	CHECK(!procmaps__find(&pm, 0x7ffd00021000), "end is exclusive");
+	{ /* equal snapshots are one in memory, and each changes apart */
+		struct procmaps child = {}, other = {};
+		struct map_entry extra = { .start = 0x7fff00000000, .end = 0x7fff00001000, .path = m->path };
+
+		procmaps__parse(&child, text);
+		procmaps__parse(&other, "7f0000000000-7f0000001000 rw-p 00000000 00:00 0\n");
+		CHECK(child.e == pm.e && other.e != pm.e && child.n == 4 && other.n == 1,
+		      "the same text parsed twice: one snapshot; another text: its own");
+		procmaps__copy(&other, &pm);
+		CHECK(other.e == pm.e && other.n == 4, "a copy shares");
+		procmaps__add(&child, &extra);
+		CHECK(child.e != pm.e && child.n == 5 && pm.n == 4 && procmaps__find(&child, 0x7fff00000000) &&
+			      !procmaps__find(&pm, 0x7fff00000000), "an entry added goes to one's own copy");
+		procmaps__clear(&pm);
+		CHECK(other.n == 4 && procmaps__find(&other, 0x7ffd00000010), "what another holds outlives a clear");
+		procmaps__reset(&other);
+		CHECK(!other.n && !procmaps__find(&other, 0x7ffd00000010), "reset empties");
+		procmaps__clear(&child);
+		procmaps__clear(&other);
+	}
 	procmaps__clear(&pm);
 }
 
@@ -753,6 +888,7 @@ int main(void)
 {
 	test_hashmap();
 	test_regions();
+	test_regions_model();
 	test_pages();
 	test_pages_shared();
 	test_pages_runs();

@@ -55,6 +55,9 @@
 	  "RSS growth of the task's own mm credited with no user stack (walk failed or none)")     \
 	X(UNPLACED_BYTES, "unplaced_bytes", "bytes unplaced", INFO,                                \
 	  "bytes of RSS growth with no known address")                                             \
+	X(UNMATCHED_FILE_BYTES, "file_bytes_unmatched", "file bytes not matched to their file", INFO, \
+	  "file or shared-memory growth whose mapping was not known (maps unread, process gone): " \
+	  "counted as the process's own, so perhaps twice over the tree")                           \
 	X(FRAMES, "frames", "frames", INFO,                                                        \
 	  "frames over distinct stacks")                                                           \
 	X(FRAMES_UNSYMBOLIZED, "frames_unsymbolized", "frames unsymbolized", INFO,                 \

@@ -165,8 +165,11 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 		pages__add_pending(mm->pages, e->member, delta);
 	} else {
 		/* a page of a file or shared memory: counted once however many processes map it */
-		if (e->member != TM_ANONPAGES && key != PAGES_UNPLACED)
+		if (e->member != TM_ANONPAGES && key != PAGES_UNPLACED) {
 			file = page_file(a, p, e->addr, &f);
+			if (!file)
+				a->st.file_unmatched += delta;
+		}
 		b = timeline__bucket(&a->tl, p, resolve__classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK),
 				     e->stack_id);
 		bk = &a->tl.buckets[b];

@@ -41,6 +41,7 @@ void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUN
 	c[TM_CNT_EVENTS_PROCESSED] = st->events;
 	c[TM_CNT_GROWTH_WITHOUT_STACK] = st->stacks_missing;
 	c[TM_CNT_UNPLACED_BYTES] = st->unplaced_bytes;
+	c[TM_CNT_UNMATCHED_FILE_BYTES] = st->file_unmatched;
 	c[TM_CNT_FRAMES] = st->frames;
 	c[TM_CNT_FRAMES_UNSYMBOLIZED] = st->frames_unknown;
 	c[TM_CNT_MAPS_READ_FAILED] = st->maps_read_failed;

@@ -31,6 +31,7 @@ struct symstack {
 struct account_stats {
 	uint64_t events, rss_events;
 	uint64_t unplaced_bytes;     /* positive deltas with no known address */
+	uint64_t file_unmatched;     /* file/shmem growth whose mapping was not known (not counted once) */
 	uint64_t maps_read_failed;   /* /proc/PID/maps could not be read (process gone) */
 	uint64_t frames, frames_unknown;
 	uint64_t stacks_missing;     /* growth with no user stack (stack walk failed or none) */

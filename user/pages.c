@@ -446,16 +446,36 @@ static uint64_t page_ident(const struct pages_file *f, uint64_t addr)
 	return frames__page_ident(f->obj, f->off + ((addr & ~(PAGE_SIZE - 1)) - f->start));
 }
 
+/* Place left bytes, a page each, on the pages of [lo, hi) the member does not hold, in address
+ * order; returns what is left. */
+static uint64_t place_in(struct pages *pg, int member, uint32_t b, const struct pages_file *f,
+			 uint64_t lo, uint64_t hi, uint64_t left)
+{
+	uint64_t addr;
+
+	for (addr = lo; addr < hi && left >= PAGE_SIZE; addr += PAGE_SIZE) {
+		if (rec_find(pg, member, addr, NULL))
+			continue;
+		pages__add_ident(pg, member, addr, b, PAGE_SIZE, page_ident(f, addr));
+		left -= PAGE_SIZE;
+	}
+	return left;
+}
+
 /* The kernel maps a block's pages in its window (mm/memory.c do_fault_around: fault_around_bytes,
  * 64 KiB, aligned, clipped to the mapping), or whole large folios (a file's, up to 1 MiB seen
- * here, naturally aligned): each page is matched with the other processes' by its own identity,
- * not the faulting page's (issue 14.1). */
+ * here, aligned by file offset, which need not be by address): each page is matched with the
+ * other processes' by its own identity, not the faulting page's (issue 14.1). Which pages a
+ * block holds is a guess (the faulting page, then its window's in address order); a guess that
+ * was wrong shows later as a fault on a page the records say is held. No page identity takes
+ * more than a page: bytes the window has no room for go to the nearest pages not held in the
+ * fault's page table (2 MiB: no block crosses one), and only past those to the faulting page. */
 void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes,
 		     const struct pages_file *f)
 {
-	uint64_t win = FAULT_AROUND, lo, hi, addr, left;
+	uint64_t win = FAULT_AROUND, lo, hi, left = bytes, d, tlo, thi, up, down;
 
-	if (bytes <= PAGE_SIZE || bytes >= HUGE_PAGE || rec_find(pg, member, key, NULL)) {
+	if (bytes >= HUGE_PAGE || bytes % PAGE_SIZE) {
 		pages__add_ident(pg, member, key, b, bytes, page_ident(f, key));
 		return;
 	}
@@ -464,15 +484,24 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 	lo = key & ~(win - 1);
 	hi = lo + win < f->end ? lo + win : f->end;
 	lo = lo > f->start ? lo : f->start;
-	pages__add_ident(pg, member, key, b, PAGE_SIZE, page_ident(f, key));
-	left = bytes - PAGE_SIZE;
-	for (addr = lo; addr < hi && left >= PAGE_SIZE; addr += PAGE_SIZE) {
-		if (addr == key || rec_find(pg, member, addr, NULL))
-			continue;
-		pages__add_ident(pg, member, addr, b, PAGE_SIZE, page_ident(f, addr));
+	if (!rec_find(pg, member, key, NULL)) {
+		pages__add_ident(pg, member, key, b, PAGE_SIZE, page_ident(f, key));
 		left -= PAGE_SIZE;
 	}
-	if (left) /* more than the window has room for */
+	left = place_in(pg, member, b, f, lo, hi, left);
+	tlo = key & ~(HUGE_PAGE - 1);
+	thi = tlo + HUGE_PAGE < f->end ? tlo + HUGE_PAGE : f->end;
+	tlo = tlo > f->start ? tlo : f->start;
+	/* nearest first, outside the window: below lo and from hi up */
+	for (d = PAGE_SIZE; left >= PAGE_SIZE && (lo >= tlo + d || hi + d <= thi); d += PAGE_SIZE) {
+		down = lo - d;
+		up = hi + d - PAGE_SIZE;
+		if (lo >= tlo + d)
+			left = place_in(pg, member, b, f, down, down + PAGE_SIZE, left);
+		if (up < thi)
+			left = place_in(pg, member, b, f, up, up + PAGE_SIZE, left);
+	}
+	if (left) /* more than the page table has room for */
 		pages__add(pg, member, key, b, left);
 }
 

@@ -218,7 +218,8 @@ def check_samples(c, data, sampler, t0, server, phase, mapped):
     c.ok(abs(climb - real) <= 0.03 * o2["frames"],
          f"{what}: the headline grew {climb / MIB:.1f} MiB over the load, the server's page frames "
          f"{real / MIB:.1f} MiB (the plain sum {(s2 - s1) / MIB:.1f} MiB)")
-    c.ok(s2 > 1.5 * h2, f"{what}: the plain sum ({s2 / MIB:.1f} MiB) counts shared pages once per holder "
+    # the load shared pages at all (how much varies with which backends the clients got: 1.3x to 6x)
+    c.ok(s2 > 1.2 * h2, f"{what}: the plain sum ({s2 / MIB:.1f} MiB) counts shared pages once per holder "
          f"(headline {h2 / MIB:.1f} MiB)")
 
 

@@ -440,6 +440,35 @@ static void test_pages_fault_around(void)
 	frames__free(fr);
 }
 
+/* A guess that was wrong: a process's 4-page block was placed on pages 0-3 of its window, but the
+ * kernel had mapped pages 4-7 (a folio aligned by file offset); its faults on pages 0-3 then come
+ * on pages the records say it holds. Each page identity still takes one page, so a file never
+ * counts more pages than it has (PostgreSQL's small libraries did: 44 pages of a 39-page file). */
+static void test_pages_wrong_guess(void)
+{
+	struct frames *fr = frames__new();
+	struct pages *a = pages__new(on_moved, NULL, fr), *b = pages__new(on_moved, NULL, fr);
+	struct pages_file fa = { frames__obj_ident(8, 98), 0x7000000, 0x7008000, 0 }; /* 8 pages */
+	struct pages_file fb = { frames__obj_ident(8, 98), 0x9000000, 0x9008000, 0 };
+	int i;
+
+	memset(moved_to, 0, sizeof(moved_to));
+	memset(tree_to, 0, sizeof(tree_to));
+	pages__add_file(a, TM_FILEPAGES, 0x7000000 + 4 * PAGE_SIZE, 1, 4 * PAGE_SIZE, &fa);
+	for (i = 0; i < 4; i++) /* the pages it did not have, one fault each, on "held" pages */
+		pages__add_file(a, TM_FILEPAGES, 0x7000000 + i * PAGE_SIZE, 1, PAGE_SIZE, &fa);
+	pages__add_file(b, TM_FILEPAGES, 0x9000000, 2, 8 * PAGE_SIZE, &fb);
+	CHECK(moved_to[1] == 8 * PAGE_SIZE && moved_to[2] == 8 * PAGE_SIZE, "each holds 8 pages (process view)");
+	CHECK(tree_to[1] + tree_to[2] == 8 * PAGE_SIZE, "the 8-page file counted as 8 pages over the tree (%lld)",
+	      (long long)(tree_to[1] + tree_to[2]));
+	pages__drain(a);
+	pages__drain(b);
+	CHECK(!tree_to[1] && !tree_to[2] && !frames__count(fr), "all gone with the holders");
+	pages__free(a);
+	pages__free(b);
+	frames__free(fr);
+}
+
 static void test_procmaps(void)
 {
 	struct procmaps pm = {};
@@ -893,6 +922,7 @@ int main(void)
 	test_pages_shared();
 	test_pages_runs();
 	test_pages_fault_around();
+	test_pages_wrong_guess();
 	test_procmaps();
 	test_elfsyms();
 	test_procfile();

@@ -113,14 +113,16 @@ static struct pos recs_ge(struct recs *rs, uint64_t key)
 	return p;
 }
 
-/* Insert r, which no record starts at, in order. */
-static void recs_insert(struct recs *rs, const struct rec *r)
+/* Insert r, which no record starts at, in order: after the record at p (the last that starts
+ * before r, which recs_le found), or first if have is false. */
+static void recs_insert_at(struct recs *rs, bool have, struct pos p, const struct rec *r)
 {
-	struct pos p = { 0, 0 };
 	struct chunk *c;
 
-	if (recs_le(rs, r->start, &p))
+	if (have)
 		p.i++;
+	else
+		p = (struct pos){ 0, 0 };
 	if (!rs->nc) {
 		GROW(rs->c, rs->cap, 1);
 		GROW(rs->first, rs->fcap, 1);
@@ -153,6 +155,15 @@ static void recs_insert(struct recs *rs, const struct rec *r)
 	rs->count++;
 	if (!p.i)
 		rs->first[p.c] = r->start;
+}
+
+/* Insert r, which no record starts at, in order. */
+static void recs_insert(struct recs *rs, const struct rec *r)
+{
+	struct pos p;
+	bool have = recs_le(rs, r->start, &p);
+
+	recs_insert_at(rs, have, p, r);
 }
 
 /* The record at p starts at start now (still between its neighbours). */
@@ -332,16 +343,16 @@ static void rec_merge(struct pages *pg, int member, uint64_t key)
 }
 
 /* A new page of bytes at key, that no record holds, joins the run either side of it that can
- * take it (one search, no insert: memory filled in order grows one record). */
-static bool rec_join(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes)
+ * take it (no insert: memory filled in order grows one record); p is recs_le's answer for key
+ * (have: whether there was one). */
+static bool rec_join(struct recs *rs, bool have, struct pos p, uint64_t key, uint32_t b, uint64_t bytes)
 {
-	struct recs *rs = &pg->rec[member];
 	struct rec *prev = NULL, *next = NULL;
-	struct pos p, q = { 0, 0 };
+	struct pos q = { 0, 0 };
 
 	if (bytes != PAGE_SIZE || key == PAGES_UNPLACED)
 		return false;
-	if (recs_le(rs, key, &p)) {
+	if (have) {
 		prev = recs_at(rs, p);
 		q = p;
 		recs_next(rs, &q);
@@ -407,15 +418,20 @@ static void frame_follow(struct pages *pg, uint32_t id, int64_t delta)
 
 void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes)
 {
-	struct rec *r = rec_isolate(pg, member, key), nr;
+	struct recs *rs = &pg->rec[member];
+	struct pos p;
+	bool have = recs_le(rs, key, &p);
+	struct rec *r = have ? recs_at(rs, p) : NULL, nr;
 
-	if (!r) {
+	if (!r || key >= rec_end(r) || (key - r->start) % PAGE_SIZE) {
+		/* a page no record holds: one search for the join or the insert (the hot path) */
 		nr = (struct rec){ .start = key, .bytes = bytes, .n = 1, .meta = b };
-		if (!rec_join(pg, member, key, b, bytes))
-			recs_insert(&pg->rec[member], &nr);
+		if (!rec_join(rs, have, p, key, b, bytes))
+			recs_insert_at(rs, have, p, &nr);
 		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC | PAGES_TREE);
 		return;
 	}
+	r = rec_isolate(pg, member, key);
 	r->bytes += bytes; /* the page keeps its first owner */
 	pg->moved(pg->ctx, rec_bucket(r), (int64_t)bytes, rec_views(r));
 	if (r->meta & REC_DUP)

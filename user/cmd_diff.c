@@ -92,20 +92,6 @@ static int cmp_growth(const void *x, const void *y)
 	return a < b ? 1 : a > b ? -1 : 0;
 }
 
-static void stack_text(FILE *f, const struct jrow *r, int max)
-{
-	int k;
-
-	for (k = 0; k < r->nframes && k < max; k++) {
-		fputs(k ? " <- " : " ", f);
-		esc_term(f, r->frames[k]);
-	}
-	if (r->nframes > max)
-		fputs(" <- ...", f);
-	if (!r->nframes)
-		fputs(" [no user stack]", f);
-}
-
 static void command_text(FILE *f, const struct jreport *r)
 {
 	int c;
@@ -144,7 +130,7 @@ static void summary(FILE *f, struct jreport *const *r, const struct jkey *k, siz
 			continue;
 		fprintf(f, "  %+9.2f %9.2f %9.2f  %-22s", growth(&k[i]) / MIB, k[i].bytes[0] / MIB, k[i].bytes[1] / MIB,
 			k[i].row->label);
-		stack_text(f, k[i].row, 5);
+		jrow__write_stack(f, k[i].row, 5);
 		fputc('\n', f);
 		shown++;
 	}

@@ -352,20 +352,6 @@ static int cmp_per_task(const void *x, const void *y)
 	return a->f.per_task < b->f.per_task ? 1 : a->f.per_task > b->f.per_task ? -1 : 0;
 }
 
-static void stack_text(FILE *f, const struct jrow *r, int max)
-{
-	int k;
-
-	for (k = 0; k < r->nframes && k < max; k++) {
-		fputs(k ? " <- " : " ", f);
-		esc_term(f, r->frames[k]);
-	}
-	if (r->nframes > max)
-		fputs(" <- ...", f);
-	if (!r->nframes)
-		fputs(" [no user stack]", f);
-}
-
 static void fit_text(FILE *f, const struct fit *ft)
 {
 	fprintf(f, "%12.1f %11.2f ", ft->per_task, ft->fixed / MIB);
@@ -408,7 +394,7 @@ static void summary(FILE *f, struct jreport *const *reps, const long *ns, int m,
 	for (i = 0; i < nrows && shown < (size_t)senv.top; i++, shown++) {
 		fprintf(f, "  %-22s ", rows[i].key->label);
 		fit_text(f, &rows[i].f);
-		stack_text(f, rows[i].key, 4);
+		jrow__write_stack(f, rows[i].key, 4);
 		fputc('\n', f);
 	}
 	for (i = 0; i < nrows; i++) {
@@ -422,7 +408,7 @@ static void summary(FILE *f, struct jreport *const *reps, const long *ns, int m,
 		for (r = 0; r < m; r++)
 			fprintf(f, " %.2f", rows[i].bytes[r] / MIB);
 		fprintf(f, " MiB;");
-		stack_text(f, rows[i].key, 4);
+		jrow__write_stack(f, rows[i].key, 4);
 		fputc('\n', f);
 	}
 	if (isnan(tot->f.fit_error))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "escape.h"
 #include "jreport.h"
 #include "procfile.h"
 #include "strtab.h"
@@ -272,4 +273,18 @@ void jkeys__free(struct jkey *keys, size_t n)
 	for (i = 0; keys && i < n; i++)
 		free(keys[i].bytes);
 	free(keys);
+}
+
+void jrow__write_stack(FILE *f, const struct jrow *r, int max)
+{
+	int k;
+
+	for (k = 0; k < r->nframes && k < max; k++) {
+		fputs(k ? " <- " : " ", f);
+		esc_term(f, r->frames[k]);
+	}
+	if (r->nframes > max)
+		fputs(" <- ...", f);
+	if (!r->nframes)
+		fputs(" [no user stack]", f);
 }

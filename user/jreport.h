@@ -5,6 +5,7 @@
 #ifndef TM_JREPORT_H
 #define TM_JREPORT_H
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include "labels.h"
 
@@ -38,6 +39,8 @@ struct jreport {
 /* 0, or -errno / -EINVAL with a one-line reason in msg. */
 int jreport__load(const char *path, struct jreport **out, char *msg, size_t len);
 void jreport__free(struct jreport *r);
+/* A row's first max frames on one line for the terminal (escaped), " <- " between them. */
+void jrow__write_stack(FILE *f, const struct jrow *r, int max);
 
 /* The stacks of several reports lined up: one key per label and frames (the processes merged,
  * as the summary merges them), with its bytes in each report (0 where it is absent). */

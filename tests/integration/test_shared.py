@@ -9,22 +9,9 @@ import subprocess
 import threading
 import time
 
-from lib import MIB, OUT, ROOT, check_pprof, common_checks, descendants, frame_bytes, label_bytes, trace
+from lib import MIB, OUT, ROOT, check_pprof, common_checks, descendants, frame_bytes, label_bytes, smaps_rollup, trace
 
 CGROUP_V1 = "/sys/fs/cgroup/memory"
-
-
-def smaps_rollup(pid):
-    """The fields of /proc/PID/smaps_rollup in bytes, or None once the process is gone."""
-    out = {}
-    try:
-        for line in open(f"/proc/{pid}/smaps_rollup"):
-            f = line.split()
-            if len(f) == 3 and f[2] == "kB":
-                out[f[0].rstrip(":")] = int(f[1]) * 1024
-    except OSError:
-        return None
-    return out
 
 
 def tree_oracle(tool_pid, comm):

@@ -224,6 +224,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def nginx_conf(d, port, daemon, workers, connections, location):
+    """An nginx.conf of a test's own: everything under d, listening on 127.0.0.1:port only."""
+    return f"""daemon {'on' if daemon else 'off'};
+master_process on;
+worker_processes {workers};
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections {connections}; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ {location} }}
+    }}
+}}
+"""
+
+
 def smaps_rollup(pid):
     """The fields of /proc/PID/smaps_rollup in bytes, or None once the process is gone."""
     out = {}

@@ -5,12 +5,11 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 
-from lib import BIN, MIB, OUT, ROOT, TOOL, common_checks, label_bytes, trace
+from lib import BIN, MIB, OUT, ROOT, TOOL, common_checks, free_port, label_bytes, nginx_conf, trace
 
 
 def go_heap_with_chain(data, *fns):
@@ -113,27 +112,6 @@ def test_daemon(c):
     c.ok(re.search(r"outlived the command", p.stderr), "the summary says which processes outlived the command")
 
 
-NGINX_CONF = """daemon on;
-master_process on;
-worker_processes 2;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ return 200 "hello\\n"; }}
-    }}
-}}
-"""
-
-
 def test_nginx_daemon(c):
     """nginx from Debian with its default `daemon on`: the command exits at once, the master and
     its workers serve requests on loopback until `nginx -s quit`; all seen, and the run ends then."""
@@ -143,11 +121,10 @@ def test_nginx_daemon(c):
     d = os.path.join(OUT, "nginx")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    with socket.socket() as s:  # a free port on loopback
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     conf = os.path.join(d, "nginx.conf")
-    open(conf, "w").write(NGINX_CONF.format(d=d, port=port))
+    open(conf, "w").write(nginx_conf(d, port, daemon=True, workers=2, connections=64,
+                                     location='return 200 "hello\\n";'))
     js = os.path.join(OUT, c.name + ".json")
     if os.path.exists(js):
         os.unlink(js)

@@ -17,7 +17,8 @@ import subprocess
 import tempfile
 import time
 
-from lib import MIB, OUT, SHMEM_PATHS, TOOL, common_checks, descendants, free_port, resident_pages, smaps_rollup
+from lib import (MIB, OUT, SHMEM_PATHS, TOOL, common_checks, descendants, free_port, nginx_conf, resident_pages,
+                 smaps_rollup)
 
 CGROUP_ROOT = "/sys/fs/cgroup"  # v1
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -156,6 +157,27 @@ def kill_tree(tool):
                 os.kill(q, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def end_run(c, tool, cgs, d, sampler, t0, data):
+    """Whatever happened: the tree thawed and gone, the test's files and cgroups removed, and
+    what was sampled written beside the report."""
+    cgs.freeze("THAWED")
+    kill_tree(tool)
+    if tool:
+        tool.kill()
+        tool.wait()
+    shutil.rmtree(d, ignore_errors=True)
+    cgs.remove()
+    if sampler:
+        record(c, sampler, t0, data)
+
+
+def report_ok(c, data, t0):
+    """The JSON was written, passes the common checks, and maps the tool's clock to the wall's."""
+    if not c.ok(data, "JSON written") or not common_checks(c, data, None):
+        return False
+    return c.ok(t0, "the wrapper's date is in the JSON")
 
 
 def wait_for(pred, secs):
@@ -353,18 +375,8 @@ def test_postgres_pgbench(c):
         if warm and warm.poll() is None:
             warm.kill()
             warm.wait()
-        cgs.freeze("THAWED")
-        kill_tree(tool)
-        if tool:
-            tool.kill()
-            tool.wait()
-        shutil.rmtree(d, ignore_errors=True)
-        cgs.remove()
-        if sampler:
-            record(c, sampler, t0, data)
-    if not c.ok(data, "JSON written") or not common_checks(c, data, None):
-        return
-    if not c.ok(t0, "the wrapper's date is in the JSON"):
+        end_run(c, tool, cgs, d, sampler, t0, data)
+    if not report_ok(c, data, t0):
         return
     procs = [p for p in data["processes"] if p["comm"] == "postgres"]
     c.ok(len(procs) >= 1 + 2 * 16 + 4,
@@ -376,27 +388,6 @@ def test_postgres_pgbench(c):
     check_files(c, data, sampler)
     check_samples(c, data, sampler, t0, "postgres", "held", True)
     check_samples(c, data, sampler, t0, "postgres", "released", False)
-
-
-NGINX_CONF = """daemon off;
-master_process on;
-worker_processes 8;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ root {d}/www; }}
-    }}
-}}
-"""
 
 
 def port_open(port):
@@ -422,7 +413,7 @@ def test_prefork_wrk(c):
     open(os.path.join(d, "www", "index.html"), "w").write("<p>taskmem</p>\n" * 1000)
     port = free_port()
     conf = os.path.join(d, "nginx.conf")
-    open(conf, "w").write(NGINX_CONF.format(d=d, port=port))
+    open(conf, "w").write(nginx_conf(d, port, daemon=False, workers=8, connections=256, location=f"root {d}/www;"))
     cgs = Cgroups("nginx")
     tool = data = t0 = sampler = None
     try:
@@ -443,18 +434,8 @@ def test_prefork_wrk(c):
         tool = None
         t0 = time_zero(data, t0_file) if data else None
     finally:
-        cgs.freeze("THAWED")
-        kill_tree(tool)
-        if tool:
-            tool.kill()
-            tool.wait()
-        shutil.rmtree(d, ignore_errors=True)
-        cgs.remove()
-        if sampler:
-            record(c, sampler, t0, data)
-    if not c.ok(data, "JSON written") or not common_checks(c, data, None):
-        return
-    if not c.ok(t0, "the wrapper's date is in the JSON"):
+        end_run(c, tool, cgs, d, sampler, t0, data)
+    if not report_ok(c, data, t0):
         return
     procs = [p for p in data["processes"] if p["comm"] == "nginx"]
     c.ok(len(procs) >= 9, f"the master and 8 workers seen ({len(procs)} nginx processes)")

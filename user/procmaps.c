@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,6 @@ struct pm_body {
 };
 
 static struct hashmap *bodies; /* hash -> struct pm_body * (first of its chain) */
-static pthread_mutex_t bodies_lock = PTHREAD_MUTEX_INITIALIZER; /* bodies and every refs */
 
 static uint64_t entries_hash(const struct map_entry *e, size_t n)
 {
@@ -61,7 +59,6 @@ static void share_entries(struct procmaps *pm)
 
 	if (!pm->n)
 		return;
-	pthread_mutex_lock(&bodies_lock);
 	if (!bodies)
 		bodies = hashmap__new();
 	slot = hashmap__upsert(bodies, h, NULL);
@@ -79,7 +76,6 @@ static void share_entries(struct procmaps *pm)
 		b->next = (struct pm_body *)(uintptr_t)*slot;
 		*slot = (uint64_t)(uintptr_t)b;
 	}
-	pthread_mutex_unlock(&bodies_lock);
 	free(pm->e);
 	pm->e = b->e;
 	pm->cap = pm->n;
@@ -94,7 +90,6 @@ static void pm_unshare(struct procmaps *pm)
 
 	if (!b)
 		return;
-	pthread_mutex_lock(&bodies_lock);
 	if (!--b->refs) {
 		slot = hashmap__find(bodies, b->hash);
 		prev = (struct pm_body *)(uintptr_t)*slot;
@@ -113,7 +108,6 @@ static void pm_unshare(struct procmaps *pm)
 			bodies = NULL;
 		}
 	}
-	pthread_mutex_unlock(&bodies_lock);
 	pm->body = NULL;
 	pm->e = NULL;
 	pm->n = pm->cap = 0;
@@ -256,9 +250,7 @@ void procmaps__copy(struct procmaps *dst, const struct procmaps *src)
 		return;
 	dst->gen++;
 	if (src->body) {
-		pthread_mutex_lock(&bodies_lock);
 		src->body->refs++;
-		pthread_mutex_unlock(&bodies_lock);
 		procmaps__clear(dst);
 		dst->e = src->e;
 		dst->n = dst->cap = src->n;

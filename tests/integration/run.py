@@ -89,6 +89,7 @@ def main():
             print(t.__name__)
         return 0
     results = {"passed": 0, "failed": 0}
+    failed = []  # (name, reasons): repeated at the end, where a log's tail (CI's) shows them
     os.makedirs(lib.OUT, exist_ok=True)
     if not os.path.exists(lib.KNOWN_FILE):
         with open(lib.KNOWN_FILE, "wb") as f:
@@ -117,8 +118,12 @@ def main():
         for f in c.fails:
             print(f"     - {f}")
         results["passed" if not c.fails else "failed"] += 1
+        if c.fails:
+            failed.append((t.__name__, c.fails))
     for k, v in results.items():
         open(os.path.join(lib.OUT, k), "w").write(str(v))
+    for name, fails in failed:
+        print(f"failed: {name}: " + " | ".join(f[:300] for f in fails[:3]))
     print(f"integration: {results['passed']} passed, {results['failed']} failed")
     return 1 if results["failed"] else 0
 

@@ -512,6 +512,15 @@ int main(int argc, char **argv)
 	if (env.record && rec_writer__open(&env.rec, env.record, 0, argp_program_version))
 		return EXIT_USAGE;
 
+	/* from here on a signal stops the run, also one that comes while the BPF programs load:
+	 * the tool must never die of it with the command left waiting at its gate */
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* a reader of stderr that went away must not kill the tool before the reports are out */
+	signal(SIGPIPE, SIG_IGN);
+
 	/* The command's process is forked first, while the tool is small: the kernel's high-water
 	 * mark of the pid (our oracle) includes the forked copy it had before exec. It waits at a
 	 * gate until it is followed, and never runs if tracing cannot start. */
@@ -536,13 +545,6 @@ int main(int argc, char **argv)
 		discard_recording();
 		return EXIT_SETUP;
 	}
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* a reader of stderr that went away must not kill the tool before the reports are out */
-	signal(SIGPIPE, SIG_IGN);
-
 	if (env.attach_pid)
 		return attach_main(t);
 	/* time 0 is when the command's process was forked (before the tracer's setup, while it
@@ -554,6 +556,12 @@ int main(int argc, char **argv)
 	if (err) {
 		p_err("cannot follow pid %d: %s", l.pid, strerror(-err));
 		launcher__abort(&l);
+		goto cleanup;
+	}
+	if (got_signal) { /* stopped before the command ran: it never starts */
+		p_err("stopped by signal %d before '%s' started", got_signal, env.argv[0]);
+		launcher__abort(&l);
+		exit_code = 128 + got_signal;
 		goto cleanup;
 	}
 	err = launcher__go(&l);

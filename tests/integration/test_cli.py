@@ -30,8 +30,15 @@ def test_exit_codes(c):
         if os.path.exists(js):
             os.unlink(js)
         tool = subprocess.Popen([TOOL, "-q", "--json", js, "--", os.path.join(BIN, "go_bench"), "10", "60"])
-        time.sleep(1)
-        child = subprocess.run(["pgrep", "-P", str(tool.pid)], capture_output=True, text=True).stdout.split()
+        # once the command runs (it waits at a gate, as the tool's own fork, while the BPF
+        # programs load: a loaded machine takes seconds)
+        child, t_end = [], time.time() + 20
+        while time.time() < t_end:
+            child = subprocess.run(["pgrep", "-P", str(tool.pid)], capture_output=True, text=True).stdout.split()
+            if len(child) == 1 and comm_of(child[0]) == "go_bench":
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
         t0 = time.time()
         tool.send_signal(sig)
         rc = tool.wait(timeout=10)
@@ -39,6 +46,18 @@ def test_exit_codes(c):
         c.ok(time.time() - t0 < 3, f"{name}: tool ended in {time.time()-t0:.1f}s")
         c.ok(os.path.exists(js) and json.load(open(js))["exit_code"] == 128 + sig, f"{name}: report written")
         c.ok(len(child) == 1 and not os.path.exists(f"/proc/{child[0]}"), f"{name}: the command is gone ({child})")
+    # a signal while the tool is still loading its BPF programs: the command never starts, the
+    # tool ends with 128+N, and nothing of it is left (the tool used to die of the signal, its
+    # command waiting at the gate)
+    tool = subprocess.Popen([TOOL, "-q", "--json", os.path.join(OUT, "early.json"), "--",
+                             os.path.join(BIN, "go_bench"), "10", "60"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.05)
+    child = subprocess.run(["pgrep", "-P", str(tool.pid)], capture_output=True, text=True).stdout.split()
+    tool.send_signal(signal.SIGTERM)
+    _, err = tool.communicate(timeout=20)
+    c.ok(tool.returncode == 143, f"SIGTERM during set-up gives 143 (got {tool.returncode}): {err[-200:]!r}")
+    c.ok(not any(os.path.exists(f"/proc/{p}") for p in child), f"SIGTERM during set-up: no child left ({child})")
+    c.ok(not err.strip() or len(err.strip().splitlines()) == 1, f"SIGTERM during set-up: one line at most: {err!r}")
     # the man page renders without groff warnings, and make install puts both in place
     q = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(ROOT, "man", "taskmem-trace.8")],
                        capture_output=True, text=True)

@@ -335,14 +335,14 @@ const char *perfmap__lookup(pid_t pid, uid_t uid, time_t not_before, uint64_t ip
 		*slot = (uint64_t)(uintptr_t)m;
 	}
 	m = (struct pidmap *)(uintptr_t)*slot;
-	name = m->pm.n ? perfmap__find(&m->pm, ip) : NULL;
 	now = now_ns();
-	/* not known yet: the runtime may have written more since (at most every 20 ms a look) */
-	if (!name && (created || now - m->checked > 20000000ull)) {
+	/* the runtime may have written more since (at most every 20 ms a look): an address not known
+	 * yet, or one whose code was replaced (V8 reuses JIT addresses; the latest entry wins) */
+	if (created || now - m->checked > 20000000ull) {
 		m->checked = now;
 		catch_up(m, pid, uid, not_before);
-		name = m->pm.n ? perfmap__find(&m->pm, ip) : NULL;
 	}
+	name = m->pm.n ? perfmap__find(&m->pm, ip) : NULL;
 	return name ? intern(name) : NULL;
 }
 

@@ -57,6 +57,19 @@ def check_page(c, page, js, name=None, what="the page"):
          f"{what}: browser checks ran and passed ({q.stdout[-300:]!r} {q.stderr[-300:]!r})")
 
 
+def pprof_diff_flat(base, prof):
+    """B - A by function, by go tool pprof -diff_base -top: {name: flat bytes} (a name listed
+    twice, for two of its locations, summed)."""
+    q = subprocess.run(["go", "tool", "pprof", "-top", "-nodefraction=0", "-nodecount=1000000", "-unit=B",
+                        "-diff_base", base, prof], capture_output=True, text=True)
+    flat = {}
+    for line in q.stdout.splitlines():
+        m = re.match(r"\s*(-?\d+)B?\s+\S+%\s+\S+%\s+-?\d+B?\s+\S+%\s+(.+)$", line)
+        if m:
+            flat[m.group(2)] = flat.get(m.group(2), 0) + int(m.group(1))
+    return {k: v for k, v in flat.items() if v}
+
+
 def scale(c, name, ns, cmd, env=None, timeout=600, hostile=None):
     """taskmem-trace scale --n ns --json --pprof --html --keep: (process, scale JSON or None,
     keep dir). The pprof pair is checked here (go tool pprof -diff_base on it gives the largest
@@ -192,6 +205,15 @@ def test_diff(c):
     c.ok("stacks by growth" in q.stdout and "touch_stack" in q.stdout, "the table on stdout")
     got, out = pprof_diff_total(base, pp)
     c.ok(got == want, f"go tool pprof -diff_base: {got} B == B - A {want} B ({out[-300:]!r})")
+    # and function by function: each stack's change is its innermost frame's (its label's, with none)
+    by_fn = {}
+    for x in d["diff"]:
+        k = x["frames"][0] if x["frames"] else x["label"]
+        by_fn[k] = by_fn.get(k, 0) + x["diff_bytes"]
+    by_fn = {k: v for k, v in by_fn.items() if v}
+    flat = pprof_diff_flat(base, pp)
+    c.ok(flat == by_fn and by_fn.get("touch_stack", 0) > 0, "go tool pprof -diff_base's flat bytes per function are the diff's: "
+         f"{sorted(set(flat.items()) ^ set(by_fn.items()))[:6]}")
     check_page(c, page, dj, what="diff's page")
     # no output asked for: the page, named after B's command, as the live run writes its own
     cwd = os.path.join(OUT, c.name + ".cwd")

@@ -128,15 +128,17 @@ try {
     const fe = await page.textContent("[data-fact='fit error']");
     check(J.total.fit_error === null ? /two task counts/.test(fe) : /\d (B|KiB|MiB) per task/.test(fe), `the fit error shown: '${fe}'`);
   }
-  /* hover: the stack's signed change; zoom: a category fills the width */
-  const top = stacks.filter((s) => s.v[0] > 0).sort((a, b) => b.v[0] - a.v[0])[0];
-  if (top) {
-    await page.hover(`.fg-node[data-path="${top.path.replace(/["\\]/g, "\\$&")}"]`).catch(() => {});
+  /* hover: the widest stack that grew shows its signed change; zoom: its category fills the width */
+  const top = await page.$$eval(".fg-node[data-self-value]", (els) => els.filter((e) => +e.dataset.selfValue > 0)
+    .sort((a, b) => b.dataset.bytes - a.dataset.bytes).map((e) => e.dataset.path)[0]);
+  if (check(!!top, "a stack that grew is drawn")) {
+    await page.hover(`.fg-node[data-path="${top.replace(/["\\]/g, "\\$&")}"]`);
     const tip = await page.textContent("#tip");
-    check(/^.*\+[\d.]+ (B|KiB|MiB|GiB)/s.test(tip) && tip.includes("net"), `hover on the largest growth shows its change: '${tip}'`);
-    await page.click(`.fg-node[data-path="${top.cat}"]`);
-    const zw = await page.$eval(`.fg-node[data-path="${top.cat}"]`, (e) => e.style.width);
-    check(parseFloat(zw) === 100, `zoom into ${top.cat}: width ${zw}`);
+    check(/\+[\d.]+ (B|KiB|MiB|GiB)/.test(tip) && tip.includes("net"), `hover on the widest growth shows its change: '${tip}'`);
+    const cat = top.split("\u0001")[0];
+    await page.click(`.fg-node[data-path="${cat}"]`);
+    const zw = await page.$eval(`.fg-node[data-path="${cat}"]`, (e) => e.style.width);
+    check(parseFloat(zw) === 100, `zoom into ${cat}: width ${zw}`);
     await page.click("#reset");
   }
   if (hostile !== null) { /* the traced program's name: a frame's text, never markup */

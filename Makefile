@@ -50,8 +50,8 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h) $(OUTPUT)/t
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Iuser -c $< -o $@
 
-# the HTML report's page is built into the binary (.incbin)
-$(OUTPUT)/html.o: user/report.html
+# the HTML report's page and the differential pages' code are built into the binary (.incbin)
+$(OUTPUT)/html.o: user/report.html user/report_diff.js
 
 taskmem-trace taskmem-trace-san: $(USER_OBJS)
 	$(call msg,BINARY,$@)

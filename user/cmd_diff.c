@@ -19,10 +19,11 @@
 #define EXIT_USAGE 2  /* bad usage, a report that cannot be read, an unwritable output */
 #define MIB (1024.0 * 1024.0)
 
-enum { OPT_JSON = 1000, OPT_PPROF, OPT_TOP };
+enum { OPT_JSON = 1000, OPT_PPROF, OPT_TOP, OPT_HTML };
 
 static struct {
-	const char *a, *b, *json, *pprof;
+	const char *a, *b, *json, *pprof, *html;
+	char default_html[4200]; /* no output asked for: the HTML page here */
 	int top;
 } denv = { .top = 10 };
 
@@ -30,12 +31,17 @@ static const char diff_doc[] =
 	"Compare two runs from their JSON reports (taskmem-trace --json, schema\n"
 	"taskmem-trace/2): bytes at each run's peak per stack (frames and label,\n"
 	"the processes merged) and per category, in A, in B and B - A, largest\n"
-	"growth first. The table goes to stdout; no root is needed.\n"
+	"growth first. The table goes to stdout; no root is needed. With no output\n"
+	"option, an HTML page named after B's command is written (as taskmem-trace\n"
+	"does): a differential flame graph of B - A (red grew, blue shrank).\n"
 	"\v"
 	"Examples:\n"
 	"  sudo taskmem-trace --json a.json -- ./server --workers 4\n"
 	"  sudo taskmem-trace --json b.json -- ./server --workers 8\n"
-	"  taskmem-trace diff a.json b.json\n"
+	"  taskmem-trace diff a.json b.json     the table, and the HTML page\n"
+	"      (its path printed at the end)\n"
+	"  taskmem-trace diff a.json b.json --html d.html\n"
+	"      then open d.html in a browser (works offline)\n"
 	"  taskmem-trace diff a.json b.json --json d.json --pprof d.pb.gz\n"
 	"      then: go tool pprof -top -diff_base d.base.pb.gz d.pb.gz\n"
 	"\n"
@@ -45,6 +51,7 @@ static const char diff_doc[] =
 	"that is missing, too large, not JSON or of another schema.\n";
 
 static const struct argp_option diff_opts[] = {
+	{ "html", OPT_HTML, "FILE", 0, "Write the differential flame graph page (default when no output is given)", 0 },
 	{ "json", OPT_JSON, "FILE", 0, "Write the comparison as JSON (schema taskmem-trace-diff/1)", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0, "Write B's profile to FILE and A's as FILE's .base.pb.gz, for go tool pprof -diff_base", 0 },
 	{ "top", OPT_TOP, "N", 0, "Stacks shown in the table (default 10)", 0 },
@@ -58,6 +65,7 @@ static error_t parse_diff_arg(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case OPT_JSON: denv.json = arg; break;
+	case OPT_HTML: denv.html = arg; break;
 	case OPT_PPROF: denv.pprof = arg; break;
 	case OPT_TOP:
 		v = strtol(arg, &end, 10);
@@ -164,6 +172,82 @@ static void json_run(FILE *f, const char *name, const struct jreport *r)
 	fprintf(f, "], \"exit_code\": %d, \"rss_bytes\": %lld},\n", r->exit_code, (long long)r->rss_bytes);
 }
 
+/* ---- the HTML page: report_diff.js reads this ---- */
+
+struct page {
+	struct jreport *const *r;
+	const struct jkey *k;
+	size_t n;
+};
+
+static void page_run(FILE *f, const struct jreport *r)
+{
+	int c;
+
+	fprintf(f, "{\"path\":");
+	esc_json(f, r->path);
+	fprintf(f, ",\"command\":[");
+	for (c = 0; c < r->argc; c++) {
+		fputs(c ? "," : "", f);
+		esc_json(f, r->command[c]);
+	}
+	fprintf(f, "],\"rss_bytes\":%lld,\"dropped\":%lld}", (long long)r->rss_bytes, (long long)r->dropped);
+}
+
+/* view: 0 A, 1 B, 2 B - A */
+static void page_values(FILE *f, const struct page *p, int view)
+{
+	size_t i;
+
+	fputc('[', f);
+	for (i = 0; i < p->n; i++)
+		fprintf(f, "%s%lld", i ? "," : "", (long long)(view == 2 ? growth(&p->k[i]) : p->k[i].bytes[view]));
+	fputc(']', f);
+}
+
+static void put_page(FILE *f, const void *ctx)
+{
+	const struct page *p = ctx;
+	struct jreport *const *r = p->r;
+	char name[4200];
+	int c;
+
+	fprintf(f, "{\"kind\":\"diff\",\"a\":");
+	page_run(f, r[0]);
+	fprintf(f, ",\"b\":");
+	page_run(f, r[1]);
+	fprintf(f, ",\n\"views\":[{\"name\":\"B - A: what grew (red) and shrank (blue)\",\"signed\":1,\"v\":");
+	page_values(f, p, 2);
+	for (c = 0; c < 2; c++) {
+		snprintf(name, sizeof(name), "%s: the peak of %s", c ? "B" : "A", r[c]->path);
+		fprintf(f, "},\n{\"name\":");
+		esc_json(f, name);
+		fprintf(f, ",\"v\":");
+		page_values(f, p, c);
+	}
+	fprintf(f, "}],\n\"table\":{\"cols\":[{\"name\":\"A\",\"fmt\":\"bytes\"},{\"name\":\"B\",\"fmt\":\"bytes\"},"
+		   "{\"name\":\"B - A\",\"fmt\":\"signed\"}],\"rows\":[{\"name\":\"total\",\"v\":[%lld,%lld,%lld]}",
+		(long long)r[0]->rss_bytes, (long long)r[1]->rss_bytes, (long long)(r[1]->rss_bytes - r[0]->rss_bytes));
+	for (c = 0; c < NR_CATS; c++)
+		fprintf(f, ",\n{\"name\":\"%s\",\"v\":[%lld,%lld,%lld]}", cat_names[c], (long long)r[0]->cats[c],
+			(long long)r[1]->cats[c], (long long)(r[1]->cats[c] - r[0]->cats[c]));
+	fprintf(f, "]}}");
+}
+
+static int write_html(const char *path, struct jreport *const *r, const struct jkey *k, size_t n)
+{
+	const struct jrow **rows = xcalloc(n ? n : 1, sizeof(*rows));
+	struct page p = { r, k, n };
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++)
+		rows[i] = k[i].row;
+	err = report__html_diff(path, rows, n, r[1]->command, r[1]->argc, put_page, &p);
+	free(rows);
+	return err;
+}
+
 static int write_json(const char *path, struct jreport *const *r, const struct jkey *k, size_t n)
 {
 	struct outfile o;
@@ -211,9 +295,9 @@ int cmd_diff(int argc, char **argv)
 	if (denv.pprof)
 		pprof__base_path(denv.pprof, base, sizeof(base));
 	{
-		const char *outs[3] = { denv.json, denv.pprof, denv.pprof ? base : NULL };
+		const char *outs[4] = { denv.json, denv.pprof, denv.pprof ? base : NULL, denv.html };
 
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < 4; i++) {
 			int err = outs[i] ? outfile__check_writable(outs[i]) : 0;
 
 			if (err) {
@@ -229,15 +313,32 @@ int cmd_diff(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!denv.json && !denv.pprof && !denv.html) {
+		char name[128];
+		int err;
+
+		/* as the live run: the page, named after B's command, here or in /tmp */
+		snprintf(name, sizeof(name), "diff-%s", r[1]->argc ? basename_of(r[1]->command[0]) : "run");
+		denv.html = outfile__default_html(denv.default_html, sizeof(denv.default_html), name, 0);
+		if ((err = outfile__check_writable(denv.html))) {
+			p_err("cannot write %s: %s", denv.html, strerror(-err));
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
 	jkeys__build(r, 2, &keys, &n);
 	qsort(keys, n, sizeof(*keys), cmp_growth);
 	if (denv.json && write_json(denv.json, r, keys, n))
+		rc = EXIT_FAILED;
+	if (denv.html && write_html(denv.html, r, keys, n))
 		rc = EXIT_FAILED;
 	if (denv.pprof && (pprof__write_keys(base, keys, n, 0, r[0]->duration_s) ||
 			   pprof__write_keys(denv.pprof, keys, n, 1, r[1]->duration_s)))
 		rc = EXIT_FAILED;
 	summary(stdout, r, keys, n);
 	fflush(stdout);
+	if (!rc && denv.html == denv.default_html)
+		fprintf(stderr, "report: %s\n", denv.html);
 out:
 	jkeys__free(keys, n);
 	jreport__free(r[0]);

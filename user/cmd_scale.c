@@ -31,7 +31,7 @@
  * its largest value: a few pages of noise on a small stack are not a curve */
 #define NONLINEAR_FLOOR (64 * 1024)
 
-enum { OPT_N = 1000, OPT_JSON, OPT_PPROF, OPT_KEEP, OPT_TOP, OPT_NONLINEAR,
+enum { OPT_N = 1000, OPT_JSON, OPT_PPROF, OPT_KEEP, OPT_TOP, OPT_NONLINEAR, OPT_HTML,
        /* the live run's options, passed on to each run */
        OPT_INTERVAL, OPT_RINGBUF, OPT_STACKS, OPT_MAX_PROCS, OPT_MAX_THREADS, OPT_UNWIND_MEMORY,
        OPT_DURATION, OPT_AS_ROOT };
@@ -39,8 +39,9 @@ enum { OPT_N = 1000, OPT_JSON, OPT_PPROF, OPT_KEEP, OPT_TOP, OPT_NONLINEAR,
 static struct {
 	long n[MAX_RUNS];
 	int nruns;
-	const char *json, *pprof, *keep;
+	const char *json, *pprof, *keep, *html;
 	char pprof_base[4200];
+	char default_html[4200]; /* no output asked for: the HTML page here */
 	int top;
 	double nonlinear;        /* relative residual (fraction) over which a stack is flagged */
 	char *pass[MAX_PASS];    /* "--interval=5", ... */
@@ -56,10 +57,16 @@ static const char scale_doc[] =
 	"processes merged), per category and in total: what one more task costs,\n"
 	"what the program costs with none, and which stacks do not grow in a\n"
 	"straight line. Two counts give a line through both (no fit error);\n"
-	"three or more also measure how well it fits. The table goes to stdout.\n"
+	"three or more also measure how well it fits. The table goes to stdout;\n"
+	"with no output option, an HTML page named after the command is written\n"
+	"(as taskmem-trace does): a differential flame graph of the bytes per task\n"
+	"(red grew, blue shrank, hatched not linear) and the fit per category.\n"
 	"\v"
 	"Examples:\n"
 	"  sudo taskmem-trace scale --n 10000,100000 -- ./go_bench {N}\n"
+	"      the table, and the HTML page (its path printed at the end)\n"
+	"  sudo taskmem-trace scale --n 100,200,400 --html s.html -- ./prog {N}\n"
+	"      then open s.html in a browser (works offline)\n"
 	"  sudo taskmem-trace scale --n 200,400,800 --json s.json -- ./server --conns={N}\n"
 	"  sudo taskmem-trace scale --n 1000,2000,4000 --keep runs/ -- ./prog {N}\n"
 	"      keeps each run's report: runs/run-1000.json ... (taskmem-trace diff\n"
@@ -78,6 +85,7 @@ static const char scale_doc[] =
 
 static const struct argp_option scale_opts[] = {
 	{ "n", OPT_N, "N1,N2,...", 0, "Task counts, comma-separated, at least two different (required)", 0 },
+	{ "html", OPT_HTML, "FILE", 0, "Write the differential flame graph page (default when no output is given)", 0 },
 	{ "json", OPT_JSON, "FILE", 0, "Write the fit as JSON (schema taskmem-trace-scale/1)", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0, "Write the largest N's peak to FILE and the smallest's as FILE's .base.pb.gz, for go tool pprof -diff_base", 0 },
 	{ "keep", OPT_KEEP, "DIR", 0, "Keep each run's JSON report as DIR/run-N.json (default: a temporary directory, removed)", 0 },
@@ -144,6 +152,7 @@ static error_t parse_scale_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_N: parse_counts(arg, state); break;
 	case OPT_JSON: senv.json = arg; break;
+	case OPT_HTML: senv.html = arg; break;
 	case OPT_PPROF: senv.pprof = arg; break;
 	case OPT_KEEP: senv.keep = arg; break;
 	case OPT_TOP: senv.top = (int)parse_long(arg, 0, 100000, state, "--top"); break;
@@ -495,6 +504,121 @@ static int write_json(const char *path, struct jreport *const *reps, const long 
 	return outfile__close(&o);
 }
 
+/* ---- the HTML page: report_diff.js reads this ---- */
+
+struct page {
+	struct jreport *const *reps;
+	const long *ns;
+	int m;
+	const struct row *tot, *cats, *rows;
+	size_t n;
+};
+
+static void page_fit(FILE *f, const struct fit *ft)
+{
+	fprintf(f, "\"bytes_per_task\":%.1f,\"fixed_bytes\":%.0f,\"fit_error\":", ft->per_task, ft->fixed);
+	if (isnan(ft->fit_error))
+		fprintf(f, "null");
+	else
+		fprintf(f, "%.1f", ft->fit_error);
+}
+
+/* what: 0 bytes per task, 1 fixed bytes, 2 + r: run r's bytes */
+static void page_values(FILE *f, const struct page *p, int what)
+{
+	size_t i;
+
+	fputc('[', f);
+	for (i = 0; i < p->n; i++) {
+		fputs(i ? "," : "", f);
+		if (what == 0)
+			fprintf(f, "%.1f", p->rows[i].f.per_task);
+		else if (what == 1)
+			fprintf(f, "%.0f", p->rows[i].f.fixed);
+		else
+			fprintf(f, "%lld", (long long)p->rows[i].bytes[what - 2]);
+	}
+	fputc(']', f);
+}
+
+static void page_row(FILE *f, const char *sep, const char *name, const struct row *r, int m)
+{
+	int k;
+
+	fprintf(f, "%s{\"name\":\"%s\",\"nonlinear\":%s,\"v\":[%.1f,", sep, name, r->f.nonlinear ? "true" : "false",
+		r->f.per_task);
+	if (isnan(r->f.fit_error))
+		fprintf(f, "null");
+	else
+		fprintf(f, "%.1f", r->f.fit_error);
+	fprintf(f, ",%.0f", r->f.fixed);
+	for (k = 0; k < m; k++)
+		fprintf(f, ",%lld", (long long)r->bytes[k]);
+	fprintf(f, "]}");
+}
+
+static void put_page(FILE *f, const void *ctx)
+{
+	const struct page *p = ctx;
+	size_t i;
+	int r, c;
+
+	fprintf(f, "{\"kind\":\"scale\",\"runs\":[");
+	for (r = 0; r < p->m; r++)
+		fprintf(f, "%s{\"n\":%ld,\"rss_bytes\":%lld,\"duration_s\":%.6f,\"exit_code\":%d,\"dropped\":%lld}",
+			r ? "," : "", p->ns[r], (long long)p->reps[r]->rss_bytes, p->reps[r]->duration_s,
+			p->reps[r]->exit_code, (long long)p->reps[r]->dropped);
+	fprintf(f, "],\n\"total\":{");
+	page_fit(f, &p->tot->f);
+	fprintf(f, "},\n\"views\":[{\"name\":\"bytes per task: the slope of bytes over N\",\"signed\":1,\"unit\":\"per task\",\"v\":");
+	page_values(f, p, 0);
+	fprintf(f, "},\n{\"name\":\"fixed bytes: the line at N = 0\",\"signed\":1,\"v\":");
+	page_values(f, p, 1);
+	for (r = 0; r < p->m; r++) {
+		fprintf(f, "},\n{\"name\":\"the peak of the run at N=%ld\",\"v\":", p->ns[r]);
+		page_values(f, p, 2 + r);
+	}
+	fprintf(f, "}],\n\"nonlinear\":[");
+	for (i = 0; i < p->n; i++)
+		fprintf(f, "%s%d", i ? "," : "", p->rows[i].f.nonlinear);
+	fprintf(f, "],\n\"stack\":[");
+	for (i = 0; i < p->n; i++) {
+		const struct fit *ft = &p->rows[i].f;
+
+		fprintf(f, "%s{\"fit_error\":", i ? ",\n" : "");
+		if (isnan(ft->fit_error))
+			fprintf(f, "null");
+		else
+			fprintf(f, "%.1f", ft->fit_error);
+		fprintf(f, ",\"residual\":%.0f,\"relative\":%.4f,\"bytes\":[", ft->max_residual, ft->rel_residual);
+		for (r = 0; r < p->m; r++)
+			fprintf(f, "%s%lld", r ? "," : "", (long long)p->rows[i].bytes[r]);
+		fprintf(f, "]}");
+	}
+	fprintf(f, "],\n\"table\":{\"cols\":[{\"name\":\"per task\",\"fmt\":\"bytes\"},{\"name\":\"fit error\",\"fmt\":\"err\"},"
+		   "{\"name\":\"fixed\",\"fmt\":\"bytes\"}");
+	for (r = 0; r < p->m; r++)
+		fprintf(f, ",{\"name\":\"N=%ld\",\"fmt\":\"bytes\"}", p->ns[r]);
+	fprintf(f, "],\"rows\":[");
+	page_row(f, "", "total", p->tot, p->m);
+	for (c = 0; c < NR_CATS; c++)
+		page_row(f, ",\n", p->cats[c].name, &p->cats[c], p->m);
+	fprintf(f, "]}}");
+}
+
+static int write_html(const char *path, struct page *p)
+{
+	const struct jrow **rows = xcalloc(p->n ? p->n : 1, sizeof(*rows));
+	size_t i;
+	int err;
+
+	for (i = 0; i < p->n; i++)
+		rows[i] = p->rows[i].key;
+	err = report__html_diff(path, rows, p->n, (const char *const *)senv.argv, senv.argc, put_page, p);
+	free(rows);
+	return err;
+}
+
 /* Fit and write what the m runs done say. */
 static int report(struct jreport *const *reps, const long *ns, int m)
 {
@@ -524,6 +648,8 @@ static int report(struct jreport *const *reps, const long *ns, int m)
 	}
 	qsort(rows, n, sizeof(*rows), cmp_per_task);
 	if (senv.json && write_json(senv.json, reps, ns, m, &tot, cats, rows, n))
+		rc = 1;
+	if (senv.html && write_html(senv.html, &(struct page){ reps, ns, m, &tot, cats, rows, n }))
 		rc = 1;
 	if (senv.pprof) { /* the pair: the run at the smallest N as the base, the largest's */
 		int lo = 0, hi = 0;
@@ -560,10 +686,16 @@ int cmd_scale(int argc, char **argv)
 		return EXIT_USAGE;
 	if (senv.pprof)
 		pprof__base_path(senv.pprof, senv.pprof_base, sizeof(senv.pprof_base));
-	{
-		const char *outs[3] = { senv.json, senv.pprof, senv.pprof ? senv.pprof_base : NULL };
+	if (!senv.json && !senv.pprof && !senv.html) { /* as the live run: the page, here or in /tmp */
+		char name[128];
 
-		for (r = 0; r < 3; r++) {
+		snprintf(name, sizeof(name), "scale-%s", basename_of(senv.argv[0]));
+		senv.html = outfile__default_html(senv.default_html, sizeof(senv.default_html), name, 0);
+	}
+	{
+		const char *outs[4] = { senv.json, senv.pprof, senv.pprof ? senv.pprof_base : NULL, senv.html };
+
+		for (r = 0; r < 4; r++) {
 			if (outs[r] && (err = outfile__check_writable(outs[r]))) {
 				p_err("cannot write %s: %s", outs[r], strerror(-err));
 				return EXIT_USAGE;
@@ -621,8 +753,10 @@ int cmd_scale(int argc, char **argv)
 			p_err("fewer than two task counts done: no fit");
 		goto out;
 	}
-	if (report(reps, done_n, m) && !rc)
-		rc = 1;
+	if (report(reps, done_n, m))
+		rc = rc ? rc : 1;
+	else if (senv.html == senv.default_html)
+		fprintf(stderr, "report: %s\n", senv.html); /* the user asked for nothing else */
 out:
 	for (r = 0; r < senv.nruns; r++) {
 		jreport__free(reps[r]);

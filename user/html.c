@@ -1,27 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* --html: one self-contained page (no network when viewed): the page's code, user/report.html,
  * is built into the binary, and the run's data goes into it as a JSON block that the page's
- * script turns into the flame graph and the timeline. */
+ * script turns into the flame graph and the timeline. The pages of scale and diff are the same
+ * page with user/report_diff.js written into its script: one flame graph for both. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hashmap.h"
+#include "jreport.h"
 #include "outfile.h"
 #include "report.h"
 #include "strtab.h"
 #include "tracer.h"
 #include "util.h"
 
-/* The template, embedded at build time (the Makefile makes html.o depend on it). */
+/* The template and the differential pages' code, embedded at build time (the Makefile makes
+ * html.o depend on them). */
 __asm__(".section .rodata\n"
 	".global tm_html_template\n"
 	"tm_html_template:\n"
 	".incbin \"user/report.html\"\n"
 	".byte 0\n"
+	".global tm_html_diff_code\n"
+	"tm_html_diff_code:\n"
+	".incbin \"user/report_diff.js\"\n"
+	".byte 0\n"
 	".previous\n");
-extern const char tm_html_template[];
+extern const char tm_html_template[], tm_html_diff_code[];
 
 #define DATA_MARK "/*TASKMEM_DATA*/"
+#define DIFF_MARK "/*TASKMEM_DIFF*/"
 
 /* Frame names as indices into one string table, so a page with many stacks stays small. */
 struct names {
@@ -276,34 +284,117 @@ static void put_samples(FILE *f, const struct account *a, const uint32_t *row_of
 	free(keep);
 }
 
-int report__html(const char *path, const struct account *a, const struct report_info *ri)
+/* The template with the page's data at its data mark and, for a differential page, its code at
+ * the other mark (a run's page has nothing there). */
+static int write_page(const char *path, void (*data)(FILE *f, const void *ctx), const void *ctx, bool diff)
 {
-	const char *mark = strstr(tm_html_template, DATA_MARK);
-	uint32_t *row_of = xcalloc(view__nbuckets(a) + 1, sizeof(*row_of));
-	struct stack_row *rows;
+	const char *mark = strstr(tm_html_template, DATA_MARK), *dmark = strstr(tm_html_template, DIFF_MARK);
 	struct outfile o;
-	size_t nrows;
 	int err;
 
-	if (!mark) { /* a build error, not the user's */
-		p_err("the HTML template has no data marker");
-		free(row_of);
+	if (!mark || !dmark || dmark < mark) { /* a build error, not the user's */
+		p_err("the HTML template has no data or code marker");
 		return -EINVAL;
 	}
 	err = outfile__open(&o, path);
-	if (err) {
-		free(row_of);
+	if (err)
 		return err;
-	}
-	rows = report__rows(a, row_of, &nrows);
 	fwrite(tm_html_template, 1, mark - tm_html_template, o.f);
-	put_header(o.f, a, ri);
-	put_procs(o.f, a);
-	put_rows(o.f, rows, nrows);
-	put_samples(o.f, a, row_of, nrows);
-	fputs("}\n", o.f);
-	fputs(mark + strlen(DATA_MARK), o.f);
+	data(o.f, ctx);
+	mark += strlen(DATA_MARK);
+	fwrite(mark, 1, dmark - mark, o.f);
+	if (diff)
+		fputs(tm_html_diff_code, o.f);
+	fputs(dmark + strlen(DIFF_MARK), o.f);
+	return outfile__close(&o);
+}
+
+struct run_page {
+	const struct account *a;
+	const struct report_info *ri;
+};
+
+static void put_run(FILE *f, const void *ctx)
+{
+	const struct run_page *p = ctx;
+	uint32_t *row_of = xcalloc(view__nbuckets(p->a) + 1, sizeof(*row_of));
+	struct stack_row *rows;
+	size_t nrows;
+
+	rows = report__rows(p->a, row_of, &nrows);
+	put_header(f, p->a, p->ri);
+	put_procs(f, p->a);
+	put_rows(f, rows, nrows);
+	put_samples(f, p->a, row_of, nrows);
+	fputs("}\n", f);
 	free(rows);
 	free(row_of);
-	return outfile__close(&o);
+}
+
+int report__html(const char *path, const struct account *a, const struct report_info *ri)
+{
+	struct run_page p = { a, ri };
+
+	return write_page(path, put_run, &p, false);
+}
+
+/* ---- the pages of scale and diff ---- */
+
+struct diff_page {
+	const struct jrow *const *rows;
+	size_t n;
+	const char *const *argv;
+	int argc;
+	void (*put)(FILE *f, const void *ctx);
+	const void *ctx;
+};
+
+/* The run page's members the shared code reads (no process, no timeline), the stacks as its
+ * rows (process 0, frames outermost first) and the caller's "diff" member. */
+static void put_diff(FILE *f, const void *ctx)
+{
+	const struct diff_page *p = ctx;
+	struct names nm = { .idx = hashmap__new() };
+	const char *unattributed = intern("other/[unattributed]");
+	size_t i;
+	int k;
+
+	fprintf(f, "{\"schema\":\"taskmem-trace-html/1\",\"command\":[");
+	for (k = 0; k < p->argc; k++) {
+		fputs(k ? "," : "", f);
+		json_str(f, p->argv[k]);
+	}
+	fprintf(f, "],\"cats\":[");
+	for (k = 0; k < NR_CATS; k++)
+		fprintf(f, "%s\"%s\"", k ? "," : "", cat_names[k]);
+	fprintf(f, "],\"procs\":[],\"samples\":[],\n\"rows\":[");
+	for (i = 0; i < p->n; i++) {
+		const struct jrow *r = p->rows[i];
+
+		fprintf(f, "%s[0,%d,%zu,[", i ? ",\n" : "", r->cat, name_idx(&nm, r->label));
+		/* the bytes no stack holds are a label of their own, as in a run's page */
+		if (!r->nframes && r->label != unattributed)
+			fprintf(f, "%zu", name_idx(&nm, intern("[no user stack]")));
+		for (k = r->nframes - 1; k >= 0; k--)
+			fprintf(f, "%s%zu", k == r->nframes - 1 ? "" : ",", name_idx(&nm, r->frames[k]));
+		fprintf(f, "]]");
+	}
+	fprintf(f, "],\n\"names\":[");
+	for (i = 0; i < nm.n; i++) {
+		fputs(i ? "," : "", f);
+		json_str(f, nm.v[i]);
+	}
+	fprintf(f, "],\n\"diff\":");
+	p->put(f, p->ctx);
+	fputs("}\n", f);
+	hashmap__free(nm.idx);
+	free(nm.v);
+}
+
+int report__html_diff(const char *path, const struct jrow *const *rows, size_t n, const char *const *argv, int argc,
+		      void (*put)(FILE *f, const void *ctx), const void *ctx)
+{
+	struct diff_page p = { rows, n, argv, argc, put, ctx };
+
+	return write_page(path, put_diff, &p, true);
 }

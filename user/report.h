@@ -65,6 +65,12 @@ int pprof__write_samples(const char *path, const struct pprof_sample *s, size_t 
 /* Report rep's bytes of stacks lined up by jkeys__build (jreport.h), as a profile. */
 struct jkey;
 int pprof__write_keys(const char *path, const struct jkey *k, size_t n, int rep, double duration_s);
+/* The HTML page of scale or diff (report.html with report_diff.js, a differential flame graph):
+ * the stacks rows[0..n) (jreport.h) and the command as the page's; put() writes the page's
+ * "diff" member, a JSON object whose per-stack arrays follow rows' order. 0 or -errno. */
+struct jrow;
+int report__html_diff(const char *path, const struct jrow *const *rows, size_t n, const char *const *argv, int argc,
+		      void (*put)(FILE *f, const void *ctx), const void *ctx);
 /* Where a pair's base goes: "d.pb.gz" -> "d.base.pb.gz" (else FILE.base), for -diff_base. */
 void pprof__base_path(const char *path, char *out, size_t len);
 

@@ -41,6 +41,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
          test_cli.test_attach, test_cli.test_sudo_user, test_outputs.test_html, test_record.test_record_report,
          test_scale.test_scale_threads, test_scale.test_scale_go, test_scale.test_diff, test_scale.test_scale_cli,
+         test_scale.test_scale_html,
          test_stacks.test_stack_walk,
          test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena] + test_runtimes.RUNTIME_TESTS + [
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,

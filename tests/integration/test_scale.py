@@ -1,10 +1,13 @@
 """`taskmem-trace scale` and `taskmem-trace diff` against what the programs know of themselves:
 tests/programs/pertask.c (each task a thread that touches 3 pages of its stack and 3 KiB of
 malloc'd memory; glibc's mallinfo2 and mincore() of the thread stacks as its oracles), go_bench's
-runtime.MemStats, and `go tool pprof -diff_base` reading the pprof pair diff writes."""
+runtime.MemStats, and `go tool pprof -diff_base` reading the pprof pair diff writes; their HTML
+pages (the differential flame graph) in headless Chromium against their own JSON
+(tests/html/check_diff.mjs)."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -39,16 +42,46 @@ def pprof_diff_total(base, prof):
     return (int(m.group(1)) if m else None), q.stdout + q.stderr
 
 
-def scale(c, name, ns, cmd, env=None, timeout=600):
-    """taskmem-trace scale --n ns --json --pprof --keep: (process, scale JSON or None, keep dir).
-    The pprof pair is checked here: go tool pprof -diff_base on it gives the largest N's peak
-    less the smallest's."""
+def check_page(c, page, js, name=None, what="the page"):
+    """tests/html/check_diff.mjs on a scale or diff page and its JSON (name: a hostile frame name
+    the page must show as text); a screenshot beside the page."""
+    if not c.ok(os.path.exists(page), f"{what} was written ({page})"):
+        return
+    q = subprocess.run(["node", os.path.join(ROOT, "tests", "html", "check_diff.mjs"), page, js,
+                        "--shot", page[:-len(".html")] + ".png"] + (["--name", name] if name else []),
+                       capture_output=True, text=True, timeout=300)
+    for line in q.stdout.splitlines():
+        if line.startswith("FAIL"):
+            c.ok(False, f"{what}: {line}")
+    c.ok(q.returncode == 0 and re.search(r"html: \d+ passed, 0 failed", q.stdout),
+         f"{what}: browser checks ran and passed ({q.stdout[-300:]!r} {q.stderr[-300:]!r})")
+
+
+def pprof_diff_flat(base, prof):
+    """B - A by function, by go tool pprof -diff_base -top: {name: flat bytes} (a name listed
+    twice, for two of its locations, summed)."""
+    q = subprocess.run(["go", "tool", "pprof", "-top", "-nodefraction=0", "-nodecount=1000000", "-unit=B",
+                        "-diff_base", base, prof], capture_output=True, text=True)
+    flat = {}
+    for line in q.stdout.splitlines():
+        m = re.match(r"\s*(-?\d+)B?\s+\S+%\s+\S+%\s+-?\d+B?\s+\S+%\s+(.+)$", line)
+        if m:
+            flat[m.group(2)] = flat.get(m.group(2), 0) + int(m.group(1))
+    return {k: v for k, v in flat.items() if v}
+
+
+def scale(c, name, ns, cmd, env=None, timeout=600, hostile=None):
+    """taskmem-trace scale --n ns --json --pprof --html --keep: (process, scale JSON or None,
+    keep dir). The pprof pair is checked here (go tool pprof -diff_base on it gives the largest
+    N's peak less the smallest's), and the page in the browser against the JSON."""
     js, keep = os.path.join(OUT, name + ".scale.json"), os.path.join(OUT, name + ".runs")
     pp, base = os.path.join(OUT, name + ".scale.pb.gz"), os.path.join(OUT, name + ".scale.base.pb.gz")
-    for f in (js, pp, base):
+    page = os.path.join(OUT, name + ".scale.html")
+    for f in (js, pp, base, page):
         if os.path.exists(f):
             os.unlink(f)
-    full = [TOOL, "scale", "--n", ",".join(map(str, ns)), "--json", js, "--pprof", pp, "--keep", keep, "--"] + cmd
+    full = [TOOL, "scale", "--n", ",".join(map(str, ns)), "--json", js, "--pprof", pp, "--html", page,
+            "--keep", keep, "--"] + cmd
     p = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
     with open(os.path.join(OUT, name + ".log"), "w") as f:
         f.write(" ".join(full) + "\n--- stdout\n" + p.stdout + "--- stderr\n" + p.stderr)
@@ -66,6 +99,7 @@ def scale(c, name, ns, cmd, env=None, timeout=600):
         want = by_n[max(ns)] - by_n[min(ns)]
         got, out = pprof_diff_total(base, pp)
         c.ok(got == want, f"scale's pprof pair: go tool pprof -diff_base gives {got} B, want {want} B ({out[-200:]!r})")
+        check_page(c, page, js, hostile, "scale's page")
     return p, data, keep
 
 
@@ -149,11 +183,11 @@ def test_diff(c):
         runs.append((os.path.join(OUT, f"{c.name}-{n}.json"), data))
     (ja, a), (jb, b) = runs
     dj, pp = os.path.join(OUT, c.name + ".diff.json"), os.path.join(OUT, c.name + ".pb.gz")
-    base = os.path.join(OUT, c.name + ".base.pb.gz")
-    for f in (dj, pp, base):
+    base, page = os.path.join(OUT, c.name + ".base.pb.gz"), os.path.join(OUT, c.name + ".diff.html")
+    for f in (dj, pp, base, page):
         if os.path.exists(f):
             os.unlink(f)
-    q = subprocess.run([TOOL, "diff", ja, jb, "--json", dj, "--pprof", pp], capture_output=True, text=True)
+    q = subprocess.run([TOOL, "diff", ja, jb, "--json", dj, "--pprof", pp, "--html", page], capture_output=True, text=True)
     if not c.ok(q.returncode == 0 and os.path.exists(dj), f"diff exits 0 ({q.returncode}: {q.stderr[-300:]!r})"):
         return
     d = json.load(open(dj))
@@ -171,6 +205,25 @@ def test_diff(c):
     c.ok("stacks by growth" in q.stdout and "touch_stack" in q.stdout, "the table on stdout")
     got, out = pprof_diff_total(base, pp)
     c.ok(got == want, f"go tool pprof -diff_base: {got} B == B - A {want} B ({out[-300:]!r})")
+    # and function by function: each stack's change is its innermost frame's (its label's, with none)
+    by_fn = {}
+    for x in d["diff"]:
+        k = x["frames"][0] if x["frames"] else x["label"]
+        by_fn[k] = by_fn.get(k, 0) + x["diff_bytes"]
+    by_fn = {k: v for k, v in by_fn.items() if v}
+    flat = pprof_diff_flat(base, pp)
+    c.ok(flat == by_fn and by_fn.get("touch_stack", 0) > 0, "go tool pprof -diff_base's flat bytes per function are the diff's: "
+         f"{sorted(set(flat.items()) ^ set(by_fn.items()))[:6]}")
+    check_page(c, page, dj, what="diff's page")
+    # no output asked for: the page, named after B's command, as the live run writes its own
+    cwd = os.path.join(OUT, c.name + ".cwd")
+    shutil.rmtree(cwd, ignore_errors=True)
+    os.makedirs(cwd)
+    r = subprocess.run([TOOL, "diff", ja, jb], capture_output=True, text=True, cwd=cwd)
+    m = re.search(r"^report: (taskmem-diff-pertask-[\d-]+\.html)$", r.stderr, re.M)
+    c.ok(r.returncode == 0 and m and os.listdir(cwd) == [m.group(1)] and
+         "taskmem-trace-html/1" in open(os.path.join(cwd, m.group(1))).read(),
+         f"no output option: the page, its path on stderr ({r.returncode}: {r.stderr[-200:]!r}, {os.listdir(cwd)})")
 
     # bad input: one line, exit 2, nothing written
     other = os.path.join(OUT, c.name + ".other.json")
@@ -234,4 +287,44 @@ def test_scale_cli(c):
     c.ok(not left, f"the third run's tool and command are gone ({left})")
 
 
-TESTS = [test_scale_threads, test_scale_go, test_diff, test_scale_cli]
+# A frame name the traced program chose, that would run in the page if it were not escaped
+HOSTILE = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">\'"&amp;'
+
+
+def test_scale_html(c):
+    """The pages' differential flame graphs on what they must show: a stack that grows as N^2
+    (python's b'x' * N*N MiB at N = 1, 2, 4, 8: 12% off the line) hatched and listed as not
+    linear; and a frame name (pertask's touch_stack renamed) and a command path full of markup
+    and quotes, shown as text in the scale page and in the diff page of two of its runs, with
+    nothing of them run (window.__pwned) or made an element."""
+    p, data, _ = scale(c, c.name + "-square", [1, 2, 4, 8],
+                       ["python3", "-c", "import time; b = b'x' * ({N} * {N} << 20); time.sleep(0.2)"])
+    if data:
+        nl = [s for s in data["per_task"] if s["nonlinear"]]
+        c.ok(any(max(s["bytes"]) > 32 * MIB for s in nl), "the N^2 stack is flagged as not linear "
+             f"({[(s['label'], s['stack'][:2], s['bytes']) for s in nl]})")
+    d = os.path.join(OUT, c.name, '<b>"\'&<', "script>")
+    shutil.rmtree(os.path.join(OUT, c.name), ignore_errors=True)
+    os.makedirs(d)
+    exe, plain = os.path.join(d, "pertask"), os.path.join(d, "pertask.plain")
+    b = subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-pthread", "-o", plain,
+                        os.path.join(ROOT, "tests", "programs", "pertask.c")], capture_output=True, text=True)
+    b2 = subprocess.run(["objcopy", "--redefine-sym", "touch_stack=" + HOSTILE, plain, exe], capture_output=True, text=True) \
+        if b.returncode == 0 else b
+    if not c.ok(b.returncode == 0 and b2.returncode == 0, f"built pertask with a hostile name: {b.stderr[-300:]} {b2.stderr[-300:]}"):
+        return
+    p, data, keep = scale(c, c.name + "-hostile", [20, 40], [exe, "{N}", "0.1"], hostile=HOSTILE)
+    if not data:
+        return
+    c.ok(any(s["stack"][:1] == [HOSTILE] for s in data["per_task"]), "the hostile name is touch_stack's frame in the JSON")
+    dj, page = os.path.join(OUT, c.name + ".diff.json"), os.path.join(OUT, c.name + ".diff.html")
+    for f in (dj, page):
+        if os.path.exists(f):
+            os.unlink(f)
+    q = subprocess.run([TOOL, "diff", os.path.join(keep, "run-20.json"), os.path.join(keep, "run-40.json"),
+                        "--json", dj, "--html", page], capture_output=True, text=True)
+    if c.ok(q.returncode == 0, f"diff of the two runs exits 0 ({q.returncode}: {q.stderr[-300:]!r})"):
+        check_page(c, page, dj, HOSTILE, "diff's page (hostile names)")
+
+
+TESTS = [test_scale_threads, test_scale_go, test_diff, test_scale_cli, test_scale_html]

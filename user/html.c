@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hashmap.h"
+#include "oomreport.h"
 #include "outfile.h"
 #include "report.h"
 #include "strtab.h"
@@ -301,6 +302,7 @@ int report__html(const char *path, const struct account *a, const struct report_
 	put_procs(o.f, a);
 	put_rows(o.f, rows, nrows);
 	put_samples(o.f, a, row_of, nrows);
+	oomreport__html(o.f, a, ri);
 	fputs("}\n", o.f);
 	fputs(mark + strlen(DATA_MARK), o.f);
 	free(rows);

@@ -553,7 +553,8 @@ static int attach_main(struct tracer *t)
 	finish_run(t, live, end);
 	snprintf(pidarg, sizeof(pidarg), "pid %d", env.attach_pid);
 	snprintf(desc, sizeof(desc), account__alive(g_acct, env.attach_pid) ? "attached, left running" :
-								     "attached until it exited");
+				     account__oom_victim(g_acct, env.attach_pid) ? "attached until the OOM killer killed it" :
+										   "attached until it exited");
 	ri.argv = argv;
 	ri.argc = 1;
 	ri.exit_desc = desc;

@@ -29,7 +29,7 @@ static uint64_t growth_end(const struct account *a, const struct report_info *ri
 		view__proc(a, i, &p);
 		if (p.prelaunch)
 			continue;
-		if (p.end_ts > t.start_ts && ri->cmd_end_s) {
+		if (p.end_ts > t.start_ts) {
 			/* before its exit: the last sample holds what it had, not its teardown */
 			*what = "exit";
 			return p.end_ts - t.start_ts - 1;

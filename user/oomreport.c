@@ -128,10 +128,11 @@ void oomreport__summary_head(FILE *f, const struct account *a)
 			fprintf(f, "none");
 		else
 			fprintf(f, "%.1f MiB", cg.limit / MIB);
-		fprintf(f, "): closest to the limit %.1f MiB", cg.max_usage / MIB);
+		/* the cgroup charges page cache and kernel memory too: it may differ from the RSS */
+		fprintf(f, ", page cache and kernel memory counted): closest to the limit %.1f MiB", cg.max_usage / MIB);
 		if (cg.limit != CG_NO_LIMIT)
 			fprintf(f, " (%.1f%%)", 100.0 * cg.max_usage / cg.limit);
-		fprintf(f, " (page cache and kernel memory included), failcnt %llu, OOM kills %llu\n",
+		fprintf(f, ", failcnt %llu, OOM kills %llu\n",
 			(unsigned long long)cg.failcnt, (unsigned long long)cg.oom_kill);
 	}
 }

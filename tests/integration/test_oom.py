@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 
-from lib import MIB, OUT, TOOL, descendants, comm_of, in_private_mounts
+from lib import MIB, OUT, ROOT, TOOL, descendants, comm_of, in_private_mounts
 
 LEAK_C = r"""
 #include <stdlib.h>
@@ -161,9 +161,12 @@ def test_oom_limit(c):
     --limit 256M: killed by the OOM killer (exit 137), named so in the summary and the JSON
     (killed_by, oom.scope cgroup, the limit), as the kernel says (its log's constraint and the
     cgroup's own oom_kill count); the victim's RSS at the kill within 5% of the kernel log's;
-    leak_one holds >= 90% of the default growth window (5 s: the steady block is older)."""
+    leak_one holds >= 90% of the default growth window (5 s: the steady block is older). Its HTML
+    page (tests/html/oom_check.mjs) marks the kill and the limit, and its flame graph of what grew
+    adds up to the JSON's."""
     prog = leak_binary()
-    rc, err, data, w = run_tool(c, ["--limit", "256M"], [prog, "30000"])
+    page = os.path.join(OUT, c.name + ".html")
+    rc, err, data, w = run_tool(c, ["--limit", "256M", "--html", page], [prog, "30000"])
     c.ok(rc == 137, f"exit code {rc}, want 137")
     if not c.ok(data is not None, "no JSON written"):
         return
@@ -188,6 +191,9 @@ def test_oom_limit(c):
          f"leak_one's share of growth_before_end: {mine / MIB:.1f} of {total / MIB:.1f} MiB")
     c.ok("grew in the 5.0 s before the OOM kill" in err, "the summary's growth section")
     c.ok(not os.path.exists(w.dir or "/nonexistent"), f"the run's cgroup {w.dir} is removed")
+    q = subprocess.run(["node", os.path.join(ROOT, "tests", "html", "oom_check.mjs"), page, os.path.join(OUT, c.name + ".json")],
+                       capture_output=True, text=True, timeout=120)
+    c.ok(q.returncode == 0, f"the HTML page: {q.stdout.strip()} {q.stderr.strip()[-300:]}")
 
 
 def test_oom_kill9(c):

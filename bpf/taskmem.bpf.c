@@ -1038,3 +1038,40 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	event_submit(e);
 	return 0;
 }
+
+/* ---- the OOM killer ---- */
+
+/* The victim's RSS as the kernel's "Killed process" line gives it (get_mm_counter: the
+ * percpu counter's shared count). Kernels before 6.2 had struct mm_rss_stat here: this one has
+ * percpu counters. */
+static __always_inline __u64 mm_counter_bytes(struct mm_struct *mm, int member)
+{
+	__s64 v = BPF_CORE_READ(mm, rss_stat[member].count);
+
+	return v > 0 ? (__u64)v * 4096 : 0;
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(handle_oom_victim, struct task_struct *task, uid_t uid)
+{
+	struct mm_struct *mm = task->mm;
+	struct tm_event *e;
+
+	if (!is_traced(task->tgid))
+		return 0;
+	e = event_reserve(TM_CNT_DROP_PROC);
+	if (!e)
+		return 0;
+	e->kind = TM_EV_OOM;
+	e->tgid = task->tgid;
+	e->tid = task->pid;
+	if (mm) {
+		e->extra = mm_counter_bytes(mm, TM_ANONPAGES);
+		e->extra2 = mm_counter_bytes(mm, TM_FILEPAGES);
+		e->extra3 = mm_counter_bytes(mm, TM_SHMEMPAGES);
+		e->ret = e->extra + e->extra2 + e->extra3;
+	}
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), task->comm);
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* user space reads the cgroup's counters now */
+	return 0;
+}

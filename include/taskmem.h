@@ -28,6 +28,8 @@ enum tm_event_kind {
 	TM_EV_EXEC,      /* a traced process exec'd */
 	TM_EV_EXIT,      /* a traced thread exited; flags has TM_F_GROUP_DEAD when it was the last */
 	TM_EV_COW,       /* a write fault on a present page (copy-on-write, or none): addr, stack */
+	TM_EV_OOM,       /* oom:mark_victim: the OOM killer chose this process; ret = its RSS in
+			  * bytes then (extra anon, extra2 file, extra3 shmem), as the kernel's log */
 };
 
 /* What the task was doing when an RSS counter changed. */

@@ -41,6 +41,7 @@ void account__free(struct account *a)
 	account__free_frame_maps(a);
 	world__free(a->w);
 	timeline__free(&a->tl);
+	oom__free(&a->oom);
 	free(a);
 }
 
@@ -50,6 +51,13 @@ struct proc *account__add_root(struct account *a, pid_t pid)
 
 	p->prelaunch = true;
 	return p;
+}
+
+bool account__oom_victim(struct account *a, pid_t pid)
+{
+	struct proc *p = proc_of_pid(&a->m, pid);
+
+	return p && p->oom_victim;
 }
 
 bool account__alive(struct account *a, pid_t pid)
@@ -465,6 +473,12 @@ void account__event(struct account *a, const struct tm_event *e)
 	case TM_EV_COW:
 		on_cow(a, e);
 		return;
+	case TM_EV_OOM:
+		p = proc_of_pid(&a->m, (pid_t)e->tgid);
+		if (p)
+			p->oom_victim = true;
+		oom__victim(&a->oom, e);
+		return;
 	}
 	p = proc_of_pid(&a->m, (pid_t)e->tgid);
 	if (!p) {
@@ -472,6 +486,11 @@ void account__event(struct account *a, const struct tm_event *e)
 		return;
 	}
 	on_mapping(a, p, e);
+}
+
+void account__cgroup(struct account *a, const struct cg_sample *s)
+{
+	oom__cgroup(&a->oom, s);
 }
 
 void account__finish(struct account *a, uint64_t end_ts)

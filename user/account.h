@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include "labels.h"
 #include "model.h"
+#include "oom.h"
 #include "symbolize.h"
 #include "timeline.h"
 #include "view.h"
@@ -28,6 +29,7 @@ struct account {
 	struct hashmap *stack_users;  /* stack id -> live processes that symbolized it */
 	struct hashmap *fmaps;        /* the file mappings frames were in (symbolize.c) */
 	struct account_stats st;
+	struct oom_state oom;          /* OOM victims, the memory cgroup's counters */
 };
 
 struct account *account__new(const struct account_opts *o);
@@ -37,9 +39,13 @@ struct proc *account__add_root(struct account *a, pid_t pid);
 /* -p: a running process; what is resident now is counted per mapping as pre-existing
  * (attach.c). */
 int account__attach(struct account *a, pid_t pid);
+/* Did the OOM killer choose the process (its last image)? */
+bool account__oom_victim(struct account *a, pid_t pid);
 /* False once the process's exit was seen (a zombie still answers kill(pid, 0)). */
 bool account__alive(struct account *a, pid_t pid);
 void account__event(struct account *a, const struct tm_event *e);
+/* The memory cgroup's counters, read by main.c (recorded, as events are). */
+void account__cgroup(struct account *a, const struct cg_sample *s);
 /* Close the timeline and the peak at end_ts; every stack a report shows is symbolized by then. */
 void account__finish(struct account *a, uint64_t end_ts);
 #endif

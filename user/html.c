@@ -8,6 +8,7 @@
 #include <string.h>
 #include "hashmap.h"
 #include "jreport.h"
+#include "oomreport.h"
 #include "outfile.h"
 #include "report.h"
 #include "strtab.h"
@@ -326,6 +327,7 @@ static void put_run(FILE *f, const void *ctx)
 	put_procs(f, p->a);
 	put_rows(f, rows, nrows);
 	put_samples(f, p->a, row_of, nrows);
+	oomreport__html(f, p->a, p->ri);
 	fputs("}\n", f);
 	free(rows);
 	free(row_of);

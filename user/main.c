@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "account.h"
+#include "cgroup.h"
 #include "cmd.h"
 #include "demangle.h"
 #include "elfsyms.h"
@@ -45,6 +46,8 @@ enum {
 	OPT_DURATION,
 	OPT_AS_ROOT,
 	OPT_UNWIND_MEMORY,
+	OPT_LIMIT,
+	OPT_GROWTH_WINDOW,
 };
 
 static struct env {
@@ -61,6 +64,11 @@ static struct env {
 	bool recording;        /* the record subcommand */
 	const char *record;    /* record -o FILE */
 	struct rec_writer *rec; /* open while recording */
+	uint64_t limit;         /* --limit bytes, 0: none */
+	uint64_t growth_window_ns; /* --growth-window, 0: not given */
+	struct cgroup *cg;      /* the run's own (--limit), removed at the end */
+	struct cgroup *ctx_cg;  /* the one the tree is in otherwise (read only): OOM scope */
+	uint64_t cg_sampled_ns;
 } env = {
 	.interval_ns = 10 * 1000000ull,
 	.t = { .max_processes = 8192, .max_threads = 65536, .stack_storage = 32768,
@@ -91,10 +99,14 @@ static const char doc[] =
 	"  taskmem-trace diff a.json b.json   what grew between two runs (diff --help)\n"
 	"  sudo taskmem-trace scale --n 1000,2000,4000 -- ./prog {N}\n"
 	"      bytes per task, per stack: the slope over N (scale --help)\n"
+	"  sudo taskmem-trace --limit 512M -- ./server\n"
+	"      as in a container with a 512 MiB limit: an OOM kill is named, with\n"
+	"      what grew in the seconds before it (--growth-window)\n"
 	"\n"
 	"Exit code: the command's own (128+N when signal N killed it); else\n"
 	"2 bad usage or unwritable output, 125 cannot trace (not root, no BTF,\n"
-	"BPF refused), 126 command not executable, 127 command not found.\n"
+	"BPF refused, no memory cgroup for --limit), 126 command not executable,\n"
+	"127 command not found.\n"
 	"The run lasts until the last process of the command's tree exits (a\n"
 	"daemon it started too). SIGINT/SIGTERM or --duration stop the tree and\n"
 	"still write the reports.\n";
@@ -136,6 +148,8 @@ static const struct argp_option opts[] = {
 	{ "unwind-memory", OPT_UNWIND_MEMORY, "MB", 0, "Kernel memory for unwind tables in MiB, for the whole run (default 64); files over it are walked by frame pointers and counted", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
+	{ "limit", OPT_LIMIT, "SIZE", 0, "Run the command in a memory cgroup of its own with this limit (e.g. 512M; K, M, G, T), as docker run -m would: its OOM kill is named, and the cgroup's usage drawn beside the tree's; not with -p", 0 },
+	{ "growth-window", OPT_GROWTH_WINDOW, "SECONDS", 0, "Report the stacks that grew most in the last SECONDS before the end (before an OOM kill: by default, 5 s)", 0 },
 	{ "as-root", OPT_AS_ROOT, NULL, 0, "Under sudo, run the command as root (default: as the user who ran sudo, as sudo -u would)", 0 },
 	{ "quiet", 'q', NULL, 0, "No live status line and no summary on stderr", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
@@ -152,6 +166,29 @@ static int parse_num(const char *arg, long long min, long long max, struct argp_
 	if (errno || end == arg || *end || v < min || v > max)
 		argp_error(state, "%s must be a whole number from %lld to %lld, not '%s'", what, min, max, arg);
 	return (int)v;
+}
+
+/* "512M", "1.5G", "4096": K, M, G, T are powers of 1024 (a trailing B or iB is allowed) */
+static uint64_t parse_size(const char *arg, struct argp_state *state)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	char *end;
+	double v, mul = 1;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (!errno && end != arg && *end && (u = strchr(units, *end & ~0x20))) {
+		mul = (double)(1ull << (10 * (u - units + 1)));
+		end++;
+		if ((*end & ~0x20) == 'I' && (end[1] & ~0x20) == 'B')
+			end += 2;
+		else if ((*end & ~0x20) == 'B')
+			end++;
+	}
+	if (errno || end == arg || *end || !(v * mul >= 4096) || v * mul > 1e18)
+		argp_error(state, "--limit must be a size like 512M or 2G (K, M, G, T; at least 4K), not '%s'", arg);
+	return (uint64_t)(v * mul);
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
@@ -216,6 +253,20 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--duration must be a positive number of seconds, not '%s'", arg);
 		break;
 	}
+	case OPT_LIMIT:
+		env.limit = parse_size(arg, state);
+		break;
+	case OPT_GROWTH_WINDOW: {
+		char *end;
+		double s;
+
+		errno = 0;
+		s = strtod(arg, &end);
+		if (errno || end == arg || *end || !(s > 0) || s > 1e6)
+			argp_error(state, "--growth-window must be a positive number of seconds, not '%s'", arg);
+		env.growth_window_ns = (uint64_t)(s * 1e9);
+		break;
+	}
 	case 'v':
 		verbose = true;
 		break;
@@ -229,6 +280,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "no command given: taskmem-trace [OPTIONS] -- COMMAND [ARGS...] (or -p PID)");
 		if (env.argv && env.attach_pid)
 			argp_error(state, "give either -p PID or a command, not both");
+		/* a running process cannot be moved under a limit it did not start with */
+		if (env.limit && env.attach_pid)
+			argp_error(state, "--limit runs a command in a cgroup of its own: not with -p");
 		if (env.recording && !env.record)
 			argp_error(state, "no recording given: taskmem-trace record -o FILE -- COMMAND");
 		if (env.attach_pid && pid_gone(env.attach_pid))
@@ -306,12 +360,55 @@ static void on_event(void *ctx, const struct tm_event *e)
 	account__event(g_acct, e);
 }
 
+/* The cgroup's counters into the core, and the recording (the replay gets the same). */
+static void sample_cgroup(struct cgroup *cg, uint32_t flags)
+{
+	struct cg_sample s = { .flags = flags };
+
+	if (!cg || cgroup__read(cg, &s.c))
+		return;
+	s.ts = now_ns();
+	s.version = (uint32_t)cgroup__version(cg);
+	if (env.rec) {
+		struct rec_buf b = {};
+
+		rt_cgroup__encode(&b, &s);
+		rec_writer__add(env.rec, REC_CGROUP, b.p, b.len);
+		rec_buf__free(&b);
+	}
+	account__cgroup(g_acct, &s);
+}
+
+/* The run's own cgroup is drawn over time: at the timeline's interval, at most 20 times a
+ * second (its peak is the kernel's max_usage, not a sample's). */
+#define CG_SAMPLE_MIN_NS 50000000ull
+
 /* Between event batches: what the core asks now is asked here in the replay too. */
 static void refresh(void)
 {
+	uint64_t now;
+
 	if (env.rec)
 		rec_writer__add(env.rec, REC_REFRESH, NULL, 0);
 	account__refresh_maps(g_acct);
+	now = env.cg ? now_ns() : 0;
+	if (env.cg && now - env.cg_sampled_ns >= (env.interval_ns > CG_SAMPLE_MIN_NS ? env.interval_ns : CG_SAMPLE_MIN_NS)) {
+		sample_cgroup(env.cg, CG_SAMPLE_OWN);
+		env.cg_sampled_ns = now;
+	}
+}
+
+/* The run's cgroup is removed once its tree is gone (a cgroup with processes cannot be). */
+static void remove_cgroup(void)
+{
+	const char *path = env.cg ? xstrdup(cgroup__path(env.cg)) : NULL;
+
+	if (env.cg && cgroup__remove(env.cg))
+		p_warn("could not remove the cgroup %s (the next run removes it once it is empty)", path);
+	env.cg = NULL;
+	free((void *)path);
+	cgroup__remove(env.ctx_cg); /* only freed */
+	env.ctx_cg = NULL;
 }
 
 /* How long the main loop may wait for events: 5 ms while they flow (most records do not wake
@@ -365,6 +462,9 @@ static void finish_run(struct tracer *t, bool live, uint64_t end)
 	while (tracer__poll(t, 0) > 0)
 		;
 	tracer__detach(t);
+	/* the counters at the end: the OOM kills, the high-water mark */
+	sample_cgroup(env.cg, CG_SAMPLE_OWN);
+	sample_cgroup(env.ctx_cg, 0);
 	if (env.rec) {
 		struct rec_buf b = {};
 
@@ -383,10 +483,11 @@ static int write_reports(struct tracer *t, struct report_info *ri)
 
 	ri->interval_ns = env.interval_ns;
 	ri->top = env.top;
+	ri->growth_window_ns = env.growth_window_ns;
 	tracer__counters(t, ri->counters);
 	if (env.rec) { /* what the reports say that the core does not know, then the end */
 		struct rt_run_end re = { .exit_code = ri->exit_code, .duration_s = ri->duration_s,
-					 .cmd_end_s = ri->cmd_end_s };
+					 .cmd_end_s = ri->cmd_end_s, .growth_window_ns = env.growth_window_ns };
 		struct rec_buf b = {};
 		struct rec_writer *w = env.rec;
 
@@ -419,6 +520,9 @@ static int attach_main(struct tracer *t)
 	int err, rc;
 
 	g_acct = new_account(t, start, 0);
+	/* its cgroup's OOM counters tell a cgroup's OOM kill from the system's */
+	if (!cgroup__open_pid(&env.ctx_cg, env.attach_pid))
+		sample_cgroup(env.ctx_cg, 0);
 	/* follow first, then take stock, so no change falls between the two */
 	err = tracer__follow(t, env.attach_pid);
 	if (!err)
@@ -426,6 +530,7 @@ static int attach_main(struct tracer *t)
 	if (err) {
 		p_err("cannot attach to pid %d: %s", env.attach_pid, strerror(-err));
 		discard_recording();
+		remove_cgroup();
 		tracer__free(t);
 		account__free(g_acct);
 		return EXIT_SETUP;
@@ -448,12 +553,14 @@ static int attach_main(struct tracer *t)
 	finish_run(t, live, end);
 	snprintf(pidarg, sizeof(pidarg), "pid %d", env.attach_pid);
 	snprintf(desc, sizeof(desc), account__alive(g_acct, env.attach_pid) ? "attached, left running" :
-								     "attached until it exited");
+				     account__oom_victim(g_acct, env.attach_pid) ? "attached until the OOM killer killed it" :
+										   "attached until it exited");
 	ri.argv = argv;
 	ri.argc = 1;
 	ri.exit_desc = desc;
 	ri.duration_s = (end - start) / 1e9;
 	rc = write_reports(t, &ri);
+	remove_cgroup();
 	tracer__free(t);
 	account__free(g_acct);
 	elfsyms__free_all();
@@ -545,6 +652,18 @@ int main(int argc, char **argv)
 		discard_recording();
 		return EXIT_SETUP;
 	}
+	/* --limit: the command runs in a cgroup of its own, moved there while at the gate */
+	if (env.limit && ((err = cgroup__create(&env.cg, env.limit)) || (err = cgroup__add(env.cg, l.pid)))) {
+		p_err("--limit needs a memory cgroup (cgroup v1's memory controller, or memory in cgroup2's controllers): %s",
+		      strerror(-err));
+		launcher__abort(&l);
+		remove_cgroup();
+		discard_recording();
+		tracer__free(t);
+		return EXIT_SETUP;
+	}
+	if (!env.attach_pid && !env.limit)
+		cgroup__open_pid(&env.ctx_cg, l.pid);
 	if (env.attach_pid)
 		return attach_main(t);
 	/* time 0 is when the command's process was forked (before the tracer's setup, while it
@@ -552,6 +671,8 @@ int main(int argc, char **argv)
 	start = l.forked_ns;
 	g_acct = new_account(t, start, l.pid);
 	account__add_root(g_acct, l.pid);
+	sample_cgroup(env.cg, CG_SAMPLE_OWN);
+	sample_cgroup(env.ctx_cg, 0);
 	err = tracer__follow(t, l.pid);
 	if (err) {
 		p_err("cannot follow pid %d: %s", l.pid, strerror(-err));
@@ -604,8 +725,14 @@ int main(int argc, char **argv)
 	finish_run(t, live, end);
 
 	if (WIFSIGNALED(status)) {
+		struct view_oom oom;
+
+		view__oom(g_acct, &oom);
 		exit_code = 128 + WTERMSIG(status);
-		snprintf(desc, sizeof(desc), "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+		if (WTERMSIG(status) == SIGKILL && oom.kills && account__oom_victim(g_acct, l.pid))
+			snprintf(desc, sizeof(desc), "killed by the OOM killer (signal 9)");
+		else
+			snprintf(desc, sizeof(desc), "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
 	} else {
 		exit_code = WEXITSTATUS(status);
 		snprintf(desc, sizeof(desc), "exited with %d", exit_code);
@@ -621,6 +748,7 @@ int main(int argc, char **argv)
 		exit_code = rc; /* a report that could not be written is a failure */
 
 cleanup:
+	remove_cgroup(); /* after the tree is gone: a cgroup with processes cannot be removed */
 	discard_recording(); /* the run could not start */
 	tracer__free(t);
 	account__free(g_acct);

@@ -26,6 +26,7 @@ struct proc {
 	bool exec_seen, alive, is_go, maps_stale, maps_read;
 	uid_t uid;              /* owner, for trusting its /tmp/perf-PID.map; -1 until known */
 	bool prelaunch;         /* the launcher's child before it exec'd the command: not counted */
+	bool oom_victim;        /* the OOM killer chose it (oom:mark_victim) */
 	int exit_code;          /* wait status style: exit_code field of the task */
 	uint64_t start_ts, end_ts;
 	uint64_t start_brk, brk, start_stack, stack_rlim;

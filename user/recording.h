@@ -50,6 +50,7 @@ enum rec_type {
 	REC_UNWIND_STATS = 18, /* the unwind tables' totals at the end: | tables, skipped, rows */
 	REC_RUN_END = 19,  /* last before REC_END: exit code and text, duration, BPF counters */
 	REC_BUILD_ID = 20, /* an ELF file's GNU build id: file | found, hex */
+	REC_CGROUP = 21,   /* the memory cgroup's counters, read between event batches (oom.h) */
 	REC_NR_TYPES
 };
 

@@ -48,6 +48,7 @@ static const struct {
 	[REC_UNWIND_STATS] = { "REC_UNWIND_STATS", F_VAL3, "the unwind tables' totals" },
 	[REC_RUN_END] = { .name = "REC_RUN_END" },
 	[REC_BUILD_ID] = { "REC_BUILD_ID", F_QSTR | F_RET | F_ASTR, "the build id of" },
+	[REC_CGROUP] = { .name = "REC_CGROUP" },
 };
 
 const char *rt_type_name(uint32_t type, char *buf, size_t len)
@@ -266,6 +267,8 @@ void rt_run_end__encode(struct rec_buf *b, const struct rt_run_end *re)
 	for (i = 0; i < TM_NR_COUNTERS; i++)
 		rec_buf__u64(b, re->counters[i]);
 	rec_buf__str(b, re->run_as);
+	if (re->growth_window_ns)
+		rec_buf__u64(b, re->growth_window_ns);
 }
 
 int rt_run_end__decode(const void *p, uint32_t len, struct rt_run_end *re)
@@ -292,6 +295,7 @@ int rt_run_end__decode(const void *p, uint32_t len, struct rt_run_end *re)
 		return -EINVAL;
 	memcpy(re->run_as, s, l);
 	re->run_as[l] = 0;
+	re->growth_window_ns = c.left ? rec_get_u64(&c) : 0; /* written only when given */
 	return c.bad || c.left ? -EINVAL : 0;
 }
 
@@ -346,4 +350,33 @@ int rt_finish__decode(const void *p, uint32_t len, uint64_t *end_ts)
 
 	*end_ts = rec_get_u64(&c);
 	return c.bad || c.left ? -EINVAL : 0;
+}
+
+void rt_cgroup__encode(struct rec_buf *b, const struct cg_sample *s)
+{
+	rec_buf__u64(b, s->ts);
+	rec_buf__u32(b, s->flags);
+	rec_buf__u32(b, s->version);
+	rec_buf__u64(b, s->c.usage);
+	rec_buf__u64(b, s->c.max_usage);
+	rec_buf__u64(b, s->c.limit);
+	rec_buf__u64(b, s->c.failcnt);
+	rec_buf__u64(b, s->c.oom);
+	rec_buf__u64(b, s->c.oom_kill);
+}
+
+int rt_cgroup__decode(const void *p, uint32_t len, struct cg_sample *s)
+{
+	struct rec_cursor c = { .p = p, .left = len };
+
+	s->ts = rec_get_u64(&c);
+	s->flags = rec_get_u32(&c);
+	s->version = rec_get_u32(&c);
+	s->c.usage = rec_get_u64(&c);
+	s->c.max_usage = rec_get_u64(&c);
+	s->c.limit = rec_get_u64(&c);
+	s->c.failcnt = rec_get_u64(&c);
+	s->c.oom = rec_get_u64(&c);
+	s->c.oom_kill = rec_get_u64(&c);
+	return c.bad || c.left || (s->version != 1 && s->version != 2) ? -EINVAL : 0;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "recording.h"
+#include "oom.h"
 #include "taskmem.h"
 
 /* REC_RUN_INFO, the first record: how the core was set up, and the layouts it was fed with
@@ -30,6 +31,7 @@ struct rt_run_end {
 	double duration_s, cmd_end_s;
 	uint64_t counters[TM_NR_COUNTERS];
 	char run_as[96];         /* who the command ran as under sudo, or "" */
+	uint64_t growth_window_ns; /* --growth-window, or 0 (then not written: older readers) */
 };
 
 /* One ring-buffer record (REC_EVENT), aligned and with its strings terminated. */
@@ -67,6 +69,9 @@ int rt_run_end__decode(const void *p, uint32_t len, struct rt_run_end *re);
 /* The size of event e as recorded (an exec event carries more). */
 size_t rt_event__size(const struct tm_event *e);
 int rt_event__decode(const void *p, uint32_t len, union rt_event *ev);
+/* CGROUP: u64 ts, u32 flags, u32 version, u64 usage, max_usage, limit, failcnt, oom, oom_kill */
+void rt_cgroup__encode(struct rec_buf *b, const struct cg_sample *s);
+int rt_cgroup__decode(const void *p, uint32_t len, struct cg_sample *s);
 /* FINISH: u64 end_ts */
 int rt_finish__decode(const void *p, uint32_t len, uint64_t *end_ts);
 

@@ -111,6 +111,14 @@ int replay__run(struct replay *r, char *msg, size_t msglen)
 				return fail(msg, msglen, r->path, "corrupt: a misplaced or malformed refresh");
 			account__refresh_maps(r->acct);
 			break;
+		case REC_CGROUP: {
+			struct cg_sample cs;
+
+			if (finished || rt_cgroup__decode(data, len, &cs))
+				return fail(msg, msglen, r->path, "corrupt: a misplaced or malformed cgroup sample");
+			account__cgroup(r->acct, &cs);
+			break;
+		}
 		case REC_FINISH:
 			if (finished || rt_finish__decode(data, len, &end_ts))
 				return fail(msg, msglen, r->path, "corrupt: a misplaced or malformed end of run");
@@ -153,6 +161,7 @@ void replay__report_info(const struct replay *r, struct report_info *ri)
 	memcpy(ri->counters, r->end.counters, sizeof(ri->counters));
 	ri->interval_ns = r->info.interval_ns;
 	ri->top = r->info.top;
+	ri->growth_window_ns = r->end.growth_window_ns;
 }
 
 void replay__free(struct replay *r)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "outfile.h"
 #include "escape.h"
+#include "oomreport.h"
 #include "report.h"
 #include "tracer.h"
 #include "util.h"
@@ -253,6 +254,7 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 	fprintf(f, "%s -- %s, %.2f s\n", ri->argc > 6 ? " ..." : "", ri->exit_desc, ri->duration_s);
 	if (ri->run_as)
 		fprintf(f, "command run as %s\n", ri->run_as);
+	oomreport__summary_head(f, a);
 	fprintf(f, "peak resident memory of the tree: %.1f MiB at %.2f s, each page once (sum of the processes' RSS: %.1f MiB)\n",
 		t.peak_tree / MIB, t.peak_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0,
 		t.peak_kernel / MIB);
@@ -288,6 +290,7 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 		fputc('\n', f);
 	}
 	free(top);
+	oomreport__summary_growth(f, a, ri);
 	/* the ALWAYS rows, the drops' sum, then every loss that is not 0 */
 	counters__collect(a, ri->counters, cnt);
 	fprintf(f, "events:");
@@ -513,6 +516,8 @@ int report__json(const char *path, const struct account *a, const struct report_
 			fprintf(f, "null");
 		else
 			fprintf(f, "%d", p->exit_code);
+		if (p->oom_victim && p->end_ts && p->exit_code == 128 + 9) /* chosen, and died of it */
+			fprintf(f, ", \"killed_by\": \"oom\"");
 		fprintf(f, ", \"peak_rss_bytes\": %lld, \"kernel_peak_rss_bytes\": %lld, \"peak_t_s\": %.6f, \"categories\": ",
 			(long long)p->own_peak, (long long)p->kernel_hiwater, ts_s(&t, p->own_peak_ts));
 		categories_with_unattributed(p->own_peak_cat, p->own_peak, pc);
@@ -522,9 +527,11 @@ int report__json(const char *path, const struct account *a, const struct report_
 		json_cats(f, pc);
 		fprintf(f, "}}");
 	}
+	fprintf(f, "\n  ]");
+	oomreport__json(f, a, ri);
 	/* every row by its key; "dropped", their sum, comes before the DROP rows */
 	counters__collect(a, ri->counters, cnt);
-	fprintf(f, "\n  ],\n  \"events\": {");
+	fprintf(f, ",\n  \"events\": {");
 	for (c = 0, dropped = false; c < TM_NR_ALL_COUNTERS; c++) {
 		if (tm_counters[c].show == CNT_DROP && !dropped) {
 			fprintf(f, "%s\"dropped\": %llu", c ? ", " : "", (unsigned long long)counters__dropped(cnt));

@@ -19,6 +19,7 @@ struct report_info {
 	uint64_t counters[TM_NR_COUNTERS]; /* the kernel's (enum tm_counter), read at the end */
 	uint64_t interval_ns;
 	int top;                 /* stacks in the summary */
+	uint64_t growth_window_ns; /* --growth-window: growth_before_end for any run; 0: default */
 };
 
 /* Stacks merged by process, label and symbolized frames (other return addresses in the same

@@ -44,6 +44,7 @@ void view__proc(const struct account *a, size_t i, struct view_proc *out)
 		.own_peak_ts = p->own_peak_ts,
 		.peak_kernel = p->peak_kernel,
 		.kernel_hiwater = p->kernel_hiwater,
+		.oom_victim = p->oom_victim,
 	};
 	memcpy(out->own_peak_cat, p->own_peak_cat, sizeof(out->own_peak_cat));
 	memcpy(out->peak_cat, p->peak_cat, sizeof(out->peak_cat));
@@ -90,4 +91,78 @@ void view__sample(const struct account *a, size_t i, struct view_sample *out)
 		.absolute = s->absolute,
 	};
 	memcpy(out->cat, s->cat, sizeof(out->cat));
+}
+
+void view__cgroup(const struct account *a, struct view_cgroup *out)
+{
+	const struct oom_state *o = &a->oom;
+	const struct cg_sample *last = o->nown ? &o->own[o->nown - 1] : NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!last)
+		return;
+	*out = (struct view_cgroup){ .present = true, .version = (int)last->version, .limit = last->c.limit,
+				     .max_usage = last->c.max_usage, .failcnt = last->c.failcnt,
+				     .oom_kill = last->c.oom_kill, .nsamples = o->nown };
+}
+
+void view__cgroup_sample(const struct account *a, size_t i, uint64_t *t, uint64_t *usage)
+{
+	const struct cg_sample *s = &a->oom.own[i];
+
+	*t = s->ts > a->o.start_ts ? s->ts - a->o.start_ts : 0;
+	*usage = s->c.usage;
+}
+
+/* Did the cgroup's limit run out between from and to: the OOM killer killed in it, and a
+ * charge hit its limit (v1 failcnt; v2 max or oom). A system OOM also counts a kill in the
+ * victim's cgroup, but no charge failed against its limit. */
+static bool limit_oom(const struct cg_sample *from, const struct cg_sample *to)
+{
+	return to->c.limit != CG_NO_LIMIT && to->c.oom_kill > from->c.oom_kill &&
+	       (to->c.failcnt > from->c.failcnt || to->c.oom > from->c.oom);
+}
+
+void view__oom(const struct account *a, struct view_oom *out)
+{
+	const struct oom_state *o = &a->oom;
+	const struct tm_event *e = &o->first;
+	static const struct cg_sample zero;
+
+	memset(out, 0, sizeof(*out));
+	out->limit = CG_NO_LIMIT;
+	out->kills = o->kills;
+	if (!o->kills)
+		return;
+	out->pid = (pid_t)e->tgid;
+	memcpy(out->comm, e->comm, sizeof(out->comm));
+	out->comm[sizeof(out->comm) - 1] = 0;
+	out->t = e->ts > a->o.start_ts ? e->ts - a->o.start_ts : 0;
+	out->rss = e->ret;
+	out->anon = e->extra;
+	out->file = e->extra2;
+	out->shmem = e->extra3;
+	/* the run's own cgroup was made empty: its counters start at 0 */
+	if (o->nown && limit_oom(&zero, &o->own[o->nown - 1]))
+		out->limit = o->own[o->nown - 1].c.limit;
+	else if (o->have_ctx && limit_oom(&o->ctx_first, &o->ctx_last))
+		out->limit = o->ctx_last.c.limit;
+	out->cgroup = out->limit != CG_NO_LIMIT;
+}
+
+void view__buckets_at(const struct account *a, uint64_t t, int64_t *out)
+{
+	const struct timeline *tl = &a->tl;
+	size_t i, j;
+
+	memset(out, 0, tl->nbuckets * sizeof(*out));
+	/* the regular samples are deltas that add up; the exact peak's (absolute) is extra */
+	for (i = 0; i < tl->nsamples && tl->samples[i].t <= t; i++) {
+		const struct sample *s = &tl->samples[i];
+
+		if (s->absolute)
+			continue;
+		for (j = 0; j < s->bn; j++)
+			out[tl->sbuckets[s->bfirst + j].bucket] = tl->sbuckets[s->bfirst + j].cur;
+	}
 }

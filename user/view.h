@@ -79,6 +79,7 @@ struct view_proc {
 	uint64_t own_peak_ts;
 	int64_t peak_kernel, peak_cat[NR_CATS]; /* at the tree's peak */
 	int64_t kernel_hiwater;  /* the kernel's maxrss for the pid at exit, or 0 */
+	bool oom_victim;         /* the OOM killer chose it */
 };
 
 /* Bucket 0 has no process: it takes bytes when the bucket table is full. */
@@ -103,7 +104,34 @@ struct view_sample {
 	bool absolute;
 };
 
+/* The run's own memory cgroup (--limit), as last read. */
+struct view_cgroup {
+	bool present;
+	int version;             /* 1 or 2 */
+	uint64_t limit;          /* UINT64_MAX: none */
+	uint64_t max_usage, failcnt, oom_kill;
+	size_t nsamples;         /* its usage over time: view__cgroup_sample */
+};
+
+/* The OOM killer in the tree: its first victim. */
+struct view_oom {
+	uint32_t kills;          /* victims in the tree; 0: none (the rest is unset) */
+	pid_t pid;
+	char comm[16];
+	uint64_t t;              /* ns since start */
+	uint64_t rss, anon, file, shmem; /* the victim's, as the kernel's log gives them */
+	bool cgroup;             /* a cgroup's limit ran out (its own counters say so), else the system */
+	uint64_t limit;          /* that cgroup's limit (UINT64_MAX: system) */
+};
+
 void view__totals(const struct account *a, struct view_totals *out);
+void view__cgroup(const struct account *a, struct view_cgroup *out);
+/* The cgroup's usage at sample i: t in ns since start. */
+void view__cgroup_sample(const struct account *a, size_t i, uint64_t *t, uint64_t *usage);
+void view__oom(const struct account *a, struct view_oom *out);
+/* Every bucket's bytes at t (ns since start) as the timeline's samples had them (out has
+ * view__nbuckets entries). */
+void view__buckets_at(const struct account *a, uint64_t t, int64_t *out);
 const struct account_stats *view__stats(const struct account *a);
 size_t view__nprocs(const struct account *a);
 void view__proc(const struct account *a, size_t i, struct view_proc *out);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "recording.h"
+#include "rectypes.h"
 #include "../fuzz/recording_raw.h"
 #include "check.h"
 
@@ -501,6 +502,32 @@ static void test_payloads(void)
 	rec_buf__free(&b);
 }
 
+/* CGROUP round trip and refusals; RUN_END read with and without its optional growth window */
+static void test_oom_payloads(void)
+{
+	struct cg_sample s = { .ts = 123456789, .flags = CG_SAMPLE_OWN, .version = 1,
+			       .c = { 1 << 20, 2 << 20, CG_NO_LIMIT, 7, 0, 1 } }, r;
+	struct rt_run_end re = { .exit_code = 137, .duration_s = 1.5 }, rr;
+	struct rec_buf b = {};
+
+	rt_cgroup__encode(&b, &s);
+	CHECK(!rt_cgroup__decode(b.p, b.len, &r) && !memcmp(&r, &s, sizeof(s)), "a cgroup sample read back");
+	CHECK(rt_cgroup__decode(b.p, b.len - 1, &r) == -EINVAL, "a short cgroup sample refused");
+	b.p[12] = 3; /* version */
+	CHECK(rt_cgroup__decode(b.p, b.len, &r) == -EINVAL, "a cgroup version that is neither 1 nor 2 refused");
+	b.len = 0;
+	snprintf(re.exit_desc, sizeof(re.exit_desc), "killed by the OOM killer (signal 9)");
+	rt_run_end__encode(&b, &re);
+	CHECK(!rt_run_end__decode(b.p, b.len, &rr) && rr.growth_window_ns == 0 && rr.exit_code == 137,
+	      "a run end without a growth window (as older recordings)");
+	b.len = 0;
+	re.growth_window_ns = 3000000000ull;
+	rt_run_end__encode(&b, &re);
+	CHECK(!rt_run_end__decode(b.p, b.len, &rr) && rr.growth_window_ns == 3000000000ull, "a run end's growth window");
+	CHECK(rt_run_end__decode(b.p, b.len - 4, &rr) == -EINVAL, "a run end with half a growth window refused");
+	rec_buf__free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--bounded-read"))
@@ -517,6 +544,7 @@ int main(int argc, char **argv)
 	test_blocks_moved();
 	test_write_error();
 	test_payloads();
+	test_oom_payloads();
 	rmdir(dir);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -160,6 +160,9 @@ main() {
 	bind /proc "$ROOT/proc"
 	bind /sys "$ROOT/sys" rbind   # with the cgroup and tracefs mounts under it
 	bind /dev "$ROOT/dev"
+	# read-only, so that nothing in the root can remove or replace the machine's own device
+	# nodes (writing to them still works): a /dev/null made a regular file broke later runs
+	mount -o remount,bind,ro "$ROOT/dev"
 	bind /dev/pts "$ROOT/dev/pts"
 	bind /dev/shm "$ROOT/dev/shm"
 	bind "$CACHE/debs" "$ROOT/var/cache/apt/archives"

@@ -10,6 +10,7 @@ usage: tests/integration/run.py [-k SUBSTRING[,SUBSTRING...]] [--list]
   --list  print the names of the tests that would run, and run none
 """
 import os
+import stat
 import sys
 import time
 
@@ -108,6 +109,13 @@ def main():
                 t(c)
             except Exception as e:  # a crash is a failure, with its reason
                 c.fails.append(f"exception: {e!r}")
+            if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+                # a test (or what it ran) removed the machine's /dev/null and a redirect made it
+                # a regular file: say which, and put it back so the tests after it are not failed
+                c.fails.append("/dev/null is no longer a character device after this test")
+                os.unlink("/dev/null")
+                os.mknod("/dev/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+                os.chmod("/dev/null", 0o666)
             if not c.fails:
                 break
             if first is None:

@@ -148,6 +148,7 @@ struct walk {
 	__u64 win[TM_STACK_WINDOW / 8];
 	__u64 tail_ip, tail_mm; /* the last walk's outermost return address, and its address space */
 	__u32 tail_morestack;   /* whether that address sits between two calls, as in morestack */
+	__u64 py_hash;          /* hash of the Python part py_walk appended (pyframes.bpf.h) */
 };
 
 /* apart from 'walks', so that walks without tables do not touch it */
@@ -532,6 +533,8 @@ static __noinline void go_resume(struct walk_ctx *c, __u64 g)
 	bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, c, 0);
 }
 
+#include "pyframes.bpf.h"
+
 /* Hash of frames the kernel walked (compat tasks). */
 static long hash_frame(__u32 i, struct walk_ctx *c)
 {
@@ -574,6 +577,12 @@ static __noinline __s32 user_stack(void *ctx, __u32 traced_val)
 			bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, &c, 0);
 		}
 		go_resume(&c, regs->r14);
+		if (traced_val & TM_TRACED_PY) {
+			n = py_walk(tgid, c.n);
+			if (n > c.n)
+				c.hash = mix64(c.hash ^ c.w->py_hash);
+			c.n = n;
+		}
 		n = c.n;
 	} else {
 		n = bpf_get_stack(ctx, c.w->st.ips, sizeof(c.w->st.ips), BPF_F_USER_STACK);
@@ -937,6 +946,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid, tv;
 	struct tm_unwind_proc *up;
+	struct tm_py_proc *pp;
 	struct tm_event *e;
 
 	if (child->pid != ctgid)
@@ -948,6 +958,10 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	up = (tv & TM_TRACED_UNWIND) ? bpf_map_lookup_elem(&unwind_procs, &ptgid) : NULL;
 	if (!up || bpf_map_update_elem(&unwind_procs, &ctgid, up, BPF_ANY))
 		tv &= ~TM_TRACED_UNWIND;
+	/* and its interpreter */
+	pp = (tv & TM_TRACED_PY) ? bpf_map_lookup_elem(&py_procs, &ptgid) : NULL;
+	if (!pp || bpf_map_update_elem(&py_procs, &ctgid, pp, BPF_ANY))
+		tv &= ~TM_TRACED_PY;
 	if (bpf_map_update_elem(&traced, &ctgid, &tv, BPF_ANY)) {
 		count(TM_CNT_TRACED_MAP_FULL);
 		return 0;
@@ -975,9 +989,11 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (!is_traced(p->tgid))
 		return 0;
 	tgid = p->tgid;
-	tv = traced_value(tgid) & ~TM_TRACED_UNWIND; /* the old image's mappings are gone */
+	/* the old image's mappings and interpreter are gone */
+	tv = traced_value(tgid) & ~(TM_TRACED_UNWIND | TM_TRACED_PY);
 	bpf_map_update_elem(&traced, &tgid, &tv, BPF_EXIST);
 	bpf_map_delete_elem(&unwind_procs, &tgid);
+	bpf_map_delete_elem(&py_procs, &tgid);
 	x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
 	if (!x) {
 		count(TM_CNT_DROP_PROC);
@@ -1021,6 +1037,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		return 0;
 	bpf_map_delete_elem(&traced, &tgid);
 	bpf_map_delete_elem(&unwind_procs, &tgid);
+	bpf_map_delete_elem(&py_procs, &tgid);
 	/* the kernel's own high-water mark (pages, updated by exit_mm): an oracle for the peak */
 	ex.maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * 4096;
 	ex.exit_code = p->exit_code;

@@ -24,6 +24,7 @@ struct account *account__new(const struct account_opts *o)
 	model__init(&a->m, timeline__moved, &a->tl);
 	a->stack_users = hashmap__new();
 	a->fmaps = hashmap__new();
+	a->fsrcs = hashmap__new();
 	timeline__init(&a->tl, o->start_ts, o->interval_ns);
 	return a;
 }
@@ -34,8 +35,10 @@ void account__free(struct account *a)
 
 	if (!a)
 		return;
-	for (i = 0; i < a->m.nprocs; i++)
+	for (i = 0; i < a->m.nprocs; i++) {
 		account__free_stacks(a->m.procs[i]);
+		account__free_pycode(a->m.procs[i]);
+	}
 	model__free(&a->m);
 	hashmap__free(a->stack_users);
 	account__free_frame_maps(a);

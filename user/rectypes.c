@@ -48,6 +48,7 @@ static const struct {
 	[REC_UNWIND_STATS] = { "REC_UNWIND_STATS", F_VAL3, "the unwind tables' totals" },
 	[REC_RUN_END] = { .name = "REC_RUN_END" },
 	[REC_BUILD_ID] = { "REC_BUILD_ID", F_QSTR | F_RET | F_ASTR, "the build id of" },
+	[REC_PY_CODE] = { "REC_PY_CODE", F_PID | F_NUM | F_RET | F_VAL3 | F_ASTR, "the Python code object of pid" },
 };
 
 const char *rt_type_name(uint32_t type, char *buf, size_t len)

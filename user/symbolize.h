@@ -31,6 +31,7 @@ void account__resymbolize(struct account *a);
 /* The process is gone: the stacks no live process uses leave the kernel's stack map. */
 void account__release_stacks(struct account *a, struct proc *p);
 void account__free_stacks(struct proc *p);
+void account__free_pycode(struct proc *p);
 /* The frame_maps the stacks point to (after every process's stacks are freed). */
 void account__free_frame_maps(struct account *a);
 #endif

@@ -7,8 +7,10 @@
 #include <unistd.h>
 #include <string.h>
 #include "elfsyms.h"
+#include "hashmap.h"
 #include "perfmap.h"
 #include "procfile.h"
+#include "pyframes_user.h"
 #include "rectypes.h"
 #include "strtab.h"
 #include "unwind.h"
@@ -19,6 +21,7 @@ struct world {
 	struct world_opts o;
 	struct unwind_cache *unwind; /* files with unwind tables (NULL: frame pointers only) */
 	struct rec_buf buf;          /* recording: the payload being built */
+	struct hashmap *py;          /* pid -> its CPython's struct py_layout (not owned) */
 	bool failed;                 /* replay: refused, nothing more is read */
 	char err[600];
 };
@@ -28,6 +31,7 @@ struct world *world__new(const struct world_opts *o)
 	struct world *w = xcalloc(1, sizeof(*w));
 
 	w->o = *o;
+	w->py = hashmap__new();
 	if (!o->replay && o->load_unwind && o->commit_unwind && o->set_unwind) {
 		w->unwind = unwind__cache_new(o->load_unwind, o->commit_unwind, o->ctx);
 		unwind__preload(w->unwind);
@@ -40,6 +44,7 @@ void world__free(struct world *w)
 	if (!w)
 		return;
 	unwind__cache_free(w->unwind);
+	hashmap__free(w->py);
 	file_unpin_all();
 	rec_buf__free(&w->buf);
 	free(w);
@@ -434,7 +439,10 @@ int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out)
 int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 {
 	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
+	const struct py_layout *lay = NULL;
 	struct tm_unwind_proc up;
+	struct tm_py_proc py;
+	bool is_py;
 	int err;
 
 	if (w->o.replay)
@@ -442,8 +450,17 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 	if (!w->unwind) {
 		a.ret = 0;
 	} else {
+		/* where its CPython keeps its frames (its code objects are named from here), first:
+		 * a new file's unwind table takes a while to load */
+		is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &lay);
+		if (is_py && w->o.set_python)
+			w->o.set_python(w->o.ctx, (uint32_t)pid, &py);
 		unwind__proc_ranges(w->unwind, pid, pm, &up);
-		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up);
+		if (is_py)
+			*hashmap__upsert(w->py, (uint64_t)pid, NULL) = (uint64_t)(uintptr_t)lay;
+		else
+			hashmap__delete(w->py, (uint64_t)pid);
+		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
 		a.ret = err < 0 ? err : err ? -EIO : 0;
 	}
 	if (w->o.record)
@@ -472,4 +489,48 @@ void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_
 		a.val[2] = *rows;
 		tell(w, &a);
 	}
+}
+
+int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *out)
+{
+	struct rt_answer a = { .type = REC_PY_CODE, .pid = pid, .num = code };
+	struct rec_buf b = {};
+	uint64_t *lay;
+
+	memset(out, 0, sizeof(*out));
+	if (w->o.replay) {
+		if (!ask(w, &a))
+			return -EIO;
+		if (a.ret)
+			return a.ret < 0 ? a.ret : -EIO;
+		if (a.val[1] > a.alen || a.val[2] > a.alen - a.val[1]) {
+			world__replay_fail(w, "corrupt: a Python code object's names longer than its record");
+			return -EIO;
+		}
+		out->firstlineno = (int)a.val[0];
+		out->qualname = dup_str(a.astr, (uint32_t)a.val[1]);
+		out->filename = dup_str(a.astr + a.val[1], (uint32_t)a.val[2]);
+		out->ltlen = a.alen - a.val[1] - a.val[2];
+		out->linetable = xmalloc(out->ltlen ? out->ltlen : 1);
+		memcpy(out->linetable, a.astr + a.val[1] + a.val[2], out->ltlen);
+		return 0;
+	}
+	lay = hashmap__find(w->py, (uint64_t)pid);
+	a.ret = lay ? pyframes__read_code(pid, (const struct py_layout *)(uintptr_t)*lay, code, out) : -ENOENT;
+	if (w->o.record) {
+		if (!a.ret) {
+			a.val[0] = (uint64_t)out->firstlineno;
+			a.val[1] = strlen(out->qualname);
+			a.val[2] = strlen(out->filename);
+			rec_buf__bytes(&b, out->qualname, a.val[1]);
+			rec_buf__bytes(&b, out->filename, a.val[2]);
+			if (out->ltlen)
+				rec_buf__bytes(&b, out->linetable, out->ltlen);
+		}
+		a.astr = b.p ? (const char *)b.p : "";
+		a.alen = (uint32_t)b.len;
+		tell(w, &a);
+		rec_buf__free(&b);
+	}
+	return a.ret;
 }

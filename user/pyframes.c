@@ -33,6 +33,13 @@ struct py_layout {
 	long var_size, bytes_sval;        /* PyVarObject.ob_size, PyBytesObject.ob_sval */
 	long str_length, str_state;       /* PyASCIIObject.length, .state */
 	long ascii_size, compact_size;    /* sizeof PyASCIIObject, PyCompactUnicodeObject: data */
+	long ob_type;                     /* PyObject.ob_type: a code object's is &PyCode_Type */
+};
+
+/* A process's interpreter: its build's layout, and where its PyCode_Type is. */
+struct py_target {
+	const struct py_layout *lay;
+	uint64_t code_type;
 };
 
 /* What the DWARF is searched for: a member of a struct (by its tag or typedef name), or with
@@ -64,6 +71,7 @@ static const struct want wants[] = {
 	W("PyASCIIObject", "state", str_state),
 	W("PyASCIIObject", NULL, ascii_size),
 	W("PyCompactUnicodeObject", NULL, compact_size),
+	W("_object", "ob_type", ob_type),
 };
 #define NWANTS (sizeof(wants) / sizeof(wants[0]))
 
@@ -167,7 +175,7 @@ static int layout_check(const struct py_layout *l)
 	    l->co_code > 0xffff || l->co_code + 2 > CODE_READ + 64 || l->co_filename + 8 > CODE_READ ||
 	    l->co_qualname + 8 > CODE_READ || l->co_linetable + 8 > CODE_READ || l->co_firstlineno + 4 > CODE_READ)
 		return -EINVAL;
-	if (l->ascii_size <= l->str_state || l->compact_size < l->ascii_size || l->bytes_sval <= l->var_size)
+	if (l->ob_type + 8 > CODE_READ || l->ob_type % 8 || l->ascii_size <= l->str_state || l->compact_size < l->ascii_size || l->bytes_sval <= l->var_size)
 		return -EINVAL;
 	return 0;
 }
@@ -179,7 +187,7 @@ static struct hashmap *layouts;
  * which the process's first frames are missed: what was read is kept by build id for the next
  * runs, in root's own directory. */
 #define CACHE_DIR "/var/cache/taskmem-trace"
-#define CACHE_MAGIC "taskmem-trace cpython layout 1"
+#define CACHE_MAGIC "taskmem-trace cpython layout 2"
 
 static void cache_path(const char *build_id, char *buf, size_t len)
 {
@@ -353,10 +361,24 @@ static bool is_cpython(const char *path)
 	return !strncmp(b, "python3", 7) || !strncmp(b, "libpython3", 10);
 }
 
-int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *out, const struct py_layout **lay)
+/* The address in the process of file offset off of the file mapping m maps, or 0. */
+static uint64_t addr_of(const struct procmaps *pm, const struct map_entry *m, uint64_t off)
+{
+	size_t j;
+
+	for (j = 0; j < pm->n; j++) {
+		const struct map_entry *d = &pm->e[j];
+
+		if (d->ino == m->ino && d->dev == m->dev && off >= d->off && off < d->off + (d->end - d->start))
+			return d->start + off - d->off;
+	}
+	return 0;
+}
+
+int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *out, struct py_target **tgt)
 {
 	int err = -ENOENT;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < pm->n; i++) {
 		const struct map_entry *m = &pm->e[i];
@@ -368,33 +390,34 @@ int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *ou
 		if (!m->exec || !map_entry__is_file(m) || !is_cpython(m->path))
 			continue;
 		/* python3.11 or its libpython: the one with _PyRuntime (and a known layout) */
-		if (sym_file_offset(&f, "_PyRuntime", &off))
+		uint64_t code_off, rt, ct;
+
+		if (sym_file_offset(&f, "_PyRuntime", &off) || sym_file_offset(&f, "PyCode_Type", &code_off))
 			continue;
 		l = layout_of(&f, elfsyms__build_id(elfsyms__get_ref(&f)));
 		if (l->err) {
 			err = l->err;
 			continue;
 		}
-		/* the mapping of the same file that holds that offset (.data) */
-		for (j = 0; j < pm->n; j++) {
-			const struct map_entry *d = &pm->e[j];
-
-			if (d->ino != m->ino || d->dev != m->dev || off < d->off || off >= d->off + (d->end - d->start))
-				continue;
-			*out = (struct tm_py_proc){
-				.tstate_addr = d->start + off - d->off + (uint64_t)l->rt_gilstate + (uint64_t)l->gs_tstate_current,
-				.ts_thread_id = (__u16)l->ts_thread_id,
-				.ts_cframe = (__u16)l->ts_cframe,
-				.cf_current_frame = (__u16)l->cf_current_frame,
-				.fr_code = (__u16)l->fr_code,
-				.fr_previous = (__u16)l->fr_previous,
-				.fr_prev_instr = (__u16)l->fr_prev_instr,
-				.fr_is_entry = (__u16)l->fr_is_entry,
-				.co_code = (__u16)l->co_code,
-			};
-			*lay = l;
-			return 0;
-		}
+		rt = addr_of(pm, m, off);
+		ct = addr_of(pm, m, code_off);
+		if (!rt || !ct)
+			continue; /* its data not mapped yet */
+		*out = (struct tm_py_proc){
+			.tstate_addr = rt + (uint64_t)l->rt_gilstate + (uint64_t)l->gs_tstate_current,
+			.ts_thread_id = (__u16)l->ts_thread_id,
+			.ts_cframe = (__u16)l->ts_cframe,
+			.cf_current_frame = (__u16)l->cf_current_frame,
+			.fr_code = (__u16)l->fr_code,
+			.fr_previous = (__u16)l->fr_previous,
+			.fr_prev_instr = (__u16)l->fr_prev_instr,
+			.fr_is_entry = (__u16)l->fr_is_entry,
+			.co_code = (__u16)l->co_code,
+		};
+		*tgt = xcalloc(1, sizeof(**tgt));
+		(*tgt)->lay = l;
+		(*tgt)->code_type = ct;
+		return 0;
 	}
 	return err;
 }
@@ -468,8 +491,9 @@ static int read_str(pid_t pid, const struct py_layout *l, uint64_t addr, char **
 	return 0;
 }
 
-int pyframes__read_code(pid_t pid, const struct py_layout *l, uint64_t code, struct py_code *out)
+int pyframes__read_code(pid_t pid, const struct py_target *t, uint64_t code, struct py_code *out)
 {
+	const struct py_layout *l = t ? t->lay : NULL;
 	uint8_t co[CODE_READ], bh[64];
 	uint64_t lt, ltlen;
 	int32_t first;
@@ -481,6 +505,8 @@ int pyframes__read_code(pid_t pid, const struct py_layout *l, uint64_t code, str
 	err = read_mem(pid, code, co, sizeof(co));
 	if (err)
 		return err;
+	if (word_at(co, l->ob_type) != t->code_type)
+		return -ESTALE; /* freed since (a module's body, once run), and perhaps reused */
 	memcpy(&first, co + l->co_firstlineno, sizeof(first));
 	out->firstlineno = first;
 	err = read_str(pid, l, word_at(co, l->co_qualname), &out->qualname);

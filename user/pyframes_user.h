@@ -14,22 +14,23 @@
 
 struct file_ref;
 struct procmaps;
-struct py_layout;
+struct py_target;
 
 /* Where the process's CPython (its executable or libpython, a mapping of pm) keeps its frames;
- * *lay is what naming its code objects needs. 0, -ENOENT when no mapping is a CPython, or
- * -errno when one is but its layout is unknown (warned once per file: never guessed). */
-int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *out, const struct py_layout **lay);
+ * *tgt (the caller frees it) is what naming its code objects needs. 0, -ENOENT when no mapping
+ * is a CPython, or -errno when one is but its layout is unknown (warned once per file: never
+ * guessed). */
+int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *out, struct py_target **tgt);
 
 /* A code object as read from the process: qualname, filename (malloc'd), first line, location
- * table (malloc'd, *ltlen bytes). 0 or -errno (the process is gone, a bad address). */
+ * table (malloc'd, ltlen bytes). 0 or -errno (the process is gone, the object freed). */
 struct py_code {
 	char *qualname, *filename;
 	int firstlineno;
 	uint8_t *linetable;
 	size_t ltlen;
 };
-int pyframes__read_code(pid_t pid, const struct py_layout *lay, uint64_t code, struct py_code *out);
+int pyframes__read_code(pid_t pid, const struct py_target *tgt, uint64_t code, struct py_code *out);
 void py_code__free(struct py_code *c);
 
 /* The line of the instruction lasti (in code units; -1: the code's first line) from a 3.11

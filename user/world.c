@@ -21,7 +21,7 @@ struct world {
 	struct world_opts o;
 	struct unwind_cache *unwind; /* files with unwind tables (NULL: frame pointers only) */
 	struct rec_buf buf;          /* recording: the payload being built */
-	struct hashmap *py;          /* pid -> its CPython's struct py_layout (not owned) */
+	struct hashmap *py;          /* pid -> its CPython's struct py_target */
 	bool failed;                 /* replay: refused, nothing more is read */
 	char err[600];
 };
@@ -41,9 +41,13 @@ struct world *world__new(const struct world_opts *o)
 
 void world__free(struct world *w)
 {
+	uint64_t k, v;
+
 	if (!w)
 		return;
 	unwind__cache_free(w->unwind);
+	for (size_t pos = 0; hashmap__next(w->py, &pos, &k, &v);)
+		free((void *)(uintptr_t)v);
 	hashmap__free(w->py);
 	file_unpin_all();
 	rec_buf__free(&w->buf);
@@ -439,9 +443,10 @@ int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out)
 int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 {
 	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
-	const struct py_layout *lay = NULL;
+	struct py_target *tgt = NULL;
 	struct tm_unwind_proc up;
 	struct tm_py_proc py;
+	uint64_t *slot;
 	bool is_py;
 	int err;
 
@@ -452,14 +457,17 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 	} else {
 		/* where its CPython keeps its frames (its code objects are named from here), first:
 		 * a new file's unwind table takes a while to load */
-		is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &lay);
+		is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &tgt);
 		if (is_py && w->o.set_python)
 			w->o.set_python(w->o.ctx, (uint32_t)pid, &py);
 		unwind__proc_ranges(w->unwind, pid, pm, &up);
-		if (is_py)
-			*hashmap__upsert(w->py, (uint64_t)pid, NULL) = (uint64_t)(uintptr_t)lay;
-		else
+		slot = hashmap__find(w->py, (uint64_t)pid);
+		if (slot) {
+			free((void *)(uintptr_t)*slot);
 			hashmap__delete(w->py, (uint64_t)pid);
+		}
+		if (is_py)
+			*hashmap__upsert(w->py, (uint64_t)pid, NULL) = (uint64_t)(uintptr_t)tgt;
 		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
 		a.ret = err < 0 ? err : err ? -EIO : 0;
 	}
@@ -495,7 +503,7 @@ int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *ou
 {
 	struct rt_answer a = { .type = REC_PY_CODE, .pid = pid, .num = code };
 	struct rec_buf b = {};
-	uint64_t *lay;
+	uint64_t *tgt;
 
 	memset(out, 0, sizeof(*out));
 	if (w->o.replay) {
@@ -515,8 +523,8 @@ int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *ou
 		memcpy(out->linetable, a.astr + a.val[1] + a.val[2], out->ltlen);
 		return 0;
 	}
-	lay = hashmap__find(w->py, (uint64_t)pid);
-	a.ret = lay ? pyframes__read_code(pid, (const struct py_layout *)(uintptr_t)*lay, code, out) : -ENOENT;
+	tgt = hashmap__find(w->py, (uint64_t)pid);
+	a.ret = tgt ? pyframes__read_code(pid, (const struct py_target *)(uintptr_t)*tgt, code, out) : -ENOENT;
 	if (w->o.record) {
 		if (!a.ret) {
 			a.val[0] = (uint64_t)out->firstlineno;

@@ -652,6 +652,7 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tm_event *e;
+	__s32 sid;
 	__u32 tv;
 
 	on_fault(address, error_code, false);
@@ -663,6 +664,7 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 	if (!tv)
 		return 0;
 	count(TM_CNT_WRITE_FAULTS);
+	sid = user_stack(ctx, tv); /* first: the records its walk sends come before this one */
 	e = event_reserve(TM_CNT_DROP_COW);
 	if (!e)
 		return 0;
@@ -671,7 +673,7 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 	e->tid = (__u32)id;
 	e->addr = address;
 	e->arg = error_code;
-	e->stack_id = user_stack(ctx, tv);
+	e->stack_id = sid;
 	if (on_own_frame(address))
 		e->flags |= TM_F_ON_STACK;
 	event_submit(e);
@@ -695,6 +697,19 @@ static __always_inline bool is_mm_syscall(__u32 nr)
 	       nr == NR_madvise || nr == NR_mprotect;
 }
 
+/* Whether handle_rss_stat's record of the current task's own mm will carry its stack (as its
+ * causes below decide): growth in mmap, mremap or brk, or after a fault. */
+static __always_inline bool rss_wants_stack(struct task_state *st)
+{
+	__u32 nr = st->sys_nr;
+
+	if (nr == NR_execve || nr == NR_execveat)
+		return false;
+	if (is_mm_syscall(nr))
+		return nr == NR_mmap || nr == NR_mremap || nr == NR_brk;
+	return st->have_fault;
+}
+
 SEC("tp/kmem/rss_stat")
 int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 {
@@ -705,6 +720,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	struct tm_event *e;
 	bool curr = ctx->curr;
 	__u8 cause = TM_CAUSE_NONE;
+	__s32 sid = -ENOENT;
 	__u32 tv;
 
 	if (ctx->member == TM_SWAPENTS)
@@ -723,6 +739,11 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	}
 	count(TM_CNT_RSS_EVENTS);
 
+	task = bpf_get_current_task_btf(); /* read directly: no probe_read per field */
+	/* the stack before this record: the records its walk sends (a Python code object's names)
+	 * come before it in the stream */
+	if (curr && st && !(task->flags & PF_EXITING) && rss_wants_stack(st))
+		sid = user_stack(ctx, tv);
 	e = event_reserve(TM_CNT_DROP_RSS);
 	if (!e)
 		return 0;
@@ -735,7 +756,6 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	e->flags = curr ? TM_F_CURR : 0;
 	e->stack_id = -ENOENT;
 
-	task = bpf_get_current_task_btf(); /* read directly: no probe_read per field */
 	if (task->flags & PF_EXITING) {
 		cause = TM_CAUSE_EXIT;
 	} else if (st) {
@@ -757,7 +777,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			e->extra3 = st->sys_ts; /* one syscall's several RSS changes share it */
 			/* growth inside a syscall (MAP_POPULATE, mremap) needs its stack */
 			if (curr && (nr == NR_mmap || nr == NR_mremap || nr == NR_brk))
-				e->stack_id = user_stack(ctx, tv);
+				e->stack_id = sid;
 		} else if (st->have_fault) {
 			cause = TM_CAUSE_FAULT;
 			e->addr = st->fault_addr;
@@ -765,7 +785,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			if (st->kernel_fault)
 				e->flags |= TM_F_KERNEL_FAULT;
 			if (curr) {
-				e->stack_id = user_stack(ctx, tv);
+				e->stack_id = sid;
 				if (on_own_frame(st->fault_addr))
 					e->flags |= TM_F_ON_STACK;
 			}
@@ -989,11 +1009,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (!is_traced(p->tgid))
 		return 0;
 	tgid = p->tgid;
-	/* the old image's mappings and interpreter are gone */
+	/* the old image's mappings and interpreter are gone; a CPython executable seen before
+	 * has its frames read from the start (a short process is gone before its maps are read) */
 	tv = traced_value(tgid) & ~(TM_TRACED_UNWIND | TM_TRACED_PY);
-	bpf_map_update_elem(&traced, &tgid, &tv, BPF_EXIST);
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	bpf_map_delete_elem(&py_procs, &tgid);
+	if (py_on_exec(tgid, bprm))
+		tv |= TM_TRACED_PY;
+	bpf_map_update_elem(&traced, &tgid, &tv, BPF_EXIST);
 	x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
 	if (!x) {
 		count(TM_CNT_DROP_PROC);

@@ -4,6 +4,7 @@
  * and how the frames read are appended to a user stack. No maps, no functions. */
 #ifndef TM_PYFRAMES_H
 #define TM_PYFRAMES_H
+#include "taskmem.h"
 
 #define TM_PY_MAX_FRAMES 48   /* Python frames read per stack (fewer when the stack is deep) */
 #define TM_PY_READ 128        /* bytes of a _PyInterpreterFrame read at once: offsets below */
@@ -34,6 +35,29 @@ struct tm_py_proc {
 	__u16 fr_prev_instr;    /* .prev_instr */
 	__u16 fr_is_entry;      /* .is_entry (a byte) */
 	__u16 co_code;          /* PyCodeObject.co_code_adaptive: the instructions */
+	/* naming a code object the first time it is seen (TM_EV_PYCODE) */
+	__u16 co_qualname, co_filename, co_firstlineno, co_linetable;
+	__u16 str_state;        /* PyASCIIObject.state (3.11: bit 5 compact, bit 6 ascii) */
+	__u16 str_ascii_data;   /* sizeof(PyASCIIObject): a compact ASCII string's bytes */
+	__u16 bytes_size;       /* PyVarObject.ob_size */
+	__u16 bytes_data;       /* PyBytesObject.ob_sval */
+	__u16 fr_globals;       /* _PyInterpreterFrame.f_globals: the module's dict */
+};
+
+/* TM_EV_PYCODE: a code object (e.addr, run with the module dict e.extra) named by the BPF side
+ * the first time a process's stack holds it, before the record whose stack does, so that a
+ * process gone before user space reads its memory is still named. Empty strings: not read (not
+ * ASCII, unreadable). */
+#define TM_PY_NAME_LEN 96
+#define TM_PY_FILE_LEN 256
+#define TM_PY_LT_LEN 512      /* the location table's first bytes: lines of its first ~600 units */
+struct tm_py_code_event {
+	struct tm_event e;
+	__s32 firstlineno;
+	__u32 ltlen;
+	char qualname[TM_PY_NAME_LEN];
+	char filename[TM_PY_FILE_LEN];
+	__u8 lt[TM_PY_LT_LEN];
 };
 
 #endif /* TM_PYFRAMES_H */

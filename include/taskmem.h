@@ -28,6 +28,7 @@ enum tm_event_kind {
 	TM_EV_EXEC,      /* a traced process exec'd */
 	TM_EV_EXIT,      /* a traced thread exited; flags has TM_F_GROUP_DEAD when it was the last */
 	TM_EV_COW,       /* a write fault on a present page (copy-on-write, or none): addr, stack */
+	TM_EV_PYCODE,    /* a CPython code object first seen: struct tm_py_code_event (pyframes.h) */
 };
 
 /* What the task was doing when an RSS counter changed. */

@@ -424,6 +424,11 @@ static void on_exec(struct account *a, const struct tm_event *e)
 				      .path = p->exe, .exe = true, .own_root = p->exe_own_root };
 
 		p->is_go = world__is_go(a->w, &f);
+		if (x) { /* its inode: a CPython executable's frames are read from now on */
+			f.ino = x->ino;
+			f.dev = x->dev;
+			world__py_exec(a->w, p->pid, &f);
+		}
 	}
 	if (account__read_maps(a, p) && x && known)
 		maps_from_exec(a, p, x);
@@ -467,6 +472,13 @@ void account__event(struct account *a, const struct tm_event *e)
 		return;
 	case TM_EV_COW:
 		on_cow(a, e);
+		return;
+	case TM_EV_PYCODE:
+		p = proc_of_pid(&a->m, (pid_t)e->tgid);
+		if (p)
+			account__py_code(a, p, (const struct tm_py_code_event *)e);
+		else
+			a->st.orphan_events++;
 		return;
 	}
 	p = proc_of_pid(&a->m, (pid_t)e->tgid);

@@ -28,7 +28,7 @@ struct py_layout {
 	int err;                  /* 0, or why the build is not read (-ENODATA: no debug info) */
 	long rt_gilstate, gs_tstate_current;
 	long ts_thread_id, ts_cframe, cf_current_frame;
-	long fr_code, fr_previous, fr_prev_instr, fr_is_entry;
+	long fr_code, fr_previous, fr_prev_instr, fr_is_entry, fr_globals;
 	long co_code, co_filename, co_qualname, co_linetable, co_firstlineno;
 	long var_size, bytes_sval;        /* PyVarObject.ob_size, PyBytesObject.ob_sval */
 	long str_length, str_state;       /* PyASCIIObject.length, .state */
@@ -40,7 +40,15 @@ struct py_layout {
 struct py_target {
 	const struct py_layout *lay;
 	uint64_t code_type;
+	uint64_t fixed_ino;  /* the file is an ET_EXEC executable: its addresses are fixed */
+	uint32_t fixed_dev;
 };
+
+uint64_t pyframes__fixed_exe(const struct py_target *tgt, uint32_t *dev)
+{
+	*dev = tgt ? tgt->fixed_dev : 0;
+	return tgt ? tgt->fixed_ino : 0;
+}
 
 /* What the DWARF is searched for: a member of a struct (by its tag or typedef name), or with
  * member NULL, the struct's size. */
@@ -60,6 +68,7 @@ static const struct want wants[] = {
 	W("_PyInterpreterFrame", "previous", fr_previous),
 	W("_PyInterpreterFrame", "prev_instr", fr_prev_instr),
 	W("_PyInterpreterFrame", "is_entry", fr_is_entry),
+	W("_PyInterpreterFrame", "f_globals", fr_globals),
 	W("PyCodeObject", "co_code_adaptive", co_code),
 	W("PyCodeObject", "co_filename", co_filename),
 	W("PyCodeObject", "co_qualname", co_qualname),
@@ -168,7 +177,7 @@ static int layout_from_dwarf(int fd, struct py_layout *l)
 /* Sanity: the frame chain's fields where the BPF side can read them, the rest plausible. */
 static int layout_check(const struct py_layout *l)
 {
-	if (l->fr_code % 8 || l->fr_previous % 8 || l->fr_prev_instr % 8 || l->fr_code + 8 > TM_PY_READ ||
+	if (l->fr_globals % 8 || l->fr_globals + 8 > TM_PY_READ || l->fr_code % 8 || l->fr_previous % 8 || l->fr_prev_instr % 8 || l->fr_code + 8 > TM_PY_READ ||
 	    l->fr_previous + 8 > TM_PY_READ || l->fr_prev_instr + 8 > TM_PY_READ || l->fr_is_entry >= TM_PY_READ)
 		return -EINVAL;
 	if (l->ts_thread_id > 0xffff || l->ts_cframe > 0xffff || l->cf_current_frame > 0xffff ||
@@ -187,7 +196,7 @@ static struct hashmap *layouts;
  * which the process's first frames are missed: what was read is kept by build id for the next
  * runs, in root's own directory. */
 #define CACHE_DIR "/var/cache/taskmem-trace"
-#define CACHE_MAGIC "taskmem-trace cpython layout 2"
+#define CACHE_MAGIC "taskmem-trace cpython layout 3"
 
 static void cache_path(const char *build_id, char *buf, size_t len)
 {
@@ -301,8 +310,10 @@ static const struct py_layout *layout_of(const struct file_ref *f, const char *b
 }
 
 /* The virtual address of a dynamic symbol, and the file offset it is loaded from. */
-static int sym_file_offset(const struct file_ref *f, const char *name, uint64_t *file_off)
+static int sym_file_offset(const struct file_ref *f, const char *name, uint64_t *file_off, bool *fixed,
+			   uint64_t *vaddr_out)
 {
+	GElf_Ehdr eh;
 	struct stat st;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -336,6 +347,7 @@ static int sym_file_offset(const struct file_ref *f, const char *name, uint64_t 
 			}
 		}
 	}
+	*fixed = found && gelf_getehdr(elf, &eh) && eh.e_type == ET_EXEC;
 	if (found && !elf_getphdrnum(elf, &nph)) {
 		for (i = 0; i < nph; i++) {
 			GElf_Phdr ph;
@@ -343,6 +355,7 @@ static int sym_file_offset(const struct file_ref *f, const char *name, uint64_t 
 			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
 			    vaddr < ph.p_vaddr + ph.p_filesz) {
 				*file_off = vaddr - ph.p_vaddr + ph.p_offset;
+				*vaddr_out = vaddr;
 				err = 0;
 				break;
 			}
@@ -359,6 +372,31 @@ static bool is_cpython(const char *path)
 	const char *b = basename_of(path);
 
 	return !strncmp(b, "python3", 7) || !strncmp(b, "libpython3", 10);
+}
+
+/* What the BPF side needs, for an interpreter of layout l whose _PyRuntime is at rt. */
+static void py_proc_of(const struct py_layout *l, uint64_t rt, struct tm_py_proc *out)
+{
+	*out = (struct tm_py_proc){
+		.tstate_addr = rt + (uint64_t)l->rt_gilstate + (uint64_t)l->gs_tstate_current,
+		.ts_thread_id = (__u16)l->ts_thread_id,
+		.ts_cframe = (__u16)l->ts_cframe,
+		.cf_current_frame = (__u16)l->cf_current_frame,
+		.fr_code = (__u16)l->fr_code,
+		.fr_previous = (__u16)l->fr_previous,
+		.fr_prev_instr = (__u16)l->fr_prev_instr,
+		.fr_is_entry = (__u16)l->fr_is_entry,
+		.co_code = (__u16)l->co_code,
+		.co_qualname = (__u16)l->co_qualname,
+		.co_filename = (__u16)l->co_filename,
+		.co_firstlineno = (__u16)l->co_firstlineno,
+		.co_linetable = (__u16)l->co_linetable,
+		.str_state = (__u16)l->str_state,
+		.str_ascii_data = (__u16)l->ascii_size,
+		.bytes_size = (__u16)l->var_size,
+		.bytes_data = (__u16)l->bytes_sval,
+		.fr_globals = (__u16)l->fr_globals,
+	};
 }
 
 /* The address in the process of file offset off of the file mapping m maps, or 0. */
@@ -390,9 +428,11 @@ int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *ou
 		if (!m->exec || !map_entry__is_file(m) || !is_cpython(m->path))
 			continue;
 		/* python3.11 or its libpython: the one with _PyRuntime (and a known layout) */
-		uint64_t code_off, rt, ct;
+		uint64_t code_off, rt, ct, va;
+		bool fixed;
 
-		if (sym_file_offset(&f, "_PyRuntime", &off) || sym_file_offset(&f, "PyCode_Type", &code_off))
+		if (sym_file_offset(&f, "_PyRuntime", &off, &fixed, &va) ||
+		    sym_file_offset(&f, "PyCode_Type", &code_off, &fixed, &va))
 			continue;
 		l = layout_of(&f, elfsyms__build_id(elfsyms__get_ref(&f)));
 		if (l->err) {
@@ -403,23 +443,38 @@ int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *ou
 		ct = addr_of(pm, m, code_off);
 		if (!rt || !ct)
 			continue; /* its data not mapped yet */
-		*out = (struct tm_py_proc){
-			.tstate_addr = rt + (uint64_t)l->rt_gilstate + (uint64_t)l->gs_tstate_current,
-			.ts_thread_id = (__u16)l->ts_thread_id,
-			.ts_cframe = (__u16)l->ts_cframe,
-			.cf_current_frame = (__u16)l->cf_current_frame,
-			.fr_code = (__u16)l->fr_code,
-			.fr_previous = (__u16)l->fr_previous,
-			.fr_prev_instr = (__u16)l->fr_prev_instr,
-			.fr_is_entry = (__u16)l->fr_is_entry,
-			.co_code = (__u16)l->co_code,
-		};
+		py_proc_of(l, rt, out);
 		*tgt = xcalloc(1, sizeof(**tgt));
 		(*tgt)->lay = l;
 		(*tgt)->code_type = ct;
+		if (fixed) {
+			(*tgt)->fixed_ino = m->ino;
+			(*tgt)->fixed_dev = m->dev;
+		}
 		return 0;
 	}
 	return err;
+}
+
+int pyframes__exe_target(const struct file_ref *f, struct tm_py_proc *out, struct py_target **tgt)
+{
+	uint64_t off, rt, ct;
+	const struct py_layout *l;
+	bool fixed;
+
+	if (!is_cpython(f->path) || sym_file_offset(f, "_PyRuntime", &off, &fixed, &rt) || !fixed ||
+	    sym_file_offset(f, "PyCode_Type", &off, &fixed, &ct))
+		return -ENOENT;
+	l = layout_of(f, elfsyms__build_id(elfsyms__get_ref(f)));
+	if (l->err)
+		return l->err;
+	py_proc_of(l, rt, out);
+	*tgt = xcalloc(1, sizeof(**tgt));
+	(*tgt)->lay = l;
+	(*tgt)->code_type = ct;
+	(*tgt)->fixed_ino = f->ino;
+	(*tgt)->fixed_dev = f->dev;
+	return 0;
 }
 
 static int read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)

@@ -30,6 +30,12 @@ struct py_code {
 	uint8_t *linetable;
 	size_t ltlen;
 };
+/* The same for the executable f a process exec'd, when it is a non-PIE CPython (its addresses
+ * are its symbols' own): set up at once, before its maps are read. f->ino, f->dev: its inode. */
+int pyframes__exe_target(const struct file_ref *f, struct tm_py_proc *out, struct py_target **tgt);
+/* The inode of the non-PIE executable (its *dev) whose addresses tgt are: the same in every
+ * process that runs it; or 0. */
+uint64_t pyframes__fixed_exe(const struct py_target *tgt, uint32_t *dev);
 int pyframes__read_code(pid_t pid, const struct py_target *tgt, uint64_t code, struct py_code *out);
 void py_code__free(struct py_code *c);
 

@@ -323,13 +323,16 @@ static bool plausible(const struct tm_event *e)
 
 size_t rt_event__size(const struct tm_event *e)
 {
+	if (e->kind == TM_EV_PYCODE)
+		return sizeof(struct tm_py_code_event);
 	return e->kind == TM_EV_EXEC && (e->flags & TM_F_EXEC_INFO) ? sizeof(struct tm_exec_event) :
 								       sizeof(struct tm_event);
 }
 
 int rt_event__decode(const void *p, uint32_t len, union rt_event *ev)
 {
-	if (len != sizeof(struct tm_event) && len != sizeof(struct tm_exec_event))
+	if (len != sizeof(struct tm_event) && len != sizeof(struct tm_exec_event) &&
+	    len != sizeof(struct tm_py_code_event))
 		return -EINVAL;
 	memset(ev, 0, sizeof(*ev));
 	memcpy(ev, p, len);
@@ -337,7 +340,14 @@ int rt_event__decode(const void *p, uint32_t len, union rt_event *ev)
 		return -EINVAL;
 	/* the kernel's strings are terminated: a recording's need not be */
 	ev->e.comm[TM_COMM_LEN - 1] = 0;
-	ev->x.filename[TM_PATH_LEN - 1] = 0;
+	if (ev->e.kind == TM_EV_EXEC)
+		ev->x.filename[TM_PATH_LEN - 1] = 0;
+	if (ev->e.kind == TM_EV_PYCODE) {
+		ev->py.qualname[TM_PY_NAME_LEN - 1] = 0;
+		ev->py.filename[TM_PY_FILE_LEN - 1] = 0;
+		if (ev->py.ltlen > TM_PY_LT_LEN)
+			return -EINVAL;
+	}
 	return plausible(&ev->e) ? 0 : -EINVAL;
 }
 

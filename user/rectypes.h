@@ -10,6 +10,7 @@
 #include <linux/types.h>
 #include "recording.h"
 #include "taskmem.h"
+#include "pyframes.h"
 
 /* REC_RUN_INFO, the first record: how the core was set up, and the layouts it was fed with
  * (a recording made with other layouts is refused, not misread). */
@@ -36,6 +37,7 @@ struct rt_run_end {
 union rt_event {
 	struct tm_event e;
 	struct tm_exec_event x;
+	struct tm_py_code_event py;
 };
 
 /* A world answer (REC_MAPS ... REC_UNWIND_STATS): the question world.c was asked, then what it

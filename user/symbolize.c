@@ -107,6 +107,8 @@ struct pycode {
 	int firstlineno;
 	uint8_t *lt;
 	size_t ltlen;
+	bool lt_partial;     /* the BPF side's first TM_PY_LT_LEN bytes of the table */
+	bool full_tried;     /* the whole table was asked of the process */
 };
 
 /* The module a file holds, as the frame names it: its base name less ".py" (a package's
@@ -133,13 +135,32 @@ static void module_of(const char *file, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)n, b);
 }
 
+/* Name pc from what was read of its code object (lt: malloc'd, now pc's). */
+static void pycode_fill(struct pycode *pc, const char *qualname, const char *filename, int firstlineno,
+			uint8_t *lt, size_t ltlen)
+{
+	char mod[128], *func;
+	size_t len;
+
+	module_of(filename, mod, sizeof(mod));
+	len = strlen(mod) + strlen(qualname) + 2;
+	func = xmalloc(len);
+	snprintf(func, len, "%s.%s", mod, qualname);
+	pc->func = intern(func);
+	free(func);
+	pc->file = intern(filename);
+	pc->base = intern(basename_of(filename));
+	pc->firstlineno = firstlineno;
+	free(pc->lt);
+	pc->lt = lt;
+	pc->ltlen = ltlen;
+}
+
 static const struct pycode *pycode_of(struct account *a, struct proc *p, uint64_t code)
 {
 	uint64_t *slot = hashmap__upsert(p->pycode, code, NULL);
 	struct pycode *pc = (struct pycode *)(uintptr_t)*slot;
 	struct py_code c;
-	char mod[128], *func;
-	size_t len;
 
 	if (pc)
 		return pc;
@@ -147,20 +168,56 @@ static const struct pycode *pycode_of(struct account *a, struct proc *p, uint64_
 	*slot = (uint64_t)(uintptr_t)pc;
 	if (world__py_code(a->w, p->pid, code, &c))
 		return pc;
-	module_of(c.filename, mod, sizeof(mod));
-	len = strlen(mod) + strlen(c.qualname) + 2;
-	func = xmalloc(len);
-	snprintf(func, len, "%s.%s", mod, c.qualname);
-	pc->func = intern(func);
-	free(func);
-	pc->file = intern(c.filename);
-	pc->base = intern(basename_of(c.filename));
-	pc->firstlineno = c.firstlineno;
-	pc->lt = c.linetable;
-	pc->ltlen = c.ltlen;
+	pycode_fill(pc, c.qualname, c.filename, c.firstlineno, c.linetable, c.ltlen);
 	c.linetable = NULL;
 	py_code__free(&c);
 	return pc;
+}
+
+void account__py_code(struct account *a, struct proc *p, const struct tm_py_code_event *x)
+{
+	uint64_t *slot = hashmap__upsert(p->pycode, x->e.addr & TM_PY_CODE_MASK, NULL);
+	struct pycode *pc = (struct pycode *)(uintptr_t)*slot;
+	uint8_t *lt;
+
+	(void)a;
+	/* it comes before the stacks that hold it, and again when the address holds another code
+	 * object (of another module): it replaces what was known; nothing to name it by, nothing */
+	if (!x->qualname[0] || !x->filename[0])
+		return;
+	if (!pc) {
+		pc = xcalloc(1, sizeof(*pc));
+		*slot = (uint64_t)(uintptr_t)pc;
+	}
+	lt = xmalloc(x->ltlen ? x->ltlen : 1);
+	memcpy(lt, x->lt, x->ltlen);
+	pycode_fill(pc, x->qualname, x->filename, x->firstlineno, lt, x->ltlen);
+	pc->lt_partial = x->ltlen == TM_PY_LT_LEN;
+	pc->full_tried = false;
+}
+
+/* The line of instruction lasti (-1: the first line) of pc; past the part of its location
+ * table the BPF side sent, the whole table is read from the process, once, if it still lives. */
+static int pycode_line(struct account *a, struct proc *p, uint64_t code, struct pycode *pc, int lasti)
+{
+	int line = pyframes__line(pc->lt, pc->ltlen, pc->firstlineno, lasti);
+	struct py_code c;
+
+	if (line >= 0 || !pc->lt_partial || pc->full_tried || !p->alive)
+		return line;
+	pc->full_tried = true;
+	if (world__py_code(a->w, p->pid, code, &c))
+		return line;
+	if (intern(c.filename) == pc->file && c.firstlineno == pc->firstlineno) { /* the same code */
+		free(pc->lt);
+		pc->lt = c.linetable;
+		pc->ltlen = c.ltlen;
+		pc->lt_partial = false;
+		c.linetable = NULL;
+		line = pyframes__line(pc->lt, pc->ltlen, pc->firstlineno, lasti);
+	}
+	py_code__free(&c);
+	return line;
 }
 
 /* The frame a Python entry names: "module.qualname (file.py:line)", and its source. */
@@ -181,7 +238,7 @@ static const char *py_frame(struct account *a, struct proc *p, uint64_t ent, con
 		return intern(buf);
 	}
 	/* lasti is one past the instruction (0: not started, the maximum: beyond what fits) */
-	line = lasti && lasti < TM_PY_LASTI_MAX ? pyframes__line(pc->lt, pc->ltlen, pc->firstlineno, (int)lasti - 1) :
+	line = lasti && lasti < TM_PY_LASTI_MAX ? pycode_line(a, p, code, (struct pycode *)pc, (int)lasti - 1) :
 						    pc->firstlineno;
 	if (line < 0)
 		line = pc->firstlineno;
@@ -306,6 +363,16 @@ void account__resymbolize(struct account *a)
 			struct symstack *ss = (struct symstack *)(uintptr_t)v;
 			int k;
 
+			/* Python frames the process was gone too soon to name: the BPF side's names */
+			for (k = 0; ss && ss->srcs && k < ss->n; k++) {
+				uint64_t *pc = ss->srcs[k] ? NULL : hashmap__find(p->pycode, ss->ips[k] & TM_PY_CODE_MASK);
+
+				if (pc && *pc && ((struct pycode *)(uintptr_t)*pc)->func &&
+				    !strncmp(ss->frames[k], "[python code ", 13)) {
+					ss->frames[k] = py_frame(a, p, ss->ips[k], &ss->srcs[k]);
+					a->st.py_unnamed--;
+				}
+			}
 			for (k = 0; ss && ss->unknown && k < ss->n; k++) {
 				uint64_t ip = k ? ss->ips[k] - 1 : ss->ips[k];
 

@@ -122,6 +122,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 	bpf_map__set_max_entries(t->skel->maps.stacks, o->stack_storage);
 	bpf_map__set_max_entries(t->skel->maps.unwind_procs, o->max_processes);
 	bpf_map__set_max_entries(t->skel->maps.py_procs, o->max_processes);
+	bpf_map__set_max_entries(t->skel->maps.py_seen, 1 << 16); /* LRU: code objects named */
 	bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)o->ringbuf_bytes);
 	err = taskmem_bpf__load(t->skel);
 	if (err) {
@@ -295,12 +296,16 @@ int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *gi
 	return 0;
 }
 
-int tracer__set_python(void *ctx, uint32_t tgid, const struct tm_py_proc *py)
+int tracer__set_python(void *ctx, uint32_t tgid, const struct tm_py_proc *py, uint64_t exe_ino, uint32_t exe_dev)
 {
+	struct tm_unwind_inode key = { .ino = exe_ino, .dev = exe_dev };
 	struct tracer *t = ctx;
 	int tfd = bpf_map__fd(t->skel->maps.traced);
 	uint32_t v;
 
+	/* the next processes that exec it are set up by the kernel side at exec (full: not) */
+	if (exe_ino)
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.py_exes), &key, py, BPF_ANY);
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.py_procs), &tgid, py, BPF_ANY))
 		return -errno;
 	if (bpf_map_lookup_elem(tfd, &tgid, &v))

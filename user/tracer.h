@@ -34,8 +34,10 @@ int tracer__commit_unwind(void *t);
  * none); replaces what was set before. */
 int tracer__set_unwind(void *t, uint32_t tgid, const struct tm_unwind_proc *up, const struct tm_py_proc *py);
 /* Where tgid's CPython keeps its frames, before its unwind ranges (whose tables may take a while
- * to load) are set: its first Python frames are read sooner. */
-int tracer__set_python(void *t, uint32_t tgid, const struct tm_py_proc *py);
+ * to load) are set: its first Python frames are read sooner. exe_ino, exe_dev (0: none): the
+ * executable, not position-independent, that holds them: processes that exec it later are set
+ * up at their exec. */
+int tracer__set_python(void *t, uint32_t tgid, const struct tm_py_proc *py, uint64_t exe_ino, uint32_t exe_dev);
 /* The run is over: start detaching the programs whose detach is slow, in threads of their
  * own, so that it overlaps the reports (maps stay readable until tracer__free). */
 void tracer__detach(struct tracer *t);

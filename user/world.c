@@ -440,13 +440,25 @@ int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out)
 	return a.ret;
 }
 
+static void py_set_target(struct world *w, pid_t pid, struct py_target *tgt)
+{
+	uint64_t *slot = hashmap__find(w->py, (uint64_t)pid);
+
+	if (slot) {
+		free((void *)(uintptr_t)*slot);
+		hashmap__delete(w->py, (uint64_t)pid);
+	}
+	if (tgt)
+		*hashmap__upsert(w->py, (uint64_t)pid, NULL) = (uint64_t)(uintptr_t)tgt;
+}
+
 int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 {
 	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
 	struct py_target *tgt = NULL;
 	struct tm_unwind_proc up;
 	struct tm_py_proc py;
-	uint64_t *slot;
+	uint32_t dev = 0;
 	bool is_py;
 	int err;
 
@@ -459,15 +471,9 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 		 * a new file's unwind table takes a while to load */
 		is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &tgt);
 		if (is_py && w->o.set_python)
-			w->o.set_python(w->o.ctx, (uint32_t)pid, &py);
+			w->o.set_python(w->o.ctx, (uint32_t)pid, &py, pyframes__fixed_exe(tgt, &dev), dev);
 		unwind__proc_ranges(w->unwind, pid, pm, &up);
-		slot = hashmap__find(w->py, (uint64_t)pid);
-		if (slot) {
-			free((void *)(uintptr_t)*slot);
-			hashmap__delete(w->py, (uint64_t)pid);
-		}
-		if (is_py)
-			*hashmap__upsert(w->py, (uint64_t)pid, NULL) = (uint64_t)(uintptr_t)tgt;
+		py_set_target(w, pid, is_py ? tgt : NULL);
 		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
 		a.ret = err < 0 ? err : err ? -EIO : 0;
 	}
@@ -497,6 +503,21 @@ void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_
 		a.val[2] = *rows;
 		tell(w, &a);
 	}
+}
+
+void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f)
+{
+	struct py_target *tgt = NULL;
+	struct tm_py_proc py;
+	uint32_t dev;
+	uint64_t ino;
+
+	if (w->o.replay || w->o.c_frames_only || !w->o.set_python || !f->ino ||
+	    pyframes__exe_target(f, &py, &tgt))
+		return;
+	ino = pyframes__fixed_exe(tgt, &dev);
+	w->o.set_python(w->o.ctx, (uint32_t)pid, &py, ino, dev);
+	py_set_target(w, pid, tgt);
 }
 
 int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *out)

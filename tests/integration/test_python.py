@@ -111,3 +111,23 @@ def test_python_bench_frames(c):
     ev = data["events"]
     c.ok(ev["python_frames"] > 1000 and ev["python_frames_unnamed"] <= 0.05 * ev["python_frames"],
          f"Python frames named: {ev['python_frames_unnamed']} of {ev['python_frames']} not")
+
+
+def test_python_exited(c):
+    """Ten Python processes, each gone right after it allocated 1 to 10 MiB in grab <- outer:
+    named all the same (the BPF side sends a code object's names the first time a stack holds
+    it, and sets up a process that execs an interpreter it has seen at its exec)."""
+    warm_layout()
+    prog = os.path.join(ROOT, "tests", "programs", "py_quick.py")
+    p, data = trace(["-q"], c.name, ["sh", "-c", f"for i in 1 2 3 4 5 6 7 8 9 10; do {PY} {prog} $i; done"])
+    if not c.ok(data is not None, "JSON report written"):
+        return
+    pys = [q for q in data["processes"] if q["comm"].startswith("python")]
+    c.ok(len(pys) == 10, f"ten python processes ({len(pys)})")
+    # the tree's peak is the last one (10 MiB) just before it exited
+    got = sum(s["bytes"] for s in data["peak"]["stacks"] if py_frames(s)[:2] ==
+              ["py_quick.grab (py_quick.py:9)", "py_quick.outer (py_quick.py:13)"])
+    c.ok(got >= 0.9 * 10 * MIB, f"{got/MIB:.1f} MiB at the peak under grab <- outer (want >= 90% of 10 MiB)")
+    ev = data["events"]
+    c.ok(ev["python_frames"] > 0 and ev["python_frames_unnamed"] == 0,
+         f"Python frames of exited processes named: {ev['python_frames_unnamed']} of {ev['python_frames']} not")

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* CPython 3.11 frames at a fault (included by taskmem.bpf.c after its stack walk): the thread
  * state that holds the GIL, if it is this thread's, then its chain of _PyInterpreterFrames,
- * each sent as its code object's address and last instruction (include/pyframes.h). User space
- * names the code objects and splices the frames into the native stack. */
+ * each appended to the stack as its code object's address and last instruction
+ * (include/pyframes.h). A code object's names are sent (TM_EV_PYCODE) the first time a stack
+ * holds it, so that a process gone before user space reads its memory is named too; user space
+ * splices the frames into the native stack. */
 #include "pyframes.h"
 
 /* tgid -> where its interpreter keeps its frames (user/pyframes.c, from the DWARF) */
@@ -16,7 +18,7 @@ struct {
 
 #define PY_END 0x100 /* the chain's end was reached (not sent) */
 
-/* (tgid, code object) pairs named already (TM_EV_PYCODE sent) */
+/* code objects named already (TM_EV_PYCODE sent), by process, address and module dict */
 struct py_seen_key {
 	__u32 tgid, pad;
 	__u64 code;

@@ -427,7 +427,7 @@ static void on_exec(struct account *a, const struct tm_event *e)
 		if (x) { /* its inode: a CPython executable's frames are read from now on */
 			f.ino = x->ino;
 			f.dev = x->dev;
-			world__py_exec(a->w, p->pid, &f);
+			world__py_exec(a->w, p->pid, &f, x->filename);
 		}
 	}
 	if (account__read_maps(a, p) && x && known)

@@ -367,7 +367,7 @@ static int sym_file_offset(const struct file_ref *f, const char *name, uint64_t 
 	return err;
 }
 
-static bool is_cpython(const char *path)
+bool pyframes__is_cpython(const char *path)
 {
 	const char *b = basename_of(path);
 
@@ -425,7 +425,7 @@ int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *ou
 		const struct py_layout *l;
 		uint64_t off;
 
-		if (!m->exec || !map_entry__is_file(m) || !is_cpython(m->path))
+		if (!m->exec || !map_entry__is_file(m) || !pyframes__is_cpython(m->path))
 			continue;
 		/* python3.11 or its libpython: the one with _PyRuntime (and a known layout) */
 		uint64_t code_off, rt, ct, va;
@@ -462,7 +462,7 @@ int pyframes__exe_target(const struct file_ref *f, struct tm_py_proc *out, struc
 	const struct py_layout *l;
 	bool fixed;
 
-	if (!is_cpython(f->path) || sym_file_offset(f, "_PyRuntime", &off, &fixed, &rt) || !fixed ||
+	if (!pyframes__is_cpython(f->path) || sym_file_offset(f, "_PyRuntime", &off, &fixed, &rt) || !fixed ||
 	    sym_file_offset(f, "PyCode_Type", &off, &fixed, &ct))
 		return -ENOENT;
 	l = layout_of(f, elfsyms__build_id(elfsyms__get_ref(f)));

@@ -30,6 +30,8 @@ struct py_code {
 	uint8_t *linetable;
 	size_t ltlen;
 };
+/* Whether a file's name is a CPython's (python3*, libpython3*): the only files looked into. */
+bool pyframes__is_cpython(const char *path);
 /* The same for the executable f a process exec'd, when it is a non-PIE CPython (its addresses
  * are its symbols' own): set up at once, before its maps are read. f->ino, f->dev: its inode. */
 int pyframes__exe_target(const struct file_ref *f, struct tm_py_proc *out, struct py_target **tgt);

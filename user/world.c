@@ -505,14 +505,16 @@ void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_
 	}
 }
 
-void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f)
+void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f, const char *given)
 {
 	struct py_target *tgt = NULL;
 	struct tm_py_proc py;
 	uint32_t dev;
 	uint64_t ino;
 
-	if (w->o.replay || w->o.c_frames_only || !w->o.set_python || !f->ino ||
+	/* by the name execve ran: /proc/PID/exe may be a later exec's by now (a launcher script's
+	 * exec read after it exec'd python), not the file of this inode */
+	if (w->o.replay || w->o.c_frames_only || !w->o.set_python || !f->ino || !pyframes__is_cpython(given) ||
 	    pyframes__exe_target(f, &py, &tgt))
 		return;
 	ino = pyframes__fixed_exe(tgt, &dev);

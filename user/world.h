@@ -92,10 +92,10 @@ int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out);
 int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm);
 /* A CPython code object of the process (whose maps gave world__set_unwind its interpreter),
  * read from its memory: 0 and *out filled (the caller frees it, py_code__free), or -errno. */
-/* A process exec'd the file f (ino, dev: its inode): if it is a non-PIE CPython, the kernel side
- * reads its frames from now on (a short process is gone before its maps are read). Asks nothing
- * of the recording: the core learns nothing from it. */
-void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f);
+/* A process exec'd the file f (ino, dev: its inode; given: the path execve ran): if it is a
+ * non-PIE CPython, the kernel side reads its frames from now on (a short process is gone before
+ * its maps are read). Asks nothing of the recording: the core learns nothing from it. */
+void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f, const char *given);
 struct py_code;
 int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *out);
 void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows);

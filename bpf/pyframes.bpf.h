@@ -203,6 +203,27 @@ static long py_frame(__u32 i, struct py_ctx *p)
 	return 0;
 }
 
+/* The search of the interpreter's threads for the current one (by its pthread_self, fsbase) */
+struct py_thr_ctx {
+	__u64 ts, fs, found;
+	__u16 ts_next, ts_thread_id;
+};
+
+static long py_thread(__u32 i, struct py_thr_ctx *t)
+{
+	__u64 tid = 0;
+
+	if (!t->ts || bpf_probe_read_user(&tid, sizeof(tid), (void *)(t->ts + t->ts_thread_id)))
+		return 1;
+	if (tid == t->fs) {
+		t->found = t->ts;
+		return 1;
+	}
+	if (bpf_probe_read_user(&t->ts, sizeof(t->ts), (void *)(t->ts + t->ts_next)))
+		return 1;
+	return 0;
+}
+
 /* Append the marker and the Python frames of the current thread, if it runs Python code, to
  * the walk's stack of m frames: the new count (the hash of what was appended in w->py_hash).
  * Global: verified once, not in each of user_stack's callers' states. */
@@ -220,15 +241,27 @@ __noinline int py_walk(__u32 tgid, __u32 m)
 	if (!pp || !p.w || m >= TM_MAX_STACK_DEPTH)
 		return m;
 	p.n = m + 1;
+	/* the thread that holds the GIL: most often this one */
 	if (bpf_probe_read_user(&tstate, sizeof(tstate), (void *)pp->tstate_addr) || !tstate ||
-	    bpf_probe_read_user(&tid, sizeof(tid), (void *)(tstate + pp->ts_thread_id))) {
-		p.flags = TM_PYF_NOSTATE;
-		goto out;
-	}
-	/* the GIL's holder is another thread: this one runs no Python code now */
-	if (tid != task->thread.fsbase) {
-		p.flags = TM_PYF_NOGIL;
-		goto out;
+	    bpf_probe_read_user(&tid, sizeof(tid), (void *)(tstate + pp->ts_thread_id)))
+		tstate = tid = 0;
+	/* else this one's state is in the interpreter's list: it released the GIL around a
+	 * blocking call or a C extension's work (or no one holds it) */
+	if (!tstate || tid != task->thread.fsbase) {
+		struct py_thr_ctx t = { .fs = task->thread.fsbase, .ts_next = pp->ts_next,
+					.ts_thread_id = pp->ts_thread_id };
+
+		if (bpf_probe_read_user(&t.ts, sizeof(t.ts), (void *)pp->interp_addr) || !t.ts ||
+		    bpf_probe_read_user(&t.ts, sizeof(t.ts), (void *)(t.ts + pp->is_threads_head))) {
+			p.flags = TM_PYF_NOSTATE;
+			goto out;
+		}
+		bpf_loop(TM_PY_THREADS, py_thread, &t, 0);
+		if (!t.found) {
+			p.flags = TM_PYF_NOGIL;
+			goto out;
+		}
+		tstate = t.found;
 	}
 	if (bpf_probe_read_user(&cframe, sizeof(cframe), (void *)(tstate + pp->ts_cframe)) || !cframe ||
 	    bpf_probe_read_user(&p.frame, sizeof(p.frame), (void *)(cframe + pp->cf_current_frame))) {

@@ -8,13 +8,14 @@
 
 #define TM_PY_MAX_FRAMES 48   /* Python frames read per stack (fewer when the stack is deep) */
 #define TM_PY_READ 128        /* bytes of a _PyInterpreterFrame read at once: offsets below */
+#define TM_PY_THREADS 64      /* threads of an interpreter searched for one without the GIL */
 
 /* After the native frames of a stack: one marker, then the Python frames, innermost first.
  * marker = TM_PY_MARK | nframes << 8 | TM_PYF_*: no native address has these top bits. */
 #define TM_PY_MARK      0xfffe000000000000ULL
 #define TM_PY_MARK_MASK 0xffff000000000000ULL
 #define TM_PYF_TRUNC    0x1  /* a frame could not be read, or TM_PY_MAX_FRAMES was reached */
-#define TM_PYF_NOGIL    0x2  /* the thread did not hold the GIL: its frames are not known */
+#define TM_PYF_NOGIL    0x2  /* the thread is not among the interpreter's first TM_PY_THREADS */
 #define TM_PYF_NOSTATE  0x4  /* the interpreter's thread state could not be read */
 
 /* A frame: its code object's address, its last instruction (+1, 0 unknown: the code's first
@@ -42,6 +43,11 @@ struct tm_py_proc {
 	__u16 bytes_size;       /* PyVarObject.ob_size */
 	__u16 bytes_data;       /* PyBytesObject.ob_sval */
 	__u16 fr_globals;       /* _PyInterpreterFrame.f_globals: the module's dict */
+	/* a thread that does not hold the GIL: its state, found in the interpreter's list */
+	__u16 ts_next;          /* PyThreadState.next */
+	__u16 is_threads_head;  /* PyInterpreterState.threads.head */
+	__u16 pad;
+	__u64 interp_addr;      /* &_PyRuntime.gilstate.autoInterpreterState: the interpreter */
 };
 
 /* TM_EV_PYCODE: a code object (e.addr, run with the module dict e.extra) named by the BPF side

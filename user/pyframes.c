@@ -26,8 +26,9 @@
 /* One interpreter build's offsets, from its DWARF; -1 where a member was not found. */
 struct py_layout {
 	int err;                  /* 0, or why the build is not read (-ENODATA: no debug info) */
-	long rt_gilstate, gs_tstate_current;
+	long rt_gilstate, gs_tstate_current, gs_interp;
 	long ts_thread_id, ts_cframe, cf_current_frame;
+	long ts_next, is_threads, threads_head; /* the interpreter's list of threads */
 	long fr_code, fr_previous, fr_prev_instr, fr_is_entry, fr_globals;
 	long co_code, co_filename, co_qualname, co_linetable, co_firstlineno;
 	long var_size, bytes_sval;        /* PyVarObject.ob_size, PyBytesObject.ob_sval */
@@ -61,8 +62,12 @@ struct want {
 static const struct want wants[] = {
 	W("pyruntimestate", "gilstate", rt_gilstate),
 	W("_gilstate_runtime_state", "tstate_current", gs_tstate_current),
+	W("_gilstate_runtime_state", "autoInterpreterState", gs_interp),
 	W("_ts", "thread_id", ts_thread_id),
 	W("_ts", "cframe", ts_cframe),
+	W("_ts", "next", ts_next),
+	W("_is", "threads", is_threads),
+	W("pythreads", "head", threads_head),
 	W("_PyCFrame", "current_frame", cf_current_frame),
 	W("_PyInterpreterFrame", "f_code", fr_code),
 	W("_PyInterpreterFrame", "previous", fr_previous),
@@ -180,7 +185,8 @@ static int layout_check(const struct py_layout *l)
 	if (l->fr_globals % 8 || l->fr_globals + 8 > TM_PY_READ || l->fr_code % 8 || l->fr_previous % 8 || l->fr_prev_instr % 8 || l->fr_code + 8 > TM_PY_READ ||
 	    l->fr_previous + 8 > TM_PY_READ || l->fr_prev_instr + 8 > TM_PY_READ || l->fr_is_entry >= TM_PY_READ)
 		return -EINVAL;
-	if (l->ts_thread_id > 0xffff || l->ts_cframe > 0xffff || l->cf_current_frame > 0xffff ||
+	if (l->ts_next > 0xffff || l->is_threads + l->threads_head > 0xffff ||
+	    l->ts_thread_id > 0xffff || l->ts_cframe > 0xffff || l->cf_current_frame > 0xffff ||
 	    l->co_code > 0xffff || l->co_code + 2 > CODE_READ + 64 || l->co_filename + 8 > CODE_READ ||
 	    l->co_qualname + 8 > CODE_READ || l->co_linetable + 8 > CODE_READ || l->co_firstlineno + 4 > CODE_READ)
 		return -EINVAL;
@@ -196,7 +202,7 @@ static struct hashmap *layouts;
  * which the process's first frames are missed: what was read is kept by build id for the next
  * runs, in root's own directory. */
 #define CACHE_DIR "/var/cache/taskmem-trace"
-#define CACHE_MAGIC "taskmem-trace cpython layout 3"
+#define CACHE_MAGIC "taskmem-trace cpython layout 6"
 
 static void cache_path(const char *build_id, char *buf, size_t len)
 {
@@ -396,6 +402,9 @@ static void py_proc_of(const struct py_layout *l, uint64_t rt, struct tm_py_proc
 		.bytes_size = (__u16)l->var_size,
 		.bytes_data = (__u16)l->bytes_sval,
 		.fr_globals = (__u16)l->fr_globals,
+		.ts_next = (__u16)l->ts_next,
+		.is_threads_head = (__u16)(l->is_threads + l->threads_head),
+		.interp_addr = rt + (uint64_t)l->rt_gilstate + (uint64_t)l->gs_interp,
 	};
 }
 

@@ -131,3 +131,17 @@ def test_python_exited(c):
     ev = data["events"]
     c.ok(ev["python_frames"] > 0 and ev["python_frames_unnamed"] == 0,
          f"Python frames of exited processes named: {ev['python_frames_unnamed']} of {ev['python_frames']} not")
+
+
+def test_python_threads(c):
+    """py_threads.py: a thread fills 64 MiB in a read that released the GIL while another thread
+    runs Python: >= 90% of it under reader <- worker (the thread's state found in the
+    interpreter's list, not as the GIL's holder)."""
+    warm_layout()
+    prog = os.path.join(ROOT, "tests", "programs", "py_threads.py")
+    p, data = trace(["-q"], c.name, [PY, prog])
+    if not common_checks(c, data, p):
+        return
+    got = sum(s["bytes"] for s in data["peak"]["stacks"] if py_frames(s)[:2] ==
+              ["py_threads.reader (py_threads.py:10)", "py_threads.worker (py_threads.py:14)"])
+    c.ok(got >= 0.9 * 64 * MIB, f"{got/MIB:.1f} MiB under reader <- worker (want >= 90% of 64 MiB)")

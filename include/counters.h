@@ -93,7 +93,8 @@
 	X(PY_FRAMES_UNNAMED, "python_frames_unnamed", "Python frames unnamed", LOSS,               \
 	  "of those, frames whose code object could not be read (the process was gone)")           \
 	X(PY_STACKS_CUT, "python_stacks_cut", "Python stacks cut short", LOSS,                     \
-	  "a Python frame chain not read to its end: a frame unreadable, or over 48 frames")
+	  "a Python frame chain not read to its end (a frame unreadable, over 48 frames), or the " \
+	  "thread's not found (not among the interpreter's first 64 threads)")
 
 #define TM_COUNTERS(X) TM_KERNEL_COUNTERS(X) TM_USER_COUNTERS(X)
 

@@ -289,8 +289,8 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 	/* a Python part: its frames replace the _PyEval_EvalFrameDefault calls that run them */
 	py = pyframes__split(ips, n);
 	nat = py < 0 ? n : py;
-	if (py >= 0 && (ips[py] & TM_PYF_TRUNC))
-		a->st.py_cut++;
+	if (py >= 0 && (ips[py] & (TM_PYF_TRUNC | TM_PYF_NOGIL)))
+		a->st.py_cut++; /* a frame unreadable, too deep, or the thread's state not found */
 	ss = xcalloc(1, sizeof(*ss) + n * sizeof(ss->frames[0]));
 	ss->ips = xcalloc(n ? n : 1, sizeof(*ss->ips));
 	ss->maps = xcalloc(n ? n : 1, sizeof(*ss->maps));

@@ -36,7 +36,7 @@ all: taskmem-trace
 $(OUTPUT) $(OUTPUT)/unit:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/taskmem.bpf.o: bpf/taskmem.bpf.c $(wildcard include/*.h) $(VMLINUX) | $(OUTPUT)
+$(OUTPUT)/taskmem.bpf.o: bpf/taskmem.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/*.h) $(VMLINUX) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) $(INCLUDES) \
 		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $(patsubst %.bpf.o,%.tmp.bpf.o,$@)

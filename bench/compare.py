@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -122,6 +123,18 @@ def untraced(cmd, timeout, tmp):
             "cpu_pct": 100 * (float(user) + float(sys_)) / wall if wall else 0.0}
 
 
+def by_function(pk):
+    """Bytes at the peak per label and innermost interpreted function (a CPython frame,
+    "module.function (file:line)"): which of the program's functions made a label's bytes."""
+    out = {}
+    for s in pk["stacks"]:
+        f = next((x for x in s["frames"] if re.search(r" \(\S+:\d+\)$", x)), None)
+        if f:
+            k = "%s in %s" % (s["label"], f.rsplit(" (", 1)[0])
+            out[k] = out.get(k, 0) + s["bytes"]
+    return out
+
+
 def traced(tool, cmd, timeout, tmp):
     out = os.path.join(tmp, "trace.json")
     if os.path.exists(out):
@@ -137,7 +150,8 @@ def traced(tool, cmd, timeout, tmp):
             "dropped": ev["dropped"], "wall": j["duration_s"],
             "unattributed": pk.get("unattributed_bytes", 0),
             "symbolized": 1 - ev["frames_unsymbolized"] / ev["frames"] if ev["frames"] else 1.0,
-            "labels": pk["labels"],  # the kernel's own high-water mark, per process
+            "labels": pk["labels"], "functions": by_function(pk),
+            # the kernel's own high-water mark, per process
             "kernel_maxrss": max([p["kernel_peak_rss_bytes"] for p in j["processes"]] + [0])}
 
 
@@ -220,6 +234,11 @@ def write_md(results, path, svg_name, args):
         cost = {c: (ok[n]["cats"][c] - ok[1]["cats"][c]) / n for c in CATS}
         grow = {k: (v - ok[1]["labels"].get(k, 0)) / n for k, v in ok[n]["labels"].items()}
         labels = ", ".join("%s %.0f" % kv for kv in sorted(grow.items(), key=lambda kv: -kv[1])[:4])
+        # interpreted code: which of its functions the largest labels' bytes came from
+        fgrow = {k: (v - ok[1].get("functions", {}).get(k, 0)) / n for k, v in ok[n].get("functions", {}).items()}
+        if fgrow:
+            labels += "; by function: " + ", ".join(
+                "%s %.0f" % kv for kv in sorted(fgrow.items(), key=lambda kv: -kv[1])[:3])
         per_task.append("| %s | %s | %.0f | %s | %s |" % (
             prog, fmt_n(n), (ok[n]["peak"] - ok[1]["peak"]) / n,
             " | ".join("%.0f" % cost[c] for c in CATS), labels))

@@ -148,6 +148,7 @@ struct walk {
 	__u64 win[TM_STACK_WINDOW / 8];
 	__u64 tail_ip, tail_mm; /* the last walk's outermost return address, and its address space */
 	__u32 tail_morestack;   /* whether that address sits between two calls, as in morestack */
+	__u64 py_hash;          /* hash of the Python part py_walk appended (pyframes.bpf.h) */
 };
 
 /* apart from 'walks', so that walks without tables do not touch it */
@@ -532,6 +533,8 @@ static __noinline void go_resume(struct walk_ctx *c, __u64 g)
 	bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, c, 0);
 }
 
+#include "pyframes.bpf.h"
+
 /* Hash of frames the kernel walked (compat tasks). */
 static long hash_frame(__u32 i, struct walk_ctx *c)
 {
@@ -574,6 +577,12 @@ static __noinline __s32 user_stack(void *ctx, __u32 traced_val)
 			bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, &c, 0);
 		}
 		go_resume(&c, regs->r14);
+		if (traced_val & TM_TRACED_PY) {
+			n = py_walk(tgid, c.n);
+			if (n > c.n)
+				c.hash = mix64(c.hash ^ c.w->py_hash);
+			c.n = n;
+		}
 		n = c.n;
 	} else {
 		n = bpf_get_stack(ctx, c.w->st.ips, sizeof(c.w->st.ips), BPF_F_USER_STACK);
@@ -643,6 +652,7 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tm_event *e;
+	__s32 sid;
 	__u32 tv;
 
 	on_fault(address, error_code, false);
@@ -654,6 +664,7 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 	if (!tv)
 		return 0;
 	count(TM_CNT_WRITE_FAULTS);
+	sid = user_stack(ctx, tv); /* first: the records its walk sends come before this one */
 	e = event_reserve(TM_CNT_DROP_COW);
 	if (!e)
 		return 0;
@@ -662,7 +673,7 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 	e->tid = (__u32)id;
 	e->addr = address;
 	e->arg = error_code;
-	e->stack_id = user_stack(ctx, tv);
+	e->stack_id = sid;
 	if (on_own_frame(address))
 		e->flags |= TM_F_ON_STACK;
 	event_submit(e);
@@ -686,6 +697,19 @@ static __always_inline bool is_mm_syscall(__u32 nr)
 	       nr == NR_madvise || nr == NR_mprotect;
 }
 
+/* Whether handle_rss_stat's record of the current task's own mm will carry its stack (as its
+ * causes below decide): growth in mmap, mremap or brk, or after a fault. */
+static __always_inline bool rss_wants_stack(struct task_state *st)
+{
+	__u32 nr = st->sys_nr;
+
+	if (nr == NR_execve || nr == NR_execveat)
+		return false;
+	if (is_mm_syscall(nr))
+		return nr == NR_mmap || nr == NR_mremap || nr == NR_brk;
+	return st->have_fault;
+}
+
 SEC("tp/kmem/rss_stat")
 int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 {
@@ -696,6 +720,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	struct tm_event *e;
 	bool curr = ctx->curr;
 	__u8 cause = TM_CAUSE_NONE;
+	__s32 sid = -ENOENT;
 	__u32 tv;
 
 	if (ctx->member == TM_SWAPENTS)
@@ -714,6 +739,11 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	}
 	count(TM_CNT_RSS_EVENTS);
 
+	task = bpf_get_current_task_btf(); /* read directly: no probe_read per field */
+	/* the stack before this record: the records its walk sends (a Python code object's names)
+	 * come before it in the stream */
+	if (curr && st && !(task->flags & PF_EXITING) && rss_wants_stack(st))
+		sid = user_stack(ctx, tv);
 	e = event_reserve(TM_CNT_DROP_RSS);
 	if (!e)
 		return 0;
@@ -726,7 +756,6 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	e->flags = curr ? TM_F_CURR : 0;
 	e->stack_id = -ENOENT;
 
-	task = bpf_get_current_task_btf(); /* read directly: no probe_read per field */
 	if (task->flags & PF_EXITING) {
 		cause = TM_CAUSE_EXIT;
 	} else if (st) {
@@ -748,7 +777,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			e->extra3 = st->sys_ts; /* one syscall's several RSS changes share it */
 			/* growth inside a syscall (MAP_POPULATE, mremap) needs its stack */
 			if (curr && (nr == NR_mmap || nr == NR_mremap || nr == NR_brk))
-				e->stack_id = user_stack(ctx, tv);
+				e->stack_id = sid;
 		} else if (st->have_fault) {
 			cause = TM_CAUSE_FAULT;
 			e->addr = st->fault_addr;
@@ -756,7 +785,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 			if (st->kernel_fault)
 				e->flags |= TM_F_KERNEL_FAULT;
 			if (curr) {
-				e->stack_id = user_stack(ctx, tv);
+				e->stack_id = sid;
 				if (on_own_frame(st->fault_addr))
 					e->flags |= TM_F_ON_STACK;
 			}
@@ -937,6 +966,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid, tv;
 	struct tm_unwind_proc *up;
+	struct tm_py_proc *pp;
 	struct tm_event *e;
 
 	if (child->pid != ctgid)
@@ -948,6 +978,10 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	up = (tv & TM_TRACED_UNWIND) ? bpf_map_lookup_elem(&unwind_procs, &ptgid) : NULL;
 	if (!up || bpf_map_update_elem(&unwind_procs, &ctgid, up, BPF_ANY))
 		tv &= ~TM_TRACED_UNWIND;
+	/* and its interpreter */
+	pp = (tv & TM_TRACED_PY) ? bpf_map_lookup_elem(&py_procs, &ptgid) : NULL;
+	if (!pp || bpf_map_update_elem(&py_procs, &ctgid, pp, BPF_ANY))
+		tv &= ~TM_TRACED_PY;
 	if (bpf_map_update_elem(&traced, &ctgid, &tv, BPF_ANY)) {
 		count(TM_CNT_TRACED_MAP_FULL);
 		return 0;
@@ -975,9 +1009,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (!is_traced(p->tgid))
 		return 0;
 	tgid = p->tgid;
-	tv = traced_value(tgid) & ~TM_TRACED_UNWIND; /* the old image's mappings are gone */
-	bpf_map_update_elem(&traced, &tgid, &tv, BPF_EXIST);
+	/* the old image's mappings and interpreter are gone; a CPython executable seen before
+	 * has its frames read from the start (a short process is gone before its maps are read) */
+	tv = traced_value(tgid) & ~(TM_TRACED_UNWIND | TM_TRACED_PY);
 	bpf_map_delete_elem(&unwind_procs, &tgid);
+	bpf_map_delete_elem(&py_procs, &tgid);
+	if (py_on_exec(tgid, bprm))
+		tv |= TM_TRACED_PY;
+	bpf_map_update_elem(&traced, &tgid, &tv, BPF_EXIST);
 	x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
 	if (!x) {
 		count(TM_CNT_DROP_PROC);
@@ -1021,6 +1060,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		return 0;
 	bpf_map_delete_elem(&traced, &tgid);
 	bpf_map_delete_elem(&unwind_procs, &tgid);
+	bpf_map_delete_elem(&py_procs, &tgid);
 	/* the kernel's own high-water mark (pages, updated by exit_mm): an oracle for the peak */
 	ex.maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * 4096;
 	ex.exit_code = p->exit_code;

@@ -87,7 +87,14 @@
 	X(PERFMAP_SKIPPED, "perf_map_bytes_skipped", "perf map bytes skipped", LOSS,               \
 	  "bytes of perf maps not read: over the run's budget of bytes or entries")                 \
 	X(FILES_REFUSED, "files_refused", "files refused", LOSS,                                   \
-	  "a traced process's file not read: its path led to another file than the one mapped, or not a regular file")
+	  "a traced process's file not read: its path led to another file than the one mapped, or not a regular file") \
+	X(PY_FRAMES, "python_frames", "Python frames", INFO,                                       \
+	  "CPython frames over distinct stacks (spliced for _PyEval_EvalFrameDefault)")            \
+	X(PY_FRAMES_UNNAMED, "python_frames_unnamed", "Python frames unnamed", LOSS,               \
+	  "of those, frames whose code object could not be read (the process was gone)")           \
+	X(PY_STACKS_CUT, "python_stacks_cut", "Python stacks cut short", LOSS,                     \
+	  "a Python frame chain not read to its end (a frame unreadable, over 48 frames), or the " \
+	  "thread's not found (not among the interpreter's first 64 threads)")
 
 #define TM_COUNTERS(X) TM_KERNEL_COUNTERS(X) TM_USER_COUNTERS(X)
 

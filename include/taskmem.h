@@ -30,6 +30,7 @@ enum tm_event_kind {
 	TM_EV_COW,       /* a write fault on a present page (copy-on-write, or none): addr, stack */
 	TM_EV_OOM,       /* oom:mark_victim: the OOM killer chose this process; ret = its RSS in
 			  * bytes then (extra anon, extra2 file, extra3 shmem), as the kernel's log */
+	TM_EV_PYCODE,    /* a CPython code object first seen: struct tm_py_code_event (pyframes.h) */
 };
 
 /* What the task was doing when an RSS counter changed. */
@@ -94,10 +95,12 @@ struct tm_stack {
 
 /* The 'traced' map's value: the process is traced; whether some of its code has unwind tables
  * (the walk looks nothing up for a process without: a map lookup is a cache miss, ~0.15 us),
- * and the generation of its ranges, which tags the walk's per-CPU frame cache. */
+ * whether it runs a CPython whose frames are read, and the generation of its ranges, which
+ * tags the walk's per-CPU frame cache. */
 #define TM_TRACED        0x1
 #define TM_TRACED_UNWIND 0x2
-#define TM_TRACED_GEN_SHIFT 2  /* user space sets gen in steps of 1 << 12; BPF adds 1 per mmap */
+#define TM_TRACED_PY     0x4     /* a CPython 3.11 process: its Python frames are read (py_procs) */
+#define TM_TRACED_GEN_SHIFT 3  /* user space sets gen in steps of 1 << 12; BPF adds 1 per mmap */
 
 /* DWARF CFI unwinding, for code built without frame pointers (glibc, CPython, BEAM...): user
  * space turns a file's .eh_frame into rows, and tells BPF which text mappings of a process

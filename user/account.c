@@ -24,6 +24,7 @@ struct account *account__new(const struct account_opts *o)
 	model__init(&a->m, timeline__moved, &a->tl);
 	a->stack_users = hashmap__new();
 	a->fmaps = hashmap__new();
+	a->fsrcs = hashmap__new();
 	timeline__init(&a->tl, o->start_ts, o->interval_ns);
 	return a;
 }
@@ -34,8 +35,10 @@ void account__free(struct account *a)
 
 	if (!a)
 		return;
-	for (i = 0; i < a->m.nprocs; i++)
+	for (i = 0; i < a->m.nprocs; i++) {
 		account__free_stacks(a->m.procs[i]);
+		account__free_pycode(a->m.procs[i]);
+	}
 	model__free(&a->m);
 	hashmap__free(a->stack_users);
 	account__free_frame_maps(a);
@@ -429,6 +432,11 @@ static void on_exec(struct account *a, const struct tm_event *e)
 				      .path = p->exe, .exe = true, .own_root = p->exe_own_root };
 
 		p->is_go = world__is_go(a->w, &f);
+		if (x) { /* its inode: a CPython executable's frames are read from now on */
+			f.ino = x->ino;
+			f.dev = x->dev;
+			world__py_exec(a->w, p->pid, &f, x->filename);
+		}
 	}
 	if (account__read_maps(a, p) && x && known)
 		maps_from_exec(a, p, x);
@@ -478,6 +486,13 @@ void account__event(struct account *a, const struct tm_event *e)
 		if (p)
 			p->oom_victim = true;
 		oom__victim(&a->oom, e);
+		return;
+	case TM_EV_PYCODE:
+		p = proc_of_pid(&a->m, (pid_t)e->tgid);
+		if (p)
+			account__py_code(a, p, (const struct tm_py_code_event *)e);
+		else
+			a->st.orphan_events++;
 		return;
 	}
 	p = proc_of_pid(&a->m, (pid_t)e->tgid);

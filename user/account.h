@@ -28,6 +28,7 @@ struct account {
 	struct timeline tl;
 	struct hashmap *stack_users;  /* stack id -> live processes that symbolized it */
 	struct hashmap *fmaps;        /* the file mappings frames were in (symbolize.c) */
+	struct hashmap *fsrcs;        /* interned Python frame name -> struct frame_src * (symbolize.c) */
 	struct account_stats st;
 	struct oom_state oom;          /* OOM victims, the memory cgroup's counters */
 };

@@ -53,6 +53,9 @@ void counters__collect(const struct account *a, const uint64_t kernel[TM_NR_COUN
 	c[TM_CNT_CFI_TABLES_SKIPPED] = st->cfi_skipped;
 	c[TM_CNT_CFI_SET_FAILED] = st->unwind_set_failed;
 	c[TM_CNT_COW_COPIES] = st->cow_copies;
+	c[TM_CNT_PY_FRAMES] = st->py_frames;
+	c[TM_CNT_PY_FRAMES_UNNAMED] = st->py_unnamed;
+	c[TM_CNT_PY_STACKS_CUT] = st->py_cut;
 	/* the parsers' budgets are the run's, kept by the parsers themselves */
 	c[TM_CNT_CFI_OVER_BUDGET] = unwind__over_budget();
 	c[TM_CNT_SYMTABS_SKIPPED] = elfsyms__skipped();

@@ -31,6 +31,7 @@ void model__free(struct model *m)
 		struct proc *p = m->procs[i];
 
 		hashmap__free(p->stacks);
+		hashmap__free(p->pycode);
 		hashmap__free(p->stack_labels);
 		hashmap__free(p->bucket_idx);
 		procmaps__clear(&p->maps);
@@ -59,6 +60,7 @@ struct proc *proc_new(struct model *m, pid_t pid, uint64_t ts)
 	p->alive = true;
 	p->start_ts = ts;
 	p->stacks = hashmap__new();
+	p->pycode = hashmap__new();
 	p->bucket_idx = hashmap__new();
 	p->stack_labels = hashmap__new();
 	if (prev && prev->alive) {

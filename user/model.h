@@ -34,6 +34,7 @@ struct proc {
 	struct region_set regions;
 	struct mm *mm;          /* its address space (current) */
 	struct hashmap *stacks; /* stack id -> struct symstack * (symbolize.c) */
+	struct hashmap *pycode; /* CPython code object address -> struct pycode * (symbolize.c) */
 	struct hashmap *stack_labels; /* stack id, runtime, question -> label id + 1 (resolve.c) */
 	uint8_t runtime;        /* enum runtime (classify.h), from the maps of generation runtime_gen - 1 */
 	uint32_t runtime_gen;   /* 0: not yet detected */

@@ -94,17 +94,21 @@ struct ids {
 	uint64_t nlocs;
 };
 
-static uint64_t func_id(struct ids *ids, struct strings *st, struct pb *prof, const char *name)
+/* A function by name, and (interpreted code) the file it is in. */
+static uint64_t func_id(struct ids *ids, struct strings *st, struct pb *prof, const char *name, const char *file)
 {
 	struct pb m = {};
 	bool created;
-	uint64_t *id = hashmap__upsert(ids->funcs, (uint64_t)(uintptr_t)name, &created);
+	uint64_t key = (uint64_t)(uintptr_t)name ^ (uint64_t)(uintptr_t)file * 0x9e3779b97f4a7c15ull, *id;
 
+	id = hashmap__upsert(ids->funcs, key, &created);
 	if (created) {
 		*id = hashmap__size(ids->funcs);
-		pb_int(&m, 1, *id); /* Function{id, name, system_name} */
+		pb_int(&m, 1, *id); /* Function{id, name, system_name, filename} */
 		pb_int(&m, 2, str_id(st, name));
 		pb_int(&m, 3, str_id(st, name));
+		if (file)
+			pb_int(&m, 4, str_id(st, file));
 		pb_msg(prof, 5, &m);
 		free(m.b);
 	}
@@ -133,9 +137,10 @@ static uint64_t map_id(struct ids *ids, struct strings *st, struct pb *prof, con
 }
 
 /* The location of a frame, emitting it once: by mapping and address when the frame is in a
- * file, else one per function name (JIT code, labels). */
+ * file, else one per name (JIT code, labels; a Python frame's name has its line: its Function
+ * is the function in its file, at that Line). */
 static uint64_t loc_id(struct ids *ids, struct strings *st, struct pb *prof, const char *name,
-		       const struct frame_map *fm, uint64_t addr)
+		       const struct frame_map *fm, uint64_t addr, const struct frame_src *src)
 {
 	struct pb m = {}, line = {};
 	uint64_t key = fm ? (uint64_t)(uintptr_t)fm * 0x9e3779b97f4a7c15ull ^ addr : (uint64_t)(uintptr_t)name, *id;
@@ -144,7 +149,10 @@ static uint64_t loc_id(struct ids *ids, struct strings *st, struct pb *prof, con
 	id = hashmap__upsert(ids->locs, key << 1 | !fm, &created); /* the two kinds of key apart */
 	if (created) {
 		*id = ++ids->nlocs;
-		pb_int(&line, 1, func_id(ids, st, prof, name)); /* Location{id, mapping_id, address, line} */
+		/* Location{id, mapping_id, address, line}, Line{function_id, line} */
+		pb_int(&line, 1, src ? func_id(ids, st, prof, src->func, src->file) : func_id(ids, st, prof, name, NULL));
+		if (src && src->line > 0)
+			pb_int(&line, 2, (uint64_t)src->line);
 		pb_int(&m, 1, *id);
 		if (fm) {
 			pb_int(&m, 2, map_id(ids, st, prof, fm));
@@ -243,6 +251,7 @@ int report__pprof(const char *path, const struct account *a, const struct report
 		const struct symstack *ss;
 		const char *frames[TM_MAX_STACK_DEPTH + 2];
 		const struct frame_map *fms[TM_MAX_STACK_DEPTH + 2] = {};
+		const struct frame_src *srcs[TM_MAX_STACK_DEPTH + 2] = {};
 		uint64_t addrs[TM_MAX_STACK_DEPTH + 2] = {};
 		char lb[160];
 		int n = 0, k;
@@ -254,6 +263,7 @@ int report__pprof(const char *path, const struct account *a, const struct report
 		ss = bk->stack;
 		for (k = 0; ss && k < ss->n && n < TM_MAX_STACK_DEPTH; k++) {
 			fms[n] = ss->maps[k];
+			srcs[n] = ss->srcs ? ss->srcs[k] : NULL;
 			addrs[n] = ss->ips[k];
 			frames[n++] = ss->frames[k]; /* innermost first, as pprof wants */
 		}
@@ -261,7 +271,7 @@ int report__pprof(const char *path, const struct account *a, const struct report
 		frames[n++] = intern(lb);
 		frames[n++] = intern(cat_names[l->cat]);
 		for (k = 0; k < n; k++)
-			pb_varint(&locs, loc_id(&ids, &st, &prof, frames[k], fms[k], addrs[k]));
+			pb_varint(&locs, loc_id(&ids, &st, &prof, frames[k], fms[k], addrs[k], srcs[k]));
 		pb_varint(&vals, (uint64_t)(bk->peak > 0 ? bk->peak : 0));
 		pb_varint(&vals, bk->grows);
 		pb_bytes(&m, 1, locs.b, locs.n); /* packed location_id */
@@ -284,7 +294,7 @@ int report__pprof(const char *path, const struct account *a, const struct report
 			const char *fr[2] = { intern("other/[unattributed]"), intern("other") };
 
 			for (c = 0; c < 2; c++)
-				pb_varint(&locs, loc_id(&ids, &st, &prof, fr[c], NULL, 0));
+				pb_varint(&locs, loc_id(&ids, &st, &prof, fr[c], NULL, 0, NULL));
 			pb_varint(&vals, (uint64_t)unattr);
 			pb_varint(&vals, 0);
 			pb_bytes(&m, 1, locs.b, locs.n);
@@ -330,9 +340,9 @@ int pprof__write_samples(const char *path, const struct pprof_sample *s, size_t 
 			continue;
 		/* innermost first, then the label and the category, as report__pprof lays them out */
 		for (k = 0; k < s[i].nframes; k++)
-			pb_varint(&locs, loc_id(&ids, &st, &prof, intern(s[i].frames[k]), NULL, 0));
-		pb_varint(&locs, loc_id(&ids, &st, &prof, intern(s[i].label), NULL, 0));
-		pb_varint(&locs, loc_id(&ids, &st, &prof, cat, NULL, 0));
+			pb_varint(&locs, loc_id(&ids, &st, &prof, intern(s[i].frames[k]), NULL, 0, NULL));
+		pb_varint(&locs, loc_id(&ids, &st, &prof, intern(s[i].label), NULL, 0, NULL));
+		pb_varint(&locs, loc_id(&ids, &st, &prof, cat, NULL, 0, NULL));
 		pb_varint(&vals, (uint64_t)s[i].value); /* int64: a negative one as its two's complement */
 		pb_bytes(&m, 1, locs.b, locs.n);
 		pb_bytes(&m, 2, vals.b, vals.n);

@@ -25,7 +25,7 @@
 /* Record types: the one table of ids. The ids are the format: an id is never reused for
  * another payload, and a change of a payload's layout is a new format version. This module
  * writes and checks REC_END only; the payloads of the others are user/rectypes.c's (layouts in
- * docs/recording.md). Types 4 to 18 but 10 and 11 are world answers (world.c): the question
+ * docs/recording.md). Types 4 to 18 but 10 and 11, 20 and 21 are world answers (world.c): the question
  * asked, then the answer. */
 enum rec_type {
 	REC_NONE = 0,      /* never written: a zeroed record header is corruption */
@@ -51,6 +51,8 @@ enum rec_type {
 	REC_RUN_END = 19,  /* last before REC_END: exit code and text, duration, BPF counters */
 	REC_BUILD_ID = 20, /* an ELF file's GNU build id: file | found, hex */
 	REC_CGROUP = 21,   /* the memory cgroup's counters, read between event batches (oom.h) */
+	REC_PY_CODE = 22,  /* a CPython code object read: pid, address | 0 or -errno, first line,
+			    * name and file name lengths, name + file name + location table */
 	REC_NR_TYPES
 };
 

@@ -49,6 +49,7 @@ static const struct {
 	[REC_RUN_END] = { .name = "REC_RUN_END" },
 	[REC_BUILD_ID] = { "REC_BUILD_ID", F_QSTR | F_RET | F_ASTR, "the build id of" },
 	[REC_CGROUP] = { .name = "REC_CGROUP" },
+	[REC_PY_CODE] = { "REC_PY_CODE", F_PID | F_NUM | F_RET | F_VAL3 | F_ASTR, "the Python code object of pid" },
 };
 
 const char *rt_type_name(uint32_t type, char *buf, size_t len)
@@ -326,13 +327,16 @@ static bool plausible(const struct tm_event *e)
 
 size_t rt_event__size(const struct tm_event *e)
 {
+	if (e->kind == TM_EV_PYCODE)
+		return sizeof(struct tm_py_code_event);
 	return e->kind == TM_EV_EXEC && (e->flags & TM_F_EXEC_INFO) ? sizeof(struct tm_exec_event) :
 								       sizeof(struct tm_event);
 }
 
 int rt_event__decode(const void *p, uint32_t len, union rt_event *ev)
 {
-	if (len != sizeof(struct tm_event) && len != sizeof(struct tm_exec_event))
+	if (len != sizeof(struct tm_event) && len != sizeof(struct tm_exec_event) &&
+	    len != sizeof(struct tm_py_code_event))
 		return -EINVAL;
 	memset(ev, 0, sizeof(*ev));
 	memcpy(ev, p, len);
@@ -340,7 +344,14 @@ int rt_event__decode(const void *p, uint32_t len, union rt_event *ev)
 		return -EINVAL;
 	/* the kernel's strings are terminated: a recording's need not be */
 	ev->e.comm[TM_COMM_LEN - 1] = 0;
-	ev->x.filename[TM_PATH_LEN - 1] = 0;
+	if (ev->e.kind == TM_EV_EXEC)
+		ev->x.filename[TM_PATH_LEN - 1] = 0;
+	if (ev->e.kind == TM_EV_PYCODE) {
+		ev->py.qualname[TM_PY_NAME_LEN - 1] = 0;
+		ev->py.filename[TM_PY_FILE_LEN - 1] = 0;
+		if (ev->py.ltlen > TM_PY_LT_LEN)
+			return -EINVAL;
+	}
 	return plausible(&ev->e) ? 0 : -EINVAL;
 }
 

@@ -11,6 +11,7 @@
 #include "recording.h"
 #include "oom.h"
 #include "taskmem.h"
+#include "pyframes.h"
 
 /* REC_RUN_INFO, the first record: how the core was set up, and the layouts it was fed with
  * (a recording made with other layouts is refused, not misread). */
@@ -38,6 +39,7 @@ struct rt_run_end {
 union rt_event {
 	struct tm_event e;
 	struct tm_exec_event x;
+	struct tm_py_code_event py;
 };
 
 /* A world answer (REC_MAPS ... REC_UNWIND_STATS): the question world.c was asked, then what it
@@ -46,7 +48,7 @@ struct rt_answer {
 	uint32_t type;
 	/* the question */
 	int32_t pid;          /* also STACK: the stack id; EXIT: the tgid */
-	uint64_t num;         /* SYMBOL: file offset; PERFMAP: ip; EXEC_FILE: inode */
+	uint64_t num;         /* SYMBOL: file offset; PERFMAP: ip; EXEC_FILE: inode; PY_CODE: address */
 	uint32_t num2;        /* PERFMAP: uid; EXEC_FILE: device */
 	const char *qstr;     /* SYMBOL, IS_GO, TEXT_OFFSET: the file; PROC_FILE: the name;
 			       * EXEC_FILE: the path execve was given */
@@ -54,7 +56,8 @@ struct rt_answer {
 	/* the answer */
 	int32_t ret;          /* what the call returned: 0/-errno, a length, a bool, a frame count */
 	uint64_t val[3];      /* SYMBOL, TEXT_OFFSET: an offset; EXIT: maxrss, exit code; OWNER:
-			       * uid; UNWIND_STATS: tables, skipped, rows */
+			       * uid; UNWIND_STATS: tables, skipped, rows; PY_CODE: first line, the
+			       * lengths of the name and the file name in astr */
 	const char *astr;     /* maps or /proc text, a path, a symbol or JIT name */
 	uint32_t alen;
 	const void *ips;      /* STACK: ret little-endian u64s (decoded: points into the payload) */

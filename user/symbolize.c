@@ -6,6 +6,7 @@
 #include "account.h"
 #include "demangle.h"
 #include "procfile.h"
+#include "pyframes_user.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -93,14 +94,187 @@ void account__free_frame_maps(struct account *a)
 	while (hashmap__next(a->fmaps, &pos, &k, &v))
 		free((void *)(uintptr_t)v);
 	hashmap__free(a->fmaps);
+	for (pos = 0; hashmap__next(a->fsrcs, &pos, &k, &v);)
+		free((void *)(uintptr_t)v);
+	hashmap__free(a->fsrcs);
+}
+
+/* ---- CPython frames (include/pyframes.h): named from their code objects ---- */
+
+/* A code object of a process, as read while it lived (or not: func NULL). */
+struct pycode {
+	const char *func, *file, *base; /* "module.qualname", its file, the file's base name */
+	int firstlineno;
+	uint8_t *lt;
+	size_t ltlen;
+	bool lt_partial;     /* the BPF side's first TM_PY_LT_LEN bytes of the table */
+	bool full_tried;     /* the whole table was asked of the process */
+};
+
+/* The module a file holds, as the frame names it: its base name less ".py" (a package's
+ * __init__.py: the directory's), or a frozen module's name. */
+static void module_of(const char *file, char *buf, size_t len)
+{
+	const char *b = basename_of(file), *dot;
+	size_t n;
+
+	if (!strncmp(file, "<frozen ", 8)) {
+		snprintf(buf, len, "%.*s", (int)strcspn(file + 8, ">"), file + 8);
+		return;
+	}
+	if (!strcmp(b, "__init__.py") && b > file + 1) {
+		const char *e = b - 1, *s = e;
+
+		while (s > file && s[-1] != '/')
+			s--;
+		snprintf(buf, len, "%.*s", (int)(e - s), s);
+		return;
+	}
+	dot = strrchr(b, '.');
+	n = dot && !strcmp(dot, ".py") ? (size_t)(dot - b) : strlen(b);
+	snprintf(buf, len, "%.*s", (int)n, b);
+}
+
+/* Name pc from what was read of its code object (lt: malloc'd, now pc's). */
+static void pycode_fill(struct pycode *pc, const char *qualname, const char *filename, int firstlineno,
+			uint8_t *lt, size_t ltlen)
+{
+	char mod[128], *func;
+	size_t len;
+
+	module_of(filename, mod, sizeof(mod));
+	len = strlen(mod) + strlen(qualname) + 2;
+	func = xmalloc(len);
+	snprintf(func, len, "%s.%s", mod, qualname);
+	pc->func = intern(func);
+	free(func);
+	pc->file = intern(filename);
+	pc->base = intern(basename_of(filename));
+	pc->firstlineno = firstlineno;
+	free(pc->lt);
+	pc->lt = lt;
+	pc->ltlen = ltlen;
+}
+
+static const struct pycode *pycode_of(struct account *a, struct proc *p, uint64_t code)
+{
+	uint64_t *slot = hashmap__upsert(p->pycode, code, NULL);
+	struct pycode *pc = (struct pycode *)(uintptr_t)*slot;
+	struct py_code c;
+
+	if (pc)
+		return pc;
+	pc = xcalloc(1, sizeof(*pc));
+	*slot = (uint64_t)(uintptr_t)pc;
+	if (world__py_code(a->w, p->pid, code, &c))
+		return pc;
+	pycode_fill(pc, c.qualname, c.filename, c.firstlineno, c.linetable, c.ltlen);
+	c.linetable = NULL;
+	py_code__free(&c);
+	return pc;
+}
+
+void account__py_code(struct account *a, struct proc *p, const struct tm_py_code_event *x)
+{
+	uint64_t *slot = hashmap__upsert(p->pycode, x->e.addr & TM_PY_CODE_MASK, NULL);
+	struct pycode *pc = (struct pycode *)(uintptr_t)*slot;
+	uint8_t *lt;
+
+	(void)a;
+	/* it comes before the stacks that hold it, and again when the address holds another code
+	 * object (of another module): it replaces what was known; nothing to name it by, nothing */
+	if (!x->qualname[0] || !x->filename[0])
+		return;
+	if (!pc) {
+		pc = xcalloc(1, sizeof(*pc));
+		*slot = (uint64_t)(uintptr_t)pc;
+	}
+	lt = xmalloc(x->ltlen ? x->ltlen : 1);
+	memcpy(lt, x->lt, x->ltlen);
+	pycode_fill(pc, x->qualname, x->filename, x->firstlineno, lt, x->ltlen);
+	pc->lt_partial = x->ltlen == TM_PY_LT_LEN;
+	pc->full_tried = false;
+}
+
+/* The line of instruction lasti (-1: the first line) of pc; past the part of its location
+ * table the BPF side sent, the whole table is read from the process, once, if it still lives. */
+static int pycode_line(struct account *a, struct proc *p, uint64_t code, struct pycode *pc, int lasti)
+{
+	int line = pyframes__line(pc->lt, pc->ltlen, pc->firstlineno, lasti);
+	struct py_code c;
+
+	if (line >= 0 || !pc->lt_partial || pc->full_tried || !p->alive)
+		return line;
+	pc->full_tried = true;
+	if (world__py_code(a->w, p->pid, code, &c))
+		return line;
+	if (intern(c.filename) == pc->file && c.firstlineno == pc->firstlineno) { /* the same code */
+		free(pc->lt);
+		pc->lt = c.linetable;
+		pc->ltlen = c.ltlen;
+		pc->lt_partial = false;
+		c.linetable = NULL;
+		line = pyframes__line(pc->lt, pc->ltlen, pc->firstlineno, lasti);
+	}
+	py_code__free(&c);
+	return line;
+}
+
+/* The frame a Python entry names: "module.qualname (file.py:line)", and its source. */
+static const char *py_frame(struct account *a, struct proc *p, uint64_t ent, const struct frame_src **src)
+{
+	uint64_t code = ent & TM_PY_CODE_MASK, lasti = (ent >> TM_PY_LASTI_SHIFT) & TM_PY_LASTI_MAX, *slot;
+	const struct pycode *pc = pycode_of(a, p, code);
+	struct frame_src *fs;
+	const char *name;
+	char buf[768];
+	bool created;
+	int line;
+
+	if (!pc->func) {
+		a->st.py_unnamed++;
+		snprintf(buf, sizeof(buf), "[python code 0x%llx]", (unsigned long long)code);
+		*src = NULL;
+		return intern(buf);
+	}
+	/* lasti is one past the instruction (0: not started, the maximum: beyond what fits) */
+	line = lasti && lasti < TM_PY_LASTI_MAX ? pycode_line(a, p, code, (struct pycode *)pc, (int)lasti - 1) :
+						    pc->firstlineno;
+	if (line < 0)
+		line = pc->firstlineno;
+	snprintf(buf, sizeof(buf), "%s (%s:%d)", pc->func, pc->base, line);
+	name = intern(buf);
+	slot = hashmap__upsert(a->fsrcs, (uint64_t)(uintptr_t)name, &created);
+	if (created) {
+		fs = xcalloc(1, sizeof(*fs));
+		*fs = (struct frame_src){ pc->func, pc->file, line };
+		*slot = (uint64_t)(uintptr_t)fs;
+	}
+	*src = (const struct frame_src *)(uintptr_t)*slot;
+	return name;
+}
+
+void account__free_pycode(struct proc *p)
+{
+	size_t pos = 0;
+	uint64_t k, v;
+
+	while (hashmap__next(p->pycode, &pos, &k, &v)) {
+		struct pycode *pc = (struct pycode *)(uintptr_t)v;
+
+		if (pc)
+			free(pc->lt);
+		free(pc);
+	}
 }
 
 const struct symstack *account__stack(struct account *a, struct proc *p, int32_t id)
 {
+	const char *eval = intern("_PyEval_EvalFrameDefault");
 	uint64_t ips[TM_MAX_STACK_DEPTH], *slot;
+	int n, i, k, nat, py, j;
 	struct symstack *ss;
 	bool created;
-	int n, i;
 
 	if (id < 0)
 		return NULL;
@@ -112,26 +286,56 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 		a->st.stacks_unreadable++; /* freed after its last user exited, before we read it */
 		n = 0;
 	}
+	/* a Python part: its frames replace the _PyEval_EvalFrameDefault calls that run them */
+	py = pyframes__split(ips, n);
+	nat = py < 0 ? n : py;
+	if (py >= 0 && (ips[py] & (TM_PYF_TRUNC | TM_PYF_NOGIL)))
+		a->st.py_cut++; /* a frame unreadable, too deep, or the thread's state not found */
 	ss = xcalloc(1, sizeof(*ss) + n * sizeof(ss->frames[0]));
-	ss->n = n;
 	ss->ips = xcalloc(n ? n : 1, sizeof(*ss->ips));
 	ss->maps = xcalloc(n ? n : 1, sizeof(*ss->maps));
-	memcpy(ss->ips, ips, n * sizeof(*ips));
-	for (i = 0; i < n; i++) {
+	if (py >= 0 && py + 1 < n)
+		ss->srcs = xcalloc(n, sizeof(*ss->srcs));
+	j = py + 1;
+	for (i = 0, k = 0; i < nat; i++) {
 		/* return addresses point after the call: look up the call itself */
 		uint64_t ip = i ? ips[i] - 1 : ips[i];
 		const struct map_entry *m;
+		const char *name;
 		bool known;
 
-		ss->frames[i] = account__frame_name(a, p, ip, &known);
+		name = account__frame_name(a, p, ip, &known);
+		if (name == eval && ss->srcs && j < n) {
+			bool entry;
+
+			do { /* innermost first, up to the frame this call began with */
+				entry = ips[j] & TM_PY_ENTRY;
+				ss->ips[k] = ips[j];
+				ss->frames[k] = py_frame(a, p, ips[j], &ss->srcs[k]);
+				k++;
+				j++;
+			} while (!entry && j < n);
+			continue;
+		}
+		ss->ips[k] = ips[i];
+		ss->frames[k] = name;
 		if (!known)
 			ss->unknown++;
 		m = procmaps__find(&p->maps, ip); /* as account__frame_name found it */
 		if (m && map_entry__is_file(m))
-			ss->maps[i] = frame_map(a, p, m);
+			ss->maps[k] = frame_map(a, p, m);
+		k++;
 	}
-	a->st.frames += n;
+	/* frames of calls the native walk did not reach */
+	for (; ss->srcs && j < n; j++, k++) {
+		ss->ips[k] = ips[j];
+		ss->frames[k] = py_frame(a, p, ips[j], &ss->srcs[k]);
+	}
+	ss->n = k;
+	a->st.frames += k;
 	a->st.frames_unknown += ss->unknown;
+	if (py >= 0)
+		a->st.py_frames += n - py - 1;
 	if (p->alive)
 		(*hashmap__upsert(a->stack_users, (uint64_t)id, NULL))++;
 	*slot = (uint64_t)(uintptr_t)ss;
@@ -159,8 +363,21 @@ void account__resymbolize(struct account *a)
 			struct symstack *ss = (struct symstack *)(uintptr_t)v;
 			int k;
 
+			/* Python frames the process was gone too soon to name: the BPF side's names */
+			for (k = 0; ss && ss->srcs && k < ss->n; k++) {
+				uint64_t *pc = ss->srcs[k] ? NULL : hashmap__find(p->pycode, ss->ips[k] & TM_PY_CODE_MASK);
+
+				if (pc && *pc && ((struct pycode *)(uintptr_t)*pc)->func &&
+				    !strncmp(ss->frames[k], "[python code ", 13)) {
+					ss->frames[k] = py_frame(a, p, ss->ips[k], &ss->srcs[k]);
+					a->st.py_unnamed--;
+				}
+			}
 			for (k = 0; ss && ss->unknown && k < ss->n; k++) {
 				uint64_t ip = k ? ss->ips[k] - 1 : ss->ips[k];
+
+				if (ss->srcs && ss->srcs[k])
+					continue;
 				const struct map_entry *m = procmaps__find(&p->maps, ip);
 				const char *jit;
 
@@ -248,6 +465,7 @@ void account__free_stacks(struct proc *p)
 		if (ss) {
 			free(ss->ips);
 			free(ss->maps);
+			free(ss->srcs);
 		}
 		free(ss);
 	}

@@ -31,6 +31,10 @@ void account__resymbolize(struct account *a);
 /* The process is gone: the stacks no live process uses leave the kernel's stack map. */
 void account__release_stacks(struct account *a, struct proc *p);
 void account__free_stacks(struct proc *p);
+void account__free_pycode(struct proc *p);
+/* A code object the BPF side named (the process may be gone before user space reads it). */
+struct tm_py_code_event;
+void account__py_code(struct account *a, struct proc *p, const struct tm_py_code_event *x);
 /* The frame_maps the stacks point to (after every process's stacks are freed). */
 void account__free_frame_maps(struct account *a);
 #endif

@@ -121,6 +121,8 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 	bpf_map__set_max_entries(t->skel->maps.exits, o->max_processes * 4);
 	bpf_map__set_max_entries(t->skel->maps.stacks, o->stack_storage);
 	bpf_map__set_max_entries(t->skel->maps.unwind_procs, o->max_processes);
+	bpf_map__set_max_entries(t->skel->maps.py_procs, o->max_processes);
+	bpf_map__set_max_entries(t->skel->maps.py_seen, 1 << 16); /* LRU: code objects named */
 	bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)o->ringbuf_bytes);
 	err = taskmem_bpf__load(t->skel);
 	if (err) {
@@ -269,23 +271,47 @@ static void keep_newer(int fd, uint32_t tgid, struct tm_unwind_proc *up)
 	}
 }
 
-int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *given)
+int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *given, const struct tm_py_proc *py)
 {
 	struct tracer *t = ctx;
-	int fd = bpf_map__fd(t->skel->maps.unwind_procs);
+	int fd = bpf_map__fd(t->skel->maps.unwind_procs), pfd = bpf_map__fd(t->skel->maps.py_procs);
 	struct tm_unwind_proc merged = *given, *up = &merged;
 	/* a new generation: the walk's cached frames of this process are stale (BPF adds 1 per
 	 * mapping it adds itself: steps of 1 << 12 keep the two apart) */
 	uint32_t v;
 
 	keep_newer(fd, tgid, up);
-	v = TM_TRACED | (up->n ? TM_TRACED_UNWIND : 0) | ++t->unwind_gen << (TM_TRACED_GEN_SHIFT + 12);
+	v = TM_TRACED | (up->n ? TM_TRACED_UNWIND : 0) | (py ? TM_TRACED_PY : 0) |
+	    ++t->unwind_gen << (TM_TRACED_GEN_SHIFT + 12);
 
 	if (up->n ? bpf_map_update_elem(fd, &tgid, up, BPF_ANY) :
 		    bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
 		return -errno;
+	if (py ? bpf_map_update_elem(pfd, &tgid, py, BPF_ANY) :
+		 bpf_map_delete_elem(pfd, &tgid) && errno != ENOENT)
+		return -errno;
 	/* only while the process is traced: an exited one must not come back */
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced), &tgid, &v, BPF_EXIST) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int tracer__set_python(void *ctx, uint32_t tgid, const struct tm_py_proc *py, uint64_t exe_ino, uint32_t exe_dev)
+{
+	struct tm_unwind_inode key = { .ino = exe_ino, .dev = exe_dev };
+	struct tracer *t = ctx;
+	int tfd = bpf_map__fd(t->skel->maps.traced);
+	uint32_t v;
+
+	/* the next processes that exec it are set up by the kernel side at exec (full: not) */
+	if (exe_ino)
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.py_exes), &key, py, BPF_ANY);
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.py_procs), &tgid, py, BPF_ANY))
+		return -errno;
+	if (bpf_map_lookup_elem(tfd, &tgid, &v))
+		return errno == ENOENT ? 0 : -errno; /* exited meanwhile */
+	v |= TM_TRACED_PY;
+	if (bpf_map_update_elem(tfd, &tgid, &v, BPF_EXIST) && errno != ENOENT)
 		return -errno;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "taskmem.h"
+#include "pyframes.h"
 
 struct tracer_opts {
 	uint32_t max_processes, max_threads, stack_storage;
@@ -29,8 +30,14 @@ int tracer__exit_info(void *t, uint32_t tgid, struct tm_exit *out);
 int tracer__load_unwind(void *t, const void *table);
 /* Put the tables loaded since the last call in place (one wait for the kernel); 0 or -errno. */
 int tracer__commit_unwind(void *t);
-/* Which of tgid's text mappings the tables cover (replaces what was set before). */
-int tracer__set_unwind(void *t, uint32_t tgid, const struct tm_unwind_proc *up);
+/* Which of tgid's text mappings the tables cover, and where its CPython keeps its frames (NULL:
+ * none); replaces what was set before. */
+int tracer__set_unwind(void *t, uint32_t tgid, const struct tm_unwind_proc *up, const struct tm_py_proc *py);
+/* Where tgid's CPython keeps its frames, before its unwind ranges (whose tables may take a while
+ * to load) are set: its first Python frames are read sooner. exe_ino, exe_dev (0: none): the
+ * executable, not position-independent, that holds them: processes that exec it later are set
+ * up at their exec. */
+int tracer__set_python(void *t, uint32_t tgid, const struct tm_py_proc *py, uint64_t exe_ino, uint32_t exe_dev);
 /* The run is over: start detaching the programs whose detach is slow, in threads of their
  * own, so that it overlaps the reports (maps stay readable until tracer__free). */
 void tracer__detach(struct tracer *t);

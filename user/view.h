@@ -20,11 +20,19 @@ struct frame_map {
 	const char *build_id;  /* GNU build id in hex (interned), or NULL */
 };
 
+/* A frame of interpreted code (CPython): its function, file and line (pprof's Function, Line). */
+struct frame_src {
+	const char *func, *file; /* interned */
+	int line;                /* 0: not known */
+};
+
 struct symstack {
 	int n;
 	int unknown;       /* frames that could not be symbolized (a JIT's perf map may name them later) */
-	uint64_t *ips;     /* each frame's address: its instruction pointer, then return addresses */
+	uint64_t *ips;     /* each frame's address: its instruction pointer, then return addresses
+			    * (a Python frame: its code object's, as include/pyframes.h packs it) */
 	const struct frame_map **maps; /* each frame's file mapping, or NULL (JIT, anonymous) */
+	const struct frame_src **srcs; /* NULL, or each frame's source (NULL for native frames) */
 	const char *frames[];
 };
 
@@ -40,6 +48,9 @@ struct account_stats {
 	uint64_t mm_reused;          /* a dead mm's id came back before its teardown was seen */
 	uint64_t unwind_set_failed;  /* a process's unwind ranges could not be given to the kernel */
 	uint64_t cow_copies;         /* shared anonymous pages a write copied */
+	uint64_t py_frames;          /* Python frames in distinct stacks */
+	uint64_t py_unnamed;         /* of those, frames whose code object could not be read */
+	uint64_t py_cut;             /* Python stacks cut short (a frame unreadable, too deep) */
 	size_t cfi_tables, cfi_skipped, cfi_rows; /* unwind tables loaded, refused; their rows */
 };
 

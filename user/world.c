@@ -7,8 +7,10 @@
 #include <unistd.h>
 #include <string.h>
 #include "elfsyms.h"
+#include "hashmap.h"
 #include "perfmap.h"
 #include "procfile.h"
+#include "pyframes_user.h"
 #include "rectypes.h"
 #include "strtab.h"
 #include "unwind.h"
@@ -19,6 +21,7 @@ struct world {
 	struct world_opts o;
 	struct unwind_cache *unwind; /* files with unwind tables (NULL: frame pointers only) */
 	struct rec_buf buf;          /* recording: the payload being built */
+	struct hashmap *py;          /* pid -> its CPython's struct py_target */
 	bool failed;                 /* replay: refused, nothing more is read */
 	char err[600];
 };
@@ -28,6 +31,7 @@ struct world *world__new(const struct world_opts *o)
 	struct world *w = xcalloc(1, sizeof(*w));
 
 	w->o = *o;
+	w->py = hashmap__new();
 	if (!o->replay && o->load_unwind && o->commit_unwind && o->set_unwind) {
 		w->unwind = unwind__cache_new(o->load_unwind, o->commit_unwind, o->ctx);
 		unwind__preload(w->unwind);
@@ -37,9 +41,14 @@ struct world *world__new(const struct world_opts *o)
 
 void world__free(struct world *w)
 {
+	uint64_t k, v;
+
 	if (!w)
 		return;
 	unwind__cache_free(w->unwind);
+	for (size_t pos = 0; hashmap__next(w->py, &pos, &k, &v);)
+		free((void *)(uintptr_t)v);
+	hashmap__free(w->py);
 	file_unpin_all();
 	rec_buf__free(&w->buf);
 	free(w);
@@ -431,10 +440,26 @@ int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out)
 	return a.ret;
 }
 
+static void py_set_target(struct world *w, pid_t pid, struct py_target *tgt)
+{
+	uint64_t *slot = hashmap__find(w->py, (uint64_t)pid);
+
+	if (slot) {
+		free((void *)(uintptr_t)*slot);
+		hashmap__delete(w->py, (uint64_t)pid);
+	}
+	if (tgt)
+		*hashmap__upsert(w->py, (uint64_t)pid, NULL) = (uint64_t)(uintptr_t)tgt;
+}
+
 int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 {
 	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
+	struct py_target *tgt = NULL;
 	struct tm_unwind_proc up;
+	struct tm_py_proc py;
+	uint32_t dev = 0;
+	bool is_py;
 	int err;
 
 	if (w->o.replay)
@@ -442,8 +467,14 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 	if (!w->unwind) {
 		a.ret = 0;
 	} else {
+		/* where its CPython keeps its frames (its code objects are named from here), first:
+		 * a new file's unwind table takes a while to load */
+		is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &tgt);
+		if (is_py && w->o.set_python)
+			w->o.set_python(w->o.ctx, (uint32_t)pid, &py, pyframes__fixed_exe(tgt, &dev), dev);
 		unwind__proc_ranges(w->unwind, pid, pm, &up);
-		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up);
+		py_set_target(w, pid, is_py ? tgt : NULL);
+		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
 		a.ret = err < 0 ? err : err ? -EIO : 0;
 	}
 	if (w->o.record)
@@ -472,4 +503,65 @@ void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_
 		a.val[2] = *rows;
 		tell(w, &a);
 	}
+}
+
+void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f, const char *given)
+{
+	struct py_target *tgt = NULL;
+	struct tm_py_proc py;
+	uint32_t dev;
+	uint64_t ino;
+
+	/* by the name execve ran: /proc/PID/exe may be a later exec's by now (a launcher script's
+	 * exec read after it exec'd python), not the file of this inode */
+	if (w->o.replay || w->o.c_frames_only || !w->o.set_python || !f->ino || !pyframes__is_cpython(given) ||
+	    pyframes__exe_target(f, &py, &tgt))
+		return;
+	ino = pyframes__fixed_exe(tgt, &dev);
+	w->o.set_python(w->o.ctx, (uint32_t)pid, &py, ino, dev);
+	py_set_target(w, pid, tgt);
+}
+
+int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *out)
+{
+	struct rt_answer a = { .type = REC_PY_CODE, .pid = pid, .num = code };
+	struct rec_buf b = {};
+	uint64_t *tgt;
+
+	memset(out, 0, sizeof(*out));
+	if (w->o.replay) {
+		if (!ask(w, &a))
+			return -EIO;
+		if (a.ret)
+			return a.ret < 0 ? a.ret : -EIO;
+		if (a.val[1] > a.alen || a.val[2] > a.alen - a.val[1]) {
+			world__replay_fail(w, "corrupt: a Python code object's names longer than its record");
+			return -EIO;
+		}
+		out->firstlineno = (int)a.val[0];
+		out->qualname = dup_str(a.astr, (uint32_t)a.val[1]);
+		out->filename = dup_str(a.astr + a.val[1], (uint32_t)a.val[2]);
+		out->ltlen = a.alen - a.val[1] - a.val[2];
+		out->linetable = xmalloc(out->ltlen ? out->ltlen : 1);
+		memcpy(out->linetable, a.astr + a.val[1] + a.val[2], out->ltlen);
+		return 0;
+	}
+	tgt = hashmap__find(w->py, (uint64_t)pid);
+	a.ret = tgt ? pyframes__read_code(pid, (const struct py_target *)(uintptr_t)*tgt, code, out) : -ENOENT;
+	if (w->o.record) {
+		if (!a.ret) {
+			a.val[0] = (uint64_t)out->firstlineno;
+			a.val[1] = strlen(out->qualname);
+			a.val[2] = strlen(out->filename);
+			rec_buf__bytes(&b, out->qualname, a.val[1]);
+			rec_buf__bytes(&b, out->filename, a.val[2]);
+			if (out->ltlen)
+				rec_buf__bytes(&b, out->linetable, out->ltlen);
+		}
+		a.astr = b.p ? (const char *)b.p : "";
+		a.alen = (uint32_t)b.len;
+		tell(w, &a);
+		rec_buf__free(&b);
+	}
+	return a.ret;
 }

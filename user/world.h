@@ -19,6 +19,7 @@
 #include "procmaps.h"
 #include "recording.h"
 #include "taskmem.h"
+#include "pyframes.h"
 
 struct world_opts {
 	/* Read stack id's frames from the kernel's stack map; returns frame count or -errno. */
@@ -32,10 +33,15 @@ struct world_opts {
 	int (*load_unwind)(void *ctx, const void *table);
 	/* Put the tables loaded since the last call in place; 0 or -errno. */
 	int (*commit_unwind)(void *ctx);
-	/* Tell the kernel which of tgid's text mappings the tables cover; 0 or -errno. */
-	int (*set_unwind)(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up);
+	/* Tell the kernel which of tgid's text mappings the tables cover, and where its CPython
+	 * keeps its frames (NULL: not one, or --c-frames-only); 0 or -errno. */
+	int (*set_unwind)(void *ctx, uint32_t tgid, const struct tm_unwind_proc *up, const struct tm_py_proc *py);
+	/* Where tgid's CPython keeps its frames, ahead of set_unwind (optional), and the
+	 * non-PIE executable (inode, device; 0: none) they are in; 0 or -errno. */
+	int (*set_python)(void *ctx, uint32_t tgid, const struct tm_py_proc *py, uint64_t ino, uint32_t dev);
 	void *ctx;
 	time_t perfmap_not_before; /* perf maps older than this belong to an earlier pid */
+	bool c_frames_only;        /* --c-frames-only: no CPython frames are read */
 	struct rec_writer *record; /* record every answer here */
 	struct rec_reader *replay; /* answer from here only (the callbacks above are unused) */
 	const char *replay_path;   /* for the messages */
@@ -84,6 +90,14 @@ int world__exit_info(struct world *w, uint32_t tgid, struct tm_exit *out);
 /* The process's text mappings in pm that need unwind tables go to the kernel (tables loaded on
  * first sight); 0 (also without unwind tables) or -errno. */
 int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm);
+/* A CPython code object of the process (whose maps gave world__set_unwind its interpreter),
+ * read from its memory: 0 and *out filled (the caller frees it, py_code__free), or -errno. */
+/* A process exec'd the file f (ino, dev: its inode; given: the path execve ran): if it is a
+ * non-PIE CPython, the kernel side reads its frames from now on (a short process is gone before
+ * its maps are read). Asks nothing of the recording: the core learns nothing from it. */
+void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f, const char *given);
+struct py_code;
+int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *out);
 void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows);
 
 /* Replay: why the recording was refused (a one-line message), or NULL while all is well. */

@@ -23,6 +23,7 @@ import test_hostile  # noqa: E402
 import test_namespaces  # noqa: E402
 import test_oom  # noqa: E402
 import test_outputs  # noqa: E402
+import test_python  # noqa: E402
 import test_real  # noqa: E402
 import test_record  # noqa: E402
 import test_runtimes  # noqa: E402
@@ -31,8 +32,8 @@ import test_servers  # noqa: E402
 import test_shared  # noqa: E402
 import test_stacks  # noqa: E402
 
-MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_namespaces, test_oom, test_outputs, test_real,
-           test_record, test_runtimes, test_scale, test_servers, test_shared, test_stacks)
+MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_namespaces, test_oom, test_outputs, test_python,
+           test_real, test_record, test_runtimes, test_scale, test_servers, test_shared, test_stacks)
 
 # The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
 TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drops, test_runtimes.test_go_100k,
@@ -46,7 +47,9 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_scale.test_scale_html,
          test_stacks.test_stack_walk, test_oom.test_oom_limit, test_oom.test_oom_kill9, test_oom.test_oom_under_limit,
          test_oom.test_oom_attach, test_oom.test_oom_cleanup,
-         test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena] + test_runtimes.RUNTIME_TESTS + [
+         test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena, test_python.test_python_frames,
+         test_python.test_python_bench_frames, test_python.test_python_exited,
+         test_python.test_python_threads] + test_runtimes.RUNTIME_TESTS + [
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
          test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_budget_unwind_memory,
          test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_budget_pages, test_hostile.test_no_btf, test_hostile.test_no_tracefs,

@@ -23,6 +23,7 @@
 #include "pages.h"
 #include "procfile.h"
 #include "procmaps.h"
+#include "pyframes_user.h"
 #include "strtab.h"
 #include "unwind.h"
 #include "util.h"
@@ -913,9 +914,64 @@ static void test_escape(void)
 	}
 }
 
+/* The 3.11 location-table decoder against CPython's own co_lines() for real code objects
+ * (tests/data/py311_linetables.txt, made by python3.11 from asyncio's and json's code), and the
+ * split of a stack's Python part. */
+static void test_pyframes(void)
+{
+	FILE *f = fopen("tests/data/py311_linetables.txt", "r");
+	static char line[16384];
+	int codes = 0, units = 0, bad = 0, first_bad = -1;
+	uint8_t lt[4096];
+
+	CHECK(f != NULL, "tests/data/py311_linetables.txt opens");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *hex, *want, *p;
+		int first, u = 0;
+		size_t n = 0;
+
+		if (line[0] == '#')
+			continue;
+		first = (int)strtol(strtok(line, " "), NULL, 10);
+		hex = strtok(NULL, " ");
+		want = strtok(NULL, " \n");
+		if (!hex || !want)
+			continue;
+		for (p = hex; p[0] && p[1] && n < sizeof(lt); p += 2) {
+			unsigned b;
+
+			sscanf(p, "%2x", &b);
+			lt[n++] = (uint8_t)b;
+		}
+		for (p = strtok(want, ","); p; p = strtok(NULL, ","), u++) {
+			int got = pyframes__line(lt, n, first, u);
+
+			units++;
+			if (got != atoi(p) && !bad++)
+				first_bad = codes;
+		}
+		codes++;
+	}
+	if (f)
+		fclose(f);
+	CHECK(codes >= 6 && !bad, "the lines of %d code units of %d code objects as co_lines() gives them "
+	      "(%d differ, first in code object %d)", units, codes, bad, first_bad);
+	CHECK(pyframes__line(lt, 0, 10, -1) == 10, "a frame not started is at the first line");
+	{
+		uint64_t ips[6] = { 0x401000, 0x402000, TM_PY_MARK | 3 << 8 | TM_PYF_TRUNC, 0x7f0000001000ull,
+				    0x7f0000002000ull | TM_PY_ENTRY, 0x7f0000003000ull };
+		uint64_t none[3] = { 0x401000, TM_PY_MARK | 5 << 8, 0x1 };
+
+		CHECK(pyframes__split(ips, 6) == 2, "the Python part starts after its marker");
+		CHECK(pyframes__split(none, 3) == -1, "a marker whose count does not match the stack is none");
+		CHECK(pyframes__split(ips, 2) == -1, "a stack without a marker has no Python part");
+	}
+}
+
 int main(void)
 {
 	test_hashmap();
+	test_pyframes();
 	test_regions();
 	test_regions_model();
 	test_pages();

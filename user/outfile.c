@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <time.h>
 #include <libgen.h>
@@ -37,11 +38,28 @@ int outfile__open(struct outfile *o, const char *path)
 {
 	int fd;
 
+	struct stat st;
+	int err;
+
 	o->path = path;
+	/* a device or a pipe (--json /dev/stdout, /dev/null): renaming over it would replace the
+	 * machine's /dev/null with a regular file */
+	o->direct = !stat(path, &st) && !S_ISREG(st.st_mode);
+	if (o->direct) {
+		o->tmp[0] = 0;
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && (o->f = fdopen(fd, "w")))
+			return 0;
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		p_err("cannot write %s: %s", path, strerror(-err));
+		return err;
+	}
 	snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path);
 	fd = mkstemp(o->tmp);
 	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-		int err = -errno;
+		err = -errno;
 
 		if (fd >= 0) {
 			close(fd);
@@ -59,17 +77,25 @@ int outfile__close(struct outfile *o)
 {
 	int err = 0;
 
-	if (fflush(o->f) || ferror(o->f) || fsync(fileno(o->f)))
+	if (fflush(o->f) || ferror(o->f) || (!o->direct && fsync(fileno(o->f))))
 		err = -(errno ? errno : EIO);
 	if (fclose(o->f) && !err)
 		err = -errno;
-	if (!err && rename(o->tmp, o->path))
+	if (!err && !o->direct && rename(o->tmp, o->path))
 		err = -errno;
 	if (err) {
-		unlink(o->tmp);
+		if (!o->direct)
+			unlink(o->tmp);
 		p_err("cannot write %s: %s", o->path, strerror(-err));
 	}
 	return err;
+}
+
+void outfile__discard(struct outfile *o)
+{
+	fclose(o->f);
+	if (!o->direct)
+		unlink(o->tmp);
 }
 
 /* taskmem-COMM-YYYYmmdd-HHMMSS.html in the current directory, or in /tmp when that is not

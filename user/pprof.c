@@ -208,8 +208,7 @@ static int write_gz(const char *path, const struct pb *prof)
 	if (err)
 		return err;
 	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-		fclose(o.f);
-		unlink(o.tmp);
+		outfile__discard(&o);
 		p_err("cannot write %s: zlib failed", path);
 		return -1;
 	}

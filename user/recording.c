@@ -200,8 +200,7 @@ void rec_writer__discard(struct rec_writer *w)
 {
 	if (!w)
 		return;
-	fclose(w->o.f);
-	unlink(w->o.tmp);
+	outfile__discard(&w->o);
 	writer_free(w);
 }
 

@@ -5,6 +5,7 @@ import os
 import pwd
 import re
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -46,6 +47,13 @@ def test_exit_codes(c):
         c.ok(time.time() - t0 < 3, f"{name}: tool ended in {time.time()-t0:.1f}s")
         c.ok(os.path.exists(js) and json.load(open(js))["exit_code"] == 128 + sig, f"{name}: report written")
         c.ok(len(child) == 1 and not os.path.exists(f"/proc/{child[0]}"), f"{name}: the command is gone ({child})")
+    # a report to a device or a pipe is written into it, never renamed over it (the machine's
+    # /dev/null was replaced by a regular file)
+    p = subprocess.run([TOOL, "-q", "--json", "/dev/stdout", "--folded", "/dev/null", "--", "/bin/true"],
+                       capture_output=True, text=True, timeout=120)
+    c.ok(p.returncode == 0 and json.loads(p.stdout)["exit_code"] == 0, f"--json /dev/stdout: the JSON on stdout "
+         f"(rc {p.returncode}): {p.stdout[:100]!r} {p.stderr[-200:]!r}")
+    c.ok(stat.S_ISCHR(os.stat("/dev/null").st_mode), "--folded /dev/null: /dev/null is still a device")
     # a signal while the tool is still loading its BPF programs: the command never starts, the
     # tool ends with 128+N, and nothing of it is left (the tool used to die of the signal, its
     # command waiting at the gate)

@@ -284,11 +284,14 @@ static const struct py_layout *layout_of(const struct file_ref *f, const char *b
 	l = xcalloc(1, sizeof(*l));
 	*slot = (uint64_t)(uintptr_t)l;
 	l->err = -ENODATA;
-	if (build_id && strspn(build_id, "0123456789abcdef") == strlen(build_id) && !cache_load(build_id, l)) {
+	/* the build id is the traced file's: only hex goes into a path */
+	if (build_id && (strlen(build_id) <= 2 || strspn(build_id, "0123456789abcdef") != strlen(build_id)))
+		build_id = NULL;
+	if (build_id && !cache_load(build_id, l)) {
 		l->err = 0;
 		return l;
 	}
-	if (build_id && strlen(build_id) > 2) {
+	if (build_id) {
 		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", build_id, build_id + 2);
 		fd = open_regular(path);
 		if (fd >= 0) {
@@ -305,7 +308,7 @@ static const struct py_layout *layout_of(const struct file_ref *f, const char *b
 	}
 	if (!l->err)
 		l->err = layout_check(l);
-	if (!l->err && build_id && strspn(build_id, "0123456789abcdef") == strlen(build_id))
+	if (!l->err && build_id)
 		cache_store(build_id, l);
 	if (l->err == -ENODATA)
 		p_warn("%s: a CPython without debug info for build id %s (Debian: python3.11-dbg): its "

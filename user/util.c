@@ -10,14 +10,20 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include "escape.h"
 #include "util.h"
 
 bool verbose;
 
+/* Messages often name what the traced program controls (its paths, its comm): escaped, so that
+ * no control sequence reaches the terminal through them. */
 static void vmsg(const char *what, const char *fmt, va_list ap)
 {
+	char buf[2048];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	fprintf(stderr, "taskmem-trace: %s", what);
-	vfprintf(stderr, fmt, ap);
+	esc_term(stderr, buf);
 	fputc('\n', stderr);
 }
 

@@ -47,6 +47,10 @@ def test_exit_codes(c):
         c.ok(time.time() - t0 < 3, f"{name}: tool ended in {time.time()-t0:.1f}s")
         c.ok(os.path.exists(js) and json.load(open(js))["exit_code"] == 128 + sig, f"{name}: report written")
         c.ok(len(child) == 1 and not os.path.exists(f"/proc/{child[0]}"), f"{name}: the command is gone ({child})")
+    # messages name what the traced program controls: no control sequence gets through them
+    p = subprocess.run([TOOL, "-q", "--", "/nonexistent/\x1b]0;pwned\x07cmd"], capture_output=True, timeout=60)
+    c.ok(p.returncode == 127 and b"\x1b" not in p.stderr and b"\\x1b]0;pwned" in p.stderr,
+         f"a command named with an escape sequence: escaped in the message ({p.stderr!r})")
     # a report to a device or a pipe is written into it, never renamed over it (the machine's
     # /dev/null was replaced by a regular file)
     p = subprocess.run([TOOL, "-q", "--json", "/dev/stdout", "--folded", "/dev/null", "--", "/bin/true"],

@@ -255,6 +255,9 @@ int cgroup__read(const struct cgroup *cg, struct cg_counters *c)
 		cgroup__read_u64(cg, "memory.limit_in_bytes", &c->limit);
 		cgroup__read_u64(cg, "memory.failcnt", &c->failcnt);
 		read_key(cg, "memory.oom_control", "oom_kill", &c->oom_kill);
+		cgroup__read_u64(cg, "memory.kmem.usage_in_bytes", &c->kmem);
+		cgroup__read_u64(cg, "memory.kmem.max_usage_in_bytes", &c->kmem_max);
+		cgroup__read_u64(cg, "memory.kmem.tcp.usage_in_bytes", &c->sock);
 		/* v1 says "no limit" with the largest page-aligned count */
 		if (c->limit >= (UINT64_MAX >> 2))
 			c->limit = CG_NO_LIMIT;
@@ -269,6 +272,11 @@ int cgroup__read(const struct cgroup *cg, struct cg_counters *c)
 	read_key(cg, "memory.events", "max", &c->failcnt);
 	read_key(cg, "memory.events", "oom", &c->oom);
 	read_key(cg, "memory.events", "oom_kill", &c->oom_kill);
+	read_key(cg, "memory.stat", "kernel", &c->kmem);
+	read_key(cg, "memory.stat", "sock", &c->sock);
+	read_key(cg, "memory.stat", "slab", &c->slab);
+	read_key(cg, "memory.stat", "kernel_stack", &c->kernel_stack);
+	read_key(cg, "memory.stat", "pagetables", &c->pagetables);
 	return 0;
 }
 

@@ -22,6 +22,10 @@ struct cg_counters {
 	uint64_t failcnt;    /* charges that hit the limit (v2: memory.events max) */
 	uint64_t oom;        /* v2: memory.events oom (the limit's OOM); v1: 0 */
 	uint64_t oom_kill;   /* processes the OOM killer killed in it */
+	/* kernel memory charged to it (kernel.h): v1 memory.kmem.usage_in_bytes and
+	 * max_usage_in_bytes, kmem.tcp.usage_in_bytes (its memory.kmem.slabinfo reads empty on
+	 * 6.x: slab stays 0); v2 memory.stat's kernel, sock, slab, kernel_stack, pagetables */
+	uint64_t kmem, kmem_max, sock, slab, kernel_stack, pagetables;
 };
 
 /* Make a run's cgroup with limit bytes (CG_NO_LIMIT: none). Stale run cgroups are removed

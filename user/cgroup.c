@@ -280,6 +280,28 @@ int cgroup__read(const struct cgroup *cg, struct cg_counters *c)
 	return 0;
 }
 
+bool cgroup__limited(const struct cgroup *cg)
+{
+	struct cgroup up = *cg;
+	char root[4096], *slash;
+	uint64_t v;
+
+	if (cg->version == 1)
+		return !read_key(cg, "memory.stat", "hierarchical_memory_limit", &v) && v < (UINT64_MAX >> 2);
+	if (memory_root(root, sizeof(root)) != 2)
+		return false;
+	/* the root has no memory.max: the walk ends there */
+	while (strlen(up.path) > strlen(root)) {
+		if (!cgroup__read_u64(&up, "memory.max", &v) && v != CG_NO_LIMIT)
+			return true;
+		slash = strrchr(up.path, '/');
+		if (!slash)
+			break;
+		*slash = 0;
+	}
+	return false;
+}
+
 const char *cgroup__path(const struct cgroup *cg)
 {
 	return cg->path;

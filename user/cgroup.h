@@ -41,6 +41,9 @@ int cgroup__read(const struct cgroup *cg, struct cg_counters *c);
 int cgroup__stat(const struct cgroup *cg, const char *key, uint64_t *val);
 /* A file of one number (e.g. "memory.kmem.usage_in_bytes"); "max" reads as CG_NO_LIMIT. */
 int cgroup__read_u64(const struct cgroup *cg, const char *file, uint64_t *val);
+/* Does a limit hold it, its own or an ancestor's (v1: hierarchical_memory_limit; v2: memory.max
+ * up to the root)? A tree moved out of it into a run's cgroup would escape that limit. */
+bool cgroup__limited(const struct cgroup *cg);
 const char *cgroup__path(const struct cgroup *cg);
 int cgroup__version(const struct cgroup *cg); /* 1 or 2 */
 /* Remove a run's cgroup (it must be empty: the tree has exited) and free; an opened one is

@@ -684,12 +684,19 @@ int main(int argc, char **argv)
 		tracer__free(t);
 		return EXIT_SETUP;
 	}
-	/* otherwise a cgroup of its own without a limit, whose counters are the kernel's share;
-	 * where none can be made, the one it is in tells a cgroup's OOM kill from the system's */
-	if (!env.attach_pid && !env.limit && !cgroup__create(&env.cg, CG_NO_LIMIT) && cgroup__add(env.cg, l.pid))
-		remove_cgroup();
-	if (!env.attach_pid && !env.cg)
-		cgroup__open_pid(&env.ctx_cg, l.pid);
+	/* otherwise a cgroup of its own without a limit, whose counters are the kernel's share,
+	 * unless the one it is in has a limit (a container's, a slice's) that it would escape;
+	 * where none is made, the one it is in tells a cgroup's OOM kill from the system's */
+	if (!env.attach_pid && !env.limit && !cgroup__open_pid(&env.ctx_cg, l.pid) && !cgroup__limited(env.ctx_cg) &&
+	    !cgroup__create(&env.cg, CG_NO_LIMIT)) {
+		if (cgroup__add(env.cg, l.pid)) {
+			cgroup__remove(env.cg);
+			env.cg = NULL;
+		} else {
+			cgroup__remove(env.ctx_cg); /* only freed: the tree is in the run's now */
+			env.ctx_cg = NULL;
+		}
+	}
 	if (env.attach_pid)
 		return attach_main(t);
 	/* time 0 is when the command's process was forked (before the tracer's setup, while it

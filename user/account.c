@@ -45,6 +45,7 @@ void account__free(struct account *a)
 	world__free(a->w);
 	timeline__free(&a->tl);
 	oom__free(&a->oom);
+	kernel__free(&a->kern);
 	free(a);
 }
 
@@ -506,6 +507,8 @@ void account__event(struct account *a, const struct tm_event *e)
 void account__cgroup(struct account *a, const struct cg_sample *s)
 {
 	oom__cgroup(&a->oom, s);
+	if (s->flags & CG_SAMPLE_KERNEL)
+		kernel__sample(&a->kern, &a->m, a->w, s);
 }
 
 void account__finish(struct account *a, uint64_t end_ts)

@@ -7,6 +7,7 @@
 #ifndef TM_ACCOUNT_H
 #define TM_ACCOUNT_H
 #include <stddef.h>
+#include "kernel.h"
 #include "labels.h"
 #include "model.h"
 #include "oom.h"
@@ -31,6 +32,7 @@ struct account {
 	struct hashmap *fsrcs;        /* interned Python frame name -> struct frame_src * (symbolize.c) */
 	struct account_stats st;
 	struct oom_state oom;          /* OOM victims, the memory cgroup's counters */
+	struct kernel_state kern;      /* the kernel's share, at each cgroup sample */
 };
 
 struct account *account__new(const struct account_opts *o);

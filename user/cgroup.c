@@ -255,6 +255,9 @@ int cgroup__read(const struct cgroup *cg, struct cg_counters *c)
 		cgroup__read_u64(cg, "memory.limit_in_bytes", &c->limit);
 		cgroup__read_u64(cg, "memory.failcnt", &c->failcnt);
 		read_key(cg, "memory.oom_control", "oom_kill", &c->oom_kill);
+		cgroup__read_u64(cg, "memory.kmem.usage_in_bytes", &c->kmem);
+		cgroup__read_u64(cg, "memory.kmem.max_usage_in_bytes", &c->kmem_max);
+		cgroup__read_u64(cg, "memory.kmem.tcp.usage_in_bytes", &c->sock);
 		/* v1 says "no limit" with the largest page-aligned count */
 		if (c->limit >= (UINT64_MAX >> 2))
 			c->limit = CG_NO_LIMIT;
@@ -269,7 +272,34 @@ int cgroup__read(const struct cgroup *cg, struct cg_counters *c)
 	read_key(cg, "memory.events", "max", &c->failcnt);
 	read_key(cg, "memory.events", "oom", &c->oom);
 	read_key(cg, "memory.events", "oom_kill", &c->oom_kill);
+	read_key(cg, "memory.stat", "kernel", &c->kmem);
+	read_key(cg, "memory.stat", "sock", &c->sock);
+	read_key(cg, "memory.stat", "slab", &c->slab);
+	read_key(cg, "memory.stat", "kernel_stack", &c->kernel_stack);
+	read_key(cg, "memory.stat", "pagetables", &c->pagetables);
 	return 0;
+}
+
+bool cgroup__limited(const struct cgroup *cg)
+{
+	struct cgroup up = *cg;
+	char root[4096], *slash;
+	uint64_t v;
+
+	if (cg->version == 1)
+		return !read_key(cg, "memory.stat", "hierarchical_memory_limit", &v) && v < (UINT64_MAX >> 2);
+	if (memory_root(root, sizeof(root)) != 2)
+		return false;
+	/* the root has no memory.max: the walk ends there */
+	while (strlen(up.path) > strlen(root)) {
+		if (!cgroup__read_u64(&up, "memory.max", &v) && v != CG_NO_LIMIT)
+			return true;
+		slash = strrchr(up.path, '/');
+		if (!slash)
+			break;
+		*slash = 0;
+	}
+	return false;
 }
 
 const char *cgroup__path(const struct cgroup *cg)

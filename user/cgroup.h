@@ -22,6 +22,10 @@ struct cg_counters {
 	uint64_t failcnt;    /* charges that hit the limit (v2: memory.events max) */
 	uint64_t oom;        /* v2: memory.events oom (the limit's OOM); v1: 0 */
 	uint64_t oom_kill;   /* processes the OOM killer killed in it */
+	/* kernel memory charged to it (kernel.h): v1 memory.kmem.usage_in_bytes and
+	 * max_usage_in_bytes, kmem.tcp.usage_in_bytes (its memory.kmem.slabinfo reads empty on
+	 * 6.x: slab stays 0); v2 memory.stat's kernel, sock, slab, kernel_stack, pagetables */
+	uint64_t kmem, kmem_max, sock, slab, kernel_stack, pagetables;
 };
 
 /* Make a run's cgroup with limit bytes (CG_NO_LIMIT: none). Stale run cgroups are removed
@@ -37,6 +41,9 @@ int cgroup__read(const struct cgroup *cg, struct cg_counters *c);
 int cgroup__stat(const struct cgroup *cg, const char *key, uint64_t *val);
 /* A file of one number (e.g. "memory.kmem.usage_in_bytes"); "max" reads as CG_NO_LIMIT. */
 int cgroup__read_u64(const struct cgroup *cg, const char *file, uint64_t *val);
+/* Does a limit hold it, its own or an ancestor's (v1: hierarchical_memory_limit; v2: memory.max
+ * up to the root)? A tree moved out of it into a run's cgroup would escape that limit. */
+bool cgroup__limited(const struct cgroup *cg);
 const char *cgroup__path(const struct cgroup *cg);
 int cgroup__version(const struct cgroup *cg); /* 1 or 2 */
 /* Remove a run's cgroup (it must be empty: the tree has exited) and free; an opened one is

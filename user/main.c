@@ -384,6 +384,22 @@ static void sample_cgroup(struct cgroup *cg, uint32_t flags)
 	account__cgroup(g_acct, &s);
 }
 
+/* The cgroup that holds the tree, sampled over time for the kernel's share: the run's own
+ * (made for every launched run where it can be), or with -p the process's. */
+static struct cgroup *tree_cg(void)
+{
+	return env.cg ? env.cg : env.attach_pid ? env.ctx_cg : NULL;
+}
+
+/* The run's cgroup (--limit's drawn and summarized; without a limit it is also the OOM
+ * scope's), and -p's process's cgroup (the OOM scope) */
+static void sample_tree_cgroups(void)
+{
+	if (env.cg)
+		sample_cgroup(env.cg, (env.limit ? CG_SAMPLE_OWN : 0) | CG_SAMPLE_RUN | CG_SAMPLE_KERNEL);
+	sample_cgroup(env.ctx_cg, env.attach_pid ? CG_SAMPLE_KERNEL : 0);
+}
+
 /* The run's own cgroup is drawn over time: at the timeline's interval, at most 20 times a
  * second (its peak is the kernel's max_usage, not a sample's). */
 #define CG_SAMPLE_MIN_NS 50000000ull
@@ -396,9 +412,9 @@ static void refresh(void)
 	if (env.rec)
 		rec_writer__add(env.rec, REC_REFRESH, NULL, 0);
 	account__refresh_maps(g_acct);
-	now = env.cg ? now_ns() : 0;
-	if (env.cg && now - env.cg_sampled_ns >= (env.interval_ns > CG_SAMPLE_MIN_NS ? env.interval_ns : CG_SAMPLE_MIN_NS)) {
-		sample_cgroup(env.cg, CG_SAMPLE_OWN);
+	now = tree_cg() ? now_ns() : 0;
+	if (tree_cg() && now - env.cg_sampled_ns >= (env.interval_ns > CG_SAMPLE_MIN_NS ? env.interval_ns : CG_SAMPLE_MIN_NS)) {
+		sample_tree_cgroups();
 		env.cg_sampled_ns = now;
 	}
 }
@@ -470,8 +486,7 @@ static void finish_run(struct tracer *t, bool live, uint64_t end)
 		;
 	tracer__detach(t);
 	/* the counters at the end: the OOM kills, the high-water mark */
-	sample_cgroup(env.cg, CG_SAMPLE_OWN);
-	sample_cgroup(env.ctx_cg, 0);
+	sample_tree_cgroups();
 	if (env.rec) {
 		struct rec_buf b = {};
 
@@ -529,7 +544,7 @@ static int attach_main(struct tracer *t)
 	g_acct = new_account(t, start, 0);
 	/* its cgroup's OOM counters tell a cgroup's OOM kill from the system's */
 	if (!cgroup__open_pid(&env.ctx_cg, env.attach_pid))
-		sample_cgroup(env.ctx_cg, 0);
+		sample_tree_cgroups();
 	/* follow first, then take stock, so no change falls between the two */
 	err = tracer__follow(t, env.attach_pid);
 	if (!err)
@@ -669,8 +684,19 @@ int main(int argc, char **argv)
 		tracer__free(t);
 		return EXIT_SETUP;
 	}
-	if (!env.attach_pid && !env.limit)
-		cgroup__open_pid(&env.ctx_cg, l.pid);
+	/* otherwise a cgroup of its own without a limit, whose counters are the kernel's share,
+	 * unless the one it is in has a limit (a container's, a slice's) that it would escape;
+	 * where none is made, the one it is in tells a cgroup's OOM kill from the system's */
+	if (!env.attach_pid && !env.limit && !cgroup__open_pid(&env.ctx_cg, l.pid) && !cgroup__limited(env.ctx_cg) &&
+	    !cgroup__create(&env.cg, CG_NO_LIMIT)) {
+		if (cgroup__add(env.cg, l.pid)) {
+			cgroup__remove(env.cg);
+			env.cg = NULL;
+		} else {
+			cgroup__remove(env.ctx_cg); /* only freed: the tree is in the run's now */
+			env.ctx_cg = NULL;
+		}
+	}
 	if (env.attach_pid)
 		return attach_main(t);
 	/* time 0 is when the command's process was forked (before the tracer's setup, while it
@@ -678,8 +704,7 @@ int main(int argc, char **argv)
 	start = l.forked_ns;
 	g_acct = new_account(t, start, l.pid);
 	account__add_root(g_acct, l.pid);
-	sample_cgroup(env.cg, CG_SAMPLE_OWN);
-	sample_cgroup(env.ctx_cg, 0);
+	sample_tree_cgroups();
 	err = tracer__follow(t, l.pid);
 	if (err) {
 		p_err("cannot follow pid %d: %s", l.pid, strerror(-err));

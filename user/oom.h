@@ -13,6 +13,8 @@
 #include "taskmem.h"
 
 #define CG_SAMPLE_OWN 0x1 /* the run's own cgroup (--limit): drawn and summarized */
+#define CG_SAMPLE_KERNEL 0x2 /* the cgroup that holds the tree: the kernel's share (kernel.h) */
+#define CG_SAMPLE_RUN 0x4 /* the run's own cgroup (with or without --limit): only the tree */
 
 /* The cgroup's counters at ts (CLOCK_MONOTONIC ns). Without CG_SAMPLE_OWN, the cgroup the tree
  * was in (read at its start and its end): only tells a cgroup's OOM from the system's. */

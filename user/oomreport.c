@@ -137,6 +137,65 @@ void oomreport__summary_head(FILE *f, const struct account *a)
 	}
 }
 
+void oomreport__summary_kernel(FILE *f, const struct account *a, int64_t rss_peak)
+{
+	struct view_kernel k;
+	const struct kernel_sample *p = &k.peak;
+
+	view__kernel(a, &k);
+	if (!k.present)
+		return;
+	fprintf(f, "kernel: %.1f MiB at %.2f s (stacks %.1f, page tables %.1f, sockets %.1f, slab %.1f MiB) -- outside the RSS headline",
+		p->total / MIB, p->ts / 1e9, p->stacks / MIB, p->pagetables / MIB, p->sock / MIB, p->slab / MIB);
+	if (!k.run_cgroup)
+		fprintf(f, "; sockets, slab and total are the process's cgroup's (other processes in it count)");
+	fprintf(f, "\nwhat this costs the machine: %.1f MiB at most (the RSS headline + the kernel's, each at its peak)\n",
+		(rss_peak + (int64_t)p->total) / MIB);
+}
+
+static void json_kernel_sample(FILE *f, const struct kernel_sample *s)
+{
+	fprintf(f, "\"t_s\": %.6f, \"kernel_stack_bytes\": %llu, \"pagetables_bytes\": %llu, \"sock_bytes\": %llu, "
+		   "\"slab_bytes\": %llu, \"total_bytes\": %llu",
+		s->ts / 1e9, (unsigned long long)s->stacks, (unsigned long long)s->pagetables,
+		(unsigned long long)s->sock, (unsigned long long)s->slab, (unsigned long long)s->total);
+}
+
+void oomreport__json_kernel(FILE *f, const struct account *a, int64_t rss_peak)
+{
+	struct view_kernel k;
+	size_t i;
+
+	view__kernel(a, &k);
+	if (!k.present)
+		return;
+	fprintf(f, ",\n  \"kernel\": {\"cgroup_version\": %d, \"cgroup\": \"%s\", ", k.version,
+		k.run_cgroup ? "run" : "process");
+	json_kernel_sample(f, &k.peak);
+	fprintf(f, ", \"machine_bytes\": %llu, \"sources\": {", (unsigned long long)(rss_peak + (int64_t)k.peak.total));
+	if (k.version == 2)
+		fprintf(f, "\"kernel_stack_bytes\": \"memory.stat kernel_stack\", \"pagetables_bytes\": \"memory.stat pagetables\", "
+			   "\"sock_bytes\": \"memory.stat sock\", \"slab_bytes\": \"memory.stat slab\", "
+			   "\"total_bytes\": \"memory.stat kernel + sock\"}");
+	else
+		fprintf(f, "\"kernel_stack_bytes\": \"live threads x %d\", \"pagetables_bytes\": \"sum of /proc/PID/status VmPTE\", "
+			   "\"sock_bytes\": \"memory.kmem.tcp.usage_in_bytes\", "
+			   "\"slab_bytes\": \"memory.kmem.usage_in_bytes - stacks - page tables\", "
+			   "\"total_bytes\": \"memory.kmem.usage_in_bytes + memory.kmem.tcp.usage_in_bytes\"}, "
+			   "\"threads\": %u, \"kmem_max_usage_bytes\": %llu",
+			KERNEL_THREAD_SIZE, k.peak.threads, (unsigned long long)k.kmem_max);
+	fprintf(f, ", \"samples\": [");
+	for (i = 0; i < k.nsamples; i++) {
+		struct kernel_sample s;
+
+		view__kernel_sample(a, i, &s);
+		fprintf(f, "%s{", i ? ", " : "");
+		json_kernel_sample(f, &s);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]}");
+}
+
 void oomreport__summary_growth(FILE *f, const struct account *a, const struct report_info *ri)
 {
 	struct growth g;
@@ -234,6 +293,7 @@ void oomreport__json(FILE *f, const struct account *a, const struct report_info 
 
 void oomreport__html(FILE *f, const struct account *a, const struct report_info *ri)
 {
+	struct view_kernel k;
 	struct view_cgroup cg;
 	struct view_oom oom;
 	struct growth g;
@@ -249,6 +309,11 @@ void oomreport__html(FILE *f, const struct account *a, const struct report_info 
 		json_limit(f, oom.limit);
 		fprintf(f, ",\"t\":%.6f,\"rss\":%llu,\"kills\":%u}", oom.t / 1e9, (unsigned long long)oom.rss, oom.kills);
 	}
+	view__kernel(a, &k);
+	if (k.present)
+		fprintf(f, ",\n\"kernel\":{\"total\":%llu,\"t\":%.6f,\"stacks\":%llu,\"pagetables\":%llu,\"sock\":%llu,\"slab\":%llu}",
+			(unsigned long long)k.peak.total, k.peak.ts / 1e9, (unsigned long long)k.peak.stacks,
+			(unsigned long long)k.peak.pagetables, (unsigned long long)k.peak.sock, (unsigned long long)k.peak.slab);
 	if (cg.present) {
 		fprintf(f, ",\n\"cgroup\":{\"limit\":");
 		json_limit(f, cg.limit);

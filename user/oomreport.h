@@ -27,10 +27,15 @@ void growth__free(struct growth *g);
 
 /* Summary: the OOM kill and the cgroup, under the run's first line */
 void oomreport__summary_head(FILE *f, const struct account *a);
+/* Summary: the kernel's share (kernel.h) and what the run costs the machine, under the RSS
+ * breakdown (rss_peak: its headline) */
+void oomreport__summary_kernel(FILE *f, const struct account *a, int64_t rss_peak);
+/* JSON: the "kernel" key (absent when no cgroup held the tree) */
+void oomreport__json_kernel(FILE *f, const struct account *a, int64_t rss_peak);
 /* Summary: what grew before the end */
 void oomreport__summary_growth(FILE *f, const struct account *a, const struct report_info *ri);
 /* JSON: the "oom", "cgroup" and "growth_before_end" keys (each only when there is one) */
 void oomreport__json(FILE *f, const struct account *a, const struct report_info *ri);
-/* HTML data: "oom", "cgroup" and "growth" (rows as the page's, by row_of) */
+/* HTML data: "oom", "cgroup", "kernel" and "growth" (rows as the page's, by row_of) */
 void oomreport__html(FILE *f, const struct account *a, const struct report_info *ri);
 #endif

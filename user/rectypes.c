@@ -374,12 +374,19 @@ void rt_cgroup__encode(struct rec_buf *b, const struct cg_sample *s)
 	rec_buf__u64(b, s->c.failcnt);
 	rec_buf__u64(b, s->c.oom);
 	rec_buf__u64(b, s->c.oom_kill);
+	rec_buf__u64(b, s->c.kmem);
+	rec_buf__u64(b, s->c.kmem_max);
+	rec_buf__u64(b, s->c.sock);
+	rec_buf__u64(b, s->c.slab);
+	rec_buf__u64(b, s->c.kernel_stack);
+	rec_buf__u64(b, s->c.pagetables);
 }
 
 int rt_cgroup__decode(const void *p, uint32_t len, struct cg_sample *s)
 {
 	struct rec_cursor c = { .p = p, .left = len };
 
+	memset(s, 0, sizeof(*s));
 	s->ts = rec_get_u64(&c);
 	s->flags = rec_get_u32(&c);
 	s->version = rec_get_u32(&c);
@@ -389,5 +396,14 @@ int rt_cgroup__decode(const void *p, uint32_t len, struct cg_sample *s)
 	s->c.failcnt = rec_get_u64(&c);
 	s->c.oom = rec_get_u64(&c);
 	s->c.oom_kill = rec_get_u64(&c);
+	/* the kernel's counters came later: a recording from before has none */
+	if (c.left) {
+		s->c.kmem = rec_get_u64(&c);
+		s->c.kmem_max = rec_get_u64(&c);
+		s->c.sock = rec_get_u64(&c);
+		s->c.slab = rec_get_u64(&c);
+		s->c.kernel_stack = rec_get_u64(&c);
+		s->c.pagetables = rec_get_u64(&c);
+	}
 	return c.bad || c.left || (s->version != 1 && s->version != 2) ? -EINVAL : 0;
 }

@@ -263,6 +263,7 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 			t.peak_tree ? 100.0 * cats[c] / t.peak_tree : 0.0);
 	if (unattr)
 		fprintf(f, "  (other includes %.2f MiB whose pages could not be credited to a stack)\n", unattr / MIB);
+	oomreport__summary_kernel(f, a, t.peak_tree);
 
 	print_processes(f, a);
 	print_outlived(f, a, ri);
@@ -529,6 +530,7 @@ int report__json(const char *path, const struct account *a, const struct report_
 	}
 	fprintf(f, "\n  ]");
 	oomreport__json(f, a, ri);
+	oomreport__json_kernel(f, a, t.peak_tree);
 	/* every row by its key; "dropped", their sum, comes before the DROP rows */
 	counters__collect(a, ri->counters, cnt);
 	fprintf(f, ",\n  \"events\": {");

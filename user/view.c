@@ -114,6 +114,31 @@ void view__cgroup_sample(const struct account *a, size_t i, uint64_t *t, uint64_
 	*usage = s->c.usage;
 }
 
+void view__kernel_sample(const struct account *a, size_t i, struct kernel_sample *out)
+{
+	*out = a->kern.s[i];
+	out->ts = out->ts > a->o.start_ts ? out->ts - a->o.start_ts : 0;
+}
+
+void view__kernel(const struct account *a, struct view_kernel *out)
+{
+	const struct kernel_state *k = &a->kern;
+	size_t i, best = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!k->n)
+		return;
+	for (i = 1; i < k->n; i++)
+		if (k->s[i].total > k->s[best].total)
+			best = i;
+	out->present = true;
+	out->version = (int)k->version;
+	out->run_cgroup = k->run_cgroup;
+	out->kmem_max = k->kmem_max;
+	out->nsamples = k->n;
+	view__kernel_sample(a, best, &out->peak);
+}
+
 /* Did the cgroup's limit run out between from and to: the OOM killer killed in it, and a
  * charge hit its limit (v1 failcnt; v2 max or oom). A system OOM also counts a kill in the
  * victim's cgroup, but no charge failed against its limit. */

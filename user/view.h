@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "kernel.h"
 #include "labels.h"
 
 struct account;
@@ -140,6 +141,19 @@ void view__cgroup(const struct account *a, struct view_cgroup *out);
 /* The cgroup's usage at sample i: t in ns since start. */
 void view__cgroup_sample(const struct account *a, size_t i, uint64_t *t, uint64_t *usage);
 void view__oom(const struct account *a, struct view_oom *out);
+
+/* The kernel's share (kernel.h), from the cgroup that held the tree. */
+struct view_kernel {
+	bool present;            /* false: no cgroup held the tree (the rest is unset) */
+	int version;             /* the cgroup's, 1 or 2 */
+	bool run_cgroup;         /* the run's own (only the tree), else the process's (-p) */
+	struct kernel_sample peak; /* the sample of the largest total (ts since start) */
+	uint64_t kmem_max;       /* v1: the kernel's high-water mark of kmem, 0 if unknown */
+	size_t nsamples;         /* over time: view__kernel_sample */
+};
+void view__kernel(const struct account *a, struct view_kernel *out);
+/* Sample i, its ts in ns since start. */
+void view__kernel_sample(const struct account *a, size_t i, struct kernel_sample *out);
 /* Every bucket's bytes at t (ns since start) as the timeline's samples had them (out has
  * view__nbuckets entries). */
 void view__buckets_at(const struct account *a, uint64_t t, int64_t *out);

@@ -20,6 +20,7 @@ import test_cli  # noqa: E402
 import test_engine  # noqa: E402
 import test_go_versions  # noqa: E402
 import test_hostile  # noqa: E402
+import test_kernel  # noqa: E402
 import test_namespaces  # noqa: E402
 import test_oom  # noqa: E402
 import test_outputs  # noqa: E402
@@ -32,7 +33,7 @@ import test_servers  # noqa: E402
 import test_shared  # noqa: E402
 import test_stacks  # noqa: E402
 
-MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_namespaces, test_oom, test_outputs, test_python,
+MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_kernel, test_namespaces, test_oom, test_outputs, test_python,
            test_real, test_record, test_runtimes, test_scale, test_servers, test_shared, test_stacks)
 
 # The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
@@ -46,7 +47,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_scale.test_scale_threads, test_scale.test_scale_go, test_scale.test_diff, test_scale.test_scale_cli,
          test_scale.test_scale_html,
          test_stacks.test_stack_walk, test_oom.test_oom_limit, test_oom.test_oom_kill9, test_oom.test_oom_under_limit,
-         test_oom.test_oom_attach, test_oom.test_oom_cleanup,
+         test_oom.test_oom_attach, test_oom.test_oom_cleanup, test_kernel.test_kernel_threads,
          test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena, test_python.test_python_frames,
          test_python.test_python_bench_frames, test_python.test_python_exited,
          test_python.test_python_threads] + test_runtimes.RUNTIME_TESTS + [

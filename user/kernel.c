@@ -37,6 +37,16 @@ static void tree_counts(struct model *m, struct world *w, uint64_t *threads, uin
 	}
 }
 
+static uint64_t live_procs(const struct model *m)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < m->nprocs; i++)
+		n += m->procs[i]->alive;
+	return n;
+}
+
 void kernel__sample(struct kernel_state *k, struct model *m, struct world *w, const struct cg_sample *s)
 {
 	struct kernel_sample ks = { .ts = s->ts, .sock = s->c.sock };
@@ -49,7 +59,15 @@ void kernel__sample(struct kernel_state *k, struct model *m, struct world *w, co
 		/* "kernel" (5.18+) is all of it but the sockets; before it, the parts */
 		ks.total = (s->c.kmem ? s->c.kmem : ks.stacks + ks.pagetables + ks.slab) + ks.sock;
 	} else {
-		tree_counts(m, w, &threads, &ks.pagetables);
+		/* at most a status file per live process per ms of the run (by the samples' own
+		 * times, so that a replay asks the same questions) */
+		if (!k->swept || s->ts - k->swept_ts >= live_procs(m) * 1000000ull) {
+			tree_counts(m, w, &k->threads, &k->pte);
+			k->swept_ts = s->ts;
+			k->swept = true;
+		}
+		threads = k->threads;
+		ks.pagetables = k->pte;
 		ks.threads = (uint32_t)threads;
 		ks.stacks = threads * KERNEL_THREAD_SIZE;
 		known = ks.stacks + ks.pagetables;

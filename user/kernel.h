@@ -27,6 +27,10 @@ struct kernel_state {
 	uint32_t version;         /* the cgroup's: 1 or 2 */
 	bool run_cgroup;          /* the run's own cgroup (only the tree), else the process's (-p) */
 	uint64_t kmem_max;        /* v1: the kernel's high-water mark of kmem, 0 if unknown */
+	/* v1: the last read of the live processes' status files (threads, page tables), reused
+	 * until it is due again: a read per process per sample would cost a big tree dearly */
+	uint64_t swept_ts, threads, pte;
+	bool swept;
 };
 
 struct model;

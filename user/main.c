@@ -685,10 +685,12 @@ int main(int argc, char **argv)
 		return EXIT_SETUP;
 	}
 	/* otherwise a cgroup of its own without a limit, whose counters are the kernel's share,
-	 * unless the one it is in has a limit (a container's, a slice's) that it would escape;
-	 * where none is made, the one it is in tells a cgroup's OOM kill from the system's */
-	if (!env.attach_pid && !env.limit && !cgroup__open_pid(&env.ctx_cg, l.pid) && !cgroup__limited(env.ctx_cg) &&
-	    !cgroup__create(&env.cg, CG_NO_LIMIT)) {
+	 * unless the one it is in has a limit (a container's, a slice's) that it would escape, or
+	 * it is cgroup2's (one hierarchy for every controller: the command would leave its slice's
+	 * CPU and I/O limits too); where none is made, the one it is in tells a cgroup's OOM kill
+	 * from the system's */
+	if (!env.attach_pid && !env.limit && !cgroup__open_pid(&env.ctx_cg, l.pid) && cgroup__version(env.ctx_cg) == 1 &&
+	    !cgroup__limited(env.ctx_cg) && !cgroup__create(&env.cg, CG_NO_LIMIT)) {
 		if (cgroup__add(env.cg, l.pid)) {
 			cgroup__remove(env.cg);
 			env.cg = NULL;

@@ -3,7 +3,8 @@
  * runs once per N, each run traced by the tool itself (a child taskmem-trace writing --json to a
  * file of ours: the live path unchanged, with its exit codes and Ctrl-C handling), and the
  * bytes at each run's peak are fitted as fixed + per_task * N by least squares, per stack (its
- * frames and label, the processes merged), per category and in total. */
+ * frames and label, the processes merged), per category and in total; and so is the kernel's
+ * share at its peak, part by part, when every run has one (a memory cgroup held each run). */
 #include <argp.h>
 #include <errno.h>
 #include <math.h>
@@ -370,8 +371,11 @@ static void fit_text(FILE *f, const struct fit *ft)
 		fprintf(f, "%10.1f", ft->fit_error);
 }
 
+/* the kernel's parts as the summary names them */
+static const char *const kpart_text[NR_KPARTS] = { "kernel stacks", "page tables", "sockets", "slab", "kernel total" };
+
 static void summary(FILE *f, struct jreport *const *reps, const long *ns, int m, const struct row *tot,
-		    const struct row *cats, const struct row *rows, size_t nrows)
+		    const struct row *cats, const struct row *kern, const struct row *rows, size_t nrows)
 {
 	size_t i, shown = 0, flagged = 0;
 	int r;
@@ -398,6 +402,19 @@ static void summary(FILE *f, struct jreport *const *reps, const long *ns, int m,
 		fprintf(f, "  %-22s ", cats[r].name);
 		fit_text(f, &cats[r].f);
 		fputc('\n', f);
+	}
+	if (kern) {
+		fprintf(f, "the kernel's share at its peak, outside the RSS above (each run's memory cgroup):\n");
+		for (r = 0; r < NR_KPARTS; r++) {
+			fprintf(f, "  %-22s ", kpart_text[r]);
+			fit_text(f, &kern[r].f);
+			fputc('\n', f);
+		}
+	} else {
+		for (r = 0; r < m && !reps[r]->has_kernel; r++)
+			;
+		if (r < m) /* some runs had it: say why it is missing */
+			fprintf(f, "the kernel's share: not fitted (not every run had a memory cgroup of its own)\n");
 	}
 	fprintf(f, "stacks by bytes per task:\n");
 	for (i = 0; i < nrows && shown < (size_t)senv.top; i++, shown++) {
@@ -450,7 +467,7 @@ static void json_bytes(FILE *f, const int64_t *b, int m)
 }
 
 static int write_json(const char *path, struct jreport *const *reps, const long *ns, int m, const struct row *tot,
-		      const struct row *cats, const struct row *rows, size_t nrows)
+		      const struct row *cats, const struct row *kern, const struct row *rows, size_t nrows)
 {
 	struct outfile o;
 	size_t i;
@@ -484,6 +501,15 @@ static int write_json(const char *path, struct jreport *const *reps, const long 
 		json_bytes(f, cats[c].bytes, m);
 		fputc('}', f);
 	}
+	if (kern) {
+		fprintf(f, "\n  ],\n  \"kernel\": [");
+		for (c = 0; c < NR_KPARTS; c++) {
+			fprintf(f, "%s\n    {\"part\": \"%s\", ", c ? "," : "", kern[c].name);
+			json_fit(f, &kern[c].f);
+			json_bytes(f, kern[c].bytes, m);
+			fputc('}', f);
+		}
+	}
 	fprintf(f, "\n  ],\n  \"per_task\": [");
 	for (i = 0; i < nrows; i++) {
 		const struct jrow *key = rows[i].key;
@@ -510,7 +536,7 @@ struct page {
 	struct jreport *const *reps;
 	const long *ns;
 	int m;
-	const struct row *tot, *cats, *rows;
+	const struct row *tot, *cats, *kern, *rows;  /* kern: NULL when not every run has it */
 	size_t n;
 };
 
@@ -603,6 +629,12 @@ static void put_page(FILE *f, const void *ctx)
 	page_row(f, "", "total", p->tot, p->m);
 	for (c = 0; c < NR_CATS; c++)
 		page_row(f, ",\n", p->cats[c].name, &p->cats[c], p->m);
+	for (c = 0; p->kern && c < NR_KPARTS; c++) { /* outside the RSS: named apart from the categories */
+		char name[64];
+
+		snprintf(name, sizeof(name), "kernel: %s", kpart_names[c]);
+		page_row(f, ",\n", name, &p->kern[c], p->m);
+	}
 	fprintf(f, "]}}");
 }
 
@@ -623,8 +655,9 @@ static int write_html(const char *path, struct page *p)
 static int report(struct jreport *const *reps, const long *ns, int m)
 {
 	double x[MAX_RUNS];
-	int64_t tot_b[MAX_RUNS], cat_b[NR_CATS][MAX_RUNS];
-	struct row tot = { .name = "total", .bytes = tot_b }, cats[NR_CATS], *rows;
+	int64_t tot_b[MAX_RUNS], cat_b[NR_CATS][MAX_RUNS], kern_b[NR_KPARTS][MAX_RUNS];
+	struct row tot = { .name = "total", .bytes = tot_b }, cats[NR_CATS], kern[NR_KPARTS], *rows;
+	bool has_kernel = true;
 	struct jkey *keys;
 	size_t n, i;
 	int r, c, rc = 0;
@@ -634,11 +667,18 @@ static int report(struct jreport *const *reps, const long *ns, int m)
 		tot_b[r] = reps[r]->rss_bytes;
 		for (c = 0; c < NR_CATS; c++)
 			cat_b[c][r] = reps[r]->cats[c];
+		for (c = 0; c < NR_KPARTS; c++)
+			kern_b[c][r] = reps[r]->kernel[c];
+		has_kernel &= reps[r]->has_kernel;
 	}
 	fit_line(x, tot_b, m, &tot.f);
 	for (c = 0; c < NR_CATS; c++) {
 		cats[c] = (struct row){ .name = cat_names[c], .bytes = cat_b[c] };
 		fit_line(x, cat_b[c], m, &cats[c].f);
+	}
+	for (c = 0; c < NR_KPARTS; c++) {
+		kern[c] = (struct row){ .name = kpart_names[c], .bytes = kern_b[c] };
+		fit_line(x, kern_b[c], m, &kern[c].f);
 	}
 	jkeys__build(reps, m, &keys, &n);
 	rows = xcalloc(n ? n : 1, sizeof(*rows));
@@ -647,9 +687,9 @@ static int report(struct jreport *const *reps, const long *ns, int m)
 		fit_line(x, keys[i].bytes, m, &rows[i].f);
 	}
 	qsort(rows, n, sizeof(*rows), cmp_per_task);
-	if (senv.json && write_json(senv.json, reps, ns, m, &tot, cats, rows, n))
+	if (senv.json && write_json(senv.json, reps, ns, m, &tot, cats, has_kernel ? kern : NULL, rows, n))
 		rc = 1;
-	if (senv.html && write_html(senv.html, &(struct page){ reps, ns, m, &tot, cats, rows, n }))
+	if (senv.html && write_html(senv.html, &(struct page){ reps, ns, m, &tot, cats, has_kernel ? kern : NULL, rows, n }))
 		rc = 1;
 	if (senv.pprof) { /* the pair: the run at the smallest N as the base, the largest's */
 		int lo = 0, hi = 0;
@@ -662,7 +702,7 @@ static int report(struct jreport *const *reps, const long *ns, int m)
 		    pprof__write_keys(senv.pprof, keys, n, hi, reps[hi]->duration_s))
 			rc = 1;
 	}
-	summary(stdout, reps, ns, m, &tot, cats, rows, n);
+	summary(stdout, reps, ns, m, &tot, cats, has_kernel ? kern : NULL, rows, n);
 	fflush(stdout);
 	free(rows);
 	jkeys__free(keys, n);

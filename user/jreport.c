@@ -16,6 +16,8 @@
 
 #define MAX_FRAMES 4096 /* a stack deeper than any the tool writes: refused */
 
+const char *const kpart_names[NR_KPARTS] = { "kernel_stack", "pagetables", "sock", "slab", "total" };
+
 static int fail(char *msg, size_t len, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static int fail(char *msg, size_t len, const char *path, const char *fmt, ...)
@@ -143,6 +145,20 @@ static int parse(json_t *root, struct jreport *r, char *msg, size_t len)
 	/* negative when the stacks hold more than the tree's RSS (docs/counted-once.md) */
 	if (json_object_get(peak, "unattributed_bytes") && !get_int(peak, "unattributed_bytes", INT64_MIN, &unattr))
 		return fail(msg, len, r->path, "peak.unattributed_bytes is not a whole number");
+	/* absent when no memory cgroup held the tree: the run is read without it */
+	v = json_object_get(root, "kernel");
+	if (v && !json_is_null(v)) {
+		char key[32];
+
+		if (!json_is_object(v))
+			return fail(msg, len, r->path, "kernel is not an object");
+		for (c = 0; c < NR_KPARTS; c++) {
+			snprintf(key, sizeof(key), "%s_bytes", kpart_names[c]);
+			if (!get_int(v, key, 0, &r->kernel[c]))
+				return fail(msg, len, r->path, "kernel.%s is missing or not a count of bytes", key);
+		}
+		r->has_kernel = true;
+	}
 	stacks = json_object_get(peak, "stacks");
 	if (!json_is_array(stacks))
 		return fail(msg, len, r->path, "no peak.stacks");

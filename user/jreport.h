@@ -4,6 +4,7 @@
  * field checked, and any other schema refused. */
 #ifndef TM_JREPORT_H
 #define TM_JREPORT_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -23,6 +24,11 @@ struct jrow {
 	int64_t bytes;
 };
 
+/* The kernel's share at its peak (the run JSON's `kernel` object): its parts, named as the JSON
+ * names them less "_bytes". */
+enum { KPART_STACK, KPART_PAGETABLES, KPART_SOCK, KPART_SLAB, KPART_TOTAL, NR_KPARTS };
+extern const char *const kpart_names[NR_KPARTS];  /* "kernel_stack", ..., "total" */
+
 struct jreport {
 	const char *path;
 	const char **command;  /* argv, interned */
@@ -32,6 +38,8 @@ struct jreport {
 	int64_t rss_bytes;     /* the tree's peak, each page once */
 	int64_t dropped;       /* events.dropped: records the run lost (its stacks may be off) */
 	int64_t cats[NR_CATS];
+	bool has_kernel;       /* the run had a `kernel` object (a memory cgroup held the tree) */
+	int64_t kernel[NR_KPARTS];
 	struct jrow *rows;
 	size_t nrows;
 };

@@ -128,6 +128,12 @@ static void summary(FILE *f, struct jreport *const *r, const struct jkey *k, siz
 	for (c = 0; c < NR_CATS; c++)
 		fprintf(f, "  %-10s %12.2f %12.2f %+12.2f\n", cat_names[c], r[0]->cats[c] / MIB, r[1]->cats[c] / MIB,
 			(r[1]->cats[c] - r[0]->cats[c]) / MIB);
+	if (r[0]->has_kernel && r[1]->has_kernel) {
+		fprintf(f, "  the kernel's share at its peak, outside the RSS above:\n");
+		for (c = 0; c < NR_KPARTS; c++)
+			fprintf(f, "  %-13s %9.2f %12.2f %+12.2f\n", kpart_text[c], r[0]->kernel[c] / MIB,
+				r[1]->kernel[c] / MIB, (r[1]->kernel[c] - r[0]->kernel[c]) / MIB);
+	}
 	for (c = 0; c < 2; c++)
 		if (r[c]->dropped)
 			fprintf(f, "WARNING: %s dropped %lld events: its stacks may be off\n", c ? "B" : "A",
@@ -231,6 +237,9 @@ static void put_page(FILE *f, const void *ctx)
 	for (c = 0; c < NR_CATS; c++)
 		fprintf(f, ",\n{\"name\":\"%s\",\"v\":[%lld,%lld,%lld]}", cat_names[c], (long long)r[0]->cats[c],
 			(long long)r[1]->cats[c], (long long)(r[1]->cats[c] - r[0]->cats[c]));
+	for (c = 0; r[0]->has_kernel && r[1]->has_kernel && c < NR_KPARTS; c++)
+		fprintf(f, ",\n{\"name\":\"kernel: %s\",\"v\":[%lld,%lld,%lld]}", kpart_names[c], (long long)r[0]->kernel[c],
+			(long long)r[1]->kernel[c], (long long)(r[1]->kernel[c] - r[0]->kernel[c]));
 	fprintf(f, "]}}");
 }
 
@@ -265,6 +274,13 @@ static int write_json(const char *path, struct jreport *const *r, const struct j
 		fprintf(o.f, "%s\n    {\"category\": \"%s\", \"a_bytes\": %lld, \"b_bytes\": %lld, \"diff_bytes\": %lld}",
 			c ? "," : "", cat_names[c], (long long)r[0]->cats[c], (long long)r[1]->cats[c],
 			(long long)(r[1]->cats[c] - r[0]->cats[c]));
+	if (r[0]->has_kernel && r[1]->has_kernel) { /* both runs had a memory cgroup of their own */
+		fprintf(o.f, "\n  ],\n  \"kernel\": [");
+		for (c = 0; c < NR_KPARTS; c++)
+			fprintf(o.f, "%s\n    {\"part\": \"%s\", \"a_bytes\": %lld, \"b_bytes\": %lld, \"diff_bytes\": %lld}",
+				c ? "," : "", kpart_names[c], (long long)r[0]->kernel[c], (long long)r[1]->kernel[c],
+				(long long)(r[1]->kernel[c] - r[0]->kernel[c]));
+	}
 	fprintf(o.f, "\n  ],\n  \"diff\": [");
 	for (i = 0; i < n; i++) {
 		fprintf(o.f, "%s\n    {\"label\": ", i ? "," : "");

@@ -371,9 +371,6 @@ static void fit_text(FILE *f, const struct fit *ft)
 		fprintf(f, "%10.1f", ft->fit_error);
 }
 
-/* the kernel's parts as the summary names them */
-static const char *const kpart_text[NR_KPARTS] = { "kernel stacks", "page tables", "sockets", "slab", "kernel total" };
-
 static void summary(FILE *f, struct jreport *const *reps, const long *ns, int m, const struct row *tot,
 		    const struct row *cats, const struct row *kern, const struct row *rows, size_t nrows)
 {

@@ -17,6 +17,7 @@
 #define MAX_FRAMES 4096 /* a stack deeper than any the tool writes: refused */
 
 const char *const kpart_names[NR_KPARTS] = { "kernel_stack", "pagetables", "sock", "slab", "total" };
+const char *const kpart_text[NR_KPARTS] = { "kernel stacks", "page tables", "sockets", "slab", "kernel total" };
 
 static int fail(char *msg, size_t len, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -28,6 +28,7 @@ struct jrow {
  * names them less "_bytes". */
 enum { KPART_STACK, KPART_PAGETABLES, KPART_SOCK, KPART_SLAB, KPART_TOTAL, NR_KPARTS };
 extern const char *const kpart_names[NR_KPARTS];  /* "kernel_stack", ..., "total" */
+extern const char *const kpart_text[NR_KPARTS];   /* the summaries': "kernel stacks", ... */
 
 struct jreport {
 	const char *path;

@@ -103,6 +103,29 @@ def scale(c, name, ns, cmd, env=None, timeout=600, hostile=None):
     return p, data, keep
 
 
+def check_kernel(c, data, runs, ns, stdout):
+    """The scale's kernel parts: one task is one thread, so one kernel stack (THREAD_SIZE,
+    16 KiB on x86_64) per task; the cgroup's kernel total (kmem usage, its oracle independent of
+    the tool's thread count) holds the stacks and more; each part's bytes are the runs' own."""
+    if not all("kernel" in runs[n] for n in ns):
+        c.ok(not os.path.exists("/sys/fs/cgroup/memory/memory.kmem.usage_in_bytes"),
+             "the runs have a kernel object wherever a cgroup v1 memory controller is mounted")
+        return
+    parts = {k["part"]: k for k in data.get("kernel") or []}
+    if not c.ok(sorted(parts) == sorted(["kernel_stack", "pagetables", "sock", "slab", "total"]),
+                f"scale's JSON fits each part of the kernel's share ({sorted(parts)})"):
+        return
+    for name, k in parts.items():
+        c.ok(k["bytes"] == [runs[n]["kernel"][name + "_bytes"] for n in ns], f"kernel {name}: each run's bytes")
+    near(c, parts["kernel_stack"]["bytes_per_task"], 16384, 0.05, "kernel stacks per task: THREAD_SIZE")
+    c.ok(parts["total"]["bytes_per_task"] >= parts["kernel_stack"]["bytes_per_task"],
+         f"the cgroup's kernel total per task ({parts['total']['bytes_per_task']}) holds the stacks "
+         f"({parts['kernel_stack']['bytes_per_task']})")
+    c.ok(parts["pagetables"]["bytes_per_task"] > 0, "page tables grow with the threads' stacks")
+    c.ok(re.search(r"^  kernel stacks +1[56]\d{3}\.\d", stdout, re.M) is not None,
+         "the summary's kernel block gives the stacks per task")
+
+
 def all_memstats(text):
     return [json.loads(m) for m in re.findall(r"MEMSTATS (\{.*\})", text)]
 
@@ -111,7 +134,8 @@ def test_scale_threads(c):
     """Per-task bytes of pertask at 200..1600 threads: the stack that touches 3 pages is 12288 B
     per task, the stack category's slope is mincore's, the heap's is glibc's bytes in use (each
     within 3%), and the fixed part is the traced N=1 run less one task (within 5%, file pages
-    aside)."""
+    aside). The kernel's share per task: a kernel stack (THREAD_SIZE, 16 KiB: one thread per
+    task) within 5%, and the memory cgroup's kernel total at least that."""
     exe = build_pertask(c)
     if not exe:
         return
@@ -120,9 +144,11 @@ def test_scale_threads(c):
     ms = {m["n"]: m for m in all_memstats(p.stderr)}
     if not data or not c.ok(sorted(ms) == ns, f"pertask printed its MEMSTATS at each N ({sorted(ms)})"):
         return
+    runs = {}
     for r in data["runs"]:
-        run = json.load(open(os.path.join(keep, f"run-{r['n']}.json")))
+        run = runs[r["n"]] = json.load(open(os.path.join(keep, f"run-{r['n']}.json")))
         c.ok(run["events"]["dropped"] == 0, f"N={r['n']}: nothing dropped")
+    check_kernel(c, data, runs, ns, p.stdout)
     touch = [s for s in data["per_task"] if s["stack"][:1] == ["touch_stack"]]
     if c.ok(len(touch) == 1, f"one stack under touch_stack (got {len(touch)})"):
         near(c, touch[0]["bytes_per_task"], 3 * 4096, 0.03, "touch_stack: 3 pages per task")
@@ -198,6 +224,12 @@ def test_diff(c):
     for x in d["categories"]:
         k = x["category"]
         c.ok(x["diff_bytes"] == b["peak"]["categories"][k] - a["peak"]["categories"][k], f"category {k}")
+    if "kernel" in a and "kernel" in b:  # the kernel's share: B - A part by part
+        parts = {x["part"]: x for x in d.get("kernel") or []}
+        c.ok(len(parts) == 5, f"diff's JSON has the kernel's 5 parts ({sorted(parts)})")
+        for k, x in parts.items():
+            c.ok(x["diff_bytes"] == b["kernel"][k + "_bytes"] - a["kernel"][k + "_bytes"], f"kernel {k}: B - A")
+        c.ok("kernel stacks" in q.stdout, "the kernel's share on stdout")
     growth = [x["diff_bytes"] for x in d["diff"]]
     c.ok(growth == sorted(growth, reverse=True), "sorted by growth")
     top = d["diff"][0]

@@ -264,11 +264,15 @@ def test_diff(c):
     notjson = os.path.join(OUT, c.name + ".notjson")
     with open(notjson, "w") as f:
         f.write('{"schema": "taskmem-trace/2", "peak": ')
+    badkern = os.path.join(OUT, c.name + ".badkern.json")
+    with open(badkern, "w") as f:
+        json.dump(dict(a, kernel=dict(a.get("kernel") or {}, slab_bytes=-1)), f)
     huge = os.path.join(OUT, c.name + ".huge.json")
     with open(huge, "w") as f:
         f.truncate(300 << 20)  # sparse: over the bound without using the disk
     for bad, what in ((other, "taskmem-trace/2"), (notjson, "not JSON"), (huge, "larger than"),
-                      (os.path.join(OUT, "no-such.json"), "cannot open")):
+                      (os.path.join(OUT, "no-such.json"), "cannot open"),
+                      (badkern, "kernel.slab_bytes")):
         r = subprocess.run([TOOL, "diff", ja, bad, "--json", dj + ".bad"], capture_output=True, text=True)
         c.ok(r.returncode == 2 and what in r.stderr and r.stderr.count("\n") == 1 and not os.path.exists(dj + ".bad"),
              f"diff with {os.path.basename(bad)}: exit 2, one line with '{what}' "

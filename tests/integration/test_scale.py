@@ -175,8 +175,12 @@ def test_scale_threads(c):
         task = stack_oracle + heap_oracle
         fixed = sum(x["fixed_bytes"] for x in data["categories"] if x["category"] != "file")
         at1 = one["peak"]["rss_bytes"] - one["peak"]["categories"]["file"]
-        near(c, fixed, at1 - task, 0.05, f"fixed part (file aside) vs the traced N=1 run's ({at1} B) less one "
-             f"task ({task:.0f} B; MEMSTATS {m1})")
+        # within 5%, or two pages: the fixed part is ~100 KiB, and a run's anonymous pages
+        # (the N=1 run's, and each fitted run's) move by a page from run to run
+        want = at1 - task
+        c.ok(abs(fixed - want) <= max(0.05 * want, 2 * 4096),
+             f"fixed part (file aside) vs the traced N=1 run's ({at1} B) less one task ({task:.0f} B; "
+             f"MEMSTATS {m1}): got {fixed:.0f}, want {want:.0f} within 5% or two pages")
 
 
 def test_scale_go(c):

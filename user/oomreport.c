@@ -4,6 +4,7 @@
 #include "cgroup.h"
 #include "escape.h"
 #include "oomreport.h"
+#include "report.h"
 #include "util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -207,20 +208,11 @@ void oomreport__summary_growth(FILE *f, const struct account *a, const struct re
 		g.to / 1e9, g.total / MIB);
 	for (i = 0; i < g.ngrew && i < (size_t)ri->top; i++) {
 		const struct stack_row *r = &g.rows[g.order[i]];
-		const struct symstack *ss = r->ss;
 		char lb[128];
-		int k;
 
 		fprintf(f, "  %+9.1f MiB  pid %-7d ", g.grew[g.order[i]] / MIB, r->pid);
 		esc_term(f, label_text(r->label, lb, sizeof(lb)));
-		for (k = 0; ss && k < ss->n && k < 5; k++) {
-			fputs(k ? " <- " : " ", f);
-			esc_term(f, ss->frames[k]);
-		}
-		if (ss && ss->n > 5)
-			fprintf(f, " <- ...");
-		if (!ss || !ss->n)
-			fprintf(f, " [no user stack]");
+		report__term_frames(f, r->ss);
 		fputc('\n', f);
 	}
 	growth__free(&g);

@@ -234,6 +234,20 @@ static void print_processes(FILE *f, const struct account *a)
 	free(procs);
 }
 
+void report__term_frames(FILE *f, const struct symstack *ss)
+{
+	int k;
+
+	for (k = 0; ss && k < ss->n && k < 5; k++) {
+		fputs(k ? " <- " : " ", f);
+		esc_term(f, ss->frames[k]);
+	}
+	if (ss && ss->n > 5)
+		fprintf(f, " <- ...");
+	if (!ss || !ss->n)
+		fprintf(f, " [no user stack]");
+}
+
 void report__summary(FILE *f, const struct account *a, const struct report_info *ri)
 {
 	uint64_t cnt[TM_NR_ALL_COUNTERS];
@@ -272,20 +286,11 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 	n = merge_over_procs(top, n);
 	fprintf(f, "top stacks at the peak:\n");
 	for (i = 0; i < n && i < (size_t)ri->top; i++) {
-		const struct symstack *ss = top[i].ss;
 		char lb[128];
-		int k;
 
 		fprintf(f, "  %9.1f MiB  ", top[i].bytes / MIB);
 		term_padded(f, label_text(top[i].label, lb, sizeof(lb)), 22);
-		for (k = 0; ss && k < ss->n && k < 5; k++) {
-			fputs(k ? " <- " : " ", f);
-			esc_term(f, ss->frames[k]);
-		}
-		if (ss && ss->n > 5)
-			fprintf(f, " <- ...");
-		if (!ss || !ss->n)
-			fprintf(f, " [no user stack]");
+		report__term_frames(f, top[i].ss);
 		if (top[i].nprocs > 1)
 			fprintf(f, "  (x%u processes)", top[i].nprocs);
 		fputc('\n', f);

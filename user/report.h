@@ -47,6 +47,8 @@ struct report_outputs {
 int report__write_all(const struct account *a, const struct report_info *ri, const struct report_outputs *o,
 		      bool quiet);
 void report__summary(FILE *f, const struct account *a, const struct report_info *ri);
+/* A stack's innermost five frames on one line of the summary, escaped for the terminal. */
+void report__term_frames(FILE *f, const struct symstack *ss);
 int report__folded(const char *path, const struct account *a, const struct report_info *ri);
 int report__json(const char *path, const struct account *a, const struct report_info *ri);
 int report__trace(const char *path, const struct account *a, const struct report_info *ri);

@@ -22,17 +22,20 @@ struct rec {
 	uint32_t frame; /* the frame it references (with REC_DUP), or 0 */
 };
 
-/* A member's records sorted by start, in chunks (a one-level B-tree): lookups by binary
- * search, an insert or delete moves at most a chunk. */
+/* A member's records sorted by start, in chunks (a one-level B-tree): an insert or delete moves
+ * at most a chunk. What a search needs before the record itself (each chunk's first start and
+ * count) is in arrays of their own, dense enough to stay in cache: a random lookup in 4 GiB of
+ * scattered pages then misses once or twice (the record, its neighbour), where a chunk header
+ * and a binary search through the chunk missed six or seven times. */
 #define CHUNK 64
 struct chunk {
-	uint32_t n;
 	struct rec r[CHUNK];
 };
 struct recs {
 	struct chunk **c;
-	uint64_t *first; /* each chunk's first start: the search reads these, not the chunks */
-	size_t nc, cap, fcap;
+	uint64_t *first; /* each chunk's first start */
+	uint32_t *n;     /* each chunk's records */
+	size_t nc, cap, fcap, ncap;
 	size_t count;
 };
 struct pos {
@@ -65,41 +68,67 @@ static bool recs_valid(const struct recs *rs, struct pos p)
 
 static void recs_next(const struct recs *rs, struct pos *p)
 {
-	if (++p->i >= rs->c[p->c]->n) {
+	if (++p->i >= rs->n[p->c]) {
 		p->c++;
 		p->i = 0;
 	}
 }
 
-/* The last record that starts at or before key; false if none does. */
-static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
+/* In chunk ci (which starts at or before key), the last record that starts at or before key.
+ * Pages are spread evenly enough over a chunk's span (up to the next chunk's first start) that
+ * the record is guessed from where key falls in it, then found in a few steps from there;
+ * binary search for the last chunk, or when the guess is far off. */
+static uint32_t chunk_le(const struct recs *rs, size_t ci, uint64_t key)
 {
-	size_t lo = 0, hi = rs->nc;
-	struct chunk *c;
-	uint32_t a, b;
+	const struct rec *r = rs->c[ci]->r;
+	uint32_t n = rs->n[ci], a = 0, b = n, g, step;
 
-	while (lo < hi) { /* the first chunk that starts after key */
-		size_t mid = (lo + hi) / 2;
+	if (ci + 1 < rs->nc) {
+		uint64_t lo = rs->first[ci], span = rs->first[ci + 1] - lo;
 
-		if (rs->first[mid] <= key)
-			lo = mid + 1;
-		else
-			hi = mid;
+		g = (uint32_t)((double)(key - lo) / (double)span * n);
+		if (g >= n)
+			g = n - 1;
+		if (r[g].start <= key) {
+			for (step = 0; step < 4 && g + 1 < n && r[g + 1].start <= key; step++)
+				g++;
+			if (g + 1 == n || r[g + 1].start > key)
+				return g;
+			a = g + 1;
+		} else {
+			for (step = 0; step < 4 && g > 0 && r[g - 1].start > key; step++)
+				g--;
+			if (r[g - 1].start <= key) /* r[0].start <= key: g > 0 */
+				return g - 1;
+			b = g - 1;
+		}
 	}
-	if (!lo)
-		return false;
-	c = rs->c[lo - 1];
-	a = 0;
-	b = c->n;
-	while (a < b) {
+	while (a < b) { /* the first record that starts after key */
 		uint32_t mid = (a + b) / 2;
 
-		if (c->r[mid].start <= key)
+		if (r[mid].start <= key)
 			a = mid + 1;
 		else
 			b = mid;
 	}
-	*p = (struct pos){ lo - 1, a - 1 };
+	return a - 1;
+}
+
+/* The last record that starts at or before key; false if none does. */
+static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
+{
+	const uint64_t *f = rs->first;
+	size_t base = 0, n = rs->nc;
+
+	if (!n || f[0] > key)
+		return false;
+	while (n > 1) { /* the last chunk that starts at or before key, without branches to miss */
+		size_t half = n / 2;
+
+		base = f[base + half] <= key ? base + half : base;
+		n -= half;
+	}
+	*p = (struct pos){ base, chunk_le(rs, base, key) };
 	return true;
 }
 
@@ -113,45 +142,61 @@ static struct pos recs_ge(struct recs *rs, uint64_t key)
 	return p;
 }
 
+/* Make room for a chunk at index ci (ci <= nc). */
+static void recs_open(struct recs *rs, size_t ci, struct chunk *c, uint64_t first, uint32_t n)
+{
+	GROW(rs->c, rs->cap, rs->nc + 1);
+	GROW(rs->first, rs->fcap, rs->nc + 1);
+	GROW(rs->n, rs->ncap, rs->nc + 1);
+	memmove(rs->c + ci + 1, rs->c + ci, sizeof(*rs->c) * (rs->nc - ci));
+	memmove(rs->first + ci + 1, rs->first + ci, sizeof(*rs->first) * (rs->nc - ci));
+	memmove(rs->n + ci + 1, rs->n + ci, sizeof(*rs->n) * (rs->nc - ci));
+	rs->c[ci] = c;
+	rs->first[ci] = first;
+	rs->n[ci] = n;
+	rs->nc++;
+}
+
+/* The chunk at index ci goes (freed). */
+static void recs_close(struct recs *rs, size_t ci)
+{
+	free(rs->c[ci]);
+	memmove(rs->c + ci, rs->c + ci + 1, sizeof(*rs->c) * (rs->nc - ci - 1));
+	memmove(rs->first + ci, rs->first + ci + 1, sizeof(*rs->first) * (rs->nc - ci - 1));
+	memmove(rs->n + ci, rs->n + ci + 1, sizeof(*rs->n) * (rs->nc - ci - 1));
+	rs->nc--;
+}
+
 /* Insert r, which no record starts at, in order: after the record at p (the last that starts
  * before r, which recs_le found), or first if have is false. */
 static void recs_insert_at(struct recs *rs, bool have, struct pos p, const struct rec *r)
 {
 	struct chunk *c;
+	uint32_t *n;
 
 	if (have)
 		p.i++;
 	else
 		p = (struct pos){ 0, 0 };
-	if (!rs->nc) {
-		GROW(rs->c, rs->cap, 1);
-		GROW(rs->first, rs->fcap, 1);
-		rs->c[0] = xcalloc(1, sizeof(struct chunk));
-		rs->nc = 1;
-	}
+	if (!rs->nc)
+		recs_open(rs, 0, xcalloc(1, sizeof(struct chunk)), r->start, 0);
 	c = rs->c[p.c];
-	if (c->n == CHUNK) { /* split the chunk in halves */
+	if (rs->n[p.c] == CHUNK) { /* split the chunk in halves */
 		struct chunk *nc = xcalloc(1, sizeof(*nc));
 
-		nc->n = CHUNK / 2;
 		memcpy(nc->r, c->r + CHUNK / 2, sizeof(struct rec) * (CHUNK / 2));
-		c->n = CHUNK / 2;
-		GROW(rs->c, rs->cap, rs->nc + 1);
-		GROW(rs->first, rs->fcap, rs->nc + 1);
-		memmove(rs->c + p.c + 2, rs->c + p.c + 1, sizeof(*rs->c) * (rs->nc - p.c - 1));
-		memmove(rs->first + p.c + 2, rs->first + p.c + 1, sizeof(*rs->first) * (rs->nc - p.c - 1));
-		rs->c[p.c + 1] = nc;
-		rs->first[p.c + 1] = nc->r[0].start;
-		rs->nc++;
+		rs->n[p.c] = CHUNK / 2;
+		recs_open(rs, p.c + 1, nc, nc->r[0].start, CHUNK / 2);
 		if (p.i > CHUNK / 2) {
 			p.c++;
 			p.i -= CHUNK / 2;
 			c = nc;
 		}
 	}
-	memmove(c->r + p.i + 1, c->r + p.i, sizeof(struct rec) * (c->n - p.i));
+	n = &rs->n[p.c];
+	memmove(c->r + p.i + 1, c->r + p.i, sizeof(struct rec) * (*n - p.i));
 	c->r[p.i] = *r;
-	c->n++;
+	(*n)++;
 	rs->count++;
 	if (!p.i)
 		rs->first[p.c] = r->start;
@@ -177,28 +222,20 @@ static void recs_restart(struct recs *rs, struct pos p, uint64_t start)
 static void recs_delete(struct recs *rs, struct pos p)
 {
 	struct chunk *c = rs->c[p.c];
+	uint32_t *n = &rs->n[p.c];
 
-	memmove(c->r + p.i, c->r + p.i + 1, sizeof(struct rec) * (c->n - p.i - 1));
-	c->n--;
+	memmove(c->r + p.i, c->r + p.i + 1, sizeof(struct rec) * (*n - p.i - 1));
+	(*n)--;
 	rs->count--;
-	if (p.c + 1 < rs->nc && c->n + rs->c[p.c + 1]->n <= CHUNK / 2) { /* merge a sparse pair */
-		struct chunk *next = rs->c[p.c + 1];
-
-		memcpy(c->r + c->n, next->r, sizeof(struct rec) * next->n);
-		c->n += next->n;
-		free(next);
-		memmove(rs->c + p.c + 1, rs->c + p.c + 2, sizeof(*rs->c) * (rs->nc - p.c - 2));
-		memmove(rs->first + p.c + 1, rs->first + p.c + 2, sizeof(*rs->first) * (rs->nc - p.c - 2));
-		rs->nc--;
+	if (p.c + 1 < rs->nc && *n + rs->n[p.c + 1] <= CHUNK / 2) { /* merge a sparse pair */
+		memcpy(c->r + *n, rs->c[p.c + 1]->r, sizeof(struct rec) * rs->n[p.c + 1]);
+		*n += rs->n[p.c + 1];
+		recs_close(rs, p.c + 1);
 	}
-	if (!c->n) {
-		free(c);
-		memmove(rs->c + p.c, rs->c + p.c + 1, sizeof(*rs->c) * (rs->nc - p.c - 1));
-		memmove(rs->first + p.c, rs->first + p.c + 1, sizeof(*rs->first) * (rs->nc - p.c - 1));
-		rs->nc--;
-	} else if (!p.i) {
+	if (!rs->n[p.c])
+		recs_close(rs, p.c);
+	else if (!p.i)
 		rs->first[p.c] = c->r[0].start;
-	}
 }
 
 static void recs_free(struct recs *rs)
@@ -209,6 +246,7 @@ static void recs_free(struct recs *rs)
 		free(rs->c[i]);
 	free(rs->c);
 	free(rs->first);
+	free(rs->n);
 	*rs = (struct recs){ 0 };
 }
 
@@ -249,6 +287,16 @@ static inline unsigned rec_views(const struct rec *r)
 static inline uint64_t rec_end(const struct rec *r)
 {
 	return r->start == PAGES_UNPLACED ? PAGES_UNPLACED + 1 : r->start + r->n * PAGE_SIZE;
+}
+
+/* The record that holds key, else the first after it (invalid if none): one search. */
+static struct pos recs_from(struct recs *rs, uint64_t key)
+{
+	struct pos p = { 0, 0 };
+
+	if (recs_le(rs, key, &p) && rec_end(recs_at(rs, p)) <= key)
+		recs_next(rs, &p);
+	return p;
 }
 
 /* Whether r can be part of a run. */
@@ -578,8 +626,7 @@ static uint64_t take_span(struct pages *pg, int member, uint64_t lo, uint64_t hi
 		struct rec *r;
 		uint64_t k0, k1, whole, rem;
 
-		if (!recs_le(rs, lo, &p) || rec_end(recs_at(rs, p)) <= lo)
-			p = recs_ge(rs, lo);
+		p = recs_from(rs, lo);
 		if (!recs_valid(rs, p) || (r = recs_at(rs, p))->start >= hi) {
 			next = hi; /* nothing left in the span */
 			break;
@@ -692,8 +739,7 @@ void pages__move(struct pages *pg, uint64_t old, uint64_t len, uint64_t new_addr
 			struct rec *r, part;
 			uint64_t a, b;
 
-			if (!recs_le(rs, old, &p) || rec_end(recs_at(rs, p)) <= old)
-				p = recs_ge(rs, old);
+			p = recs_from(rs, old);
 			if (!recs_valid(rs, p) || (r = recs_at(rs, p))->start >= old + len)
 				break;
 			if (r->start == PAGES_UNPLACED) {
@@ -799,13 +845,9 @@ static void runs_split(struct recs *rs)
 				one.bytes = PAGE_SIZE;
 			}
 			/* appended in order: the last chunk, or a new one */
-			if (!out.nc || out.c[out.nc - 1]->n == CHUNK) {
-				GROW(out.c, out.cap, out.nc + 1);
-				GROW(out.first, out.fcap, out.nc + 1);
-				out.first[out.nc] = one.start;
-				out.c[out.nc++] = xcalloc(1, sizeof(struct chunk));
-			}
-			out.c[out.nc - 1]->r[out.c[out.nc - 1]->n++] = one;
+			if (!out.nc || out.n[out.nc - 1] == CHUNK)
+				recs_open(&out, out.nc, xcalloc(1, sizeof(struct chunk)), one.start, 0);
+			out.c[out.nc - 1]->r[out.n[out.nc - 1]++] = one;
 			out.count++;
 		}
 	}

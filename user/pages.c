@@ -74,16 +74,20 @@ static void recs_next(const struct recs *rs, struct pos *p)
 	}
 }
 
+/* Chunks from which a search guesses: fewer stay in cache, where a binary search through the
+ * chunk costs less than the guess's division. */
+#define GUESS_CHUNKS 16
+
 /* In chunk ci (which starts at or before key), the last record that starts at or before key.
  * Pages are spread evenly enough over a chunk's span (up to the next chunk's first start) that
  * the record is guessed from where key falls in it, then found in a few steps from there;
- * binary search for the last chunk, or when the guess is far off. */
+ * binary search for the last chunk, for few chunks, or when the guess is far off. */
 static uint32_t chunk_le(const struct recs *rs, size_t ci, uint64_t key)
 {
 	const struct rec *r = rs->c[ci]->r;
 	uint32_t n = rs->n[ci], a = 0, b = n, g, step;
 
-	if (ci + 1 < rs->nc) {
+	if (ci + 1 < rs->nc && rs->nc >= GUESS_CHUNKS) {
 		uint64_t lo = rs->first[ci], span = rs->first[ci + 1] - lo;
 
 		g = (uint32_t)((double)(key - lo) / (double)span * n);

@@ -14,6 +14,11 @@ struct map_entry {
 	uint64_t start, end, off, ino;
 	uint32_t dev;     /* the file's device, major << 20 | minor (as the kernel's dev_t) */
 	bool exec, write, shared;
+	/* account.c's caches, never compared: the label of the entry's file or shared memory pages
+	 * (a function of path and member) and the bucket they last went to (checked before use) */
+	uint8_t label_member; /* the member label is for, + 1; 0: none yet */
+	int label;
+	uint32_t bucket;
 	const char *path; /* interned; "" for anonymous, "[heap]", "[stack]", "[vdso]"... */
 };
 

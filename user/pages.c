@@ -37,6 +37,7 @@ struct recs {
 	uint32_t *n;     /* each chunk's records */
 	size_t nc, cap, fcap, ncap;
 	size_t count;
+	size_t hint;     /* the chunk the last search ended in: the next one often does too */
 };
 struct pos {
 	size_t c;
@@ -122,15 +123,19 @@ static uint32_t chunk_le(const struct recs *rs, size_t ci, uint64_t key)
 static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
 {
 	const uint64_t *f = rs->first;
-	size_t base = 0, n = rs->nc;
+	size_t base = rs->hint, n = rs->nc;
 
 	if (!n || f[0] > key)
 		return false;
-	while (n > 1) { /* the last chunk that starts at or before key, without branches to miss */
-		size_t half = n / 2;
+	if (base >= n || f[base] > key || (base + 1 < n && f[base + 1] <= key)) {
+		base = 0;
+		while (n > 1) { /* the last chunk that starts at or before key, without branches to miss */
+			size_t half = n / 2;
 
-		base = f[base + half] <= key ? base + half : base;
-		n -= half;
+			base = f[base + half] <= key ? base + half : base;
+			n -= half;
+		}
+		rs->hint = base;
 	}
 	*p = (struct pos){ base, chunk_le(rs, base, key) };
 	return true;
@@ -310,19 +315,27 @@ static inline bool runnable(const struct rec *r)
 	       r->start != PAGES_UNPLACED;
 }
 
+/* The record that holds key, or NULL; *have and *p are recs_le's answer, where an insert of
+ * key goes (one search for both). */
+static struct rec *rec_search(struct recs *rs, uint64_t key, bool *have, struct pos *p)
+{
+	struct rec *r;
+
+	*have = recs_le(rs, key, p);
+	if (!*have)
+		return NULL;
+	r = recs_at(rs, *p);
+	return key >= rec_end(r) || (key - r->start) % PAGE_SIZE ? NULL : r;
+}
+
 /* The record that holds key, or NULL. */
 static struct rec *rec_find(struct pages *pg, int member, uint64_t key, struct pos *p)
 {
-	struct recs *rs = &pg->rec[member];
 	struct pos q;
-	struct rec *r;
+	bool have;
+	struct rec *r = rec_search(&pg->rec[member], key, &have, &q);
 
-	if (!recs_le(rs, key, &q))
-		return NULL;
-	r = recs_at(rs, q);
-	if (key >= rec_end(r) || (key - r->start) % PAGE_SIZE)
-		return NULL;
-	if (p)
+	if (r && p)
 		*p = q;
 	return r;
 }
@@ -472,10 +485,10 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t
 {
 	struct recs *rs = &pg->rec[member];
 	struct pos p;
-	bool have = recs_le(rs, key, &p);
-	struct rec *r = have ? recs_at(rs, p) : NULL, nr;
+	bool have;
+	struct rec *r = rec_search(rs, key, &have, &p), nr;
 
-	if (!r || key >= rec_end(r) || (key - r->start) % PAGE_SIZE) {
+	if (!r) {
 		/* a page no record holds: one search for the join or the insert (the hot path) */
 		nr = (struct rec){ .start = key, .bytes = bytes, .n = 1, .meta = b };
 		if (!rec_join(rs, have, p, key, b, bytes))
@@ -490,23 +503,32 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t
 		frame_follow(pg, r->frame, (int64_t)bytes);
 }
 
-void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes, uint64_t ident)
+/* pages__add_ident of a page no record holds; have and p are recs_le's answer for key. */
+static void ident_insert(struct pages *pg, int member, bool have, struct pos p, uint64_t key, uint32_t b,
+			 uint64_t bytes, uint64_t ident)
 {
 	struct rec nr = { .start = key, .bytes = bytes, .n = 1, .meta = REC_DUP | b };
-	uint32_t id;
+	uint32_t id = frames__find(pg->fr, ident);
 
-	if (rec_find(pg, member, key, NULL)) { /* more bytes at a page already held: they go with it */
-		pages__add(pg, member, key, b, bytes);
-		return;
-	}
-	id = frames__find(pg->fr, ident);
 	if (!id) { /* the first record of the page: its bytes are the frame's */
 		id = frames__make(pg->fr, ident, b, bytes);
 		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_TREE);
 	}
 	frame_link(pg, &nr, id);
-	recs_insert(&pg->rec[member], &nr);
+	recs_insert_at(&pg->rec[member], have, p, &nr);
 	pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC);
+}
+
+void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes, uint64_t ident)
+{
+	struct pos p;
+	bool have;
+
+	if (rec_search(&pg->rec[member], key, &have, &p)) { /* more bytes at a page already held: they go with it */
+		pages__add(pg, member, key, b, bytes);
+		return;
+	}
+	ident_insert(pg, member, have, p, key, b, bytes, ident);
 }
 
 static uint64_t page_ident(const struct pages_file *f, uint64_t addr)
@@ -520,11 +542,13 @@ static uint64_t place_in(struct pages *pg, int member, uint32_t b, const struct 
 			 uint64_t lo, uint64_t hi, uint64_t left)
 {
 	uint64_t addr;
+	struct pos p;
+	bool have;
 
 	for (addr = lo; addr < hi && left >= PAGE_SIZE; addr += PAGE_SIZE) {
-		if (rec_find(pg, member, addr, NULL))
+		if (rec_search(&pg->rec[member], addr, &have, &p))
 			continue;
-		pages__add_ident(pg, member, addr, b, PAGE_SIZE, page_ident(f, addr));
+		ident_insert(pg, member, have, p, addr, b, PAGE_SIZE, page_ident(f, addr));
 		left -= PAGE_SIZE;
 	}
 	return left;
@@ -542,6 +566,8 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 		     const struct pages_file *f)
 {
 	uint64_t win = FAULT_AROUND, lo, hi, left = bytes, d, tlo, thi, up, down;
+	struct pos p;
+	bool have;
 
 	if (bytes >= HUGE_PAGE || bytes % PAGE_SIZE) {
 		pages__add_ident(pg, member, key, b, bytes, page_ident(f, key));
@@ -552,8 +578,8 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 	lo = key & ~(win - 1);
 	hi = lo + win < f->end ? lo + win : f->end;
 	lo = lo > f->start ? lo : f->start;
-	if (!rec_find(pg, member, key, NULL)) {
-		pages__add_ident(pg, member, key, b, PAGE_SIZE, page_ident(f, key));
+	if (!rec_search(&pg->rec[member], key, &have, &p)) {
+		ident_insert(pg, member, have, p, key, b, PAGE_SIZE, page_ident(f, key));
 		left -= PAGE_SIZE;
 	}
 	left = place_in(pg, member, b, f, lo, hi, left);
@@ -608,7 +634,7 @@ static uint64_t one_take(struct pages *pg, int member, struct pos p, uint64_t wa
 /* Take up to want bytes from the record at key; returns what it took. */
 static uint64_t rec_take(struct pages *pg, int member, uint64_t key, uint64_t want)
 {
-	struct pos p;
+	struct pos p = { 0, 0 };
 
 	if (!want || !rec_isolate(pg, member, key))
 		return 0;
@@ -641,8 +667,10 @@ static uint64_t take_span(struct pages *pg, int member, uint64_t lo, uint64_t hi
 		}
 		k0 = r->start > lo ? r->start : lo;
 		if (r->n == 1) {
-			took += one_take(pg, member, p, want - took);
-			if (rec_find(pg, member, k0, NULL)) {
+			uint64_t start = r->start, had = r->bytes, t = one_take(pg, member, p, want - took);
+
+			took += t;
+			if (t < had && k0 == start) { /* its key still holds bytes */
 				next = k0;
 				break;
 			}

@@ -22,20 +22,25 @@ struct rec {
 	uint32_t frame; /* the frame it references (with REC_DUP), or 0 */
 };
 
-/* A member's records sorted by start, in chunks (a one-level B-tree): an insert or delete moves
- * at most a chunk. What a search needs before the record itself (each chunk's first start and
- * count) is in arrays of their own, dense enough to stay in cache: a random lookup in 4 GiB of
- * scattered pages then misses once or twice (the record, its neighbour), where a chunk header
- * and a binary search through the chunk missed six or seven times. */
-#define CHUNK 64
+/* A member's records sorted by start, in chunks (a one-level B-tree). What a search needs
+ * before the record itself (each chunk's first start, where its records are) is in arrays of
+ * their own, dense enough to stay in cache: a random lookup in 4 GiB of scattered pages then
+ * misses once or twice (the record, its neighbour), where a chunk header and a binary search
+ * through the chunk missed six or seven times. A chunk's records may sit anywhere in it, so
+ * that an insert or delete moves the records on its shorter side: pages faulted in descending
+ * order (mappings made top-down, touched in turn) go in at a chunk's front. */
+#define CHUNK 128
 struct chunk {
 	struct rec r[CHUNK];
+};
+struct span {
+	uint32_t off, n; /* a chunk's records are r[off, off + n) */
 };
 struct recs {
 	struct chunk **c;
 	uint64_t *first; /* each chunk's first start */
-	uint32_t *n;     /* each chunk's records */
-	size_t nc, cap, fcap, ncap;
+	struct span *s;  /* each chunk's records */
+	size_t nc, cap, fcap, scap;
 	size_t count;
 	size_t hint;     /* the chunk the last search ended in: the next one often does too */
 };
@@ -59,7 +64,7 @@ struct pages {
 
 static struct rec *recs_at(struct recs *rs, struct pos p)
 {
-	return &rs->c[p.c]->r[p.i];
+	return &rs->c[p.c]->r[rs->s[p.c].off + p.i];
 }
 
 static bool recs_valid(const struct recs *rs, struct pos p)
@@ -69,7 +74,7 @@ static bool recs_valid(const struct recs *rs, struct pos p)
 
 static void recs_next(const struct recs *rs, struct pos *p)
 {
-	if (++p->i >= rs->n[p->c]) {
+	if (++p->i >= rs->s[p->c].n) {
 		p->c++;
 		p->i = 0;
 	}
@@ -85,8 +90,8 @@ static void recs_next(const struct recs *rs, struct pos *p)
  * binary search for the last chunk, for few chunks, or when the guess is far off. */
 static uint32_t chunk_le(const struct recs *rs, size_t ci, uint64_t key)
 {
-	const struct rec *r = rs->c[ci]->r;
-	uint32_t n = rs->n[ci], a = 0, b = n, g, step;
+	const struct rec *r = rs->c[ci]->r + rs->s[ci].off;
+	uint32_t n = rs->s[ci].n, a = 0, b = n, g, step;
 
 	if (ci + 1 < rs->nc && rs->nc >= GUESS_CHUNKS) {
 		uint64_t lo = rs->first[ci], span = rs->first[ci + 1] - lo;
@@ -151,18 +156,18 @@ static struct pos recs_ge(struct recs *rs, uint64_t key)
 	return p;
 }
 
-/* Make room for a chunk at index ci (ci <= nc). */
-static void recs_open(struct recs *rs, size_t ci, struct chunk *c, uint64_t first, uint32_t n)
+/* Make room for a chunk at index ci (ci <= nc), its records at c->r[off, off + n). */
+static void recs_open(struct recs *rs, size_t ci, struct chunk *c, uint64_t first, uint32_t off, uint32_t n)
 {
 	GROW(rs->c, rs->cap, rs->nc + 1);
 	GROW(rs->first, rs->fcap, rs->nc + 1);
-	GROW(rs->n, rs->ncap, rs->nc + 1);
+	GROW(rs->s, rs->scap, rs->nc + 1);
 	memmove(rs->c + ci + 1, rs->c + ci, sizeof(*rs->c) * (rs->nc - ci));
 	memmove(rs->first + ci + 1, rs->first + ci, sizeof(*rs->first) * (rs->nc - ci));
-	memmove(rs->n + ci + 1, rs->n + ci, sizeof(*rs->n) * (rs->nc - ci));
+	memmove(rs->s + ci + 1, rs->s + ci, sizeof(*rs->s) * (rs->nc - ci));
 	rs->c[ci] = c;
 	rs->first[ci] = first;
-	rs->n[ci] = n;
+	rs->s[ci] = (struct span){ off, n };
 	rs->nc++;
 }
 
@@ -172,40 +177,68 @@ static void recs_close(struct recs *rs, size_t ci)
 	free(rs->c[ci]);
 	memmove(rs->c + ci, rs->c + ci + 1, sizeof(*rs->c) * (rs->nc - ci - 1));
 	memmove(rs->first + ci, rs->first + ci + 1, sizeof(*rs->first) * (rs->nc - ci - 1));
-	memmove(rs->n + ci, rs->n + ci + 1, sizeof(*rs->n) * (rs->nc - ci - 1));
+	memmove(rs->s + ci, rs->s + ci + 1, sizeof(*rs->s) * (rs->nc - ci - 1));
 	rs->nc--;
+}
+
+/* The records of chunk ci move to start at off. */
+static void chunk_place(struct recs *rs, size_t ci, uint32_t off)
+{
+	struct span *s = &rs->s[ci];
+
+	if (s->off != off)
+		memmove(rs->c[ci]->r + off, rs->c[ci]->r + s->off, sizeof(struct rec) * s->n);
+	s->off = off;
 }
 
 /* Insert r, which no record starts at, in order: after the record at p (the last that starts
  * before r, which recs_le found), or first if have is false. */
 static void recs_insert_at(struct recs *rs, bool have, struct pos p, const struct rec *r)
 {
-	struct chunk *c;
-	uint32_t *n;
+	struct span *s;
+	struct rec *r0;
+	bool front;
 
 	if (have)
 		p.i++;
 	else
 		p = (struct pos){ 0, 0 };
 	if (!rs->nc)
-		recs_open(rs, 0, xcalloc(1, sizeof(struct chunk)), r->start, 0);
-	c = rs->c[p.c];
-	if (rs->n[p.c] == CHUNK) { /* split the chunk in halves */
-		struct chunk *nc = xcalloc(1, sizeof(*nc));
+		recs_open(rs, 0, xcalloc(1, sizeof(struct chunk)), r->start, CHUNK / 2, 0);
+	if (rs->s[p.c].n == CHUNK) {
+		/* split in halves (a full chunk starts at 0); the half r goes to has its free room on
+		 * r's side, the other in the middle */
+		struct chunk *c = rs->c[p.c], *nc = xcalloc(1, sizeof(*nc));
+		bool right = p.i > CHUNK / 2;
 
-		memcpy(nc->r, c->r + CHUNK / 2, sizeof(struct rec) * (CHUNK / 2));
-		rs->n[p.c] = CHUNK / 2;
-		recs_open(rs, p.c + 1, nc, nc->r[0].start, CHUNK / 2);
-		if (p.i > CHUNK / 2) {
+		memcpy(nc->r + (right ? 0 : CHUNK / 4), c->r + CHUNK / 2, sizeof(struct rec) * (CHUNK / 2));
+		rs->s[p.c].n = CHUNK / 2;
+		recs_open(rs, p.c + 1, nc, nc->r[right ? 0 : CHUNK / 4].start, right ? 0 : CHUNK / 4, CHUNK / 2);
+		if (right) {
+			chunk_place(rs, p.c, CHUNK / 4);
 			p.c++;
 			p.i -= CHUNK / 2;
-			c = nc;
+		} else if (p.i < CHUNK / 4) {
+			chunk_place(rs, p.c, CHUNK / 2);
 		}
 	}
-	n = &rs->n[p.c];
-	memmove(c->r + p.i + 1, c->r + p.i, sizeof(struct rec) * (*n - p.i));
-	c->r[p.i] = *r;
-	(*n)++;
+	s = &rs->s[p.c];
+	front = p.i < s->n - p.i;
+	if (front ? !s->off : s->off + s->n == CHUNK) { /* no room on the shorter side */
+		if (s->n <= CHUNK / 2)
+			chunk_place(rs, p.c, (CHUNK - s->n) / 2); /* room on both */
+		else
+			front = !front; /* a nearly full chunk moves its longer side: no shuffling back and forth */
+	}
+	r0 = rs->c[p.c]->r + s->off;
+	if (front) { /* the records before it move one towards the front */
+		memmove(r0 - 1, r0, sizeof(struct rec) * p.i);
+		s->off--;
+	} else { /* the records after it, towards the back */
+		memmove(r0 + p.i + 1, r0 + p.i, sizeof(struct rec) * (s->n - p.i));
+	}
+	rs->c[p.c]->r[s->off + p.i] = *r;
+	s->n++;
 	rs->count++;
 	if (!p.i)
 		rs->first[p.c] = r->start;
@@ -230,21 +263,28 @@ static void recs_restart(struct recs *rs, struct pos p, uint64_t start)
 
 static void recs_delete(struct recs *rs, struct pos p)
 {
-	struct chunk *c = rs->c[p.c];
-	uint32_t *n = &rs->n[p.c];
+	struct span *s = &rs->s[p.c], *next;
+	struct rec *r0 = rs->c[p.c]->r + s->off;
 
-	memmove(c->r + p.i, c->r + p.i + 1, sizeof(struct rec) * (*n - p.i - 1));
-	(*n)--;
+	if (p.i < s->n - 1 - p.i) { /* the shorter side moves in */
+		memmove(r0 + 1, r0, sizeof(struct rec) * p.i);
+		s->off++;
+	} else {
+		memmove(r0 + p.i, r0 + p.i + 1, sizeof(struct rec) * (s->n - p.i - 1));
+	}
+	s->n--;
 	rs->count--;
-	if (p.c + 1 < rs->nc && *n + rs->n[p.c + 1] <= CHUNK / 2) { /* merge a sparse pair */
-		memcpy(c->r + *n, rs->c[p.c + 1]->r, sizeof(struct rec) * rs->n[p.c + 1]);
-		*n += rs->n[p.c + 1];
+	next = s + 1;
+	if (p.c + 1 < rs->nc && s->n + next->n <= CHUNK / 2) { /* merge a sparse pair, in the middle */
+		chunk_place(rs, p.c, (CHUNK - s->n - next->n) / 2);
+		memcpy(rs->c[p.c]->r + s->off + s->n, rs->c[p.c + 1]->r + next->off, sizeof(struct rec) * next->n);
+		s->n += next->n;
 		recs_close(rs, p.c + 1);
 	}
-	if (!rs->n[p.c])
+	if (!s->n)
 		recs_close(rs, p.c);
 	else if (!p.i)
-		rs->first[p.c] = c->r[0].start;
+		rs->first[p.c] = rs->c[p.c]->r[s->off].start;
 }
 
 static void recs_free(struct recs *rs)
@@ -255,7 +295,7 @@ static void recs_free(struct recs *rs)
 		free(rs->c[i]);
 	free(rs->c);
 	free(rs->first);
-	free(rs->n);
+	free(rs->s);
 	*rs = (struct recs){ 0 };
 }
 
@@ -877,9 +917,9 @@ static void runs_split(struct recs *rs)
 				one.bytes = PAGE_SIZE;
 			}
 			/* appended in order: the last chunk, or a new one */
-			if (!out.nc || out.n[out.nc - 1] == CHUNK)
-				recs_open(&out, out.nc, xcalloc(1, sizeof(struct chunk)), one.start, 0);
-			out.c[out.nc - 1]->r[out.n[out.nc - 1]++] = one;
+			if (!out.nc || out.s[out.nc - 1].n == CHUNK)
+				recs_open(&out, out.nc, xcalloc(1, sizeof(struct chunk)), one.start, 0, 0);
+			out.c[out.nc - 1]->r[out.s[out.nc - 1].n++] = one;
 			out.count++;
 		}
 	}

@@ -417,6 +417,59 @@ def sweep_table(rows):
     return "\n".join(lines) + "\n\n" + s
 
 
+def own_cpu(tool, cmd, js):
+    """The tool's own user+sys CPU seconds (its children excluded: read from its zombie before it
+    is reaped) on cmd, and its JSON report."""
+    if os.path.exists(js):
+        os.unlink(js)
+    p = subprocess.Popen([tool, "-q", "--json", js, "--"] + cmd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    while os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+        time.sleep(0.05)
+    st = open("/proc/%d/stat" % p.pid).read()
+    f = st[st.rindex(")") + 2:].split()
+    cpu = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    p.wait()
+    return cpu, json.load(open(js)) if os.path.exists(js) else None
+
+
+def tool_cpu(args):
+    """The tool's own CPU per event, as ratios measured side by side (issues 21 and 15): a random
+    fill of 4 GiB (fill 4096 50) against --base (the build before page records were runs: the
+    per-page hash map), and 60k one-page file mappings against 100, 2M faults each
+    (tests/programs/budget.c `files`, as test_budget_labels). Each pair alternates, --reps
+    times; the medians' ratio is printed, with the min-max of the repetitions' ratios."""
+    tmp = tempfile.mkdtemp(prefix="toolcpu.")
+    progs = {}
+    for name in ("fill", "budget"):
+        progs[name] = os.path.join(tmp, name)
+        if subprocess.call(["cc", "-O1", "-fno-omit-frame-pointer", "-o", progs[name],
+                            os.path.join(ROOT, "tests", "programs", name + ".c")]):
+            sys.exit("overhead: cannot build tests/programs/%s.c" % name)
+    files = os.path.join(tmp, "files")
+    os.mkdir(files)
+    for i in range(60000):
+        with open(os.path.join(files, "f%d" % i), "wb") as f:
+            f.write(b"x" * 4096)
+    pairs = [("fill 4096 50: this build / --base", args.tool, progs["fill"] + " 4096 50",
+              args.base, progs["fill"] + " 4096 50")] if args.base else []
+    pairs.append(("budget files, 2M faults: 60000 files / 100", args.tool,
+                  "%s files %s 60000 2000000" % (progs["budget"], files), args.tool,
+                  "%s files %s 100 2000000" % (progs["budget"], files)))
+    lines = []
+    for name, t1, c1, t2, c2 in pairs:
+        a, b = [], []
+        for _ in range(args.reps):
+            a.append(own_cpu(t1, c1.split(), os.path.join(tmp, "a.json"))[0])
+            b.append(own_cpu(t2, c2.split(), os.path.join(tmp, "b.json"))[0])
+        rs = sorted(x / y for x, y in zip(a, b) if y)
+        lines.append("%s: %.2f (%.2f-%.2f); %.2f s vs %.2f s of the tool's own CPU (medians of %d)" % (
+            name, median(a) / median(b), rs[0], rs[-1], median(a), median(b), args.reps))
+        print(lines[-1], flush=True)
+    subprocess.call(["rm", "-rf", tmp])
+    return lines
+
+
 def main():
     # memleak is stopped with SIGINT: a shell's background job starts with SIGINT ignored, and
     # an ignored signal stays ignored across exec; a handler here resets to default in children
@@ -458,6 +511,10 @@ def main():
     ap.add_argument("-o", "--out", default=os.path.join(ROOT, "bench", "out", "overhead.md"),
                     help="Markdown report (default: bench/out/overhead.md)")
     ap.add_argument("-v", "--verbose", action="store_true", help="per-process peaks of each run")
+    ap.add_argument("--tool-cpu", action="store_true", help="only the tool's own CPU per event, "
+                    "as ratios: a random 4 GiB fill against --base, 60k mapped files against 100")
+    ap.add_argument("--base", help="with --tool-cpu: the build to compare the random fill with "
+                    "(e.g. one of the commit before 7aacf76, which made page records runs)")
     args = ap.parse_args()
     if args.reps_pos:
         args.reps = args.reps_pos
@@ -468,6 +525,11 @@ def main():
     args.sweep_ringbuf = [int(x) for x in args.sweep_ringbuf.split(",") if x]
     if os.geteuid() != 0:
         sys.exit("overhead: run as root (the tracers need it)")
+    if args.tool_cpu:
+        if not os.path.ismount("/sys/kernel/tracing"):
+            subprocess.call(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+        tool_cpu(args)
+        return
     for f in ("runstat", "c_faulter", "go_bench"):
         if not os.access(os.path.join(BIN, f), os.X_OK):
             sys.exit("overhead: bench/bin/%s missing: run `make bench`" % f)

@@ -139,10 +139,10 @@ static struct mm *mm_for_rss(struct account *a, const struct tm_event *e)
 	}
 }
 
-/* Where the file or shared memory page at addr is (pages.h); false if its mapping is not
- * known. A mapping made since the maps were read (shmat makes one without mmap) is looked for
- * once more. */
-static bool page_file(struct account *a, struct proc *p, uint64_t addr, struct pages_file *f)
+/* The mapping of the file or shared memory page at addr, and where the page is (pages.h); NULL
+ * if its mapping is not known. A mapping made since the maps were read (shmat makes one without
+ * mmap) is looked for once more. */
+static const struct map_entry *page_file(struct account *a, struct proc *p, uint64_t addr, struct pages_file *f)
 {
 	const struct map_entry *m = account__find_map(a, p, addr);
 
@@ -151,17 +151,37 @@ static bool page_file(struct account *a, struct proc *p, uint64_t addr, struct p
 		m = account__find_map(a, p, addr);
 	}
 	if (!m || !map_entry__is_file(m))
-		return false;
+		return NULL;
 	*f = (struct pages_file){ frames__obj_ident(m->dev, m->ino), m->start, m->end, m->off };
-	return true;
+	return m;
+}
+
+/* The bucket of file or shared memory bytes of mapping m: their label is a function of the
+ * mapping's path (classify.c: file/NAME, shared/...), found once per entry, and the bucket the
+ * entry gave last is taken again if it is p's of that label and stack. An event on a known
+ * mapping then hashes no string and probes no table (60k mapped files: 4 lookups per fault in
+ * tables of 60k entries were half the tool's time). */
+static uint32_t map_bucket(struct account *a, struct proc *p, const struct map_entry *m, const struct tm_event *e)
+{
+	struct map_entry *c = (struct map_entry *)m; /* only its caches are written */
+	const struct bucket *bk;
+
+	if (c->label_member != e->member + 1) {
+		c->label = resolve__classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK);
+		c->label_member = (uint8_t)(e->member + 1);
+	}
+	bk = c->bucket < a->tl.nbuckets ? &a->tl.buckets[c->bucket] : NULL;
+	if (!bk || bk->proc != p || bk->label != c->label || bk->stack_id != e->stack_id)
+		c->bucket = timeline__bucket(&a->tl, p, c->label, e->stack_id);
+	return c->bucket;
 }
 
 /* Growth: a record for the new bytes, in the bucket of their label and stack. */
 static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e, int64_t delta)
 {
 	uint64_t key = PAGES_UNPLACED;
+	const struct map_entry *m = NULL;
 	struct pages_file f;
-	bool file = false;
 	struct proc *p = mm->proc;
 	struct bucket *bk;
 	uint32_t b;
@@ -178,17 +198,21 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 	} else {
 		/* a page of a file or shared memory: counted once however many processes map it */
 		if (e->member != TM_ANONPAGES && key != PAGES_UNPLACED) {
-			file = page_file(a, p, e->addr, &f);
-			if (!file)
+			m = page_file(a, p, e->addr, &f);
+			if (!m)
 				a->st.file_unmatched += delta;
 		}
-		b = timeline__bucket(&a->tl, p, resolve__classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK),
-				     e->stack_id);
+		/* classify labels file and shared memory pages by their mapping's path alone */
+		if (m && e->addr && (e->member == TM_FILEPAGES || e->member == TM_SHMEMPAGES))
+			b = map_bucket(a, p, m, e);
+		else
+			b = timeline__bucket(&a->tl, p, resolve__classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK),
+					     e->stack_id);
 		bk = &a->tl.buckets[b];
 		if (!bk->cur && !bk->peak)
 			account__stack(a, p, e->stack_id); /* symbolize while the process lives */
 		a->tl.buckets[b].grows++;
-		if (file)
+		if (m)
 			pages__add_file(mm->pages, e->member, key, b, delta, &f);
 		else
 			pages__add(mm->pages, e->member, key, b, delta);

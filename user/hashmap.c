@@ -3,9 +3,15 @@
 #include "hashmap.h"
 #include "util.h"
 
+/* A key beside its value: a probe of a big table misses once for both (tables of 60k labels,
+ * buckets and frames were probed at every event), the used bytes are dense enough to stay in
+ * cache. */
+struct slot {
+	uint64_t key, val;
+};
+
 struct hashmap {
-	uint64_t *keys;
-	uint64_t *vals;
+	struct slot *s;
 	uint8_t *used;
 	size_t cap;  /* power of two */
 	size_t size;
@@ -31,8 +37,7 @@ void hashmap__free(struct hashmap *m)
 {
 	if (!m)
 		return;
-	free(m->keys);
-	free(m->vals);
+	free(m->s);
 	free(m->used);
 	free(m);
 }
@@ -52,7 +57,7 @@ static size_t probe(const struct hashmap *m, uint64_t key, bool *found)
 	size_t mask = m->cap - 1, i = hash64(key) & mask;
 
 	while (m->used[i]) {
-		if (m->keys[i] == key) {
+		if (m->s[i].key == key) {
 			*found = true;
 			return i;
 		}
@@ -68,8 +73,7 @@ static void rehash(struct hashmap *m, size_t ncap)
 	size_t i;
 
 	m->cap = ncap;
-	m->keys = xcalloc(ncap, sizeof(*m->keys));
-	m->vals = xcalloc(ncap, sizeof(*m->vals));
+	m->s = xcalloc(ncap, sizeof(*m->s));
 	m->used = xcalloc(ncap, 1);
 	for (i = 0; i < old.cap; i++) {
 		bool found;
@@ -77,13 +81,11 @@ static void rehash(struct hashmap *m, size_t ncap)
 
 		if (!old.used[i])
 			continue;
-		j = probe(m, old.keys[i], &found);
+		j = probe(m, old.s[i].key, &found);
 		m->used[j] = 1;
-		m->keys[j] = old.keys[i];
-		m->vals[j] = old.vals[i];
+		m->s[j] = old.s[i];
 	}
-	free(old.keys);
-	free(old.vals);
+	free(old.s);
 	free(old.used);
 }
 
@@ -95,7 +97,7 @@ uint64_t *hashmap__find(struct hashmap *m, uint64_t key)
 	if (!m->size)
 		return NULL;
 	i = probe(m, key, &found);
-	return found ? &m->vals[i] : NULL;
+	return found ? &m->s[i].val : NULL;
 }
 
 uint64_t *hashmap__upsert(struct hashmap *m, uint64_t key, bool *created)
@@ -110,11 +112,10 @@ uint64_t *hashmap__upsert(struct hashmap *m, uint64_t key, bool *created)
 		*created = !found;
 	if (!found) {
 		m->used[i] = 1;
-		m->keys[i] = key;
-		m->vals[i] = 0;
+		m->s[i] = (struct slot){ key, 0 };
 		m->size++;
 	}
-	return &m->vals[i];
+	return &m->s[i].val;
 }
 
 bool hashmap__delete(struct hashmap *m, uint64_t key)
@@ -130,11 +131,10 @@ bool hashmap__delete(struct hashmap *m, uint64_t key)
 	mask = m->cap - 1;
 	/* backward-shift: move later entries of the probe run into the hole */
 	for (j = (i + 1) & mask; m->used[j]; j = (j + 1) & mask) {
-		size_t home = hash64(m->keys[j]) & mask;
+		size_t home = hash64(m->s[j].key) & mask;
 
 		if (((j - home) & mask) >= ((j - i) & mask)) {
-			m->keys[i] = m->keys[j];
-			m->vals[i] = m->vals[j];
+			m->s[i] = m->s[j];
 			i = j;
 		}
 	}
@@ -147,8 +147,8 @@ bool hashmap__slot(const struct hashmap *m, size_t i, uint64_t *key, uint64_t *v
 {
 	if (i >= m->cap || !m->used[i])
 		return false;
-	*key = m->keys[i];
-	*val = m->vals[i];
+	*key = m->s[i].key;
+	*val = m->s[i].val;
 	return true;
 }
 
@@ -158,8 +158,8 @@ bool hashmap__next(const struct hashmap *m, size_t *pos, uint64_t *key, uint64_t
 		size_t i = (*pos)++;
 
 		if (m->used[i]) {
-			*key = m->keys[i];
-			*val = m->vals[i];
+			*key = m->s[i].key;
+			*val = m->s[i].val;
 			return true;
 		}
 	}

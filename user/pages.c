@@ -22,18 +22,27 @@ struct rec {
 	uint32_t frame; /* the frame it references (with REC_DUP), or 0 */
 };
 
-/* A member's records sorted by start, in chunks (a one-level B-tree): lookups by binary
- * search, an insert or delete moves at most a chunk. */
-#define CHUNK 64
+/* A member's records sorted by start, in chunks (a one-level B-tree). What a search needs
+ * before the record itself (each chunk's first start, where its records are) is in arrays of
+ * their own, dense enough to stay in cache: a random lookup in 4 GiB of scattered pages then
+ * misses once or twice (the record, its neighbour), where a chunk header and a binary search
+ * through the chunk missed six or seven times. A chunk's records may sit anywhere in it, so
+ * that an insert or delete moves the records on its shorter side: pages faulted in descending
+ * order (mappings made top-down, touched in turn) go in at a chunk's front. */
+#define CHUNK 128
 struct chunk {
-	uint32_t n;
 	struct rec r[CHUNK];
+};
+struct span {
+	uint32_t off, n; /* a chunk's records are r[off, off + n) */
 };
 struct recs {
 	struct chunk **c;
-	uint64_t *first; /* each chunk's first start: the search reads these, not the chunks */
-	size_t nc, cap, fcap;
+	uint64_t *first; /* each chunk's first start */
+	struct span *s;  /* each chunk's records */
+	size_t nc, cap, fcap, scap;
 	size_t count;
+	size_t hint;     /* the chunk the last search ended in: the next one often does too */
 };
 struct pos {
 	size_t c;
@@ -55,7 +64,7 @@ struct pages {
 
 static struct rec *recs_at(struct recs *rs, struct pos p)
 {
-	return &rs->c[p.c]->r[p.i];
+	return &rs->c[p.c]->r[rs->s[p.c].off + p.i];
 }
 
 static bool recs_valid(const struct recs *rs, struct pos p)
@@ -65,41 +74,75 @@ static bool recs_valid(const struct recs *rs, struct pos p)
 
 static void recs_next(const struct recs *rs, struct pos *p)
 {
-	if (++p->i >= rs->c[p->c]->n) {
+	if (++p->i >= rs->s[p->c].n) {
 		p->c++;
 		p->i = 0;
 	}
 }
 
-/* The last record that starts at or before key; false if none does. */
-static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
+/* Chunks from which a search guesses: fewer stay in cache, where a binary search through the
+ * chunk costs less than the guess's division. */
+#define GUESS_CHUNKS 16
+
+/* In chunk ci (which starts at or before key), the last record that starts at or before key.
+ * Pages are spread evenly enough over a chunk's span (up to the next chunk's first start) that
+ * the record is guessed from where key falls in it, then found in a few steps from there;
+ * binary search for the last chunk, for few chunks, or when the guess is far off. */
+static uint32_t chunk_le(const struct recs *rs, size_t ci, uint64_t key)
 {
-	size_t lo = 0, hi = rs->nc;
-	struct chunk *c;
-	uint32_t a, b;
+	const struct rec *r = rs->c[ci]->r + rs->s[ci].off;
+	uint32_t n = rs->s[ci].n, a = 0, b = n, g, step;
 
-	while (lo < hi) { /* the first chunk that starts after key */
-		size_t mid = (lo + hi) / 2;
+	if (ci + 1 < rs->nc && rs->nc >= GUESS_CHUNKS) {
+		uint64_t lo = rs->first[ci], span = rs->first[ci + 1] - lo;
 
-		if (rs->first[mid] <= key)
-			lo = mid + 1;
-		else
-			hi = mid;
+		g = (uint32_t)((double)(key - lo) / (double)span * n);
+		if (g >= n)
+			g = n - 1;
+		if (r[g].start <= key) {
+			for (step = 0; step < 4 && g + 1 < n && r[g + 1].start <= key; step++)
+				g++;
+			if (g + 1 == n || r[g + 1].start > key)
+				return g;
+			a = g + 1;
+		} else {
+			for (step = 0; step < 4 && g > 0 && r[g - 1].start > key; step++)
+				g--;
+			if (r[g - 1].start <= key) /* r[0].start <= key: g > 0 */
+				return g - 1;
+			b = g - 1;
+		}
 	}
-	if (!lo)
-		return false;
-	c = rs->c[lo - 1];
-	a = 0;
-	b = c->n;
-	while (a < b) {
+	while (a < b) { /* the first record that starts after key */
 		uint32_t mid = (a + b) / 2;
 
-		if (c->r[mid].start <= key)
+		if (r[mid].start <= key)
 			a = mid + 1;
 		else
 			b = mid;
 	}
-	*p = (struct pos){ lo - 1, a - 1 };
+	return a - 1;
+}
+
+/* The last record that starts at or before key; false if none does. */
+static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
+{
+	const uint64_t *f = rs->first;
+	size_t base = rs->hint, n = rs->nc;
+
+	if (!n || f[0] > key)
+		return false;
+	if (base >= n || f[base] > key || (base + 1 < n && f[base + 1] <= key)) {
+		base = 0;
+		while (n > 1) { /* the last chunk that starts at or before key, without branches to miss */
+			size_t half = n / 2;
+
+			base = f[base + half] <= key ? base + half : base;
+			n -= half;
+		}
+		rs->hint = base;
+	}
+	*p = (struct pos){ base, chunk_le(rs, base, key) };
 	return true;
 }
 
@@ -113,45 +156,89 @@ static struct pos recs_ge(struct recs *rs, uint64_t key)
 	return p;
 }
 
+/* Make room for a chunk at index ci (ci <= nc), its records at c->r[off, off + n). */
+static void recs_open(struct recs *rs, size_t ci, struct chunk *c, uint64_t first, uint32_t off, uint32_t n)
+{
+	GROW(rs->c, rs->cap, rs->nc + 1);
+	GROW(rs->first, rs->fcap, rs->nc + 1);
+	GROW(rs->s, rs->scap, rs->nc + 1);
+	memmove(rs->c + ci + 1, rs->c + ci, sizeof(*rs->c) * (rs->nc - ci));
+	memmove(rs->first + ci + 1, rs->first + ci, sizeof(*rs->first) * (rs->nc - ci));
+	memmove(rs->s + ci + 1, rs->s + ci, sizeof(*rs->s) * (rs->nc - ci));
+	rs->c[ci] = c;
+	rs->first[ci] = first;
+	rs->s[ci] = (struct span){ off, n };
+	rs->nc++;
+}
+
+/* The chunk at index ci goes (freed). */
+static void recs_close(struct recs *rs, size_t ci)
+{
+	free(rs->c[ci]);
+	memmove(rs->c + ci, rs->c + ci + 1, sizeof(*rs->c) * (rs->nc - ci - 1));
+	memmove(rs->first + ci, rs->first + ci + 1, sizeof(*rs->first) * (rs->nc - ci - 1));
+	memmove(rs->s + ci, rs->s + ci + 1, sizeof(*rs->s) * (rs->nc - ci - 1));
+	rs->nc--;
+}
+
+/* The records of chunk ci move to start at off. */
+static void chunk_place(struct recs *rs, size_t ci, uint32_t off)
+{
+	struct span *s = &rs->s[ci];
+
+	if (s->off != off)
+		memmove(rs->c[ci]->r + off, rs->c[ci]->r + s->off, sizeof(struct rec) * s->n);
+	s->off = off;
+}
+
 /* Insert r, which no record starts at, in order: after the record at p (the last that starts
  * before r, which recs_le found), or first if have is false. */
 static void recs_insert_at(struct recs *rs, bool have, struct pos p, const struct rec *r)
 {
-	struct chunk *c;
+	struct span *s;
+	struct rec *r0;
+	bool front;
 
 	if (have)
 		p.i++;
 	else
 		p = (struct pos){ 0, 0 };
-	if (!rs->nc) {
-		GROW(rs->c, rs->cap, 1);
-		GROW(rs->first, rs->fcap, 1);
-		rs->c[0] = xcalloc(1, sizeof(struct chunk));
-		rs->nc = 1;
-	}
-	c = rs->c[p.c];
-	if (c->n == CHUNK) { /* split the chunk in halves */
-		struct chunk *nc = xcalloc(1, sizeof(*nc));
+	if (!rs->nc)
+		recs_open(rs, 0, xcalloc(1, sizeof(struct chunk)), r->start, CHUNK / 2, 0);
+	if (rs->s[p.c].n == CHUNK) {
+		/* split in halves (a full chunk starts at 0); the half r goes to has its free room on
+		 * r's side, the other in the middle */
+		struct chunk *c = rs->c[p.c], *nc = xcalloc(1, sizeof(*nc));
+		bool right = p.i > CHUNK / 2;
 
-		nc->n = CHUNK / 2;
-		memcpy(nc->r, c->r + CHUNK / 2, sizeof(struct rec) * (CHUNK / 2));
-		c->n = CHUNK / 2;
-		GROW(rs->c, rs->cap, rs->nc + 1);
-		GROW(rs->first, rs->fcap, rs->nc + 1);
-		memmove(rs->c + p.c + 2, rs->c + p.c + 1, sizeof(*rs->c) * (rs->nc - p.c - 1));
-		memmove(rs->first + p.c + 2, rs->first + p.c + 1, sizeof(*rs->first) * (rs->nc - p.c - 1));
-		rs->c[p.c + 1] = nc;
-		rs->first[p.c + 1] = nc->r[0].start;
-		rs->nc++;
-		if (p.i > CHUNK / 2) {
+		memcpy(nc->r + (right ? 0 : CHUNK / 4), c->r + CHUNK / 2, sizeof(struct rec) * (CHUNK / 2));
+		rs->s[p.c].n = CHUNK / 2;
+		recs_open(rs, p.c + 1, nc, nc->r[right ? 0 : CHUNK / 4].start, right ? 0 : CHUNK / 4, CHUNK / 2);
+		if (right) {
+			chunk_place(rs, p.c, CHUNK / 4);
 			p.c++;
 			p.i -= CHUNK / 2;
-			c = nc;
+		} else if (p.i < CHUNK / 4) {
+			chunk_place(rs, p.c, CHUNK / 2);
 		}
 	}
-	memmove(c->r + p.i + 1, c->r + p.i, sizeof(struct rec) * (c->n - p.i));
-	c->r[p.i] = *r;
-	c->n++;
+	s = &rs->s[p.c];
+	front = p.i < s->n - p.i;
+	if (front ? !s->off : s->off + s->n == CHUNK) { /* no room on the shorter side */
+		if (s->n <= CHUNK / 2)
+			chunk_place(rs, p.c, (CHUNK - s->n) / 2); /* room on both */
+		else
+			front = !front; /* a nearly full chunk moves its longer side: no shuffling back and forth */
+	}
+	r0 = rs->c[p.c]->r + s->off;
+	if (front) { /* the records before it move one towards the front */
+		memmove(r0 - 1, r0, sizeof(struct rec) * p.i);
+		s->off--;
+	} else { /* the records after it, towards the back */
+		memmove(r0 + p.i + 1, r0 + p.i, sizeof(struct rec) * (s->n - p.i));
+	}
+	rs->c[p.c]->r[s->off + p.i] = *r;
+	s->n++;
 	rs->count++;
 	if (!p.i)
 		rs->first[p.c] = r->start;
@@ -176,29 +263,28 @@ static void recs_restart(struct recs *rs, struct pos p, uint64_t start)
 
 static void recs_delete(struct recs *rs, struct pos p)
 {
-	struct chunk *c = rs->c[p.c];
+	struct span *s = &rs->s[p.c], *next;
+	struct rec *r0 = rs->c[p.c]->r + s->off;
 
-	memmove(c->r + p.i, c->r + p.i + 1, sizeof(struct rec) * (c->n - p.i - 1));
-	c->n--;
+	if (p.i < s->n - 1 - p.i) { /* the shorter side moves in */
+		memmove(r0 + 1, r0, sizeof(struct rec) * p.i);
+		s->off++;
+	} else {
+		memmove(r0 + p.i, r0 + p.i + 1, sizeof(struct rec) * (s->n - p.i - 1));
+	}
+	s->n--;
 	rs->count--;
-	if (p.c + 1 < rs->nc && c->n + rs->c[p.c + 1]->n <= CHUNK / 2) { /* merge a sparse pair */
-		struct chunk *next = rs->c[p.c + 1];
-
-		memcpy(c->r + c->n, next->r, sizeof(struct rec) * next->n);
-		c->n += next->n;
-		free(next);
-		memmove(rs->c + p.c + 1, rs->c + p.c + 2, sizeof(*rs->c) * (rs->nc - p.c - 2));
-		memmove(rs->first + p.c + 1, rs->first + p.c + 2, sizeof(*rs->first) * (rs->nc - p.c - 2));
-		rs->nc--;
+	next = s + 1;
+	if (p.c + 1 < rs->nc && s->n + next->n <= CHUNK / 2) { /* merge a sparse pair, in the middle */
+		chunk_place(rs, p.c, (CHUNK - s->n - next->n) / 2);
+		memcpy(rs->c[p.c]->r + s->off + s->n, rs->c[p.c + 1]->r + next->off, sizeof(struct rec) * next->n);
+		s->n += next->n;
+		recs_close(rs, p.c + 1);
 	}
-	if (!c->n) {
-		free(c);
-		memmove(rs->c + p.c, rs->c + p.c + 1, sizeof(*rs->c) * (rs->nc - p.c - 1));
-		memmove(rs->first + p.c, rs->first + p.c + 1, sizeof(*rs->first) * (rs->nc - p.c - 1));
-		rs->nc--;
-	} else if (!p.i) {
-		rs->first[p.c] = c->r[0].start;
-	}
+	if (!s->n)
+		recs_close(rs, p.c);
+	else if (!p.i)
+		rs->first[p.c] = rs->c[p.c]->r[s->off].start;
 }
 
 static void recs_free(struct recs *rs)
@@ -209,6 +295,7 @@ static void recs_free(struct recs *rs)
 		free(rs->c[i]);
 	free(rs->c);
 	free(rs->first);
+	free(rs->s);
 	*rs = (struct recs){ 0 };
 }
 
@@ -251,6 +338,16 @@ static inline uint64_t rec_end(const struct rec *r)
 	return r->start == PAGES_UNPLACED ? PAGES_UNPLACED + 1 : r->start + r->n * PAGE_SIZE;
 }
 
+/* The record that holds key, else the first after it (invalid if none): one search. */
+static struct pos recs_from(struct recs *rs, uint64_t key)
+{
+	struct pos p = { 0, 0 };
+
+	if (recs_le(rs, key, &p) && rec_end(recs_at(rs, p)) <= key)
+		recs_next(rs, &p);
+	return p;
+}
+
 /* Whether r can be part of a run. */
 static inline bool runnable(const struct rec *r)
 {
@@ -258,19 +355,27 @@ static inline bool runnable(const struct rec *r)
 	       r->start != PAGES_UNPLACED;
 }
 
+/* The record that holds key, or NULL; *have and *p are recs_le's answer, where an insert of
+ * key goes (one search for both). */
+static struct rec *rec_search(struct recs *rs, uint64_t key, bool *have, struct pos *p)
+{
+	struct rec *r;
+
+	*have = recs_le(rs, key, p);
+	if (!*have)
+		return NULL;
+	r = recs_at(rs, *p);
+	return key >= rec_end(r) || (key - r->start) % PAGE_SIZE ? NULL : r;
+}
+
 /* The record that holds key, or NULL. */
 static struct rec *rec_find(struct pages *pg, int member, uint64_t key, struct pos *p)
 {
-	struct recs *rs = &pg->rec[member];
 	struct pos q;
-	struct rec *r;
+	bool have;
+	struct rec *r = rec_search(&pg->rec[member], key, &have, &q);
 
-	if (!recs_le(rs, key, &q))
-		return NULL;
-	r = recs_at(rs, q);
-	if (key >= rec_end(r) || (key - r->start) % PAGE_SIZE)
-		return NULL;
-	if (p)
+	if (r && p)
 		*p = q;
 	return r;
 }
@@ -420,10 +525,10 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t
 {
 	struct recs *rs = &pg->rec[member];
 	struct pos p;
-	bool have = recs_le(rs, key, &p);
-	struct rec *r = have ? recs_at(rs, p) : NULL, nr;
+	bool have;
+	struct rec *r = rec_search(rs, key, &have, &p), nr;
 
-	if (!r || key >= rec_end(r) || (key - r->start) % PAGE_SIZE) {
+	if (!r) {
 		/* a page no record holds: one search for the join or the insert (the hot path) */
 		nr = (struct rec){ .start = key, .bytes = bytes, .n = 1, .meta = b };
 		if (!rec_join(rs, have, p, key, b, bytes))
@@ -438,23 +543,32 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t
 		frame_follow(pg, r->frame, (int64_t)bytes);
 }
 
-void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes, uint64_t ident)
+/* pages__add_ident of a page no record holds; have and p are recs_le's answer for key. */
+static void ident_insert(struct pages *pg, int member, bool have, struct pos p, uint64_t key, uint32_t b,
+			 uint64_t bytes, uint64_t ident)
 {
 	struct rec nr = { .start = key, .bytes = bytes, .n = 1, .meta = REC_DUP | b };
-	uint32_t id;
+	uint32_t id = frames__find(pg->fr, ident);
 
-	if (rec_find(pg, member, key, NULL)) { /* more bytes at a page already held: they go with it */
-		pages__add(pg, member, key, b, bytes);
-		return;
-	}
-	id = frames__find(pg->fr, ident);
 	if (!id) { /* the first record of the page: its bytes are the frame's */
 		id = frames__make(pg->fr, ident, b, bytes);
 		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_TREE);
 	}
 	frame_link(pg, &nr, id);
-	recs_insert(&pg->rec[member], &nr);
+	recs_insert_at(&pg->rec[member], have, p, &nr);
 	pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC);
+}
+
+void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes, uint64_t ident)
+{
+	struct pos p;
+	bool have;
+
+	if (rec_search(&pg->rec[member], key, &have, &p)) { /* more bytes at a page already held: they go with it */
+		pages__add(pg, member, key, b, bytes);
+		return;
+	}
+	ident_insert(pg, member, have, p, key, b, bytes, ident);
 }
 
 static uint64_t page_ident(const struct pages_file *f, uint64_t addr)
@@ -468,11 +582,13 @@ static uint64_t place_in(struct pages *pg, int member, uint32_t b, const struct 
 			 uint64_t lo, uint64_t hi, uint64_t left)
 {
 	uint64_t addr;
+	struct pos p;
+	bool have;
 
 	for (addr = lo; addr < hi && left >= PAGE_SIZE; addr += PAGE_SIZE) {
-		if (rec_find(pg, member, addr, NULL))
+		if (rec_search(&pg->rec[member], addr, &have, &p))
 			continue;
-		pages__add_ident(pg, member, addr, b, PAGE_SIZE, page_ident(f, addr));
+		ident_insert(pg, member, have, p, addr, b, PAGE_SIZE, page_ident(f, addr));
 		left -= PAGE_SIZE;
 	}
 	return left;
@@ -490,6 +606,8 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 		     const struct pages_file *f)
 {
 	uint64_t win = FAULT_AROUND, lo, hi, left = bytes, d, tlo, thi, up, down;
+	struct pos p;
+	bool have;
 
 	if (bytes >= HUGE_PAGE || bytes % PAGE_SIZE) {
 		pages__add_ident(pg, member, key, b, bytes, page_ident(f, key));
@@ -500,8 +618,8 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 	lo = key & ~(win - 1);
 	hi = lo + win < f->end ? lo + win : f->end;
 	lo = lo > f->start ? lo : f->start;
-	if (!rec_find(pg, member, key, NULL)) {
-		pages__add_ident(pg, member, key, b, PAGE_SIZE, page_ident(f, key));
+	if (!rec_search(&pg->rec[member], key, &have, &p)) {
+		ident_insert(pg, member, have, p, key, b, PAGE_SIZE, page_ident(f, key));
 		left -= PAGE_SIZE;
 	}
 	left = place_in(pg, member, b, f, lo, hi, left);
@@ -556,7 +674,7 @@ static uint64_t one_take(struct pages *pg, int member, struct pos p, uint64_t wa
 /* Take up to want bytes from the record at key; returns what it took. */
 static uint64_t rec_take(struct pages *pg, int member, uint64_t key, uint64_t want)
 {
-	struct pos p;
+	struct pos p = { 0, 0 };
 
 	if (!want || !rec_isolate(pg, member, key))
 		return 0;
@@ -578,8 +696,7 @@ static uint64_t take_span(struct pages *pg, int member, uint64_t lo, uint64_t hi
 		struct rec *r;
 		uint64_t k0, k1, whole, rem;
 
-		if (!recs_le(rs, lo, &p) || rec_end(recs_at(rs, p)) <= lo)
-			p = recs_ge(rs, lo);
+		p = recs_from(rs, lo);
 		if (!recs_valid(rs, p) || (r = recs_at(rs, p))->start >= hi) {
 			next = hi; /* nothing left in the span */
 			break;
@@ -590,8 +707,10 @@ static uint64_t take_span(struct pages *pg, int member, uint64_t lo, uint64_t hi
 		}
 		k0 = r->start > lo ? r->start : lo;
 		if (r->n == 1) {
-			took += one_take(pg, member, p, want - took);
-			if (rec_find(pg, member, k0, NULL)) {
+			uint64_t start = r->start, had = r->bytes, t = one_take(pg, member, p, want - took);
+
+			took += t;
+			if (t < had && k0 == start) { /* its key still holds bytes */
 				next = k0;
 				break;
 			}
@@ -692,8 +811,7 @@ void pages__move(struct pages *pg, uint64_t old, uint64_t len, uint64_t new_addr
 			struct rec *r, part;
 			uint64_t a, b;
 
-			if (!recs_le(rs, old, &p) || rec_end(recs_at(rs, p)) <= old)
-				p = recs_ge(rs, old);
+			p = recs_from(rs, old);
 			if (!recs_valid(rs, p) || (r = recs_at(rs, p))->start >= old + len)
 				break;
 			if (r->start == PAGES_UNPLACED) {
@@ -799,13 +917,9 @@ static void runs_split(struct recs *rs)
 				one.bytes = PAGE_SIZE;
 			}
 			/* appended in order: the last chunk, or a new one */
-			if (!out.nc || out.c[out.nc - 1]->n == CHUNK) {
-				GROW(out.c, out.cap, out.nc + 1);
-				GROW(out.first, out.fcap, out.nc + 1);
-				out.first[out.nc] = one.start;
-				out.c[out.nc++] = xcalloc(1, sizeof(struct chunk));
-			}
-			out.c[out.nc - 1]->r[out.c[out.nc - 1]->n++] = one;
+			if (!out.nc || out.s[out.nc - 1].n == CHUNK)
+				recs_open(&out, out.nc, xcalloc(1, sizeof(struct chunk)), one.start, 0, 0);
+			out.c[out.nc - 1]->r[out.s[out.nc - 1].n++] = one;
 			out.count++;
 		}
 	}

@@ -227,10 +227,23 @@ int procmaps__read(struct procmaps *pm, pid_t pid)
 	return err;
 }
 
-const struct map_entry *procmaps__find(const struct procmaps *pm, uint64_t addr)
+const struct map_entry *procmaps__find(struct procmaps *pm, uint64_t addr)
 {
-	size_t lo = 0, hi = pm->n;
+	size_t lo = 0, hi = pm->n, h = pm->hint;
 
+	/* the entry the last find gave, or the one beside it on addr's side: faults go through a
+	 * mapping, or from one mapping to the next (tens of thousands of them: a binary search
+	 * missed the cache at each of its last steps) */
+	if (h < pm->n) {
+		if (addr < pm->e[h].start)
+			h--;
+		else if (addr >= pm->e[h].end)
+			h++;
+		if (h < pm->n && addr >= pm->e[h].start && addr < pm->e[h].end) {
+			pm->hint = h;
+			return &pm->e[h];
+		}
+	}
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
@@ -239,7 +252,7 @@ const struct map_entry *procmaps__find(const struct procmaps *pm, uint64_t addr)
 		else if (addr >= pm->e[mid].end)
 			lo = mid + 1;
 		else
-			return &pm->e[mid];
+			return &pm->e[(pm->hint = mid)];
 	}
 	return NULL;
 }

@@ -14,6 +14,11 @@ struct map_entry {
 	uint64_t start, end, off, ino;
 	uint32_t dev;     /* the file's device, major << 20 | minor (as the kernel's dev_t) */
 	bool exec, write, shared;
+	/* account.c's caches, never compared: the label of the entry's file or shared memory pages
+	 * (a function of path and member) and the bucket they last went to (checked before use) */
+	uint8_t label_member; /* the member label is for, + 1; 0: none yet */
+	int label;
+	uint32_t bucket;
 	const char *path; /* interned; "" for anonymous, "[heap]", "[stack]", "[vdso]"... */
 };
 
@@ -23,6 +28,7 @@ struct procmaps {
 	size_t n, cap;
 	uint32_t gen;     /* bumped at each parse or copy: what was derived from them is stale */
 	struct pm_body *body; /* the shared snapshot e belongs to, or NULL: e is this one's own */
+	size_t hint;      /* the entry procmaps__find gave last (it looks there first) */
 };
 
 /* Parse text in /proc/PID/maps format (shared with any equal snapshot); returns 0 or -errno. */
@@ -32,7 +38,7 @@ int procmaps__parse(struct procmaps *pm, const char *text);
 int procmaps__read_text(pid_t pid, char **text, size_t *len);
 /* Read /proc/PID/maps into pm (replacing its contents); 0 or -errno (process gone...). */
 int procmaps__read(struct procmaps *pm, pid_t pid);
-const struct map_entry *procmaps__find(const struct procmaps *pm, uint64_t addr);
+const struct map_entry *procmaps__find(struct procmaps *pm, uint64_t addr);
 /* dst holds what src holds (sharing its snapshot). */
 void procmaps__copy(struct procmaps *dst, const struct procmaps *src);
 /* Empty, gen unchanged (what it held is gone, nothing was read). */

@@ -410,6 +410,61 @@ static void test_pages_runs(void)
 #undef RM_KEY
 }
 
+/* Many records, in thousands of chunks: single pages added and freed at random over 1 GiB (the
+ * searches guess a record from where its key falls in a chunk): every byte goes to and comes from
+ * the right bucket, and the records are the runs of the page model. */
+#define MANY_PAGES (1u << 18)
+static uint8_t many[MANY_PAGES]; /* the page's bucket, 0: not held */
+
+static void test_pages_many(void)
+{
+	struct frames *fr = frames__new();
+	struct pages *pg = pages__new(on_moved, NULL, fr);
+	uint64_t base = 0x7f0000000000ull, seed = 0x9e3779b97f4a7c15ull, ts = 1, bad = 0, runs_bad = 0;
+	int64_t want_to[8] = { 0 };
+	int step;
+
+	memset(moved_to, 0, sizeof(moved_to));
+	memset(tree_to, 0, sizeof(tree_to));
+	memset(many, 0, sizeof(many));
+	for (step = 0; step < 400000; step++) {
+		uint32_t i, b;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		/* mostly adds at first, then as many frees as adds; dense and sparse stretches */
+		i = (uint32_t)(seed >> 20) % (seed % 4 ? MANY_PAGES : MANY_PAGES / 64);
+		b = 1 + (i / 8) % 3;
+		if (!many[i] && (step < 200000 || seed % 2)) {
+			pages__add(pg, TM_ANONPAGES, base + (uint64_t)i * PAGE_SIZE, b, PAGE_SIZE);
+			many[i] = (uint8_t)b;
+			want_to[b] += PAGE_SIZE;
+		} else if (many[i]) {
+			pages__take_range(pg, TM_ANONPAGES, base + (uint64_t)i * PAGE_SIZE,
+					  base + (uint64_t)(i + 1) * PAGE_SIZE, ++ts, PAGE_SIZE);
+			want_to[many[i]] -= PAGE_SIZE;
+			many[i] = 0;
+		}
+		if (memcmp(want_to, moved_to, sizeof(want_to)))
+			bad++;
+		if (step % 20000 == 0) {
+			size_t runs = 0;
+
+			for (i = 0; i < MANY_PAGES; i++)
+				runs += many[i] && (!i || many[i - 1] != many[i]);
+			runs_bad += runs != pages__records(pg);
+		}
+	}
+	CHECK(!bad, "400000 adds and frees of single pages: each bucket's bytes as the model's (%llu differ)",
+	      (unsigned long long)bad);
+	CHECK(!runs_bad, "the records are the model's runs (%llu checks differ)", (unsigned long long)runs_bad);
+	pages__drain(pg);
+	CHECK(!moved_to[1] && !moved_to[2] && !moved_to[3] && !pages__records(pg), "drain takes every record");
+	pages__free(pg);
+	frames__free(fr);
+}
+
 /* Fault-around blocks of one file, mapped at different addresses by two processes that fault
  * different pages of the same 64 KiB window: each page counted once (issue 14.1). */
 static void test_pages_fault_around(void)
@@ -977,6 +1032,7 @@ int main(void)
 	test_pages();
 	test_pages_shared();
 	test_pages_runs();
+	test_pages_many();
 	test_pages_fault_around();
 	test_pages_wrong_guess();
 	test_procmaps();

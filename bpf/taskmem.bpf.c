@@ -651,8 +651,9 @@ SEC("tp_btf/page_fault_user")
 int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct tm_event *e;
+	struct tm_event *e = NULL;
 	__s32 sid;
+	bool py;
 	__u32 tv;
 
 	on_fault(address, error_code, false);
@@ -664,10 +665,20 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 	if (!tv)
 		return 0;
 	count(TM_CNT_WRITE_FAULTS);
-	sid = user_stack(ctx, tv); /* first: the records its walk sends come before this one */
-	e = event_reserve(TM_CNT_DROP_COW);
-	if (!e)
-		return 0;
+	/* a Python process's walk first (its records come before this one), others' after the
+	 * reserve (handle_rss_stat says why) */
+	py = tv & TM_TRACED_PY;
+	if (!py) {
+		e = event_reserve(TM_CNT_DROP_COW);
+		if (!e)
+			return 0;
+	}
+	sid = user_stack(ctx, tv);
+	if (py) {
+		e = event_reserve(TM_CNT_DROP_COW);
+		if (!e)
+			return 0;
+	}
 	e->kind = TM_EV_COW;
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
@@ -717,10 +728,11 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	__u32 tgid = id >> 32, tid = (__u32)id, mm_id = ctx->mm_id;
 	struct task_struct *task;
 	struct task_state *st = NULL;
-	struct tm_event *e;
+	struct tm_event *e = NULL;
 	bool curr = ctx->curr;
 	__u8 cause = TM_CAUSE_NONE;
 	__s32 sid = -ENOENT;
+	bool want, py;
 	__u32 tv;
 
 	if (ctx->member == TM_SWAPENTS)
@@ -740,13 +752,25 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	count(TM_CNT_RSS_EVENTS);
 
 	task = bpf_get_current_task_btf(); /* read directly: no probe_read per field */
-	/* the stack before this record: the records its walk sends (a Python code object's names)
-	 * come before it in the stream */
-	if (curr && st && !(task->flags & PF_EXITING) && rss_wants_stack(st))
+	want = curr && st && !(task->flags & PF_EXITING) && rss_wants_stack(st);
+	/* A Python process's stack before this record: the records its walk sends (code objects'
+	 * names) must come first. Any other reserves first, so that its place in the stream is
+	 * the counter's order: user space takes each change as the difference from the mm's last
+	 * record, and a walk (microseconds) between the change and the reserve let another
+	 * thread's record overtake it (a C thread's heap page was credited to a new thread's stack) */
+	py = tv & TM_TRACED_PY;
+	if (!py) {
+		e = event_reserve(TM_CNT_DROP_RSS);
+		if (!e)
+			return 0;
+	}
+	if (want) /* one call site: the verifier walks user_stack once per site */
 		sid = user_stack(ctx, tv);
-	e = event_reserve(TM_CNT_DROP_RSS);
-	if (!e)
-		return 0;
+	if (py) {
+		e = event_reserve(TM_CNT_DROP_RSS);
+		if (!e)
+			return 0;
+	}
 	e->kind = TM_EV_RSS;
 	e->member = ctx->member;
 	e->tgid = tgid;

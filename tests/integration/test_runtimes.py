@@ -89,6 +89,8 @@ def at_time(data, t):
 # every task waits, compared with the timeline sample in force then). Each tolerance says why.
 # (program, S, peak tolerance, lowest share of frames named, oracle checker or None)
 TASK_CELLS = ("stack/tokio-task", "stack/async-task", "stack/future")
+# runtimes whose binary is stripped with no debug package here: the prefix of its frames
+STRIPPED = {"csharp_bench": "mono-sgen+"}
 
 
 def oracle_glibc(c, data, ms, smp, cells_label=None, cells_share=0):
@@ -189,7 +191,7 @@ RUNTIME_BENCH = [
     # from 4 s to 10 s in each), hence 6%. NMT (committed, not resident) in a run of its own.
     ("java_threads_bench", 12, 0.06, 0.90, oracle_jvm),
     # mono-sgen is stripped (no debug package): the CFI walk goes through its unnamed frames
-    ("csharp_bench", 3, 0.08, 0.45, oracle_mono),
+    ("csharp_bench", 3, 0.08, 0.90, oracle_mono),
     ("elixir_bench", 3, 0.08, 0.35, oracle_beam),             # carrier growth varies run to run
     ("python_bench", 3, 0.05, 0.45, oracle_python),           # named from python3.11-dbg
 ]
@@ -232,8 +234,19 @@ def runtime_test(prog, secs, tol, named, oracle):
             untraced, _ = maxrss_untraced(cmd, env=env)
             c.near(data["peak"]["kernel_rss_bytes"], untraced, tol, "peak vs untraced /usr/bin/time maxrss")
         ev = data["events"]
-        share = 1 - ev["frames_unsymbolized"] / max(1, ev["frames"])
-        c.ok(share >= named, f"frames named: {share:.1%} (want >= {named:.0%})")
+        if prog in STRIPPED:
+            # a runtime binary stripped with no debug package (README's known limits): its
+            # frames are file+offset whatever the tool does, and how many distinct ones a run
+            # walks moves with the machine's load (39-48% of all named); the others are judged
+            stripped = STRIPPED[prog]
+            frames = {f for s in data["peak"]["stacks"] for f in s["frames"] if not f.startswith(stripped)}
+            unnamed = [f for f in frames if f.startswith("[") or "+0x" in f]
+            share = 1 - len(unnamed) / max(1, len(frames))
+            c.ok(share >= named, f"frames named outside {stripped}...: {share:.1%} of {len(frames)} "
+                 f"(want >= {named:.0%}): {unnamed[:5]}")
+        else:
+            share = 1 - ev["frames_unsymbolized"] / max(1, ev["frames"])
+            c.ok(share >= named, f"frames named: {share:.1%} (want >= {named:.0%})")
         if oracle is None:
             return
         if prog == "python_bench":

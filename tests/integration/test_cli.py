@@ -10,7 +10,8 @@ import subprocess
 import tempfile
 import time
 
-from lib import (BIN, KNOWN_FILE, MIB, OUT, ROOT, RUN_ENV, TOOL, comm_of, common_checks, descendants, trace)
+from lib import (BIN, KNOWN_FILE, MIB, OUT, ROOT, RUN_ENV, TOOL, comm_of, common_checks, descendants,
+                 in_private_mounts, trace)
 
 
 def test_exit_codes(c):
@@ -58,6 +59,11 @@ def test_exit_codes(c):
     c.ok(p.returncode == 0 and json.loads(p.stdout)["exit_code"] == 0, f"--json /dev/stdout: the JSON on stdout "
          f"(rc {p.returncode}): {p.stdout[:100]!r} {p.stderr[-200:]!r}")
     c.ok(stat.S_ISCHR(os.stat("/dev/null").st_mode), "--folded /dev/null: /dev/null is still a device")
+    # and where /dev is read-only (containers; the fresh-check root): the device is writable
+    p = in_private_mounts("mount --bind /dev /dev\nmount -o remount,bind,ro /dev",
+                          [TOOL, "-q", "--json", "/dev/stdout", "--", "/bin/true"])
+    c.ok(p.returncode == 0 and p.stdout.startswith("{"), f"--json /dev/stdout under a read-only /dev "
+         f"(rc {p.returncode}): {p.stdout[:60]!r} {p.stderr[-200:]!r}")
     # a signal while the tool is still loading its BPF programs: the command never starts, the
     # tool ends with 128+N, and nothing of it is left (the tool used to die of the signal, its
     # command waiting at the gate)

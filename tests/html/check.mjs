@@ -5,7 +5,7 @@
 // the pprof reports too and must show the same frames and bytes.
 // usage: node check.mjs REPORT.html REPORT.json REPORT.folded [--pprof REPORT.pb.gz] [SCREENSHOT.png]
 // Prints one line per failed check and "html: N passed, N failed"; exit 1 on any failure.
-import { chromium } from "playwright-core";
+import { openReport } from "./page.mjs";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -20,19 +20,8 @@ function check(cond, what) {
   else { failed++; console.log("FAIL html: " + what); }
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const { browser, page, errors, requests } = await openReport(html);
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = [], requests = [];
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("request", (r) => { if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) requests.push(r.url()); });
-  await page.goto("file://" + fs.realpathSync(html));
-  await page.waitForSelector(".fg-node");
 
   check(errors.length === 0, "console errors: " + errors.join(" | "));
   check(requests.length === 0, "network requests: " + requests.join(" "));

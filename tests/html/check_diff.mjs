@@ -4,7 +4,7 @@
 // usage: node check_diff.mjs PAGE.html SCALE-OR-DIFF.json [--name NAME] [--shot SCREENSHOT.png]
 //   --name: a frame name the traced program chose (hostile: markup, quotes): shown as text, run as nothing
 // Prints one line per failed check and "html: N passed, N failed"; exit 1 on any failure.
-import { chromium } from "playwright-core";
+import { openReport } from "./page.mjs";
 import fs from "node:fs";
 
 const args = process.argv.slice(2);
@@ -38,19 +38,8 @@ const views = scale ?
     ["B", J.total.b_bytes, (c) => cats[c].b_bytes, 0]];
 const near = (got, want, tol) => Math.abs(got - want) <= tol + 1e-9 * Math.abs(want);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const { browser, page, errors, requests } = await openReport(html);
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = [], requests = [];
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("request", (r) => { if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) requests.push(r.url()); });
-  await page.goto("file://" + fs.realpathSync(html));
-  await page.waitForSelector(".fg-node");
   check(errors.length === 0, "console errors: " + errors.join(" | "));
   check(requests.length === 0, "network requests: " + requests.join(" "));
   const cmd = scale ? J.command.join(" ") : J.b.command.join(" ");

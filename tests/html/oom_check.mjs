@@ -3,7 +3,7 @@
 // total must be the JSON's growth_before_end.bytes.
 // usage: node oom_check.mjs REPORT.html REPORT.json
 // Prints one line per failed check and "oom html: N passed, N failed"; exit 1 on any failure.
-import { chromium } from "playwright-core";
+import { openReport } from "./page.mjs";
 import fs from "node:fs";
 
 const [html, jsonPath] = process.argv.slice(2);
@@ -13,17 +13,8 @@ function check(cond, what) {
   if (cond) passed++;
   else { failed++; console.log("FAIL oom html: " + what); }
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-});
+const { browser, page, errors } = await openReport(html);
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
-  await page.goto("file://" + fs.realpathSync(html));
-  await page.waitForSelector(".fg-node");
   check(await page.$("#oomline"), "no OOM kill line on the timeline");
   check(await page.$("#cglimit"), "no cgroup limit line on the timeline");
   check(await page.$("#cgusage"), "no cgroup usage line on the timeline");

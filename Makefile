@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden go-toolchains fresh-check
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden go-toolchains fresh-check trixie-root
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -92,6 +92,12 @@ sanitize:
 # FRESH_FROM=worktree copies uncommitted edits too (default: HEAD).
 fresh-check:
 	scripts/fresh-debian-check.sh
+
+# A Debian trixie root with JDK 21, Go 1.24, Rust 1.85 + tokio 1.43 and CPython 3.13, which need
+# trixie's glibc (issues 17, 20): made once in /var/cache/taskmem-trace/trixie (~5 min, ~1.5 GB),
+# then reused; tests run programs in it by chroot with `scripts/trixie-root.sh --run DIR CMD...`.
+trixie-root:
+	scripts/trixie-root.sh
 
 # libFuzzer (clang, libclang-rt-14-dev) on the parsers of what a traced program controls:
 # tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME, crashes kept in tests/fuzz/regressions/NAME.

@@ -48,6 +48,7 @@ def comm_of(pid):
 
 class Check:
     """Collects the assertions of one test; a test fails if any check fails."""
+    verbose = False  # run.py -v: checks that pass are printed too, with what they measured
 
     def __init__(self, name):
         self.name, self.fails = name, []
@@ -55,6 +56,8 @@ class Check:
     def ok(self, cond, what):
         if not cond:
             self.fails.append(what)
+        elif Check.verbose:
+            print(f"     + {what}")
         return cond
 
     def near(self, got, want, tol, what):

@@ -5,10 +5,12 @@ the same run and in an untraced one), Go's runtime.MemStats, and C programs whos
 make-up is known by construction. The tests live in this directory by area (test_*.py, with
 what they share in lib.py); this runner runs them in the order of TESTS.
 
-usage: tests/integration/run.py [-k SUBSTRING[,SUBSTRING...]] [--list]
+usage: tests/integration/run.py [-k SUBSTRING[,SUBSTRING...]] [--list] [-v]
   -k      run only tests whose name contains one of the substrings
   --list  print the names of the tests that would run, and run none
+  -v      print every check that passed too, with what it measured
 """
+import argparse
 import os
 import stat
 import sys
@@ -81,7 +83,14 @@ def unlisted():
 
 def main():
     sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens through a pipe
-    only = sys.argv[sys.argv.index("-k") + 1].split(",") if "-k" in sys.argv else []  # -k a,b: either
+    ap = argparse.ArgumentParser(description="the integration tests (as root)")
+    ap.add_argument("-k", metavar="SUBSTRING[,SUBSTRING...]", default="",
+                    help="run only tests whose name contains one of the substrings")
+    ap.add_argument("--list", action="store_true", help="print the names of the tests that would run")
+    ap.add_argument("-v", action="store_true", help="print every check that passed too")
+    args = ap.parse_args()
+    only = [o for o in args.k.split(",") if o]
+    lib.Check.verbose = args.v
     missing = unlisted()
     if missing:
         print(f"tests not in run.py's TESTS: {', '.join(missing)}", file=sys.stderr)
@@ -92,7 +101,7 @@ def main():
             if t in selected:
                 print(f"skip {t.__name__}: run once, in the plain pass")
         selected = [t for t in selected if t not in PLAIN_PASS_ONLY]
-    if "--list" in sys.argv:
+    if args.list:
         for t in selected:
             print(t.__name__)
         return 0

@@ -18,6 +18,7 @@
 #include "launcher.h"
 #include "outfile.h"
 #include "perfmap.h"
+#include "pyframes_user.h"
 #include "rectypes.h"
 #include "report.h"
 #include "strtab.h"
@@ -587,6 +588,7 @@ static int attach_main(struct tracer *t)
 	account__free(g_acct);
 	elfsyms__free_all();
 	perfmap__free_all();
+	pyframes__free_all();
 	demangle__free();
 	strtab__free();
 	return rc;
@@ -788,6 +790,7 @@ cleanup:
 	account__free(g_acct);
 	elfsyms__free_all();
 	perfmap__free_all();
+	pyframes__free_all();
 	demangle__free();
 	strtab__free();
 	return exit_code;

@@ -436,8 +436,8 @@ static int py_version_ok(const struct file_ref *f, struct py_file *pf)
 	if (!pf->warned) {
 		pf->warned = true;
 		if (pf->version)
-			p_warn("%s: CPython %u.%u: its Python frames are read for 3.11 only (C frames shown; 3.12+ "
-			       "run with -X perf or PYTHONPERFSUPPORT=1 name theirs in their perf map)",
+			p_warn("%s: CPython %u.%u: Python frames are read from memory for 3.11 only (3.12+ run with "
+			       "-X perf or PYTHONPERFSUPPORT=1 are named from their perf map)",
 			       f->path, pf->version >> 24, (pf->version >> 16) & 0xff);
 		else
 			p_warn("%s: a CPython older than 3.11: its Python frames are not read", f->path);

@@ -324,6 +324,25 @@ static long bsearch_step(__u32 i, struct bsearch_ctx *b)
 	return 0;
 }
 
+/* CPython 3.12+ run with -X perf calls every Python function through its own copy of
+ * _Py_trampoline_func_start (Python/asm_trampoline.S), in anonymous memory without a table:
+ * `sub $8,%rsp; call *%rcx; add $8,%rsp; ret`, rbp untouched. A return address into one is
+ * known by the bytes around it: the call (ff d1), then the add and ret. Its CFA is rsp + 16. */
+#define PY_TRAMPOLINE_BYTES 0x00c308c48348d1ffULL /* from the call's first byte, little-endian */
+#define PY_TRAMPOLINE_MASK  0x00ffffffffffffffULL
+
+static __always_inline void py_trampoline_row(struct frame_cache *fc, __u64 pc)
+{
+	__u64 code;
+
+	/* pc is the call's last byte (the return address less one) */
+	if (bpf_probe_read_user(&code, sizeof(code), (void *)(pc - 1)) ||
+	    (code & PY_TRAMPOLINE_MASK) != PY_TRAMPOLINE_BYTES)
+		return;
+	fc->kind = FC_ROW;
+	fc->row = (struct tm_unwind_row){ .cfa_reg = TM_CFA_RSP, .cfa_off = 16 };
+}
+
 /* Fill fc for the code at pc: which range holds it, then its row. FC_FP when no range does.
  * A global function: verified once on its own, not in every caller's state. */
 __noinline int frame_lookup(__u32 tgid, struct frame_cache *fc, __u64 pc)
@@ -349,8 +368,11 @@ __noinline int frame_lookup(__u32 tgid, struct frame_cache *fc, __u64 pc)
 			break;
 		}
 	}
-	if (!r)
+	if (!r) {
+		if (up->flags & TM_UNWIND_PY_TRAMPOLINES)
+			py_trampoline_row(fc, pc);
 		return 0;
+	}
 	fc->kind = FC_ROW;
 	fc->row.cfa_reg = TM_CFA_NONE;
 	j = r->file;

@@ -144,9 +144,13 @@ struct tm_unwind_file {
 	__u32 nrows;
 };
 
+/* tm_unwind_proc.flags */
+#define TM_UNWIND_PY_TRAMPOLINES 0x1 /* a CPython 3.12+: code without a range may be a copy of
+				      * its -X perf trampoline (no table), recognised by its bytes */
+
 struct tm_unwind_proc {
 	__u32 n;
-	__u32 pad;
+	__u32 flags;      /* TM_UNWIND_* */
 	struct tm_unwind_range r[TM_UNWIND_RANGES];
 };
 

@@ -18,6 +18,7 @@
 #include "launcher.h"
 #include "outfile.h"
 #include "perfmap.h"
+#include "pyframes_user.h"
 #include "rectypes.h"
 #include "report.h"
 #include "strtab.h"
@@ -147,7 +148,7 @@ static const struct argp_option opts[] = {
 	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
 	{ "unwind-memory", OPT_UNWIND_MEMORY, "MB", 0, "Kernel memory for unwind tables in MiB, for the whole run (default 64); files over it are walked by frame pointers and counted", 0 },
-	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault)", 0 },
+	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault; a 3.12+ run with -X perf still names them from its perf map)", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
 	{ "limit", OPT_LIMIT, "SIZE", 0, "Run the command in a memory cgroup of its own with this limit (e.g. 512M; K, M, G, T), as docker run -m would: its OOM kill is named, and the cgroup's usage drawn beside the tree's; not with -p", 0 },
@@ -587,6 +588,7 @@ static int attach_main(struct tracer *t)
 	account__free(g_acct);
 	elfsyms__free_all();
 	perfmap__free_all();
+	pyframes__free_all();
 	demangle__free();
 	strtab__free();
 	return rc;
@@ -788,6 +790,7 @@ cleanup:
 	account__free(g_acct);
 	elfsyms__free_all();
 	perfmap__free_all();
+	pyframes__free_all();
 	demangle__free();
 	strtab__free();
 	return exit_code;

@@ -183,19 +183,14 @@ static void pidmap_clear(struct pidmap *m)
 	perfmap__clear(&m->pm);
 }
 
-/* The process's root directory and its pid there (the last of NSpid in /proc/PID/status),
- * learnt while it lives: 0, or -errno */
-static int find_root(struct pidmap *m, pid_t pid)
+/* Its pid in its own pid namespace (the last of NSpid in /proc/PID/status): 0 or -ESRCH. */
+static int find_nspid(struct pidmap *m, pid_t pid)
 {
 	char path[32], *status = NULL, *line;
-	struct stat st;
-	uint64_t *slot;
 	size_t len;
-	bool created;
 	long v = 0;
-	int fd;
 
-	if (m->root >= 0 && m->nspid)
+	if (m->nspid)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (read_whole(path, 1 << 20, &status, &len))
@@ -215,13 +210,31 @@ static int find_root(struct pidmap *m, pid_t pid)
 	free(status);
 	if (v <= 0 || v > INT32_MAX)
 		return -ESRCH;
+	m->nspid = (pid_t)v;
+	return 0;
+}
+
+/* The process's root directory, learnt while it lives, and again at each look while it does:
+ * a launcher that chroots and then execs the runtime (a container's init, `chroot DIR python3`)
+ * was first seen in the old root. Once it is gone, the last root seen serves (a JVM writes its
+ * map at exit). 0, or -errno when it was never learnt. */
+static int find_root(struct pidmap *m, pid_t pid)
+{
+	char path[32];
+	struct stat st;
+	uint64_t *slot;
+	bool created;
+	int fd;
+
+	if (find_nspid(m, pid))
+		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	/* the same process still: its pid was not reused between the two reads */
 	if (fd < 0 || fstat(fd, &st) || pid_gone(pid)) {
 		if (fd >= 0)
 			close(fd);
-		return -ESRCH;
+		return m->root >= 0 ? 0 : -ESRCH;
 	}
 	if (!roots)
 		roots = hashmap__new();
@@ -231,8 +244,12 @@ static int find_root(struct pidmap *m, pid_t pid)
 	} else {
 		close(fd);
 	}
+	if (m->root >= 0 && m->root != (int)*slot) { /* another root: another file */
+		pidmap_clear(m);
+		m->off = m->counted = 0;
+		m->ino = 0;
+	}
 	m->root = (int)*slot;
-	m->nspid = (pid_t)v;
 	return 0;
 }
 

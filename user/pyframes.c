@@ -318,25 +318,56 @@ static const struct py_layout *layout_of(const struct file_ref *f, const char *b
 	return l;
 }
 
-/* The virtual address of a dynamic symbol, and the file offset it is loaded from. */
-static int sym_file_offset(const struct file_ref *f, const char *name, uint64_t *file_off, bool *fixed,
-			   uint64_t *vaddr_out)
+/* What a CPython file's dynamic symbols say, from one scan of its .dynsym. */
+struct py_file {
+	uint64_t rt_off, rt_va;     /* _PyRuntime: file offset, address */
+	uint64_t code_off, code_va; /* PyCode_Type */
+	uint32_t version;           /* Py_Version (3.11+: 0x030b02f0 is 3.11.2), 0: it has none */
+	bool has_rt, has_code;
+	bool fixed;                 /* an ET_EXEC executable: its addresses are its own */
+	bool trampolines;           /* 3.12+'s -X perf trampolines (_Py_trampoline_func_start) */
+	bool warned;                /* its version was refused, once */
+};
+
+/* By file (file_key): scanned once per run, not at every read of a process's maps. */
+static struct hashmap *pyfiles;
+
+/* The file offset the virtual address vaddr is loaded from; -ENOENT if no segment holds it. */
+static int va_to_off(Elf *elf, uint64_t vaddr, uint64_t *off)
+{
+	size_t i, nph;
+
+	if (elf_getphdrnum(elf, &nph))
+		return -ENOENT;
+	for (i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
+		    vaddr < ph.p_vaddr + ph.p_filesz) {
+			*off = vaddr - ph.p_vaddr + ph.p_offset;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* 0, or -errno when the file could not be opened (the process gone: not kept) */
+static int py_file_scan(const struct file_ref *f, struct py_file *pf)
 {
 	GElf_Ehdr eh;
 	struct stat st;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
-	uint64_t vaddr = 0;
-	bool found = false;
-	size_t i, nph;
+	uint64_t ver_va = 0, off;
+	size_t i;
 	Elf *elf;
-	int fd = open_ref(f, &st), err = -ENOENT;
+	int fd = open_ref(f, &st);
 
 	if (fd < 0)
 		return fd;
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+	while (elf && (scn = elf_nextscn(elf, scn))) {
 		Elf_Data *d;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
@@ -349,31 +380,96 @@ static int sym_file_offset(const struct file_ref *f, const char *name, uint64_t 
 			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF)
 				continue;
 			n = elf_strptr(elf, sh.sh_link, s.st_name);
-			if (n && !strcmp(n, name)) {
-				vaddr = s.st_value;
-				found = true;
-				break;
-			}
+			if (!n || (n[0] != '_' && n[0] != 'P'))
+				continue;
+			if (!strcmp(n, "_PyRuntime"))
+				pf->has_rt = !va_to_off(elf, pf->rt_va = s.st_value, &pf->rt_off);
+			else if (!strcmp(n, "PyCode_Type"))
+				pf->has_code = !va_to_off(elf, pf->code_va = s.st_value, &pf->code_off);
+			else if (!strcmp(n, "Py_Version"))
+				ver_va = s.st_value;
+			else if (!strcmp(n, "_Py_trampoline_func_start"))
+				pf->trampolines = true;
 		}
+		break;
 	}
-	*fixed = found && gelf_getehdr(elf, &eh) && eh.e_type == ET_EXEC;
-	if (found && !elf_getphdrnum(elf, &nph)) {
-		for (i = 0; i < nph; i++) {
-			GElf_Phdr ph;
-
-			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
-			    vaddr < ph.p_vaddr + ph.p_filesz) {
-				*file_off = vaddr - ph.p_vaddr + ph.p_offset;
-				*vaddr_out = vaddr;
-				err = 0;
-				break;
-			}
-		}
-	}
+	pf->fixed = elf && gelf_getehdr(elf, &eh) && eh.e_type == ET_EXEC;
+	/* a constant in .rodata: read from the file (pread, never mapped) */
+	if (elf && ver_va && !va_to_off(elf, ver_va, &off) && pread(fd, &pf->version, 4, (off_t)off) != 4)
+		pf->version = 0;
 	if (elf)
 		elf_end(elf);
 	close(fd);
-	return err;
+	return 0;
+}
+
+/* The file's symbols, scanned once per file (by device and inode; a file without: each time). */
+static struct py_file *py_file_of(const struct file_ref *f, struct py_file *tmp)
+{
+	uint64_t key, *slot;
+	struct py_file *pf;
+
+	memset(tmp, 0, sizeof(*tmp));
+	if (!f->ino)
+		return py_file_scan(f, tmp), tmp;
+	if (!pyfiles)
+		pyfiles = hashmap__new();
+	key = (uint64_t)(uintptr_t)file_key(f->dev, f->ino);
+	slot = hashmap__find(pyfiles, key);
+	if (slot)
+		return (struct py_file *)(uintptr_t)*slot;
+	if (py_file_scan(f, tmp))
+		return tmp;
+	pf = xmalloc(sizeof(*pf));
+	*pf = *tmp;
+	*hashmap__upsert(pyfiles, key, NULL) = (uint64_t)(uintptr_t)pf;
+	return pf;
+}
+
+/* The frame chain this file reads is 3.11's (Py_Version exists since 3.11): another version's
+ * DWARF may even be found (a 3.13 with its -dbg package) but its frames are laid out otherwise,
+ * so it is refused by version first, warned about once. */
+static int py_version_ok(const struct file_ref *f, struct py_file *pf)
+{
+	if (pf->version >> 16 == 0x030b)
+		return 0;
+	if (!pf->warned) {
+		pf->warned = true;
+		if (pf->version)
+			p_warn("%s: CPython %u.%u: Python frames are read from memory for 3.11 only (3.12+ run with "
+			       "-X perf or PYTHONPERFSUPPORT=1 are named from their perf map)",
+			       f->path, pf->version >> 24, (pf->version >> 16) & 0xff);
+		else
+			p_warn("%s: a CPython older than 3.11: its Python frames are not read", f->path);
+	}
+	return -EPROTONOSUPPORT;
+}
+
+bool pyframes__perf_trampolines(pid_t pid, const struct procmaps *pm)
+{
+	size_t i;
+
+	for (i = 0; i < pm->n; i++) {
+		const struct map_entry *m = &pm->e[i];
+		struct file_ref f = { .pid = pid, .start = m->start, .end = m->end, .ino = m->ino, .dev = m->dev,
+				      .path = m->path };
+		struct py_file tmp;
+
+		if (m->exec && map_entry__is_file(m) && pyframes__is_cpython(m->path) && py_file_of(&f, &tmp)->trampolines)
+			return true;
+	}
+	return false;
+}
+
+void pyframes__free_all(void)
+{
+	size_t pos = 0;
+	uint64_t k, v;
+
+	while (pyfiles && hashmap__next(pyfiles, &pos, &k, &v))
+		free((void *)(uintptr_t)v);
+	hashmap__free(pyfiles);
+	pyfiles = NULL;
 }
 
 bool pyframes__is_cpython(const char *path)
@@ -435,31 +531,32 @@ int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *ou
 		struct file_ref f = { .pid = pid, .start = m->start, .end = m->end, .ino = m->ino, .dev = m->dev,
 				      .path = m->path };
 		const struct py_layout *l;
-		uint64_t off;
 
 		if (!m->exec || !map_entry__is_file(m) || !pyframes__is_cpython(m->path))
 			continue;
 		/* python3.11 or its libpython: the one with _PyRuntime (and a known layout) */
-		uint64_t code_off, rt, ct, va;
-		bool fixed;
+		struct py_file tmp, *pf = py_file_of(&f, &tmp);
+		uint64_t rt, ct;
 
-		if (sym_file_offset(&f, "_PyRuntime", &off, &fixed, &va) ||
-		    sym_file_offset(&f, "PyCode_Type", &code_off, &fixed, &va))
+		if (!pf->has_rt || !pf->has_code)
+			continue;
+		err = py_version_ok(&f, pf);
+		if (err)
 			continue;
 		l = layout_of(&f, elfsyms__build_id(elfsyms__get_ref(&f)));
 		if (l->err) {
 			err = l->err;
 			continue;
 		}
-		rt = addr_of(pm, m, off);
-		ct = addr_of(pm, m, code_off);
+		rt = addr_of(pm, m, pf->rt_off);
+		ct = addr_of(pm, m, pf->code_off);
 		if (!rt || !ct)
 			continue; /* its data not mapped yet */
 		py_proc_of(l, rt, out);
 		*tgt = xcalloc(1, sizeof(**tgt));
 		(*tgt)->lay = l;
 		(*tgt)->code_type = ct;
-		if (fixed) {
+		if (pf->fixed) {
 			(*tgt)->fixed_ino = m->ino;
 			(*tgt)->fixed_dev = m->dev;
 		}
@@ -470,20 +567,23 @@ int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *ou
 
 int pyframes__exe_target(const struct file_ref *f, struct tm_py_proc *out, struct py_target **tgt)
 {
-	uint64_t off, rt, ct;
 	const struct py_layout *l;
-	bool fixed;
+	struct py_file tmp, *pf;
 
-	if (!pyframes__is_cpython(f->path) || sym_file_offset(f, "_PyRuntime", &off, &fixed, &rt) || !fixed ||
-	    sym_file_offset(f, "PyCode_Type", &off, &fixed, &ct))
+	if (!pyframes__is_cpython(f->path))
 		return -ENOENT;
+	pf = py_file_of(f, &tmp);
+	if (!pf->has_rt || !pf->fixed || !pf->has_code)
+		return -ENOENT;
+	if (py_version_ok(f, pf))
+		return -EPROTONOSUPPORT;
 	l = layout_of(f, elfsyms__build_id(elfsyms__get_ref(f)));
 	if (l->err)
 		return l->err;
-	py_proc_of(l, rt, out);
+	py_proc_of(l, pf->rt_va, out);
 	*tgt = xcalloc(1, sizeof(**tgt));
 	(*tgt)->lay = l;
-	(*tgt)->code_type = ct;
+	(*tgt)->code_type = pf->code_va;
 	(*tgt)->fixed_ino = f->ino;
 	(*tgt)->fixed_dev = f->dev;
 	return 0;

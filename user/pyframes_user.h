@@ -18,8 +18,8 @@ struct py_target;
 
 /* Where the process's CPython (its executable or libpython, a mapping of pm) keeps its frames;
  * *tgt (the caller frees it) is what naming its code objects needs. 0, -ENOENT when no mapping
- * is a CPython, or -errno when one is but its layout is unknown (warned once per file: never
- * guessed). */
+ * is a CPython, or -errno when one is but its layout is unknown or it is not 3.11 (by its
+ * Py_Version: -EPROTONOSUPPORT), warned once per file: never guessed. */
 int pyframes__target(pid_t pid, const struct procmaps *pm, struct tm_py_proc *out, struct py_target **tgt);
 
 /* A code object as read from the process: qualname, filename (malloc'd), first line, location
@@ -38,6 +38,12 @@ int pyframes__exe_target(const struct file_ref *f, struct tm_py_proc *out, struc
 /* The inode of the non-PIE executable (its *dev) whose addresses tgt are: the same in every
  * process that runs it; or 0. */
 uint64_t pyframes__fixed_exe(const struct py_target *tgt, uint32_t *dev);
+/* Whether the process maps a CPython 3.12+ that has -X perf trampolines (each Python function's
+ * call goes through a copy of _Py_trampoline_func_start, named in its perf map): the BPF walk
+ * then steps over such copies (they have no unwind table). */
+bool pyframes__perf_trampolines(pid_t pid, const struct procmaps *pm);
+/* The files scanned for the above, freed at the end of the run */
+void pyframes__free_all(void);
 int pyframes__read_code(pid_t pid, const struct py_target *tgt, uint64_t code, struct py_code *out);
 void py_code__free(struct py_code *c);
 

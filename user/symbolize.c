@@ -254,6 +254,54 @@ static const char *py_frame(struct account *a, struct proc *p, uint64_t ent, con
 	return name;
 }
 
+/* CPython 3.12+ run with -X perf names each Python function's trampoline in its perf map
+ * "py::qualname:file.py": named here as the 3.11 frames read from its memory are, "module.qualname
+ * (file.py)" (the map has no line), with its source for pprof. NULL when raw is not such an
+ * entry. Done here, not where the map is read: recordings keep what the map said. */
+static const char *perf_py_frame(struct account *a, const char *raw, const struct frame_src **src)
+{
+	const char *q = raw + 4, *colon, *file;
+	char mod[128], func[640], buf[768];
+	struct frame_src *fs;
+	const char *name;
+	uint64_t *slot;
+	bool created;
+
+	if (strncmp(raw, "py::", 4) || !(colon = strchr(q, ':')) || colon == q || !colon[1])
+		return NULL;
+	file = colon + 1;
+	module_of(file, mod, sizeof(mod));
+	snprintf(func, sizeof(func), "%s.%.*s", mod, (int)(colon - q), q);
+	snprintf(buf, sizeof(buf), "%s (%s)", func, basename_of(file));
+	name = intern(buf);
+	slot = hashmap__upsert(a->fsrcs, (uint64_t)(uintptr_t)name, &created);
+	if (created) {
+		fs = xcalloc(1, sizeof(*fs));
+		*fs = (struct frame_src){ intern(func), intern(file), 0 };
+		*slot = (uint64_t)(uintptr_t)fs;
+	}
+	*src = (const struct frame_src *)(uintptr_t)*slot;
+	return name;
+}
+
+/* Frame k of ss is a -X perf trampoline named name (src): the _PyEval_EvalFrameDefault it
+ * called, frame k - 1, is that function's run of the interpreter and gives it its place, as a
+ * 3.11 Python frame replaces it. The index the frame is now at. */
+static int perf_py_place(struct symstack *ss, int k, const char *name, const struct frame_src *src, size_t n)
+{
+	if (!ss->srcs)
+		ss->srcs = xcalloc(n ? n : 1, sizeof(*ss->srcs));
+	if (k > 0 && ss->frames[k - 1] == intern("_PyEval_EvalFrameDefault") && !ss->srcs[k - 1]) {
+		ss->frames[k - 1] = ss->frames[k];
+		ss->ips[k - 1] = ss->ips[k];
+		ss->maps[k - 1] = ss->maps[k];
+		k--;
+	}
+	ss->frames[k] = name;
+	ss->srcs[k] = src;
+	return k;
+}
+
 void account__free_pycode(struct proc *p)
 {
 	size_t pos = 0;
@@ -274,7 +322,7 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 	uint64_t ips[TM_MAX_STACK_DEPTH], *slot;
 	int n, i, k, nat, py, j;
 	struct symstack *ss;
-	bool created;
+	bool created, pypart;
 
 	if (id < 0)
 		return NULL;
@@ -294,18 +342,20 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 	ss = xcalloc(1, sizeof(*ss) + n * sizeof(ss->frames[0]));
 	ss->ips = xcalloc(n ? n : 1, sizeof(*ss->ips));
 	ss->maps = xcalloc(n ? n : 1, sizeof(*ss->maps));
-	if (py >= 0 && py + 1 < n)
+	pypart = py >= 0 && py + 1 < n;
+	if (pypart)
 		ss->srcs = xcalloc(n, sizeof(*ss->srcs));
 	j = py + 1;
 	for (i = 0, k = 0; i < nat; i++) {
 		/* return addresses point after the call: look up the call itself */
 		uint64_t ip = i ? ips[i] - 1 : ips[i];
 		const struct map_entry *m;
-		const char *name;
+		const struct frame_src *src;
+		const char *name, *pyname;
 		bool known;
 
 		name = account__frame_name(a, p, ip, &known);
-		if (name == eval && ss->srcs && j < n) {
+		if (name == eval && pypart && j < n) {
 			bool entry;
 
 			do { /* innermost first, up to the frame this call began with */
@@ -324,10 +374,12 @@ const struct symstack *account__stack(struct account *a, struct proc *p, int32_t
 		m = procmaps__find(&p->maps, ip); /* as account__frame_name found it */
 		if (m && map_entry__is_file(m))
 			ss->maps[k] = frame_map(a, p, m);
+		else if (known && (pyname = perf_py_frame(a, name, &src)))
+			k = perf_py_place(ss, k, pyname, src, (size_t)n);
 		k++;
 	}
 	/* frames of calls the native walk did not reach */
-	for (; ss->srcs && j < n; j++, k++) {
+	for (; pypart && j < n; j++, k++) {
 		ss->ips[k] = ips[j];
 		ss->frames[k] = py_frame(a, p, ips[j], &ss->srcs[k]);
 	}
@@ -386,9 +438,24 @@ void account__resymbolize(struct account *a)
 					continue;
 				jit = world__perfmap(a->w, p->pid, p->uid, ip);
 				if (jit && jit != ss->frames[k]) {
+					const struct frame_src *src;
+					const char *pyname = perf_py_frame(a, jit, &src);
+
 					ss->frames[k] = jit;
 					ss->unknown--;
 					a->st.frames_unknown--;
+					/* the interpreter's frame it takes the place of goes: the rest move in */
+					if (pyname && perf_py_place(ss, k, pyname, src, (size_t)ss->n) < k) {
+						for (int j = k + 1; j < ss->n; j++) {
+							ss->frames[j - 1] = ss->frames[j];
+							ss->ips[j - 1] = ss->ips[j];
+							ss->maps[j - 1] = ss->maps[j];
+							ss->srcs[j - 1] = ss->srcs[j];
+						}
+						ss->n--;
+						a->st.frames--;
+						k--;
+					}
 				}
 			}
 		}

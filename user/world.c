@@ -473,6 +473,8 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 		if (is_py && w->o.set_python)
 			w->o.set_python(w->o.ctx, (uint32_t)pid, &py, pyframes__fixed_exe(tgt, &dev), dev);
 		unwind__proc_ranges(w->unwind, pid, pm, &up);
+		if (pyframes__perf_trampolines(pid, pm))
+			up.flags |= TM_UNWIND_PY_TRAMPOLINES;
 		py_set_target(w, pid, is_py ? tgt : NULL);
 		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
 		a.ret = err < 0 ? err : err ? -EIO : 0;

@@ -4,6 +4,7 @@ trace() (one run of the tool with every output), the independent oracles (/usr/b
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -218,6 +219,23 @@ def in_private_mounts(setup, argv, timeout=120):
     is seen outside (unshare(1) makes the mounts private)."""
     return subprocess.run(["unshare", "-m", "sh", "-ec", setup + '\nexec "$@"', "sh"] + argv,
                           capture_output=True, text=True, timeout=timeout)
+
+
+TRIXIE = os.environ.get("TASKMEM_TRIXIE", "/var/cache/taskmem-trace/trixie")
+
+
+def trixie_run(c, argv, files=()):
+    """The command that runs argv in the trixie root (scripts/trixie-root.sh --run): files are
+    copied into its /tmp/taskmem-test first (where argv finds them). None, the test failed, when
+    the root is not made."""
+    root = os.path.join(TRIXIE, "root")
+    if not c.ok(os.path.exists(os.path.join(root, ".complete")), f"a trixie root at {root}: make trixie-root first"):
+        return None
+    d = os.path.join(root, "tmp", "taskmem-test")
+    os.makedirs(d, exist_ok=True)
+    for f in files:
+        shutil.copy(f, d)
+    return [os.path.join(ROOT, "scripts", "trixie-root.sh"), "--run", TRIXIE] + list(argv)
 
 
 def free_port():

@@ -52,7 +52,8 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_oom.test_oom_attach, test_oom.test_oom_cleanup, test_kernel.test_kernel_threads,
          test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena, test_python.test_python_frames,
          test_python.test_python_bench_frames, test_python.test_python_exited,
-         test_python.test_python_threads] + test_runtimes.RUNTIME_TESTS + [
+         test_python.test_python_threads, test_python.test_python_chroot,
+         test_python.test_python313_perf] + test_runtimes.RUNTIME_TESTS + [
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
          test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_budget_unwind_memory,
          test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_budget_pages, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
@@ -67,11 +68,12 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
 # several times slower: it would lose events where the tool does not) or its own memory per traced
 # page (ASan's shadow is not the tool's); real servers under load (their clients' pace and the
 # tool's would differ under ASan, not what they measure); scale's fits of several whole runs
-# (diff and scale's own paths stay in both passes)
+# (diff and scale's own paths stay in both passes); what runs in the trixie root (its interpreter
+# is the same in both passes: the tool's own paths are the other tests')
 PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz, test_hostile.test_budget_labels,
                    test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
                    test_scale.test_scale_threads, test_scale.test_scale_go, test_hostile.test_budget_pages,
-                   test_hostile.test_budget_forks]
+                   test_hostile.test_budget_forks, test_python.test_python313_perf]
 
 
 def unlisted():

@@ -1,12 +1,14 @@
-"""CPython 3.11 frames by name (Debian's python3.11, named from python3.11-dbg's DWARF): the
-Python functions that allocated, checked against what the program allocates by construction and
-against tracemalloc's own per-line statistics (a separate run: tracemalloc raises the RSS)."""
+"""CPython frames by name: 3.11 (Debian's python3.11, named from python3.11-dbg's DWARF, also in
+a chroot) and 3.13 with -X perf (its perf map, in the trixie root): the Python functions that
+allocated, checked against what the program allocates by construction and against tracemalloc's
+own per-line statistics (a separate run: tracemalloc raises the RSS)."""
 import json
 import os
 import re
+import shutil
 import subprocess
 
-from lib import BIN, MIB, ROOT, TOOL, common_checks, trace
+from lib import BIN, MIB, ROOT, TOOL, TRIXIE, common_checks, trace, trixie_run
 
 PY = "/usr/bin/python3.11"
 PROG = os.path.join(ROOT, "tests", "programs", "py_alloc.py")
@@ -145,3 +147,85 @@ def test_python_threads(c):
     got = sum(s["bytes"] for s in data["peak"]["stacks"] if py_frames(s)[:2] ==
               ["py_threads.reader (py_threads.py:10)", "py_threads.worker (py_threads.py:14)"])
     c.ok(got >= 0.9 * 64 * MIB, f"{got/MIB:.1f} MiB under reader <- worker (want >= 90% of 64 MiB)")
+
+
+def perf_frames(s):
+    """A stack's Python frames named from a CPython 3.12+ perf map: 'module.qualname (file.py)'."""
+    return [f for f in s["frames"] if re.search(r"^\S+ \(\S+\.py\)$", f)]
+
+
+def test_python313_perf(c):
+    """CPython 3.13 with -X perf in the trixie root (another root and mount namespace, its perf
+    map read through its root; Debian's python3.13 is stripped): py_alloc.py's functions named
+    from the map as 3.11's are, less the line ('py_alloc.make_list (py_alloc.py)'), never raw
+    'py::', each under its Python name and its caller's (>= 90% of what it allocates by
+    construction: the walk steps over the trampolines, which have no unwind table). The 3.11
+    reader refuses the 3.13 build by its version (warned once; no Python frame read from its
+    memory)."""
+    cmd = trixie_run(c, ["python3.13", "-X", "perf", "/tmp/taskmem-test/py_alloc.py"], [PROG])
+    if not cmd:
+        return
+    p, data = trace(["-q"], c.name, cmd)
+    if not common_checks(c, data, p):
+        return
+    procs = [q for q in data["processes"] if q["comm"].startswith("python3")]
+    if not c.ok(len(procs) == 1, "one python process"):
+        return
+    pid = procs[0]["pid"]
+    # CPython leaves its map behind (no pid namespace here: its pid is the host's)
+    stale = os.path.join(TRIXIE, "root", "tmp", f"perf-{pid}.map")
+    if os.path.exists(stale):
+        os.unlink(stale)
+
+    def under(func, caller):
+        return sum(s["bytes"] for s in data["peak"]["stacks"] if s["pid"] == pid and
+                   perf_frames(s)[:2] == [f"py_alloc.{func} (py_alloc.py)", f"py_alloc.{caller} (py_alloc.py)"])
+    for what, func, caller, want in (("bytearray", "fill_python_cache", "outer_py", 64 * MIB),
+                                     ("list", "make_list", "middle_list", 64 * MIB)):
+        got = under(func, caller)
+        c.ok(got >= 0.9 * want, f"{what}: {got/MIB:.1f} MiB under {func} <- {caller} (want >= 90% of {want/MIB:.0f} MiB)")
+    got = under("make_dict", "outer_dict")
+    c.ok(got >= 32 * MIB, f"dict: {got/MIB:.1f} MiB under make_dict <- outer_dict (its table: 40 MiB)")
+    raw = [f for s in data["peak"]["stacks"] for f in s["frames"] if f.startswith("py::")]
+    c.ok(not raw, f"no raw perf-map Python frame ({raw[:2]})")
+    evals = sum(1 for s in data["peak"]["stacks"] for i, f in enumerate(s["frames"][1:], 1)
+                if f in perf_frames(s) and s["frames"][i - 1] == "_PyEval_EvalFrameDefault")
+    c.ok(evals == 0, f"a Python function takes the place of the interpreter's frame it ran in ({evals} not)")
+    warns = p.stderr.count("CPython 3.13: Python frames are read from memory for 3.11 only")
+    c.ok(warns == 1, f"the 3.11 reader refused python3.13, warned once ({warns})")
+    c.ok(data["events"]["python_frames"] == 0, f"no 3.11 Python frame read ({data['events']['python_frames']})")
+    pp = subprocess.run(["go", "tool", "pprof", "-raw", os.path.join(ROOT, "tests", "out", c.name + ".pb.gz")],
+                        capture_output=True, text=True).stdout
+    c.ok(re.search(r"py_alloc\.fill_python_cache /tmp/taskmem-test/py_alloc\.py:0\b", pp),
+         "pprof -raw shows fill_python_cache in its file (no line: the map has none)")
+
+
+def test_python_chroot(c):
+    """CPython 3.11 in a chroot whose root is a tmpfs of its own mount namespace, the interpreter
+    a copy at /opt/py/bin/python3.11 (no such file on the host, nor the path it shows in the
+    maps), the host's /usr bound read-only for its libraries: its frames named all the same
+    (>= 90% under fill_python_cache <- outer_py), its build's layout found by build id (the
+    host's /usr/lib/debug: python3.11-dbg) from its own file, read through the process."""
+    warm_layout()
+    d = os.path.join(ROOT, "tests", "out", "python_chroot")
+    shutil.rmtree(d, ignore_errors=True)
+    r = os.path.join(d, "root")
+    os.makedirs(r)
+    setup = (f"mount -t tmpfs tmpfs {r}; mkdir -p {r}/usr {r}/opt/py/bin {r}/tmp; "
+             f"mount --bind /usr {r}/usr; mount -o remount,bind,ro {r}/usr; "
+             f"ln -s usr/lib {r}/lib; ln -s usr/lib64 {r}/lib64; ln -s usr/bin {r}/bin; "
+             f"cp {PY} {r}/opt/py/bin/; cp {PROG} {r}/tmp/")
+    p, data = trace(["-q"], c.name, ["unshare", "-m", "sh", "-ec", setup + '\nexec chroot "$@"', "sh",
+                                     r, "/opt/py/bin/python3.11", "/tmp/py_alloc.py"])
+    if not common_checks(c, data, p):
+        return
+    procs = [q for q in data["processes"] if q["comm"].startswith("python")]
+    if not c.ok(len(procs) == 1, "one python process"):
+        return
+    c.ok(not os.path.exists(os.path.join(r, "opt")), "the interpreter's path is not the host's")
+    lines = marked_lines()
+    got = under(data, procs[0]["pid"], "fill_python_cache", lines["bytearray"], "outer_py")
+    c.ok(got >= 0.9 * 64 * MIB, f"{got/MIB:.1f} MiB under fill_python_cache <- outer_py (want >= 90% of 64 MiB)")
+    ev = data["events"]
+    c.ok(ev["python_frames"] > 0 and ev["python_frames_unnamed"] <= 0.05 * ev["python_frames"],
+         f"Python frames named: {ev['python_frames_unnamed']} of {ev['python_frames']} not")

@@ -167,6 +167,10 @@ main() {
 	bind /dev/shm "$ROOT/dev/shm"
 	bind "$CACHE/debs" "$ROOT/var/cache/apt/archives"
 	bind "$CACHE/npm" "$ROOT/root/.npm"
+	# the trixie root (JDK 21, Go 1.24, ...) setup.sh makes, from the host's cache when it has one
+	# (.ci/run makes it first): a cache of downloads like the two above, made the same way
+	TRIXIE=${TASKMEM_TRIXIE:-/var/cache/taskmem-trace/trixie}
+	[ -f "$TRIXIE/root/.complete" ] && bind "$TRIXIE" "$ROOT$TRIXIE"
 	mkdir -p "$CACHE/debs/partial"
 	say "root ready in $(($(date +%s) - t)) s: $what in $SRC"
 

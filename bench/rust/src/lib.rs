@@ -95,3 +95,53 @@ pub fn report_at_peak(runtime: &'static str, n: usize, start: Instant, s: Durati
         );
     });
 }
+
+/// The networked benchmark's MEMSTATS line (rust_net_server, rust_net_client): glibc malloc's
+/// accounting now, with the side ("server" or "client") and the connections it holds.
+pub fn memstats_now(runtime: &str, side: &str, conns: usize) {
+    let m = unsafe { mallinfo2() };
+    eprintln!(
+        "MEMSTATS {{\"runtime\": \"{runtime}\", \"side\": \"{side}\", \"pid\": {}, \"t_s\": {:.2}, \
+         \"conns\": {conns}, \"threads\": {}, \"malloc_arena\": {}, \"malloc_in_use\": {}, \
+         \"malloc_free\": {}, \"malloc_mmap_chunks\": {}, \"malloc_mmap_bytes\": {}}}",
+        std::process::id(),
+        uptime(),
+        threads(),
+        m.arena,
+        m.uordblks,
+        m.fordblks,
+        m.hblks,
+        m.hblkhd
+    );
+}
+
+#[repr(C)]
+struct Rlimit {
+    cur: u64,
+    max: u64,
+}
+
+extern "C" {
+    fn getrlimit(resource: i32, r: *mut Rlimit) -> i32;
+    fn setrlimit(resource: i32, r: *const Rlimit) -> i32;
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Lifts the soft limit on open files to the hard one (10k connections need 10k descriptors).
+pub fn raise_nofile() {
+    const RLIMIT_NOFILE: i32 = 7;
+    let mut r = Rlimit { cur: 0, max: 0 };
+    unsafe {
+        if getrlimit(RLIMIT_NOFILE, &mut r) == 0 && r.cur < r.max {
+            r.cur = r.max;
+            setrlimit(RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// kill(2): std's Child::kill only sends SIGKILL.
+pub fn signal(pid: u32, sig: i32) {
+    unsafe {
+        kill(pid as i32, sig);
+    }
+}

@@ -55,15 +55,24 @@ fn uptime() -> f64 {
     }
 }
 
-fn threads() -> u64 {
+/// A number of /proc/self/status ("Threads:", "RssAnon:" in kB), 0 if it is not there.
+fn status(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("Threads:").map(|v| v.trim().parse().ok()))
+                .find_map(|l| {
+                    l.strip_prefix(key)
+                        .and_then(|v| v.split_whitespace().next())
+                        .map(|v| v.parse().ok())
+                })
                 .flatten()
         })
         .unwrap_or(0)
+}
+
+fn threads() -> u64 {
+    status("Threads:")
 }
 
 /// With TASKMEM_MEMSTATS set, a thread prints glibc malloc's own accounting (Rust has no
@@ -97,16 +106,19 @@ pub fn report_at_peak(runtime: &'static str, n: usize, start: Instant, s: Durati
 }
 
 /// The networked benchmark's MEMSTATS line (rust_net_server, rust_net_client): glibc malloc's
-/// accounting now, with the side ("server" or "client") and the connections it holds.
+/// accounting now, with the side ("server" or "client"), the connections it holds and the
+/// kernel's count of its anonymous resident bytes (`rss_anon`).
 pub fn memstats_now(runtime: &str, side: &str, conns: usize) {
     let m = unsafe { mallinfo2() };
     eprintln!(
         "MEMSTATS {{\"runtime\": \"{runtime}\", \"side\": \"{side}\", \"pid\": {}, \"t_s\": {:.2}, \
-         \"conns\": {conns}, \"threads\": {}, \"malloc_arena\": {}, \"malloc_in_use\": {}, \
-         \"malloc_free\": {}, \"malloc_mmap_chunks\": {}, \"malloc_mmap_bytes\": {}}}",
+         \"conns\": {conns}, \"threads\": {}, \"rss_anon\": {}, \"malloc_arena\": {}, \
+         \"malloc_in_use\": {}, \"malloc_free\": {}, \"malloc_mmap_chunks\": {}, \
+         \"malloc_mmap_bytes\": {}}}",
         std::process::id(),
         uptime(),
         threads(),
+        status("RssAnon:") * 1024,
         m.arena,
         m.uordblks,
         m.fordblks,

@@ -92,7 +92,9 @@ async fn main() {
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                _ = usr1.recv() => taskbench::memstats_now("rust-hyper", "server", conns.load(Ordering::Relaxed)),
+                _ = usr1.recv() => {
+                    taskbench::memstats_now("rust-hyper", "server", conns.load(Ordering::Relaxed))
+                }
                 _ = term.recv() => std::process::exit(0),
                 _ = int.recv() => std::process::exit(0),
                 _ = tokio::time::sleep(Duration::from_secs_f64(max_s)) => {

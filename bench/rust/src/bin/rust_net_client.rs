@@ -40,7 +40,11 @@ fn start_server() -> (std::process::Child, u16) {
     let mut line = String::new();
     let out = child.stdout.take().expect("piped stdout");
     BufReader::new(out).read_line(&mut line).ok();
-    match line.trim().strip_prefix("LISTEN ").map(|p| p.parse::<u16>()) {
+    match line
+        .trim()
+        .strip_prefix("LISTEN ")
+        .map(|p| p.parse::<u16>())
+    {
         Some(Ok(port)) => (child, port),
         _ => {
             child.kill().ok();
@@ -76,7 +80,10 @@ async fn open(addr: String, req: Arc<String>, unread: bool) -> std::io::Result<T
     let mut buf = Vec::with_capacity(4096);
     loop {
         if s.read_buf(&mut buf).await? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "answer cut short"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "answer cut short",
+            ));
         }
         if let Some(n) = answer_len(&buf) {
             if buf.len() >= n {
@@ -121,7 +128,13 @@ async fn main() {
     let done = Arc::new(Semaphore::new(0)); // closed when the hold is over
     let (up_tx, mut up_rx) = mpsc::unbounded_channel::<Result<(), String>>();
     for _ in 0..n {
-        let (addr, req, dialers, done, up) = (addr.clone(), req.clone(), dialers.clone(), done.clone(), up_tx.clone());
+        let (addr, req, dialers, done, up) = (
+            addr.clone(),
+            req.clone(),
+            dialers.clone(),
+            done.clone(),
+            up_tx.clone(),
+        );
         tokio::spawn(async move {
             let permit = dialers.acquire_owned().await.expect("dialers never closed");
             let r = open(addr, req, unread).await;

@@ -160,6 +160,8 @@ func startServer() (*exec.Cmd, int) {
 	}
 	cmd := exec.Command(filepath.Join(filepath.Dir(self), "go_net_server"), "0")
 	cmd.Stderr = os.Stderr
+	// the server ends with the client, however the client ends
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	out, err := cmd.StdoutPipe()
 	if err == nil {
 		err = cmd.Start()

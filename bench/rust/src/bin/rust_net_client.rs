@@ -6,6 +6,7 @@
 //! the connection SECONDS seconds. "UP N" on stderr once all N are up; with TASKMEM_MEMSTATS set,
 //! a MEMSTATS line then, and SIGUSR1 to its child server for the server's.
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,11 @@ use tokio::sync::{mpsc, Semaphore};
 const DIALERS: usize = 64;
 const SIGUSR1: i32 = 10;
 const SIGTERM: i32 = 15;
+const PR_SET_PDEATHSIG: i32 = 1;
+
+extern "C" {
+    fn prctl(option: i32, arg2: u64) -> i32;
+}
 
 fn usage() -> ! {
     eprintln!("usage: rust_net_client PORT N SECONDS [BODY [read|unread]]");
@@ -32,9 +38,16 @@ fn fail(what: String) -> ! {
 /// rust_net_server beside this program on a free port: the child and its port.
 fn start_server() -> (std::process::Child, u16) {
     let exe = std::env::current_exe().unwrap_or_else(|e| fail(format!("{e}")));
-    let mut child = Command::new(exe.with_file_name("rust_net_server"))
-        .arg("0")
-        .stdout(Stdio::piped())
+    let mut cmd = Command::new(exe.with_file_name("rust_net_server"));
+    cmd.arg("0").stdout(Stdio::piped());
+    // the server ends with the client, however the client ends
+    unsafe {
+        cmd.pre_exec(|| {
+            prctl(PR_SET_PDEATHSIG, SIGTERM as u64);
+            Ok(())
+        });
+    }
+    let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| fail(format!("rust_net_server: {e}")));
     let mut line = String::new();

@@ -69,14 +69,15 @@ say "npm ci in tests/html (playwright-core, speedscope) with Node $(node --versi
 (cd "$(dirname "$0")/../tests/html" && npm ci --no-audit --no-fund)
 # the task benchmarks of bench/ (issue 4): python3 (asyncio), nodejs (above), OpenJDK 17, Mono's
 # compiler and runtime, Elixir on OTP 25, and the crates the Rust ones build from offline
-# (/usr/share/cargo/registry). cargo/rustc come from rustup on these images (~/.cargo/bin);
-# Debian's (rustc 1.63, which bench/rust's Cargo.toml and lockfile stay compatible with) only
-# when there is no cargo at all.
+# (/usr/share/cargo/registry; hyper 0.14 for rust_net_server, the networked benchmark's).
+# cargo/rustc come from rustup on these images (~/.cargo/bin); Debian's (rustc 1.63, which
+# bench/rust's Cargo.toml and lockfile stay compatible with) only when there is no cargo at all.
 # python3.11-dbg: the debug file of Debian's stripped interpreter (names its frames, and tells
 # asyncio's coroutine frames apart, docs/classification.md); libc6-dbg: glibc's, which names
 # malloc's internals (_int_malloc, sysmalloc) where .dynsym has only the exported names.
 inst "task benchmarks' runtimes" python3 python3.11-dbg libc6-dbg openjdk-17-jdk-headless mono-mcs \
-	mono-runtime elixir erlang-base librust-tokio-dev librust-async-std-dev librust-futures-dev
+	mono-runtime elixir erlang-base librust-tokio-dev librust-async-std-dev librust-futures-dev \
+	librust-hyper-dev
 command -v cargo >/dev/null || [ -x "${HOME:-/root}/.cargo/bin/cargo" ] || inst "Rust (Debian's)" cargo rustc
 # Go 1.22, 1.23 and 1.24 from Debian's bookworm-backports and trixie, for test_go_versions (issue
 # 14): into /var/cache/taskmem-trace/go through an apt sources list of its own (the system's are

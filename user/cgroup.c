@@ -138,6 +138,10 @@ int cgroup__create(struct cgroup **out, uint64_t limit)
 		free(cg);
 		return err == -EROFS || err == -EACCES || err == -EPERM ? err : -ENOENT;
 	}
+	/* v1 charges no socket to a cgroup whose kmem.tcp limit was never written (kmem.tcp
+	 * stays 0): writing "no limit" turns the accounting on. Without it (nokmem), sockets read 0. */
+	if (v == 1)
+		write_file(cg->path, "memory.kmem.tcp.limit_in_bytes", "-1");
 	if (limit != CG_NO_LIMIT) {
 		snprintf(val, sizeof(val), "%" PRIu64, limit);
 		err = write_file(cg->path, v == 1 ? "memory.limit_in_bytes" : "memory.max", val);

@@ -24,6 +24,7 @@ import test_go_versions  # noqa: E402
 import test_hostile  # noqa: E402
 import test_kernel  # noqa: E402
 import test_namespaces  # noqa: E402
+import test_net  # noqa: E402
 import test_oom  # noqa: E402
 import test_outputs  # noqa: E402
 import test_python  # noqa: E402
@@ -35,7 +36,7 @@ import test_servers  # noqa: E402
 import test_shared  # noqa: E402
 import test_stacks  # noqa: E402
 
-MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_kernel, test_namespaces, test_oom, test_outputs, test_python,
+MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_kernel, test_namespaces, test_net, test_oom, test_outputs, test_python,
            test_real, test_record, test_runtimes, test_scale, test_servers, test_shared, test_stacks)
 
 # The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
@@ -50,6 +51,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_scale.test_scale_html,
          test_stacks.test_stack_walk, test_oom.test_oom_limit, test_oom.test_oom_kill9, test_oom.test_oom_under_limit,
          test_oom.test_oom_attach, test_oom.test_oom_cleanup, test_kernel.test_kernel_threads,
+         test_net.test_net_sockets, test_net.test_net_go_server, test_net.test_net_rust_server,
          test_stacks.test_symbolizers, test_stacks.test_classify_cpp_arena, test_python.test_python_frames,
          test_python.test_python_bench_frames, test_python.test_python_exited,
          test_python.test_python_threads, test_python.test_python_chroot,
@@ -68,12 +70,14 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
 # several times slower: it would lose events where the tool does not) or its own memory per traced
 # page (ASan's shadow is not the tool's); real servers under load (their clients' pace and the
 # tool's would differ under ASan, not what they measure); scale's fits of several whole runs
-# (diff and scale's own paths stay in both passes); what runs in the trixie root (its interpreter
-# is the same in both passes: the tool's own paths are the other tests')
+# (diff and scale's own paths stay in both passes), the networked benchmark's among them; what
+# runs in the trixie root (its interpreter is the same in both passes: the tool's own paths are
+# the other tests')
 PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz, test_hostile.test_budget_labels,
                    test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
                    test_scale.test_scale_threads, test_scale.test_scale_go, test_hostile.test_budget_pages,
-                   test_hostile.test_budget_forks, test_python.test_python313_perf]
+                   test_hostile.test_budget_forks, test_net.test_net_go_server, test_net.test_net_rust_server,
+                   test_python.test_python313_perf]
 
 
 def unlisted():

@@ -55,15 +55,24 @@ fn uptime() -> f64 {
     }
 }
 
-fn threads() -> u64 {
+/// A number of /proc/self/status ("Threads:", "RssAnon:" in kB), 0 if it is not there.
+fn status(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("Threads:").map(|v| v.trim().parse().ok()))
+                .find_map(|l| {
+                    l.strip_prefix(key)
+                        .and_then(|v| v.split_whitespace().next())
+                        .map(|v| v.parse().ok())
+                })
                 .flatten()
         })
         .unwrap_or(0)
+}
+
+fn threads() -> u64 {
+    status("Threads:")
 }
 
 /// With TASKMEM_MEMSTATS set, a thread prints glibc malloc's own accounting (Rust has no
@@ -94,4 +103,57 @@ pub fn report_at_peak(runtime: &'static str, n: usize, start: Instant, s: Durati
             m.hblkhd
         );
     });
+}
+
+/// The networked benchmark's MEMSTATS line (rust_net_server, rust_net_client): glibc malloc's
+/// accounting now, with the side ("server" or "client"), the connections it holds and the
+/// kernel's count of its anonymous resident bytes (`rss_anon`).
+pub fn memstats_now(runtime: &str, side: &str, conns: usize) {
+    let m = unsafe { mallinfo2() };
+    eprintln!(
+        "MEMSTATS {{\"runtime\": \"{runtime}\", \"side\": \"{side}\", \"pid\": {}, \"t_s\": {:.2}, \
+         \"conns\": {conns}, \"threads\": {}, \"rss_anon\": {}, \"malloc_arena\": {}, \
+         \"malloc_in_use\": {}, \"malloc_free\": {}, \"malloc_mmap_chunks\": {}, \
+         \"malloc_mmap_bytes\": {}}}",
+        std::process::id(),
+        uptime(),
+        threads(),
+        status("RssAnon:") * 1024,
+        m.arena,
+        m.uordblks,
+        m.fordblks,
+        m.hblks,
+        m.hblkhd
+    );
+}
+
+#[repr(C)]
+struct Rlimit {
+    cur: u64,
+    max: u64,
+}
+
+extern "C" {
+    fn getrlimit(resource: i32, r: *mut Rlimit) -> i32;
+    fn setrlimit(resource: i32, r: *const Rlimit) -> i32;
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Lifts the soft limit on open files to the hard one (10k connections need 10k descriptors).
+pub fn raise_nofile() {
+    const RLIMIT_NOFILE: i32 = 7;
+    let mut r = Rlimit { cur: 0, max: 0 };
+    unsafe {
+        if getrlimit(RLIMIT_NOFILE, &mut r) == 0 && r.cur < r.max {
+            r.cur = r.max;
+            setrlimit(RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// kill(2): std's Child::kill only sends SIGKILL.
+pub fn signal(pid: u32, sig: i32) {
+    unsafe {
+        kill(pid as i32, sig);
+    }
 }

@@ -31,6 +31,9 @@ struct unwind_table {
  * or sections are out of bounds; -EFBIG: too many functions to build it without stalling the
  * tool; -E2BIG: more rows than a function or a table may have). */
 int unwind__build_fd(int fd, struct unwind_table *t);
+/* The same, giving up with -EINTR once *stop is set (by another thread; checked between
+ * functions, and between the rows libdw reads) */
+int unwind__build_fd_until(int fd, struct unwind_table *t, const bool *stop);
 /* The same for a file of the tool's own, by path (tests, fuzzers) */
 int unwind__build(const char *path, struct unwind_table *t);
 void unwind__table_free(struct unwind_table *t);

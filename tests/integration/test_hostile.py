@@ -3,6 +3,7 @@ disk, memory errors under valgrind, and the fuzzers of every parser of untrusted
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -376,6 +377,101 @@ def test_budget_fde(c):
     c.ok(heap >= 200 << 20, f"the 200 MiB seen as heap: {heap >> 20} MiB")
     c.ok(secs < 5, f"done in {secs:.1f}s (the table's build took 13 s)")
     c.ok(cpu < 3, f"the tool's CPU {cpu:.1f}s")
+
+
+def slow_cfi_asm(path, funcs, pad, rows):
+    """Assembly of funcs functions whose FDEs libdw reads (a CFA expression first, which
+    user/cfi.c leaves to it), each with pad DW_CFA_nop bytes before rows rows: libdw runs an
+    FDE's program from its start for every row, so the table takes seconds to build (8 x 512 KiB
+    x 500: 3-6 s here) within every budget (4,096 rows read by libdw, 32 MiB of .eh_frame)."""
+    nops = ",".join(["0"] * 1024)
+    with open(path, "w") as f:
+        f.write(".text\n")
+        for i in range(funcs):
+            f.write(f".globl slow_f{i}\n.type slow_f{i},@function\nslow_f{i}:\n.cfi_startproc\n")
+            f.write(".cfi_escape 0x0f,0x02,0x77,0x08\n")  # DW_CFA_def_cfa_expression: rsp + 8
+            f.write(f".cfi_escape {nops}\n" * (pad // 1024))
+            f.write("nop\n.cfi_escape 0x08,0x03\n" * rows)  # a row each: DW_CFA_same_value rbx
+            f.write("ret\n.cfi_endproc\n")
+
+
+def test_unwind_worker_lost(c):
+    """A table that takes seconds to build (it stopped the event loop: 42-44k events lost of a
+    1 MiB ring buffer, 0-36 MiB of the 200 seen) is built on the worker thread while the
+    program faults 200 MiB right after its exec: nothing lost, the 200 MiB seen."""
+    d = budget_dir("unwind_worker_lost")
+    slow_cfi_asm(os.path.join(d, "slow.s"), 8, 512 << 10, 500)
+    prog = build_budget(c, d, [os.path.join(d, "slow.s")])
+    if not prog:
+        return
+    rc, data, secs, _, _ = run_tool(["--ringbuf-size", "1"], c.name, [prog, "fault", "200"])
+    if not c.ok(rc == 0 and data, f"exit 0 and a report (rc {rc})"):
+        return
+    ev = data["events"]
+    c.ok(ev["dropped"] == 0, f"no event lost: {ev['dropped']}")
+    heap = data["peak"]["categories"].get("heap", 0)
+    c.ok(heap >= 200 << 20, f"the 200 MiB seen as heap: {heap >> 20} MiB")
+    c.ok(secs < 5 or SANITIZED, f"done in {secs:.1f}s, not waiting for the table")
+
+
+def test_unwind_worker_sigint(c):
+    """SIGINT to the tool while the worker builds a table that takes seconds (the event loop
+    saw it only once the build was over, seconds later, and the command had exited 0): the
+    tool ends within 1 s with the command's 130, its report written, its BPF programs and maps
+    gone and its processes too."""
+    from test_cli import bpf_ids, loaded_ids, start_time
+    from lib import descendants
+    d = budget_dir("unwind_worker_sigint")
+    asm, lib = os.path.join(d, "slow.s"), os.path.join(d, "slow.so")
+    slow_cfi_asm(asm, 8, 512 << 10, 500)
+    q = subprocess.run(["cc", "-shared", "-o", lib, asm], capture_output=True, text=True)
+    prog = build_budget(c, d) if c.ok(q.returncode == 0, f"built the library: {q.stderr[-300:]!r}") else None
+    if not prog:
+        return
+    js = os.path.join(OUT, c.name + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
+    # budget map: maps the library, touches 8 MiB, sleeps 1.5 s
+    tool = subprocess.Popen([TOOL, "-q", "--json", js, "--", prog, "map", lib],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ids, procs, mapped, deadline = {"prog": set(), "map": set()}, {}, False, time.time() + 60
+    while tool.poll() is None and not mapped and time.time() < deadline:
+        for q in descendants(tool.pid):
+            procs.setdefault(q, start_time(q))
+            try:
+                mapped |= lib in open(f"/proc/{q}/maps").read()
+            except OSError:
+                pass
+        time.sleep(0.01)
+    time.sleep(0.3)  # its maps read, the build begun (it takes seconds)
+    for kind, got in bpf_ids(tool.pid).items():
+        ids[kind] |= got
+    t0 = time.time()
+    tool.send_signal(signal.SIGINT)
+    try:
+        rc = tool.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        tool.kill()
+        rc = tool.wait()
+    secs = time.time() - t0
+    c.ok(mapped, "the program mapped the library under the tool")
+    c.ok(secs < 1, f"the tool ended {secs:.2f}s after SIGINT")
+    c.ok(rc == 130, f"exit 130, the command's (killed by SIGINT): {rc}")
+    try:
+        data = json.load(open(js))
+    except (OSError, ValueError):
+        data = None
+    c.ok(data and any(p["comm"] == "budget" for p in data["processes"]), "the report written, with the program")
+    deadline = time.time() + 2  # the kernel may free an id a little after the last fd is closed
+    while True:
+        left_ids = {kind: sorted(got & loaded_ids(kind)) for kind, got in ids.items()}
+        left = [q for q, st in procs.items() if st and start_time(q) == st]
+        if not (left_ids["prog"] or left_ids["map"] or left) or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    c.ok(ids["prog"] and ids["map"] and not left_ids["prog"] and not left_ids["map"],
+         f"its BPF programs and maps ({len(ids['prog'])}, {len(ids['map'])}) gone: left {left_ids}")
+    c.ok(not left, f"the processes it started gone: left {left}")
 
 
 def test_budget_unwind_memory(c):

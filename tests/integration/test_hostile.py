@@ -500,13 +500,16 @@ def test_budget_unwind_memory(c):
         cp = os.path.join(d, f"copy{i}.so")
         subprocess.run(["cp", lib, cp], check=True)
         copies.append(cp)
-    rc, data, _, _, _ = run_tool([], c.name + "_copies", [prog, "map"] + copies)
+    # the tables are built on the tool's worker thread while the program lives (the run ends
+    # with it): long enough for 12 of 400k rows (~0.1 s each here, 1.5 s in all)
+    alive = ["env", f"BUDGET_ALIVE_MS={20000 if SANITIZED else 5000}", prog, "map"]
+    rc, data, _, _, _ = run_tool([], c.name + "_copies", alive + copies)
     if c.ok(rc == 0 and data, f"exit 0 and a report (rc {rc})"):
         ev = data["events"]
         c.ok(ev["cfi_rows"] * 16 <= 64 << 20, f"12 copies: {ev['cfi_rows'] * 16 >> 20} MiB of tables, within 64 MiB")
         c.ok(ev["cfi_tables_skipped"] >= 2 and ev["cfi_tables_over_budget"] >= 2,
              f"the rest skipped and counted: {ev['cfi_tables_skipped']}, {ev.get('cfi_tables_over_budget')} over budget")
-    rc, data, _, _, _ = run_tool(["--unwind-memory", "256"], c.name + "_flag", [prog, "map"] + copies)
+    rc, data, _, _, _ = run_tool(["--unwind-memory", "256"], c.name + "_flag", alive + copies)
     if c.ok(rc == 0 and data, f"--unwind-memory 256: exit 0 and a report (rc {rc})"):
         c.ok(data["events"]["cfi_rows"] - rows0 >= 12 * 400000, f"all 12 loaded: {data['events']['cfi_rows']} rows")
 

@@ -52,7 +52,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_python.test_python_bench_frames, test_python.test_python_exited,
          test_python.test_python_threads] + test_runtimes.RUNTIME_TESTS + [
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
-         test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_unwind_worker_lost, test_hostile.test_unwind_worker_sigint, test_hostile.test_budget_unwind_memory,
+         test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_unwind_worker_lost, test_hostile.test_unwind_worker_sigint, test_hostile.test_unwind_worker_waiting, test_hostile.test_budget_unwind_memory,
          test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_budget_pages, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
          test_namespaces.test_ns_deleted_symlink, test_namespaces.test_ns_fifo, test_namespaces.test_ns_device, test_namespaces.test_ns_mount, test_namespaces.test_ns_overlay,
          test_namespaces.test_ns_node_pidns,

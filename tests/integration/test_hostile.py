@@ -474,6 +474,38 @@ def test_unwind_worker_sigint(c):
     c.ok(not left, f"the processes it started gone: left {left}")
 
 
+def test_unwind_worker_waiting(c):
+    """A process whose maps were read while its library's table was being built (seconds) gets
+    the table once it is loaded, with no maps read since: 64 MiB faulted through the library's
+    frameless lib_call later have main under lib_call (by frame pointers main is skipped: the
+    walk takes main's rbp, which lib_call left alone, for lib_call's)."""
+    d = budget_dir("unwind_worker_waiting")
+    asm, lib, prog = os.path.join(d, "slow.s"), os.path.join(d, "wait.so"), os.path.join(d, "unwind_wait")
+    slow_cfi_asm(asm, 8, 256 << 10, 500)
+    q = subprocess.run(["cc", "-O2", "-fomit-frame-pointer", "-shared", "-fPIC", "-o", lib,
+                        os.path.join(ROOT, "tests", "programs", "unwind_wait_lib.c"), asm], capture_output=True, text=True)
+    if not c.ok(q.returncode == 0, f"built the library: {q.stderr[-300:]!r}"):
+        return
+    q = subprocess.run(["cc", "-O2", "-fno-omit-frame-pointer", "-o", prog,
+                        os.path.join(ROOT, "tests", "programs", "unwind_wait.c"), "-ldl"], capture_output=True, text=True)
+    if not c.ok(q.returncode == 0, f"built the program: {q.stderr[-300:]!r}"):
+        return
+    folded = os.path.join(OUT, c.name + ".folded")
+    rc, data, _, _, _ = run_tool(["--folded", folded], c.name, [prog, lib, "20" if SANITIZED else "6"])
+    if not c.ok(rc == 0 and data and os.path.exists(folded), f"exit 0 and reports (rc {rc})"):
+        return
+    under, total = 0, 0
+    for line in open(folded):
+        stack, n = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        if "lib_call" in frames and "touch_region" in frames:
+            total += int(n)
+            i = frames.index("lib_call")
+            under += int(n) if i and frames[i - 1] == "main" else 0
+    c.ok(total >= 60 * MIB, f"the 64 MiB under lib_call: {total / MIB:.0f} MiB")
+    c.ok(under >= 0.9 * total and total, f"with main under lib_call: {under / MIB:.0f} of {total / MIB:.0f} MiB")
+
+
 def test_budget_unwind_memory(c):
     """Kernel memory for unwind tables: 16 hard links of one file with a 400k-row table mapped by
     one process are one table (keyed by device and inode, not path: they pinned 16 x 6.1 MiB);

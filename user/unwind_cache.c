@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Which files get unwind tables (within the run's kernel-memory budget), and which text
- * mappings of a process use them. */
+ * mappings of a process use them. Tables are built on a worker thread (a big or hostile file
+ * takes from 0.1 s to seconds: on the event loop, events were lost and Ctrl-C unseen
+ * meanwhile); the event loop opens the files, loads the tables and sets the BPF maps. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,8 +37,9 @@ size_t unwind__over_budget(void)
 /* Files queued, being built, or built and not yet loaded, at most (each holds an fd, and once
  * built its rows): past it a file is left to frame pointers until its next maps read */
 #define UNWIND_MAX_QUEUED 256
-/* Mappings of files being built that processes wait for, at most (24 bytes each) */
-#define UNWIND_MAX_WAITERS (1u << 16)
+/* Mappings of files being built that processes wait for, at most (48 bytes each; each maps
+ * read and each table loaded scans them): past it, frame pointers until the next maps read */
+#define UNWIND_MAX_WAITERS 4096
 /* The value of a file's slot while its table is being built */
 #define SLOT_BUILDING ((uint64_t)UINT32_MAX)
 
@@ -263,8 +266,8 @@ static uint64_t file_slot(struct unwind_cache *c, const struct file_ref *r)
 		hashmap__delete(c->files, (uint64_t)(uintptr_t)key);
 		return 0;
 	}
-	if (c->add && !c->sync) {
-		if (c->queued >= UNWIND_MAX_QUEUED || start_worker(c)) {
+	if (c->add && !c->sync && !start_worker(c)) { /* (no thread: built on the spot) */
+		if (c->queued >= UNWIND_MAX_QUEUED) {
 			close(fd);
 			hashmap__delete(c->files, (uint64_t)(uintptr_t)key);
 			return 0;
@@ -309,37 +312,45 @@ static bool still_mapped(const struct waiter *x)
 	return !stat(path, &st) && st.st_ino == x->ino && kernel_dev(st.st_dev) == x->dev;
 }
 
+static int waiter_cmp(const void *a, const void *b)
+{
+	const struct waiter *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 /* The table of key is loaded (v: its slot, 0 if not): the processes whose maps showed the
  * file meanwhile get their mappings of it */
 static void give(struct unwind_cache *c, const char *key, uint64_t v)
 {
 	struct tm_unwind_range r[TM_UNWIND_RANGES];
+	struct waiter *mine;
+	size_t n = 0;
 
-	for (size_t i = 0; i < c->nw;) {
-		pid_t pid = c->w[i].pid;
-		uint32_t n = 0;
+	if (!c->nw)
+		return;
+	mine = xmalloc(c->nw * sizeof(*mine));
+	for (size_t i = 0; i < c->nw;) /* taken out */
+		if (c->w[i].key == key) {
+			mine[n++] = c->w[i];
+			c->w[i] = c->w[--c->nw];
+		} else {
+			i++;
+		}
+	qsort(mine, n, sizeof(*mine), waiter_cmp); /* by process */
+	for (size_t i = 0, j; v && i < n; i = j) {
+		uint32_t nr = 0;
 		int err;
 
-		if (c->w[i].key != key) {
-			i++;
-			continue;
-		}
-		for (size_t k = i; k < c->nw;) { /* all of pid's, taken out (c->w[i] among them) */
-			struct waiter *x = &c->w[k];
-
-			if (x->key != key || x->pid != pid) {
-				k++;
-				continue;
-			}
-			if (v && n < TM_UNWIND_RANGES && still_mapped(x))
-				r[n++] = (struct tm_unwind_range){ .start = x->start, .end = x->end, .off = x->off,
-								   .file = (uint32_t)(v & 0xffffffff) - 1,
-								   .nrows = (uint32_t)(v >> 32) };
-			*x = c->w[--c->nw];
-		}
-		if (n && (err = c->add(c->ctx, (uint32_t)pid, r, n)) && verbose)
-			p_warn("unwind ranges of pid %d not set: %s", (int)pid, strerror(-err));
+		for (j = i; j < n && mine[j].pid == mine[i].pid; j++)
+			if (nr < TM_UNWIND_RANGES && still_mapped(&mine[j]))
+				r[nr++] = (struct tm_unwind_range){ .start = mine[j].start, .end = mine[j].end,
+								    .off = mine[j].off, .file = (uint32_t)(v & 0xffffffff) - 1,
+								    .nrows = (uint32_t)(v >> 32) };
+		if (nr && (err = c->add(c->ctx, (uint32_t)mine[i].pid, r, nr)) && verbose)
+			p_warn("unwind ranges of pid %d not set: %s", (int)mine[i].pid, strerror(-err));
 	}
+	free(mine);
 }
 
 /* Put the tables loaded since the last call in place. If the kernel refuses, their slots stay
@@ -414,7 +425,7 @@ void unwind__cache_poll(void *arg)
 	struct unwind_cache *c = arg;
 	struct job *done, *j;
 
-	if (!c->started)
+	if (!c->queued)
 		return;
 	pthread_mutex_lock(&c->lock);
 	done = c->done;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "hashmap.h"
@@ -40,6 +41,8 @@ size_t unwind__over_budget(void)
 /* Mappings of files being built that processes wait for, at most (48 bytes each; each maps
  * read and each table loaded scans them): past it, frame pointers until the next maps read */
 #define UNWIND_MAX_WAITERS 4096
+/* The worker's nice value (the event loop's thread keeps the tool's) */
+#define WORKER_NICE 10
 /* The value of a file's slot while its table is being built */
 #define SLOT_BUILDING ((uint64_t)UINT32_MAX)
 
@@ -153,6 +156,8 @@ static void *worker_main(void *arg)
 	struct unwind_cache *c = arg;
 	struct job *j;
 
+	/* below the event loop's thread: on a busy machine draining events comes first */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (!c->stop && !c->todo)

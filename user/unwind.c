@@ -427,6 +427,10 @@ int unwind__build_fd_until(int fd, struct unwind_table *t, const bool *stop)
 	}
 	/* file offsets keep the order of addresses within a segment; segments may not (and a
 	 * hostile file's FDEs may overlap): sorted, then one row per pc */
+	if (stopped(&b)) { /* (the sort of a million rows takes 0.1 s) */
+		err = -EINTR;
+		goto out;
+	}
 	if (t->n) {
 		size_t j = 0;
 

@@ -396,7 +396,7 @@ def slow_cfi_asm(path, funcs, pad, rows):
 
 
 def test_unwind_worker_lost(c):
-    """A table that takes seconds to build (it stopped the event loop: 42-44k events lost of a
+    """A table that takes seconds to build (it stopped the event loop: 42-51k events lost of a
     1 MiB ring buffer, 0-36 MiB of the 200 seen) is built on the worker thread while the
     program faults 200 MiB right after its exec: nothing lost, the 200 MiB seen."""
     d = budget_dir("unwind_worker_lost")

@@ -195,6 +195,7 @@ static int start_worker(struct unwind_cache *c)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		return -err;
+	pthread_setname_np(c->worker, "tm-unwind"); /* in ps -L and /proc/PID/task */
 	c->started = true;
 	return 0;
 }

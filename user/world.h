@@ -43,7 +43,8 @@ struct world_opts {
 	 * on_poll, tables are built on a worker thread, loaded at each poll of the event loop;
 	 * without, as a process's maps are read. */
 	int (*add_unwind)(void *ctx, uint32_t tgid, const struct tm_unwind_range *r, uint32_t n);
-	/* Have fn(arg) called at every poll of the event loop (NULL: no more) */
+	/* Have fn(arg) called at every poll of the event loop (NULL: no more); the loop polls no
+	 * more once the world is freed */
 	void (*on_poll)(void *ctx, void (*fn)(void *arg), void *arg);
 	void *ctx;
 	time_t perfmap_not_before; /* perf maps older than this belong to an earlier pid */

@@ -471,7 +471,9 @@ static struct account *new_account(struct tracer *t, uint64_t start, pid_t root)
 								.load_unwind = tracer__load_unwind,
 								.commit_unwind = tracer__commit_unwind,
 								.set_unwind = tracer__set_unwind,
-								.set_python = tracer__set_python, .ctx = t,
+								.set_python = tracer__set_python,
+								.add_unwind = tracer__add_unwind,
+								.on_poll = tracer__on_poll, .ctx = t,
 								.perfmap_not_before = not_before,
 								.c_frames_only = env.c_frames_only,
 								.record = env.rec } });

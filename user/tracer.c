@@ -34,6 +34,8 @@ struct tracer {
 	struct tm_unwind_file pend_file[TM_MAX_UNWIND_FILES];
 	pthread_t detaching[2]; /* see tracer__detach */
 	int ndetaching;
+	void (*on_poll)(void *arg); /* see tracer__on_poll */
+	void *on_poll_arg;
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -169,7 +171,17 @@ int tracer__poll(struct tracer *t, int timeout_ms)
 	err = ring_buffer__consume(t->rb);
 	if (err < 0 && err != -EINTR)
 		return err;
+	if (t->on_poll)
+		t->on_poll(t->on_poll_arg);
 	return t->handled;
+}
+
+void tracer__on_poll(void *ctx, void (*fn)(void *arg), void *arg)
+{
+	struct tracer *t = ctx;
+
+	t->on_poll = fn;
+	t->on_poll_arg = arg;
 }
 
 int tracer__read_stack(void *ctx, int32_t id, uint64_t *ips, int max)
@@ -292,6 +304,45 @@ int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *gi
 		return -errno;
 	/* only while the process is traced: an exited one must not come back */
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.traced), &tgid, &v, BPF_EXIST) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int tracer__add_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_range *r, uint32_t n)
+{
+	struct tracer *t = ctx;
+	int fd = bpf_map__fd(t->skel->maps.unwind_procs), tfd = bpf_map__fd(t->skel->maps.traced);
+	struct tm_unwind_proc up = {};
+	uint32_t v, i, j, small;
+
+	if (bpf_map_lookup_elem(tfd, &tgid, &v))
+		return errno == ENOENT ? 0 : -errno; /* exited meanwhile */
+	if (bpf_map_lookup_elem(fd, &tgid, &up) && errno != ENOENT)
+		return -errno;
+	if (up.n > TM_UNWIND_RANGES)
+		up.n = TM_UNWIND_RANGES;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < up.n; j++) /* BPF may have added it as it was mapped again */
+			if (r[i].start < up.r[j].end && up.r[j].start < r[i].end)
+				break;
+		if (j < up.n)
+			continue;
+		if (up.n < TM_UNWIND_RANGES) {
+			up.r[up.n++] = r[i];
+			continue;
+		}
+		/* no room: the largest text mappings are kept, as unwind__proc_ranges does */
+		for (small = 0, j = 1; j < up.n; j++)
+			if (up.r[j].end - up.r[j].start < up.r[small].end - up.r[small].start)
+				small = j;
+		if (up.r[small].end - up.r[small].start < r[i].end - r[i].start)
+			up.r[small] = r[i];
+	}
+	if (bpf_map_update_elem(fd, &tgid, &up, BPF_ANY))
+		return -errno;
+	/* a new generation (the walk's cached frames of the process are stale), as set_unwind's */
+	v = (v & ((1u << TM_TRACED_GEN_SHIFT) - 1)) | TM_TRACED_UNWIND | ++t->unwind_gen << (TM_TRACED_GEN_SHIFT + 12);
+	if (bpf_map_update_elem(tfd, &tgid, &v, BPF_EXIST) && errno != ENOENT)
 		return -errno;
 	return 0;
 }

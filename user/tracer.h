@@ -21,6 +21,9 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 int tracer__follow(struct tracer *t, pid_t pid);
 /* Deliver what is waiting; waits up to timeout_ms for more. Returns events handled or -errno. */
 int tracer__poll(struct tracer *t, int timeout_ms);
+/* Call fn(arg) at the end of every tracer__poll (fn NULL: no more): work the event loop does
+ * for others, such as loading the unwind tables a worker built. */
+void tracer__on_poll(void *t, void (*fn)(void *arg), void *arg);
 int tracer__read_stack(void *t, int32_t id, uint64_t *ips, int max);
 void tracer__drop_stack(void *t, int32_t id);
 void tracer__counters(struct tracer *t, uint64_t out[TM_NR_COUNTERS]);
@@ -33,6 +36,9 @@ int tracer__commit_unwind(void *t);
 /* Which of tgid's text mappings the tables cover, and where its CPython keeps its frames (NULL:
  * none); replaces what was set before. */
 int tracer__set_unwind(void *t, uint32_t tgid, const struct tm_unwind_proc *up, const struct tm_py_proc *py);
+/* Add ranges to tgid's (their tables were loaded after its maps were read), keeping what is
+ * set; 0 (also when tgid is no longer traced) or -errno. */
+int tracer__add_unwind(void *t, uint32_t tgid, const struct tm_unwind_range *r, uint32_t n);
 /* Where tgid's CPython keeps its frames, before its unwind ranges (whose tables may take a while
  * to load) are set: its first Python frames are read sooner. exe_ino, exe_dev (0: none): the
  * executable, not position-independent, that holds them: processes that exec it later are set

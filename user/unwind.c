@@ -8,6 +8,7 @@
 #include <elfutils/libdw.h>
 #include <errno.h>
 #include <gelf.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,12 @@
 #include "unwind_build.h"
 #include "util.h"
 
-/* Larger files (a compiler's cc1: 45k functions, 479k rows) are walked by frame pointers:
- * building and loading their table would stall the event loop for 0.5 s or more, and
- * short-lived processes would exit unread meanwhile. CPython has 9.8k, libc 3.7k. */
-#define UNWIND_MAX_FDES 20000
+/* A bound on the functions of a file (.eh_frame_hdr's table is read whole: 16 bytes each).
+ * Tables are built on a worker thread (unwind_cache.c), so size costs no stall: gcc's cc1
+ * (45k functions, 479k rows) builds in 70 ms, node (76k) too; CPython has 9.8k, libc 3.7k. A
+ * function has two rows at least, so more than half the table's rows is over that budget
+ * anyway. */
+#define UNWIND_MAX_FDES (UNWIND_MAX_ROWS / 2)
 /* Budgets of one table (issue 15: the traced program chooses the files): rows of one function
  * (compilers emit a few thousand at most; CPython's eval loop has 1.6k), rows of one table
  * (16 MiB in the kernel), and rows that libdw evaluates, each in time linear in its function's
@@ -261,6 +264,18 @@ static Elf *image_open(int fd, uint64_t size, char **img)
 
 bool unwind__libdw_only;
 
+static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
+
+static void elf_init(void)
+{
+	elf_version(EV_CURRENT);
+}
+
+static bool stopped(const struct builder *b)
+{
+	return b->stop && __atomic_load_n(b->stop, __ATOMIC_RELAXED);
+}
+
 /* The same, by libdw: a call per row, each running the FDE's program from its start */
 static int fde_rows_libdw(struct builder *b, uint64_t start, uint64_t next, struct fde_walk *w)
 {
@@ -272,6 +287,9 @@ static int fde_rows_libdw(struct builder *b, uint64_t start, uint64_t next, stru
 		return 0;
 	while (pc < next) {
 		Dwarf_Frame *fr;
+		/* a row can take libdw long (its FDE's program run from its start): stop between */
+		if (stopped(b))
+			return -EINTR;
 		Dwarf_Addr s, e;
 		struct tm_unwind_row r;
 
@@ -324,11 +342,16 @@ static bool eh_frame(Elf *elf, struct builder *b)
 
 int unwind__build_fd(int fd, struct unwind_table *t)
 {
+	return unwind__build_fd_until(fd, t, NULL);
+}
+
+int unwind__build_fd_until(int fd, struct unwind_table *t, const bool *stop)
+{
 	struct text_seg segs[8];
 	struct stat st;
 	size_t nsegs = 0, nphdr, nstarts = 0;
 	struct fde_ref *starts = NULL;
-	struct builder b = { .t = t, .segs = segs };
+	struct builder b = { .t = t, .segs = segs, .stop = stop };
 	GElf_Ehdr eh;
 	bool foreign, increasing = true;
 	Elf *elf = NULL;
@@ -336,7 +359,7 @@ int unwind__build_fd(int fd, struct unwind_table *t)
 	int err = -ENOENT;
 
 	memset(t, 0, sizeof(*t));
-	elf_version(EV_CURRENT);
+	pthread_once(&elf_once, elf_init); /* libelf's global state: set once, by whichever thread */
 	if (fstat(fd, &st))
 		return -ENOENT;
 	t->inode = (struct tm_unwind_inode){ .ino = st.st_ino, .dev = kernel_dev(st.st_dev) };
@@ -376,6 +399,10 @@ int unwind__build_fd(int fd, struct unwind_table *t)
 
 		if (i && starts[i].start == starts[i - 1].start)
 			continue;
+		if (stopped(&b)) {
+			err = -EINTR;
+			goto out;
+		}
 		e = unwind__libdw_only || foreign ? -EOPNOTSUPP : cfi_fde_rows(&b, &starts[i], next, &w);
 		if (e == -EOPNOTSUPP) { /* back to the rows before it (emit may have dropped the last) */
 			t->n = n;
@@ -400,6 +427,10 @@ int unwind__build_fd(int fd, struct unwind_table *t)
 	}
 	/* file offsets keep the order of addresses within a segment; segments may not (and a
 	 * hostile file's FDEs may overlap): sorted, then one row per pc */
+	if (stopped(&b)) { /* (the sort of a million rows takes 0.1 s) */
+		err = -EINTR;
+		goto out;
+	}
 	if (t->n) {
 		size_t j = 0;
 

@@ -28,9 +28,12 @@ struct unwind_table {
 
 /* The table of the ELF file open at fd (read with pread), built in time linear in its .eh_frame; 0, or -errno
  * (-ENOENT: no .eh_frame/.eh_frame_hdr; -ENOEXEC: not a 64-bit ELF file, or one whose headers
- * or sections are out of bounds; -EFBIG: too many functions to build it without stalling the
- * tool; -E2BIG: more rows than a function or a table may have). */
+ * or sections are out of bounds; -EFBIG: more functions than a table may have rows for;
+ * -E2BIG: more rows than a function or a table may have). */
 int unwind__build_fd(int fd, struct unwind_table *t);
+/* The same, giving up with -EINTR once *stop is set (by another thread; checked between
+ * functions, and between the rows libdw reads) */
+int unwind__build_fd_until(int fd, struct unwind_table *t, const bool *stop);
 /* The same for a file of the tool's own, by path (tests, fuzzers) */
 int unwind__build(const char *path, struct unwind_table *t);
 void unwind__table_free(struct unwind_table *t);
@@ -47,13 +50,25 @@ typedef int (*unwind_load_fn)(void *ctx, const void *table);
 /* Make the tables loaded since the last call usable (loads are put in place in batches: the
  * kernel waits for a grace period at each); 0 or -errno. */
 typedef int (*unwind_commit_fn)(void *ctx);
+/* Add ranges of a table loaded since to a process's (one whose maps were read while the table
+ * was being built); 0 or -errno. */
+typedef int (*unwind_add_fn)(void *ctx, uint32_t tgid, const struct tm_unwind_range *r, uint32_t n);
 
 struct unwind_cache;
-struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn commit, void *ctx);
+/* With add, tables are built on a worker thread (started at the first file that needs one) and
+ * loaded at unwind__cache_poll; without, on the spot. */
+struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn commit, unwind_add_fn add, void *ctx);
+/* Stops the worker (a build in progress is given up: within milliseconds) and waits for it */
 void unwind__cache_free(struct unwind_cache *c);
-/* The ranges of pm's (process pid's) text mappings whose files (opened through the process) are frameless and have a table (loaded on first
- * sight); returns how many (at most TM_UNWIND_RANGES: the largest are kept). */
+/* The ranges of pm's (process pid's) text mappings whose files (opened through the process) are
+ * frameless and have a table; returns how many (at most TM_UNWIND_RANGES: the largest are
+ * kept). A file seen for the first time is queued for the worker: pid's mappings of it are
+ * added when its table is loaded (unwind__cache_poll), frame pointers until then. */
 int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps *pm, struct tm_unwind_proc *out);
+/* From the event loop (the one thread that loads tables and updates BPF maps): load the tables
+ * the worker built since the last call and give them to the processes waiting for them. c is
+ * a struct unwind_cache *. */
+void unwind__cache_poll(void *c);
 /* Load the tables of the C libraries most programs map (libc, libm, libstdc++, libgcc_s, the
  * dynamic loader), before the command starts: its ld.so maps them before the tool could. */
 void unwind__preload(struct unwind_cache *c);

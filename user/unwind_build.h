@@ -45,6 +45,7 @@ struct builder {
 	size_t slow_rows;   /* rows asked of libdw */
 	size_t fde_rows;    /* rows of the FDE being read */
 	bool irregular;     /* see unwind_table.irregular */
+	const bool *stop;   /* set by another thread: give up (-EINTR); NULL: never */
 };
 
 /* Where an FDE's rows go: [row_pc, ...) is the row being read, the FDE ends at end */

@@ -33,8 +33,12 @@ struct world *world__new(const struct world_opts *o)
 	w->o = *o;
 	w->py = hashmap__new();
 	if (!o->replay && o->load_unwind && o->commit_unwind && o->set_unwind) {
-		w->unwind = unwind__cache_new(o->load_unwind, o->commit_unwind, o->ctx);
+		bool worker = o->add_unwind && o->on_poll;
+
+		w->unwind = unwind__cache_new(o->load_unwind, o->commit_unwind, worker ? o->add_unwind : NULL, o->ctx);
 		unwind__preload(w->unwind);
+		if (worker)
+			o->on_poll(o->ctx, unwind__cache_poll, w->unwind);
 	}
 	return w;
 }

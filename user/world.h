@@ -39,6 +39,13 @@ struct world_opts {
 	/* Where tgid's CPython keeps its frames, ahead of set_unwind (optional), and the
 	 * non-PIE executable (inode, device; 0: none) they are in; 0 or -errno. */
 	int (*set_python)(void *ctx, uint32_t tgid, const struct tm_py_proc *py, uint64_t ino, uint32_t dev);
+	/* Add ranges to tgid's (tables loaded after its maps were read); 0 or -errno. With
+	 * on_poll, tables are built on a worker thread, loaded at each poll of the event loop;
+	 * without, as a process's maps are read. */
+	int (*add_unwind)(void *ctx, uint32_t tgid, const struct tm_unwind_range *r, uint32_t n);
+	/* Have fn(arg) called at every poll of the event loop (NULL: no more); the loop polls no
+	 * more once the world is freed */
+	void (*on_poll)(void *ctx, void (*fn)(void *arg), void *arg);
 	void *ctx;
 	time_t perfmap_not_before; /* perf maps older than this belong to an earlier pid */
 	bool c_frames_only;        /* --c-frames-only: no CPython frames are read */

@@ -3,6 +3,7 @@ disk, memory errors under valgrind, and the fuzzers of every parser of untrusted
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -378,6 +379,133 @@ def test_budget_fde(c):
     c.ok(cpu < 3, f"the tool's CPU {cpu:.1f}s")
 
 
+def slow_cfi_asm(path, funcs, pad, rows):
+    """Assembly of funcs functions whose FDEs libdw reads (a CFA expression first, which
+    user/cfi.c leaves to it), each with pad DW_CFA_nop bytes before rows rows: libdw runs an
+    FDE's program from its start for every row, so the table takes seconds to build (8 x 512 KiB
+    x 500: 3-6 s here) within every budget (4,096 rows read by libdw, 32 MiB of .eh_frame)."""
+    nops = ",".join(["0"] * 1024)
+    with open(path, "w") as f:
+        f.write(".text\n")
+        for i in range(funcs):
+            f.write(f".globl slow_f{i}\n.type slow_f{i},@function\nslow_f{i}:\n.cfi_startproc\n")
+            f.write(".cfi_escape 0x0f,0x02,0x77,0x08\n")  # DW_CFA_def_cfa_expression: rsp + 8
+            f.write(f".cfi_escape {nops}\n" * (pad // 1024))
+            f.write("nop\n.cfi_escape 0x08,0x03\n" * rows)  # a row each: DW_CFA_same_value rbx
+            f.write("ret\n.cfi_endproc\n")
+
+
+def test_unwind_worker_lost(c):
+    """A table that takes seconds to build (it stopped the event loop: 42-51k events lost of a
+    1 MiB ring buffer, 0-36 MiB of the 200 seen) is built on the worker thread while the
+    program faults 200 MiB right after its exec: nothing lost, the 200 MiB seen."""
+    d = budget_dir("unwind_worker_lost")
+    slow_cfi_asm(os.path.join(d, "slow.s"), 8, 512 << 10, 500)
+    prog = build_budget(c, d, [os.path.join(d, "slow.s")])
+    if not prog:
+        return
+    rc, data, secs, _, _ = run_tool(["--ringbuf-size", "1"], c.name, [prog, "fault", "200"])
+    if not c.ok(rc == 0 and data, f"exit 0 and a report (rc {rc})"):
+        return
+    ev = data["events"]
+    c.ok(ev["dropped"] == 0, f"no event lost: {ev['dropped']}")
+    heap = data["peak"]["categories"].get("heap", 0)
+    c.ok(heap >= 200 << 20, f"the 200 MiB seen as heap: {heap >> 20} MiB")
+    c.ok(secs < 5 or SANITIZED, f"done in {secs:.1f}s, not waiting for the table")
+
+
+def test_unwind_worker_sigint(c):
+    """SIGINT to the tool while the worker builds a table that takes seconds (the event loop
+    saw it only once the build was over, seconds later, and the command had exited 0): the
+    tool ends within 1 s with the command's 130, its report written, its BPF programs and maps
+    gone and its processes too."""
+    from test_cli import bpf_ids, loaded_ids, start_time
+    from lib import descendants
+    d = budget_dir("unwind_worker_sigint")
+    asm, lib = os.path.join(d, "slow.s"), os.path.join(d, "slow.so")
+    slow_cfi_asm(asm, 8, 512 << 10, 500)
+    q = subprocess.run(["cc", "-shared", "-o", lib, asm], capture_output=True, text=True)
+    prog = build_budget(c, d) if c.ok(q.returncode == 0, f"built the library: {q.stderr[-300:]!r}") else None
+    if not prog:
+        return
+    js = os.path.join(OUT, c.name + ".json")
+    if os.path.exists(js):
+        os.unlink(js)
+    # budget map: maps the library, touches 8 MiB, sleeps 1.5 s
+    tool = subprocess.Popen([TOOL, "-q", "--json", js, "--", prog, "map", lib],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ids, procs, mapped, deadline = {"prog": set(), "map": set()}, {}, False, time.time() + 60
+    while tool.poll() is None and not mapped and time.time() < deadline:
+        for q in descendants(tool.pid):
+            procs.setdefault(q, start_time(q))
+            try:
+                mapped |= lib in open(f"/proc/{q}/maps").read()
+            except OSError:
+                pass
+        time.sleep(0.01)
+    time.sleep(0.3)  # its maps read, the build begun (it takes seconds)
+    for kind, got in bpf_ids(tool.pid).items():
+        ids[kind] |= got
+    t0 = time.time()
+    tool.send_signal(signal.SIGINT)
+    try:
+        rc = tool.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        tool.kill()
+        rc = tool.wait()
+    secs = time.time() - t0
+    c.ok(mapped, "the program mapped the library under the tool")
+    c.ok(secs < 1, f"the tool ended {secs:.2f}s after SIGINT")
+    c.ok(rc == 130, f"exit 130, the command's (killed by SIGINT): {rc}")
+    try:
+        data = json.load(open(js))
+    except (OSError, ValueError):
+        data = None
+    c.ok(data and any(p["comm"] == "budget" for p in data["processes"]), "the report written, with the program")
+    deadline = time.time() + 2  # the kernel may free an id a little after the last fd is closed
+    while True:
+        left_ids = {kind: sorted(got & loaded_ids(kind)) for kind, got in ids.items()}
+        left = [q for q, st in procs.items() if st and start_time(q) == st]
+        if not (left_ids["prog"] or left_ids["map"] or left) or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    c.ok(ids["prog"] and ids["map"] and not left_ids["prog"] and not left_ids["map"],
+         f"its BPF programs and maps ({len(ids['prog'])}, {len(ids['map'])}) gone: left {left_ids}")
+    c.ok(not left, f"the processes it started gone: left {left}")
+
+
+def test_unwind_worker_waiting(c):
+    """A process whose maps were read while its library's table was being built (seconds) gets
+    the table once it is loaded, with no maps read since: 64 MiB faulted through the library's
+    frameless lib_call later have main under lib_call (by frame pointers main is skipped: the
+    walk takes main's rbp, which lib_call left alone, for lib_call's)."""
+    d = budget_dir("unwind_worker_waiting")
+    asm, lib, prog = os.path.join(d, "slow.s"), os.path.join(d, "wait.so"), os.path.join(d, "unwind_wait")
+    slow_cfi_asm(asm, 8, 256 << 10, 500)
+    q = subprocess.run(["cc", "-O2", "-fomit-frame-pointer", "-shared", "-fPIC", "-o", lib,
+                        os.path.join(ROOT, "tests", "programs", "unwind_wait_lib.c"), asm], capture_output=True, text=True)
+    if not c.ok(q.returncode == 0, f"built the library: {q.stderr[-300:]!r}"):
+        return
+    q = subprocess.run(["cc", "-O2", "-fno-omit-frame-pointer", "-o", prog,
+                        os.path.join(ROOT, "tests", "programs", "unwind_wait.c"), "-ldl"], capture_output=True, text=True)
+    if not c.ok(q.returncode == 0, f"built the program: {q.stderr[-300:]!r}"):
+        return
+    folded = os.path.join(OUT, c.name + ".folded")
+    rc, data, _, _, _ = run_tool(["--folded", folded], c.name, [prog, lib, "20" if SANITIZED else "6"])
+    if not c.ok(rc == 0 and data and os.path.exists(folded), f"exit 0 and reports (rc {rc})"):
+        return
+    under, total = 0, 0
+    for line in open(folded):
+        stack, n = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        if "lib_call" in frames and "touch_region" in frames:
+            total += int(n)
+            i = frames.index("lib_call")
+            under += int(n) if i and frames[i - 1] == "main" else 0
+    c.ok(total >= 60 * MIB, f"the 64 MiB under lib_call: {total / MIB:.0f} MiB")
+    c.ok(under >= 0.9 * total and total, f"with main under lib_call: {under / MIB:.0f} of {total / MIB:.0f} MiB")
+
+
 def test_budget_unwind_memory(c):
     """Kernel memory for unwind tables: 16 hard links of one file with a 400k-row table mapped by
     one process are one table (keyed by device and inode, not path: they pinned 16 x 6.1 MiB);
@@ -404,13 +532,16 @@ def test_budget_unwind_memory(c):
         cp = os.path.join(d, f"copy{i}.so")
         subprocess.run(["cp", lib, cp], check=True)
         copies.append(cp)
-    rc, data, _, _, _ = run_tool([], c.name + "_copies", [prog, "map"] + copies)
+    # the tables are built on the tool's worker thread while the program lives (the run ends
+    # with it): long enough for 12 of 400k rows (~0.1 s each here, 1.5 s in all)
+    alive = ["env", f"BUDGET_ALIVE_MS={20000 if SANITIZED else 5000}", prog, "map"]
+    rc, data, _, _, _ = run_tool([], c.name + "_copies", alive + copies)
     if c.ok(rc == 0 and data, f"exit 0 and a report (rc {rc})"):
         ev = data["events"]
         c.ok(ev["cfi_rows"] * 16 <= 64 << 20, f"12 copies: {ev['cfi_rows'] * 16 >> 20} MiB of tables, within 64 MiB")
         c.ok(ev["cfi_tables_skipped"] >= 2 and ev["cfi_tables_over_budget"] >= 2,
              f"the rest skipped and counted: {ev['cfi_tables_skipped']}, {ev.get('cfi_tables_over_budget')} over budget")
-    rc, data, _, _, _ = run_tool(["--unwind-memory", "256"], c.name + "_flag", [prog, "map"] + copies)
+    rc, data, _, _, _ = run_tool(["--unwind-memory", "256"], c.name + "_flag", alive + copies)
     if c.ok(rc == 0 and data, f"--unwind-memory 256: exit 0 and a report (rc {rc})"):
         c.ok(data["events"]["cfi_rows"] - rows0 >= 12 * 400000, f"all 12 loaded: {data['events']['cfi_rows']} rows")
 

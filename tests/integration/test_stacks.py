@@ -123,3 +123,28 @@ def test_classify_cpp_arena(c):
     c.near(malloc, 64 * MIB, 0.05, "of them heap/malloc")
     c.ok(label_bytes(data, "runtime/java-vm") == 0,
          f"no runtime/java-vm in a C++ program ({label_bytes(data, 'runtime/java-vm')} bytes)")
+
+
+def test_cc1_unwound(c):
+    """gcc's cc1 (45k functions, no frame pointers) gets its unwind table: it was left to frame
+    pointers over a cap of 20,000 functions while tables were built on the event loop, and its
+    GC allocations' stacks stopped in ggc (0% under toplev::main); built on the worker thread
+    (70 ms), most of those stacks reach toplev::main (the first few MiB cc1 allocates, before
+    its table is loaded, do not: a few big stacks, so they are counted by stack, not bytes)."""
+    d = os.path.join(OUT, c.name)
+    os.makedirs(d, exist_ok=True)
+    src = os.path.join(d, "many.c")
+    with open(src, "w") as f:
+        for i in range(400):
+            f.write(f"int f{i}(int x) {{ int a[16]; for (int j = 0; j < 16; j++) a[j] = x * {i} + j; "
+                    f"return a[x & 15] + {i}; }}\n")
+    p, data = trace(["-q"], c.name, ["gcc", "-O2", "-c", src, "-o", os.path.join(d, "many.o")])
+    if not c.ok(data is not None and p.returncode == 0, f"gcc -O2 -c traced (rc {p.returncode})"):
+        return
+    ggc = [s for s in data["peak"]["stacks"] if any(f.startswith("ggc_") for f in s["frames"])]
+    deep = [s for s in ggc if "toplev::main" in s["frames"]]
+    total, under = sum(s["bytes"] for s in ggc), sum(s["bytes"] for s in deep)
+    c.ok(total >= 4 * MIB and len(ggc) >= 50, f"cc1's GC allocations seen: {total / MIB:.1f} MiB, {len(ggc)} stacks")
+    c.ok(len(deep) >= 0.5 * len(ggc) and under >= 2 * MIB,
+         f"of them under toplev::main (through cc1's table): {len(deep)} stacks ({len(deep) / max(len(ggc), 1):.0%}), "
+         f"{under / MIB:.1f} MiB")

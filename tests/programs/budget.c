@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* A traced program that makes the tool parse a lot (tests/integration/test_hostile.py, issue 15):
  *   budget fault MB            touch MB of heap (linked with a huge unwind table: test_budget_fde)
- *   budget map FILE...         map each file executable, then touch 8 MiB (test_budget_unwind_memory)
+ *   budget map FILE...         map each file executable, then touch 8 MiB, and stay 1.5 s (or
+ *                              $BUDGET_ALIVE_MS) (test_budget_unwind_memory, test_unwind_worker_sigint)
  *   budget files DIR N FAULTS  map N one-page files of DIR and fault them FAULTS times in all,
  *                              dropping the pages between rounds (test_budget_labels)
  *   budget jit MB              write a perf map of MB with one entry for a JIT stub, then touch
@@ -39,8 +40,12 @@ static int map_files(int argc, char **argv)
 		}
 		close(fd);
 	}
+	const char *ms = getenv("BUDGET_ALIVE_MS");
+
 	touch(8);
-	usleep(1500000); /* alive while the tool reads its files through it (ASan builds 12 big tables slowly) */
+	/* alive while the tool reads its files through it, and (the run ends with its last process)
+	 * while its worker builds their tables: 12 big ones take ~1.5 s, under ASan several */
+	usleep(ms ? atol(ms) * 1000 : 1500000);
 	return 0;
 }
 

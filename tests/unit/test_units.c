@@ -702,6 +702,84 @@ static void test_perfmap(void)
 	perfmap__clear(&pm);
 }
 
+/* What the worker-built tables did to a fake kernel side */
+static struct {
+	int loads, commits, adds;
+	uint32_t tgid, n;
+	struct tm_unwind_range r[TM_UNWIND_RANGES];
+} fake;
+
+static int fake_load(void *ctx, const void *table)
+{
+	return fake.loads++;
+}
+
+static int fake_commit(void *ctx)
+{
+	fake.commits++;
+	return 0;
+}
+
+static int fake_add(void *ctx, uint32_t tgid, const struct tm_unwind_range *r, uint32_t n)
+{
+	fake.adds++;
+	fake.tgid = tgid;
+	fake.n = n;
+	memcpy(fake.r, r, n * sizeof(*r));
+	return 0;
+}
+
+/* The cache with a worker: a file first seen is not waited for (no range yet), its table is
+ * loaded at a later poll and the waiting process's mapping given to it; the next maps read
+ * finds it cached; a cache freed while a build runs returns at once. */
+static void test_unwind_worker(void)
+{
+	struct procmaps pm = {}, one = {};
+	struct tm_unwind_proc up;
+	struct unwind_cache *c;
+	const struct map_entry *libc = NULL;
+	uint64_t t0;
+	int n;
+
+	if (procmaps__read(&pm, getpid())) {
+		CHECK(0, "own maps read");
+		return;
+	}
+	for (size_t i = 0; i < pm.n; i++)
+		if (pm.e[i].exec && !strcmp(basename_of(pm.e[i].path), "libc.so.6"))
+			libc = &pm.e[i];
+	if (!libc) {
+		CHECK(0, "libc's text in our maps");
+		procmaps__clear(&pm);
+		return;
+	}
+	one.e = (struct map_entry *)libc; /* only libc's text: (frameless, 28k rows) */
+	one.n = 1;
+	memset(&fake, 0, sizeof(fake));
+	c = unwind__cache_new(fake_load, fake_commit, fake_add, NULL);
+	n = unwind__proc_ranges(c, getpid(), &one, &up);
+	CHECK(n == 0 && !fake.loads, "first sight: queued, no range yet (%d ranges, %d loads)", n, fake.loads);
+	for (t0 = now_ns(); !fake.adds && now_ns() - t0 < 10000000000ull;) {
+		usleep(5000);
+		unwind__cache_poll(c);
+	}
+	CHECK(fake.loads == 1 && fake.commits == 1, "built, loaded at a poll, committed once (%d, %d)", fake.loads,
+	      fake.commits);
+	CHECK(fake.adds == 1 && fake.tgid == (uint32_t)getpid() && fake.n == 1 && fake.r[0].start == libc->start &&
+	      fake.r[0].end == libc->end && fake.r[0].file == 0 && fake.r[0].nrows > 1000,
+	      "libc's text given to the process that waited (%d adds, %u ranges)", fake.adds, fake.n);
+	n = unwind__proc_ranges(c, getpid(), &one, &up);
+	CHECK(n == 1 && up.r[0].start == libc->start && fake.adds == 1, "the next maps read finds it cached (%d)", n);
+	unwind__cache_free(c);
+
+	c = unwind__cache_new(fake_load, fake_commit, fake_add, NULL);
+	unwind__proc_ranges(c, getpid(), &one, &up);
+	t0 = now_ns();
+	unwind__cache_free(c); /* the build given up, its fd and rows freed (ASan's pass) */
+	CHECK(now_ns() - t0 < 500000000ull, "freed during a build in %.3f s", (now_ns() - t0) / 1e9);
+	procmaps__clear(&pm);
+}
+
 /* The row of the code at addr in this process: its file's table, by /proc/self/maps. */
 static const struct tm_unwind_row *row_at(const void *addr, struct unwind_table *t)
 {
@@ -1042,6 +1120,7 @@ int main(void)
 	test_demangle();
 	test_perfmap();
 	test_unwind();
+	test_unwind_worker();
 	test_unwind_libdw_agrees();
 	test_labels();
 	test_unwind_truncated();

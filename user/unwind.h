@@ -76,6 +76,7 @@ void unwind__preload(struct unwind_cache *c);
 void unwind__set_memory_budget(uint64_t bytes);
 /* Files whose table was over a budget (functions, rows, memory), of every cache: frame pointers */
 size_t unwind__over_budget(void);
-/* Tables loaded, and files that needed one but could not have it (no room, unreadable). */
+/* Tables loaded, and files that needed one but could not have it (no room, unreadable, still
+ * being built when the run ended). */
 void unwind__stats(const struct unwind_cache *c, size_t *loaded, size_t *skipped, size_t *rows);
 #endif

@@ -496,6 +496,7 @@ void unwind__preload(struct unwind_cache *c)
 void unwind__stats(const struct unwind_cache *c, size_t *loaded, size_t *skipped, size_t *rows)
 {
 	*loaded = c->loaded;
-	*skipped = c->skipped;
+	/* asked at the end of the run: a table still queued or being built is never loaded */
+	*skipped = c->skipped + c->queued;
 	*rows = c->rows;
 }

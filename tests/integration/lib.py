@@ -294,3 +294,20 @@ def resident_pages(pids):
                 if path.startswith("/") and not path.startswith(SHMEM_PATHS):
                     files |= {e & ((1 << 55) - 1) for e in ents if e >> 63 and e >> 61 & 1}
     return {"all": len(frames) * 4096, "file": len(files) * 4096}
+
+
+# The Debian trixie root (scripts/trixie-root.sh, `make trixie-root`): newer runtimes that need
+# its glibc run there by chroot, under the tool running here.
+TRIXIE = os.environ.get("TASKMEM_TRIXIE", "/var/cache/taskmem-trace/trixie")
+
+
+def trixie_ready():
+    return os.path.isfile(os.path.join(TRIXIE, "root", ".complete"))
+
+
+def trixie_run(cmd, env=None, settle=0):
+    """argv running cmd in the trixie root (its paths); --run clears the environment, so env
+    goes in through env(1). settle: seconds a shell of the root waits before it execs cmd."""
+    wait = ["/bin/sh", "-c", f'sleep {settle}; exec "$@"', "sh"] if settle else []
+    return [os.path.join(ROOT, "scripts", "trixie-root.sh"), "--run", TRIXIE, "/usr/bin/env"] + \
+        [f"{k}={v}" for k, v in (env or {}).items()] + wait + list(cmd)

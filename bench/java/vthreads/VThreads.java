@@ -7,6 +7,7 @@
 // count of jdk.internal.vm.StackChunk in GC.class_histogram (what `jcmd PID GC.class_histogram
 // -all` prints; -all: no full GC first, which would move the objects it counts), read in-process
 // through the DiagnosticCommand MBean, and the Java heap's use.
+import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,6 +48,11 @@ public class VThreads {
         Runtime rt = Runtime.getRuntime();
         out.append(", \"heap_committed\": ").append(rt.totalMemory());
         out.append(", \"heap_used\": ").append(rt.totalMemory() - rt.freeMemory());
+        // collections so far: one that copies chunks makes the GC workers their pages' first toucher
+        long gcs = 0;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans())
+            gcs += Math.max(0, gc.getCollectionCount());
+        out.append(", \"gc_count\": ").append(gcs);
         try {
             String h = (String) ManagementFactory.getPlatformMBeanServer().invoke(
                     new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",

@@ -45,6 +45,7 @@ GUESS_PER_TASK = {"java_threads_bench": 256 << 10, "c_threads_bench": 64 << 10,
                   "rust_threads_bench": 64 << 10}
 GUESS_DEFAULT = 8 << 10
 MiB = 1 << 20
+KERNEL_PARTS = ["kernel_stack_bytes", "pagetables_bytes", "sock_bytes", "slab_bytes", "total_bytes"]
 
 
 def read_int(path, default=None):
@@ -162,7 +163,10 @@ def traced(tool, cmd, timeout, tmp, settle=0):
             "symbolized": 1 - ev["frames_unsymbolized"] / ev["frames"] if ev["frames"] else 1.0,
             "labels": pk["labels"], "functions": by_function(pk),
             # the kernel's own high-water mark, per process
-            "kernel_maxrss": max([p["kernel_peak_rss_bytes"] for p in j["processes"]] + [0])}
+            "kernel_maxrss": max([p["kernel_peak_rss_bytes"] for p in j["processes"]] + [0]),
+            # what the kernel spends on the tree outside its RSS, at that part's own peak (JSON
+            # `kernel`: only where the run had a memory cgroup of its own)
+            "kernel": {k: j["kernel"][k] for k in KERNEL_PARTS} if "kernel" in j else None}
 
 
 def command(prog, n, s):
@@ -247,8 +251,9 @@ def write_md(results, path, svg_name, args):
         else:
             cells += [t["error"]] + [""] * 9
         rows.append(head + "| " + " | ".join(cells) + " |")
-    per_task = ["| program | N | total B/task | " + " | ".join(CATS) + " | largest labels (B/task) |",
-                "|---|--:|--:|" + "--:|" * len(CATS) + "---|"]
+    per_task = ["| program | N | total B/task | " + " | ".join(CATS) + " | kernel B/task (stacks, page tables, slab) "
+                "| largest labels (B/task) |",
+                "|---|--:|--:|" + "--:|" * len(CATS) + "--:|---|"]
     for prog in PROGRAMS:
         ok = {r["n"]: r["traced"] for r in results if r["prog"] == prog and "peak" in r["traced"]}
         if 1 not in ok or max(ok) == 1:
@@ -262,9 +267,13 @@ def write_md(results, path, svg_name, args):
         if fgrow:
             labels += "; by function: " + ", ".join(
                 "%s %.0f" % kv for kv in sorted(fgrow.items(), key=lambda kv: -kv[1])[:3])
-        per_task.append("| %s | %s | %.0f | %s | %s |" % (
+        k1, kn = ok[1].get("kernel"), ok[n].get("kernel")
+        kern = "%.0f (%.0f, %.0f, %.0f)" % tuple(
+            (kn[k] - k1[k]) / n for k in ("total_bytes", "kernel_stack_bytes", "pagetables_bytes", "slab_bytes")) \
+            if k1 and kn else "-"
+        per_task.append("| %s | %s | %.0f | %s | %s | %s |" % (
             prog, fmt_n(n), (ok[n]["peak"] - ok[1]["peak"]) / n,
-            " | ".join("%.0f" % cost[c] for c in CATS), labels))
+            " | ".join("%.0f" % cost[c] for c in CATS), kern, labels))
     with open(path, "w") as f:
         f.write("# Memory of N concurrent tasks, and where it goes\n\n")
         f.write("%s on Linux %s (%d cores, %.0f GiB), %s. Each task waits "
@@ -278,7 +287,8 @@ def write_md(results, path, svg_name, args):
                 "events, share of distinct frames symbolized.\n\n")
         f.write("\n".join(rows) + "\n\n")
         f.write("## Cost per task\n\n(category at N - category at N=1) / N, in bytes, traced, "
-                "at the largest N that ran.\n\n" + "\n".join(per_task) + "\n\n")
+                "at the largest N that ran; the kernel's share likewise (the JSON `kernel` part at "
+                "its peak: what the tree costs the kernel outside its RSS).\n\n" + "\n".join(per_task) + "\n\n")
         f.write("## Peak at the largest N, by category\n\n![peak by category](%s)\n\n" % svg_name)
         if notes:
             f.write("## Notes\n\n" + "".join("- %s\n" % n for n in notes))

@@ -30,7 +30,7 @@ else
 	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden go-toolchains fresh-check trixie-root
+.PHONY: all clean install test unit-test bench vmlinux sanitize fuzz compare docs golden go-toolchains fresh-check trixie-root bench-trixie
 all: taskmem-trace
 
 $(OUTPUT) $(OUTPUT)/unit:
@@ -98,6 +98,11 @@ fresh-check:
 # then reused; tests run programs in it by chroot with `scripts/trixie-root.sh --run DIR CMD...`.
 trixie-root:
 	scripts/trixie-root.sh
+
+# The benchmarks of that root (JDK 21 virtual threads, Go 1.24, Rust 1.85 + tokio 1.43), built by
+# its toolchains into it (bench/Makefile's `trixie`): the rows `make compare` adds when it is there.
+bench-trixie: trixie-root
+	$(Q)$(MAKE) -C bench trixie
 
 # libFuzzer (clang, libclang-rt-14-dev) on the parsers of what a traced program controls:
 # tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME, crashes kept in tests/fuzz/regressions/NAME.

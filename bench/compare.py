@@ -23,9 +23,19 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bench", "bin")
-PROGRAMS = ["go_bench", "rust_tokio_bench", "rust_async_std_bench", "rust_futures_bench",
-            "rust_threads_bench", "c_threads_bench", "java_threads_bench", "csharp_bench",
-            "node_bench", "python_bench", "elixir_bench"]
+# Rows that run in the trixie root (make trixie-root bench-trixie): row -> its program there
+TRIXIE = os.environ.get("TASKMEM_TRIXIE", "/var/cache/taskmem-trace/trixie")
+TRIXIE_OPT = "/opt/taskmem-bench"
+TRIXIE_ROWS = {"java_vthreads_bench": "java_vthreads_bench", "go1.24_bench": "go_bench",
+               "rust1.85_tokio_bench": "rust_tokio_bench"}
+# A shell of the root waits this long before it execs the program: the tool loads the unwind
+# table of the root's libc (not the host's, preloaded) when a process first maps it, and a
+# program's first stacks (the JVM's heap reservation, tokio's first cells) would stop in its
+# frameless code meanwhile (tests/integration/test_trixie.py SETTLE). Not in the wall time.
+TRIXIE_SETTLE = 0.5
+PROGRAMS = ["go_bench", "go1.24_bench", "rust_tokio_bench", "rust1.85_tokio_bench", "rust_async_std_bench",
+            "rust_futures_bench", "rust_threads_bench", "c_threads_bench", "java_threads_bench",
+            "java_vthreads_bench", "csharp_bench", "node_bench", "python_bench", "elixir_bench"]
 THREADED = {"rust_threads_bench", "c_threads_bench", "java_threads_bench"}  # 1 task = 1 thread
 CATS = ["stack", "heap", "runtime", "file", "other"]
 COLORS = {"stack": "#4e79a7", "heap": "#f28e2b", "runtime": "#e15759", "file": "#76b7b2",
@@ -35,6 +45,7 @@ GUESS_PER_TASK = {"java_threads_bench": 256 << 10, "c_threads_bench": 64 << 10,
                   "rust_threads_bench": 64 << 10}
 GUESS_DEFAULT = 8 << 10
 MiB = 1 << 20
+KERNEL_PARTS = ["kernel_stack_bytes", "pagetables_bytes", "sock_bytes", "slab_bytes", "total_bytes"]
 
 
 def read_int(path, default=None):
@@ -111,14 +122,14 @@ def run(argv, timeout, include_root):
     return why, threads, time.time() - t0
 
 
-def untraced(cmd, timeout, tmp):
+def untraced(cmd, timeout, tmp, settle=0):
     out = os.path.join(tmp, "time.txt")
     why, threads, _ = run(["/usr/bin/time", "-o", out, "-f", "%e %U %S %M"] + cmd, timeout, False)
     if why:
         return {"error": why}
     with open(out) as f:
         wall, user, sys_, kib = f.read().split()[-4:]  # a killed child adds a line first
-    wall = float(wall)
+    wall = float(wall) - settle
     return {"peak": int(kib) * 1024, "wall": wall, "threads": threads,
             "cpu_pct": 100 * (float(user) + float(sys_)) / wall if wall else 0.0}
 
@@ -135,7 +146,7 @@ def by_function(pk):
     return out
 
 
-def traced(tool, cmd, timeout, tmp):
+def traced(tool, cmd, timeout, tmp, settle=0):
     out = os.path.join(tmp, "trace.json")
     if os.path.exists(out):
         os.unlink(out)
@@ -147,16 +158,32 @@ def traced(tool, cmd, timeout, tmp):
     ev, pk = j["events"], j["peak"]
     return {"peak": pk["rss_bytes"], "kernel_peak": pk["kernel_rss_bytes"], "t_peak": pk["t_s"],
             "cats": {c: pk["categories"].get(c, 0) for c in CATS}, "threads": threads,
-            "dropped": ev["dropped"], "wall": j["duration_s"],
+            "dropped": ev["dropped"], "wall": j["duration_s"] - settle,
             "unattributed": pk.get("unattributed_bytes", 0),
             "symbolized": 1 - ev["frames_unsymbolized"] / ev["frames"] if ev["frames"] else 1.0,
             "labels": pk["labels"], "functions": by_function(pk),
             # the kernel's own high-water mark, per process
-            "kernel_maxrss": max([p["kernel_peak_rss_bytes"] for p in j["processes"]] + [0])}
+            "kernel_maxrss": max([p["kernel_peak_rss_bytes"] for p in j["processes"]] + [0]),
+            # what the kernel spends on the tree outside its RSS, at that part's own peak (JSON
+            # `kernel`: only where the run had a memory cgroup of its own)
+            "kernel": {k: j["kernel"][k] for k in KERNEL_PARTS} if "kernel" in j else None}
+
+
+def command(prog, n, s):
+    if prog in TRIXIE_ROWS:
+        return [os.path.join(ROOT, "scripts", "trixie-root.sh"), "--run", TRIXIE, "/bin/sh", "-c",
+                'sleep %g; exec "$@"' % TRIXIE_SETTLE, "sh", "%s/%s" % (TRIXIE_OPT, TRIXIE_ROWS[prog]),
+                str(n), "%g" % s]
+    return [os.path.join(BIN, prog), str(n), "%g" % s]
 
 
 def skip_reason(prog, n, results, args, tlimit):
-    if not os.access(os.path.join(BIN, prog), os.X_OK):
+    if prog in TRIXIE_ROWS:
+        if not os.path.isfile(os.path.join(TRIXIE, "root", ".complete")):
+            return "no trixie root at %s (make trixie-root bench-trixie)" % TRIXIE
+        if not os.access(os.path.join(TRIXIE, "root", TRIXIE_OPT[1:], TRIXIE_ROWS[prog]), os.X_OK):
+            return "not built in the trixie root (make bench-trixie)"
+    elif not os.access(os.path.join(BIN, prog), os.X_OK):
         return "not built (make bench)"
     if prog in THREADED and n + 64 > tlimit[0]:
         return "%s threads > %s (%d)" % (fmt_n(n), tlimit[1], tlimit[0])
@@ -224,8 +251,9 @@ def write_md(results, path, svg_name, args):
         else:
             cells += [t["error"]] + [""] * 9
         rows.append(head + "| " + " | ".join(cells) + " |")
-    per_task = ["| program | N | total B/task | " + " | ".join(CATS) + " | largest labels (B/task) |",
-                "|---|--:|--:|" + "--:|" * len(CATS) + "---|"]
+    per_task = ["| program | N | total B/task | " + " | ".join(CATS) + " | kernel B/task (stacks, page tables, slab) "
+                "| largest labels (B/task) |",
+                "|---|--:|--:|" + "--:|" * len(CATS) + "--:|---|"]
     for prog in PROGRAMS:
         ok = {r["n"]: r["traced"] for r in results if r["prog"] == prog and "peak" in r["traced"]}
         if 1 not in ok or max(ok) == 1:
@@ -239,9 +267,13 @@ def write_md(results, path, svg_name, args):
         if fgrow:
             labels += "; by function: " + ", ".join(
                 "%s %.0f" % kv for kv in sorted(fgrow.items(), key=lambda kv: -kv[1])[:3])
-        per_task.append("| %s | %s | %.0f | %s | %s |" % (
+        k1, kn = ok[1].get("kernel"), ok[n].get("kernel")
+        kern = "%.0f (%.0f, %.0f, %.0f)" % tuple(
+            (kn[k] - k1[k]) / n for k in ("total_bytes", "kernel_stack_bytes", "pagetables_bytes", "slab_bytes")) \
+            if k1 and kn else "-"
+        per_task.append("| %s | %s | %.0f | %s | %s | %s |" % (
             prog, fmt_n(n), (ok[n]["peak"] - ok[1]["peak"]) / n,
-            " | ".join("%.0f" % cost[c] for c in CATS), labels))
+            " | ".join("%.0f" % cost[c] for c in CATS), kern, labels))
     with open(path, "w") as f:
         f.write("# Memory of N concurrent tasks, and where it goes\n\n")
         f.write("%s on Linux %s (%d cores, %.0f GiB), %s. Each task waits "
@@ -255,7 +287,8 @@ def write_md(results, path, svg_name, args):
                 "events, share of distinct frames symbolized.\n\n")
         f.write("\n".join(rows) + "\n\n")
         f.write("## Cost per task\n\n(category at N - category at N=1) / N, in bytes, traced, "
-                "at the largest N that ran.\n\n" + "\n".join(per_task) + "\n\n")
+                "at the largest N that ran; the kernel's share likewise (the JSON `kernel` part at "
+                "its peak: what the tree costs the kernel outside its RSS).\n\n" + "\n".join(per_task) + "\n\n")
         f.write("## Peak at the largest N, by category\n\n![peak by category](%s)\n\n" % svg_name)
         if notes:
             f.write("## Notes\n\n" + "".join("- %s\n" % n for n in notes))
@@ -339,9 +372,10 @@ def main():
                 r = {"prog": prog, "n": n, "s": args.s_for(prog), "untraced": {}, "traced": {}}
                 r["skip"] = skip_reason(prog, n, results, args, tlimit)
                 if not r["skip"]:
-                    cmd = [os.path.join(BIN, prog), str(n), "%g" % args.s_for(prog)]
-                    r["untraced"] = untraced(cmd, args.timeout, tmp)
-                    r["traced"] = traced(args.tool, cmd, args.timeout, tmp)
+                    cmd = command(prog, n, args.s_for(prog))
+                    settle = TRIXIE_SETTLE if prog in TRIXIE_ROWS else 0
+                    r["untraced"] = untraced(cmd, args.timeout, tmp, settle)
+                    r["traced"] = traced(args.tool, cmd, args.timeout, tmp, settle)
                 results.append(r)
                 u, t = r["untraced"], r["traced"]
                 print("%-22s %8s  %s" % (prog, fmt_n(n), r["skip"] or "untraced %s MiB %s s, traced %s MiB, dropped %s" % (

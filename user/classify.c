@@ -99,6 +99,14 @@ static const struct cl_rule hotspot_rules[] = {
 	/* HotSpot's arenas malloc their chunks: big ones are glibc mmaps under Arena:: */
 	RULE(SITE_MMAP_STACK, "Arena::", CAT_RUNTIME, "java-vm", "the chunks of HotSpot's arenas, which malloc maps"),
 	RULE(SITE_MMAP_STACK, "Threads::create_vm", CAT_RUNTIME, "java-vm", NULL),
+	/* JDK 21+: a virtual thread that parks is unmounted by Continuation freeze, which copies
+	 * its frames into a new jdk.internal.vm.StackChunk object in the Java heap (the memcpy
+	 * under freeze_fast_copy/copy_to_chunk) and writes nothing else there; wherever the
+	 * heap's region is, and whatever it is labelled, those pages are the task's stack */
+	RULE(SITE_FAULT_STACK, "FreezeBase::", CAT_STACK, "virtual-thread",
+	     "virtual threads' stack chunks (JDK 21+), copied in by Continuation freeze"),
+	RULE(SITE_FAULT_STACK, "freeze<Config<", CAT_STACK, "virtual-thread", NULL),
+	RULE(SITE_FAULT_STACK, "StackChunkAllocator::", CAT_STACK, "virtual-thread", NULL),
 };
 
 /* ---- stripped runtimes (CPython, Mono, BEAM): by the module that called mmap (and size),
@@ -290,6 +298,8 @@ int classify_stack(enum runtime rt, enum cl_stack which, const struct cl_frames 
 {
 	if (which == CL_HEAP)
 		return innermost_rule(rt, SITE_HEAP_STACK, f, false);
+	if (which == CL_FAULT)
+		return innermost_rule(rt, SITE_FAULT_STACK, f, false);
 	/* outside the arena, what looks like a stack allocation is its metadata */
 	return innermost_rule(rt, SITE_GO_STACK, f, which == CL_GO_OTHER);
 }
@@ -335,6 +345,22 @@ static bool heap_label(int label)
 	return false;
 }
 
+/* Whether a table for rt has SITE_FAULT_STACK rules: only then is every fault's stack asked. */
+static bool has_fault_rules(enum runtime rt)
+{
+	static signed char has[NR_RUNTIMES]; /* 0 not known yet, 1 no, 2 yes */
+	size_t t, r;
+
+	if (!has[rt]) {
+		has[rt] = 1;
+		for (t = 0; t < cl_ntables; t++)
+			for (r = 0; (cl_tables[t].runtimes & RT_BIT(rt)) && r < cl_tables[t].n; r++)
+				if (cl_tables[t].rules[r].site == SITE_FAULT_STACK)
+					has[rt] = 2;
+	}
+	return has[rt] == 2;
+}
+
 int classify(const struct classify_in *in)
 {
 	bool thread_stack = in->region_flags & (MAP_STACK | MAP_GROWSDOWN);
@@ -372,6 +398,8 @@ int classify(const struct classify_in *in)
 			return label_id(CAT_STACK, "thread");
 		if (in->region_file)
 			return label_id(CAT_OTHER, "file-private");
+		if (has_fault_rules(in->rt) && (label = in->stack_label(in->ctx, CL_FAULT)) >= 0)
+			return label;
 		label = in->region_label(in->ctx);
 		if (heap_label(label)) {
 			int fl = in->stack_label(in->ctx, CL_HEAP);

@@ -34,6 +34,8 @@ enum cl_site {
 	SITE_MMAP_MODULE,  /* the file name of the mmap's caller (prefix), and the mapping's length */
 	SITE_HEAP_STACK,   /* in a heap: the innermost frame of the faulting stack that a rule's in */
 	SITE_GO_STACK,     /* in a Go process: the same, with stack rules only inside the arena */
+	SITE_FAULT_STACK,  /* in any anonymous region (not a thread stack): the same, before the
+			    * region's label (code that writes one kind of memory only) */
 	NR_SITES
 };
 
@@ -83,6 +85,7 @@ enum cl_stack {
 	CL_HEAP,        /* inside a heap: what the allocation is */
 	CL_GO_ARENA,    /* inside Go's heap arena */
 	CL_GO_OTHER,    /* in Go's other mappings: its metadata (no stack rules) */
+	CL_FAULT,       /* in any anonymous region: SITE_FAULT_STACK rules */
 };
 
 /* The label the faulting stack decides by the tables that apply to rt, or -1 if no rule

@@ -221,23 +221,6 @@ def in_private_mounts(setup, argv, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
-TRIXIE = os.environ.get("TASKMEM_TRIXIE", "/var/cache/taskmem-trace/trixie")
-
-
-def trixie_run(c, argv, files=()):
-    """The command that runs argv in the trixie root (scripts/trixie-root.sh --run): files are
-    copied into its /tmp/taskmem-test first (where argv finds them). None, the test failed, when
-    the root is not made."""
-    root = os.path.join(TRIXIE, "root")
-    if not c.ok(os.path.exists(os.path.join(root, ".complete")), f"a trixie root at {root}: make trixie-root first"):
-        return None
-    d = os.path.join(root, "tmp", "taskmem-test")
-    os.makedirs(d, exist_ok=True)
-    for f in files:
-        shutil.copy(f, d)
-    return [os.path.join(ROOT, "scripts", "trixie-root.sh"), "--run", TRIXIE] + list(argv)
-
-
 def free_port():
     """A free TCP port on loopback."""
     with socket.socket() as s:
@@ -315,3 +298,32 @@ def resident_pages(pids):
                 if path.startswith("/") and not path.startswith(SHMEM_PATHS):
                     files |= {e & ((1 << 55) - 1) for e in ents if e >> 63 and e >> 61 & 1}
     return {"all": len(frames) * 4096, "file": len(files) * 4096}
+
+
+# The Debian trixie root (scripts/trixie-root.sh, `make trixie-root`): newer runtimes that need
+# its glibc run there by chroot, under the tool running here.
+TRIXIE = os.environ.get("TASKMEM_TRIXIE", "/var/cache/taskmem-trace/trixie")
+
+
+def trixie_ready():
+    return os.path.isfile(os.path.join(TRIXIE, "root", ".complete"))
+
+
+def trixie_run(cmd, env=None, settle=0):
+    """argv running cmd in the trixie root (its paths); --run clears the environment, so env
+    goes in through env(1). settle: seconds a shell of the root waits before it execs cmd."""
+    wait = ["/bin/sh", "-c", f'sleep {settle}; exec "$@"', "sh"] if settle else []
+    return [os.path.join(ROOT, "scripts", "trixie-root.sh"), "--run", TRIXIE, "/usr/bin/env"] + \
+        [f"{k}={v}" for k, v in (env or {}).items()] + wait + list(cmd)
+
+
+def trixie_files_run(c, argv, files=()):
+    """trixie_run(argv), with files copied into the root's /tmp/taskmem-test first (where argv
+    finds them); None, the test failed, when the root is not made."""
+    if not c.ok(trixie_ready(), f"a trixie root at {TRIXIE}/root: make trixie-root first"):
+        return None
+    d = os.path.join(TRIXIE, "root", "tmp", "taskmem-test")
+    os.makedirs(d, exist_ok=True)
+    for f in files:
+        shutil.copy(f, d)
+    return trixie_run(argv)

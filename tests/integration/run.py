@@ -35,9 +35,11 @@ import test_scale  # noqa: E402
 import test_servers  # noqa: E402
 import test_shared  # noqa: E402
 import test_stacks  # noqa: E402
+import test_trixie  # noqa: E402
 
 MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_kernel, test_namespaces, test_net, test_oom, test_outputs, test_python,
-           test_real, test_record, test_runtimes, test_scale, test_servers, test_shared, test_stacks)
+           test_real, test_record, test_runtimes, test_scale, test_servers, test_shared, test_stacks,
+           test_trixie)
 
 # The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
 TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drops, test_runtimes.test_go_100k,
@@ -56,6 +58,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_frees, test_engine.test_drop
          test_python.test_python_bench_frames, test_python.test_python_exited,
          test_python.test_python_threads, test_python.test_python_chroot,
          test_python.test_python313_perf] + test_runtimes.RUNTIME_TESTS + [
+         test_trixie.test_trixie_vthreads, test_trixie.test_trixie_go, test_trixie.test_trixie_tokio,
          test_engine.test_floods, test_engine.test_make_j, test_engine.test_exec_elsewhere, test_engine.test_pipeline,
          test_hostile.test_hostile_debuglink, test_hostile.test_hostile_names, test_hostile.test_sigpipe, test_hostile.test_attach_spoof, test_hostile.test_idle_processes, test_hostile.test_budget_fde, test_hostile.test_unwind_worker_lost, test_hostile.test_unwind_worker_sigint, test_hostile.test_unwind_worker_waiting, test_hostile.test_budget_unwind_memory,
          test_hostile.test_budget_symtab, test_hostile.test_budget_perfmap, test_hostile.test_budget_labels, test_hostile.test_budget_pages, test_hostile.test_no_btf, test_hostile.test_no_tracefs,
@@ -77,7 +80,8 @@ PLAIN_PASS_ONLY = [test_hostile.test_valgrind, test_hostile.test_fuzz, test_host
                    test_servers.test_postgres_pgbench, test_servers.test_prefork_wrk,
                    test_scale.test_scale_threads, test_scale.test_scale_go, test_hostile.test_budget_pages,
                    test_hostile.test_budget_forks, test_net.test_net_go_server, test_net.test_net_rust_server,
-                   test_python.test_python313_perf]
+                   test_python.test_python313_perf, test_trixie.test_trixie_vthreads, test_trixie.test_trixie_go,
+                   test_trixie.test_trixie_tokio]
 
 
 def unlisted():

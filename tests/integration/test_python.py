@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 
-from lib import BIN, MIB, ROOT, TOOL, TRIXIE, common_checks, trace, trixie_run
+from lib import BIN, MIB, ROOT, TOOL, TRIXIE, common_checks, trace, trixie_files_run
 
 PY = "/usr/bin/python3.11"
 PROG = os.path.join(ROOT, "tests", "programs", "py_alloc.py")
@@ -162,7 +162,7 @@ def test_python313_perf(c):
     construction: the walk steps over the trampolines, which have no unwind table). The 3.11
     reader refuses the 3.13 build by its version (warned once; no Python frame read from its
     memory)."""
-    cmd = trixie_run(c, ["python3.13", "-X", "perf", "/tmp/taskmem-test/py_alloc.py"], [PROG])
+    cmd = trixie_files_run(c, ["python3.13", "-X", "perf", "/tmp/taskmem-test/py_alloc.py"], [PROG])
     if not cmd:
         return
     p, data = trace(["-q"], c.name, cmd)

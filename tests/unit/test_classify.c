@@ -108,6 +108,11 @@ static int row_input_label(const struct cl_rule *r, enum runtime rt, bool go_are
 		f.reg = (struct cl_region){ .len = 64 << 20, .module = "libc.so.6" };
 		f.fault = (struct cl_frames){ heap_frames, 3 };
 		return in_region(&f);
+	case SITE_FAULT_STACK:
+		/* an anonymous region whose own rules would say otherwise */
+		f.reg = (struct cl_region){ .len = 64 << 20, .module = "", .stack = { frames, 3 } };
+		f.fault = (struct cl_frames){ frames, 3 };
+		return in_region(&f);
 	case SITE_GO_STACK:
 		f.fault = (struct cl_frames){ frames, 3 };
 		in = fault_at(&f, go_arena ? 0xc000100000ull : 0x7f0000001000ull);
@@ -312,7 +317,7 @@ static void test_runtime_of(void)
 
 static const char *const site_names[NR_SITES] = {
 	[SITE_MMAP_STACK] = "mmap-stack", [SITE_MMAP_MODULE] = "mmap-module",
-	[SITE_HEAP_STACK] = "heap-stack", [SITE_GO_STACK] = "go-stack",
+	[SITE_HEAP_STACK] = "heap-stack", [SITE_GO_STACK] = "go-stack", [SITE_FAULT_STACK] = "fault-stack",
 };
 
 static void put_runtimes(FILE *o, unsigned mask)

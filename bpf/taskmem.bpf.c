@@ -801,7 +801,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	e->ret = ctx->size;
 	e->flags = curr ? TM_F_CURR : 0;
 	e->stack_id = -ENOENT;
-	if (curr) { /* the kernel's share: the mm's page tables, as they are now */
+	if (curr && tv) { /* the kernel's share: the traced mm's page tables, as they are now */
 		e->extra2 = task->mm->pgtables_bytes.counter;
 		e->flags |= TM_F_PGTABLES;
 	}
@@ -1196,7 +1196,8 @@ int BPF_PROG(handle_oom_victim, struct task_struct *task, uid_t uid)
  * kmem:kmalloc / kmem_cache_alloc of traced tasks that the memory cgroup charges (__GFP_ACCOUNT,
  * or a SLAB_ACCOUNT cache), kept by pointer so that their frees, by anyone (RCU callbacks,
  * other processes), subtract. They fire machine-wide: an untraced allocation costs a flag test
- * and a lookup, a free one lookup. */
+ * and a lookup, a free one lookup; ~20% of the tool's BPF time on go_bench 1M and on a build,
+ * so they load only with --kernel-slab. */
 
 /* pointer -> who allocated it and its size. A plain hash, not an LRU: a full map refuses the
  * new object (counted, neither its allocation nor its free is seen) where an LRU would evict
@@ -1241,7 +1242,7 @@ static __always_inline void slab_add(struct tm_kslab *ks, __u32 tgid, __s64 delt
 static __always_inline void slab_alloc(const void *ptr, __u64 size)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	static const struct tm_kslab zero;
+	static const struct tm_kslab fresh = { .sent = -(1ll << 62) }; /* its first is sent */
 	struct tm_kobj o = { .tgid = tgid, .size = (__u32)size };
 	__u64 key = (__u64)ptr;
 	struct tm_kslab *ks;
@@ -1250,7 +1251,7 @@ static __always_inline void slab_alloc(const void *ptr, __u64 size)
 		return;
 	ks = bpf_map_lookup_elem(&kslab, &tgid);
 	if (!ks) {
-		bpf_map_update_elem(&kslab, &tgid, &zero, BPF_NOEXIST);
+		bpf_map_update_elem(&kslab, &tgid, &fresh, BPF_NOEXIST);
 		ks = bpf_map_lookup_elem(&kslab, &tgid);
 	}
 	if (!ks || bpf_map_update_elem(&kobjs, &key, &o, BPF_ANY)) {

@@ -103,25 +103,37 @@ void kernel__bpf_now(const struct kernel_state *k, uint64_t ts, struct kernel_sa
 	out->threads = (uint32_t)clamp0(k->threads_bpf);
 	out->stacks = clamp0(k->threads_bpf) * (k->thread_size ? k->thread_size : KERNEL_THREAD_SIZE);
 	out->pagetables = clamp0(k->pagetables_bpf);
-	out->slab = out->slab_bpf = clamp0(k->slab_bpf);
+	out->slab = out->slab_bpf = clamp0(k->slab_bpf); /* 0 without --kernel-slab */
 	out->total = out->stacks + out->pagetables + out->slab;
 }
 
-/* Without a cgroup the events' parts are the samples: one per interval of the events' own
- * times (a replay makes the same), and the peak at the change that made it. */
+static void push(struct kernel_state *k, const struct kernel_sample *ks)
+{
+	GROW(k->s, k->cap, k->n + 1);
+	k->s[k->n++] = *ks;
+}
+
+/* Without a cgroup the events' parts are the samples: at most one per interval of the events'
+ * own times (a replay makes the same), and the state a quiet stretch holds (the last change
+ * within an interval) at its own time once another change comes; the peak at the change that
+ * made it. */
 static void changed(struct kernel_state *k, uint64_t ts, bool last)
 {
 	struct kernel_sample ks;
+	bool due;
 
 	if (k->cgroup)
 		return;
 	kernel__bpf_now(k, ts, &ks);
 	if (ks.total > k->peak_bpf.total)
 		k->peak_bpf = ks;
-	if (!last && k->n && ts - k->s[k->n - 1].ts < k->interval_ns)
-		return;
-	GROW(k->s, k->cap, k->n + 1);
-	k->s[k->n++] = ks;
+	due = !k->n || ts - k->s[k->n - 1].ts >= k->interval_ns;
+	if (k->unsampled && (due || last) && (!k->n || k->cur.ts > k->s[k->n - 1].ts))
+		push(k, &k->cur);
+	k->cur = ks;
+	k->unsampled = !(due || last);
+	if (!k->unsampled)
+		push(k, &ks);
 }
 
 static struct kernel_proc *kproc(struct kernel_state *k, uint32_t tgid)
@@ -166,8 +178,10 @@ void kernel__event(struct kernel_state *k, const struct tm_event *e)
 
 	k->bpf = true;
 	if (e->kind == TM_EV_RSS) {
-		if (e->extra2 == (uint64_t)p->pagetables)
-			return; /* most records: the page tables did not change */
+		/* most records: the page tables did not change; after the exit, a late record of
+		 * another CPU's */
+		if (e->extra2 == (uint64_t)p->pagetables || p->exited)
+			return;
 		set_pagetables(k, p, (int64_t)e->extra2);
 	} else if (e->member == TM_KPART_THREADS) {
 		if (p->exited)
@@ -177,6 +191,7 @@ void kernel__event(struct kernel_state *k, const struct tm_event *e)
 		set_threads(k, p, p->born ? p->threads + (int64_t)e->arg : (int64_t)e->ret);
 		k->thread_size = e->len;
 	} else if (e->member == TM_KPART_SLAB) {
+		k->slab = true;
 		k->slab_bpf += (int64_t)e->ret - p->slab;
 		p->slab = (int64_t)e->ret;
 	} else {

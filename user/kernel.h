@@ -48,10 +48,13 @@ struct kernel_state {
 	int64_t threads_bpf, pagetables_bpf, slab_bpf;
 	uint64_t thread_size;     /* THREAD_SIZE as the kernel said it, 0 until a thread event */
 	bool bpf;                 /* the events carry the parts (not a recording of an older build) */
+	bool slab;                /* slab records came (--kernel-slab: each process's first is sent) */
 	bool attached;            /* -p: threads of processes that ran before are not in the events */
 	bool cgroup;              /* a cgroup sample came: the samples are the cgroup's */
 	uint64_t interval_ns;     /* between samples of the events' parts (without a cgroup) */
 	struct kernel_sample peak_bpf; /* without a cgroup: the largest total, at its change */
+	struct kernel_sample cur; /* without a cgroup: the state at the last change */
+	bool unsampled;           /* cur is not among the samples yet */
 };
 
 struct model;

@@ -51,6 +51,7 @@ enum {
 	OPT_GROWTH_WINDOW,
 	OPT_C_FRAMES_ONLY,
 	OPT_NO_CGROUP,
+	OPT_KERNEL_SLAB,
 	OPT_SLAB_OBJECTS,
 };
 
@@ -77,7 +78,7 @@ static struct env {
 } env = {
 	.interval_ns = 10 * 1000000ull,
 	.t = { .max_processes = 8192, .max_threads = 65536, .stack_storage = 32768,
-	       .slab_objects = 65536, .ringbuf_bytes = 16ull << 20 },
+	       .ringbuf_bytes = 16ull << 20 },
 	.top = 10,
 };
 
@@ -152,7 +153,8 @@ static const struct argp_option opts[] = {
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
 	{ "unwind-memory", OPT_UNWIND_MEMORY, "MB", 0, "Kernel memory for unwind tables in MiB, for the whole run (default 64); files over it are walked by frame pointers and counted", 0 },
 	{ "no-cgroup", OPT_NO_CGROUP, NULL, 0, "Do not run the command in a memory cgroup of its own: the kernel's share (stacks, page tables, slab) is then measured from the kernel's events alone, without sockets; not with --limit", 0 },
-	{ "kernel-slab-objects", OPT_SLAB_OBJECTS, "N", 0, "Slab objects of the tree followed at once for the kernel's share (default 65536; 0: slab not followed, the kmem tracepoints not attached)", 0 },
+	{ "kernel-slab", OPT_KERNEL_SLAB, NULL, 0, "Also measure the slab objects the tree allocates, for the kernel's share (kmem tracepoints, which fire machine-wide: about 20% more of the tool's BPF time on go_bench or a build); without it slab is the cgroup's remainder, or not measured without a cgroup", 0 },
+	{ "kernel-slab-objects", OPT_SLAB_OBJECTS, "N", 0, "Slab objects of the tree --kernel-slab follows at once (default 65536; implies --kernel-slab)", 0 },
 	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault; a 3.12+ run with -X perf still names them from its perf map)", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
@@ -255,8 +257,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_CGROUP:
 		env.no_cgroup = true;
 		break;
+	case OPT_KERNEL_SLAB:
+		if (!env.t.slab_objects)
+			env.t.slab_objects = 65536;
+		break;
 	case OPT_SLAB_OBJECTS:
-		env.t.slab_objects = parse_num(arg, 0, 1 << 24, state, "--kernel-slab-objects");
+		env.t.slab_objects = parse_num(arg, 16, 1 << 24, state, "--kernel-slab-objects");
 		break;
 	case OPT_UNWIND_MEMORY:
 		unwind__set_memory_budget((uint64_t)parse_num(arg, 0, 1 << 20, state, "--unwind-memory") << 20);

@@ -135,6 +135,7 @@ void view__kernel(const struct account *a, struct view_kernel *out)
 	out->version = k->cgroup ? (int)k->version : 0;
 	out->run_cgroup = k->run_cgroup || !k->cgroup;
 	out->events = k->bpf && !k->attached;
+	out->slab_events = k->slab;
 	out->thread_size = k->thread_size ? k->thread_size : KERNEL_THREAD_SIZE;
 	out->kmem_max = k->kmem_max;
 	out->nsamples = k->n;

@@ -147,6 +147,7 @@ struct view_kernel {
 	bool present;            /* false: neither a cgroup nor the events said (the rest is unset) */
 	int version;             /* the cgroup's, 1 or 2; 0: none, the events' parts alone */
 	bool events;             /* the kernel's events gave stacks and page tables (v1, none) */
+	bool slab_events;        /* and slab (--kernel-slab): kernel_sample.slab_bpf */
 	uint64_t thread_size;    /* THREAD_SIZE the stacks count */
 	bool run_cgroup;         /* the run's own (only the tree), else the process's (-p) */
 	struct kernel_sample peak; /* the sample of the largest total (ts since start) */

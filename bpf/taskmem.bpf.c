@@ -1196,7 +1196,7 @@ int BPF_PROG(handle_oom_victim, struct task_struct *task, uid_t uid)
  * kmem:kmalloc / kmem_cache_alloc of traced tasks that the memory cgroup charges (__GFP_ACCOUNT,
  * or a SLAB_ACCOUNT cache), kept by pointer so that their frees, by anyone (RCU callbacks,
  * other processes), subtract. They fire machine-wide: an untraced allocation costs a flag test
- * and a lookup, a free one lookup; ~20% of the tool's BPF time on go_bench 1M and on a build,
+ * and a lookup, a free one lookup; 20-30% of the tool's BPF time on go_bench 1M and on a build,
  * so they load only with --kernel-slab. */
 
 /* pointer -> who allocated it and its size. A plain hash, not an LRU: a full map refuses the

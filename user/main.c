@@ -153,7 +153,7 @@ static const struct argp_option opts[] = {
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
 	{ "unwind-memory", OPT_UNWIND_MEMORY, "MB", 0, "Kernel memory for unwind tables in MiB, for the whole run (default 64); files over it are walked by frame pointers and counted", 0 },
 	{ "no-cgroup", OPT_NO_CGROUP, NULL, 0, "Do not run the command in a memory cgroup of its own: the kernel's share (stacks, page tables, slab) is then measured from the kernel's events alone, without sockets; not with --limit", 0 },
-	{ "kernel-slab", OPT_KERNEL_SLAB, NULL, 0, "Also measure the slab objects the tree allocates, for the kernel's share (kmem tracepoints, which fire machine-wide: about 20% more of the tool's BPF time on go_bench or a build); without it slab is the cgroup's remainder, or not measured without a cgroup", 0 },
+	{ "kernel-slab", OPT_KERNEL_SLAB, NULL, 0, "Also measure the slab objects the tree allocates, for the kernel's share (kmem tracepoints, which fire machine-wide: 20-30% of the tool's BPF time on go_bench or a build); without it slab is the cgroup's remainder, or not measured without a cgroup", 0 },
 	{ "kernel-slab-objects", OPT_SLAB_OBJECTS, "N", 0, "Slab objects of the tree --kernel-slab follows at once (default 65536; implies --kernel-slab)", 0 },
 	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault; a 3.12+ run with -X perf still names them from its perf map)", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },

@@ -292,3 +292,7 @@ def test_kernel_no_cgroup(c):
          "the total is the events' parts")
     c.ok(len(k.get("samples", [])) >= 2, f"{len(k.get('samples', []))} samples over time")
     c.ok("measured from the kernel's events, without a cgroup" in err, "the summary says where the kernel part comes from")
+    # bad usage, refused before anything starts
+    for bad in (["--no-cgroup", "--limit", "64M"], ["--kernel-slab-objects", "3"], ["--kernel-slab-objects", "x"]):
+        p = subprocess.run([TOOL, "-q"] + bad + ["--", "/bin/true"], capture_output=True, text=True, timeout=60)
+        c.ok(p.returncode == 2 and p.stderr.strip(), f"{' '.join(bad)}: exit 2 with a message (got {p.returncode}: {p.stderr[-120:]!r})")

@@ -45,7 +45,11 @@
 	X(WRITE_FAULTS, "write_protect_faults", "write faults on present pages", INFO,             \
 	  "write faults of traced tasks on present pages (copy-on-write candidates)")              \
 	X(DROP_COW, "dropped_cow_ringbuf_full", "copy-on-write records lost", DROP,                \
-	  "write-fault records lost, ring buffer full (a shared page written then stays shared)")
+	  "write-fault records lost, ring buffer full (a shared page written then stays shared)")  \
+	X(DROP_KSTAT, "dropped_kernel_ringbuf_full", "kernel-memory records lost", DROP,           \
+	  "thread start/end or slab records lost, ring buffer full (kernel stacks or slab off)")   \
+	X(SLAB_MAP_FULL, "slab_objects_map_full", "slab objects not followed", LOSS,               \
+	  "accounted slab objects of the tree not counted: object or process map full (--kernel-slab-objects)")
 
 /* counted in user space, by the accountant and the unwind cache */
 #define TM_USER_COUNTERS(X)                                                                        \

@@ -31,6 +31,29 @@ enum tm_event_kind {
 	TM_EV_OOM,       /* oom:mark_victim: the OOM killer chose this process; ret = its RSS in
 			  * bytes then (extra anon, extra2 file, extra3 shmem), as the kernel's log */
 	TM_EV_PYCODE,    /* a CPython code object first seen: struct tm_py_code_event (pyframes.h) */
+	TM_EV_KSTAT,     /* the kernel's memory for a process (tgid) changed: member is enum tm_kpart */
+};
+
+/* TM_EV_KSTAT's member: which part of the kernel's share (user/kernel.h) */
+enum tm_kpart {
+	TM_KPART_THREADS = 1, /* a thread began or ended: arg = +1 or -1 (as __s64), ret = the
+			       * kernel's count of the process's live threads then, len = THREAD_SIZE */
+	TM_KPART_SLAB,        /* ret = bytes of accounted slab objects the process allocated that
+			       * are not yet freed (by anyone): sent when it moved TM_SLAB_STEP */
+};
+#define TM_SLAB_STEP 16384     /* a process's slab bytes are sent when they moved this much */
+#define TM_THREAD_SIZE 16384   /* x86_64's THREAD_SIZE, where the kernel does not say it */
+
+/* 'kobjs' value: who allocated a slab object, and its size as charged */
+struct tm_kobj {
+	__u32 tgid;
+	__u32 size;
+};
+
+/* 'kslab' value: a process's live slab bytes, and the value last sent */
+struct tm_kslab {
+	__s64 bytes;
+	__s64 sent;
 };
 
 /* What the task was doing when an RSS counter changed. */
@@ -50,6 +73,7 @@ enum tm_cause {
 #define TM_F_EXEC_INFO  0x8  /* TM_EV_EXEC: the record is a struct tm_exec_event */
 #define TM_F_ON_STACK   0x10 /* TM_CAUSE_FAULT: the address is in the faulting function's own
 			      * stack frame (between its sp and its frame pointer) */
+#define TM_F_PGTABLES   0x20 /* TM_EV_RSS with TM_F_CURR: extra2 is the mm's pgtables_bytes */
 
 /* One ring-buffer record; the meaning of addr/len/arg/ret depends on kind. */
 struct tm_event {
@@ -67,7 +91,8 @@ struct tm_event {
 	__u64 arg;         /* RSS: fault error_code | sys_nr << 32; MMAP: prot | flags << 32 */
 	__u64 ret;         /* RSS: the counter's total in bytes; syscalls: return value */
 	__u64 extra;       /* MMAP: fd (or -1); EXEC: start_brk; FORK: child pid; RSS in mremap: new_len */
-	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code */
+	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code;
+			    * RSS with TM_F_PGTABLES: the mm's page-table bytes */
 	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit; EXIT: the kernel's maxrss in bytes;
 			    * RSS in a syscall: when the syscall began */
 	char comm[TM_COMM_LEN];

@@ -26,6 +26,8 @@ struct account *account__new(const struct account_opts *o)
 	a->fmaps = hashmap__new();
 	a->fsrcs = hashmap__new();
 	timeline__init(&a->tl, o->start_ts, o->interval_ns);
+	/* the kernel's share from events: sampled as the cgroup is, at most 20 times a second */
+	a->kern.interval_ns = o->interval_ns > 50000000ull ? o->interval_ns : 50000000ull;
 	return a;
 }
 
@@ -54,6 +56,7 @@ struct proc *account__add_root(struct account *a, pid_t pid)
 	struct proc *p = proc_new(&a->m, pid, a->o.start_ts);
 
 	p->prelaunch = true;
+	kernel__proc_start(&a->kern, (uint32_t)pid);
 	return p;
 }
 
@@ -255,6 +258,8 @@ static void on_rss(struct account *a, const struct tm_event *e)
 	int member = e->member;
 
 	a->st.rss_events++;
+	if (e->flags & TM_F_PGTABLES)
+		kernel__event(&a->kern, e);
 	if (!mm || member >= TM_NR_MEMBERS)
 		return;
 	delta = (int64_t)e->ret - mm->last[member];
@@ -366,6 +371,7 @@ static void on_fork(struct account *a, const struct tm_event *e)
 
 	child->comm = intern(e->comm);
 	proc_inherit(child, parent);
+	kernel__proc_start(&a->kern, (uint32_t)e->extra);
 	if (mm) {
 		struct fork_ctx fc = { a, child };
 		uint32_t b;
@@ -471,6 +477,7 @@ static void on_exit_ev(struct account *a, const struct tm_event *e)
 {
 	struct proc *p = proc_of_pid(&a->m, (pid_t)e->tgid);
 
+	kernel__proc_exit(&a->kern, e->tgid, e->ts);
 	if (!p)
 		return;
 	p->alive = false;
@@ -512,6 +519,9 @@ void account__event(struct account *a, const struct tm_event *e)
 			p->oom_victim = true;
 		oom__victim(&a->oom, e);
 		return;
+	case TM_EV_KSTAT:
+		kernel__event(&a->kern, e);
+		return;
 	case TM_EV_PYCODE:
 		p = proc_of_pid(&a->m, (pid_t)e->tgid);
 		if (p)
@@ -549,8 +559,10 @@ void account__finish(struct account *a, uint64_t end_ts)
 			p->alive = false;
 			p->end_ts = end_ts;
 			proc_set_exit(p, ex.exit_code, ex.maxrss_bytes);
+			kernel__proc_exit(&a->kern, (uint32_t)p->pid, end_ts);
 		}
 	}
+	kernel__finish(&a->kern, end_ts);
 	timeline__finish(&a->tl, &a->m, end_ts);
 	/* every stack a report may show, whatever the outputs asked for: the reports only read */
 	for (i = 0; i < a->tl.nbuckets; i++)

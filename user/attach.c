@@ -131,6 +131,7 @@ int account__attach(struct account *a, pid_t pid)
 	struct mm *mm;
 	int i;
 
+	a->kern.attached = true; /* its threads began before the tool: not in the events */
 	status = world__proc_text(a->w, pid, "status");
 	smaps = world__proc_text(a->w, pid, "smaps");
 	stat = world__proc_text(a->w, pid, "stat");

@@ -50,6 +50,9 @@ enum {
 	OPT_LIMIT,
 	OPT_GROWTH_WINDOW,
 	OPT_C_FRAMES_ONLY,
+	OPT_NO_CGROUP,
+	OPT_KERNEL_SLAB,
+	OPT_SLAB_OBJECTS,
 };
 
 static struct env {
@@ -58,6 +61,7 @@ static struct env {
 	uint64_t interval_ns;
 	struct tracer_opts t;
 	bool quiet, as_root, c_frames_only;
+	bool no_cgroup;         /* --no-cgroup: no cgroup of its own; the kernel's share from BPF */
 	int top;
 	pid_t attach_pid;
 	double duration_s;
@@ -148,6 +152,9 @@ static const struct argp_option opts[] = {
 	{ "max-processes", OPT_MAX_PROCS, "N", 0, "Live processes followed at once (default 8192)", 0 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
 	{ "unwind-memory", OPT_UNWIND_MEMORY, "MB", 0, "Kernel memory for unwind tables in MiB, for the whole run (default 64); files over it are walked by frame pointers and counted", 0 },
+	{ "no-cgroup", OPT_NO_CGROUP, NULL, 0, "Do not run the command in a memory cgroup of its own: the kernel's share (stacks, page tables, slab) is then measured from the kernel's events alone, without sockets; not with --limit", 0 },
+	{ "kernel-slab", OPT_KERNEL_SLAB, NULL, 0, "Also measure the slab objects the tree allocates, for the kernel's share (kmem tracepoints, which fire machine-wide: 20-30% of the tool's BPF time on go_bench or a build); without it slab is the cgroup's remainder, or not measured without a cgroup", 0 },
+	{ "kernel-slab-objects", OPT_SLAB_OBJECTS, "N", 0, "Slab objects of the tree --kernel-slab follows at once (default 65536; implies --kernel-slab)", 0 },
 	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault; a 3.12+ run with -X perf still names them from its perf map)", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
@@ -247,6 +254,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_C_FRAMES_ONLY:
 		env.c_frames_only = true;
 		break;
+	case OPT_NO_CGROUP:
+		env.no_cgroup = true;
+		break;
+	case OPT_KERNEL_SLAB:
+		if (!env.t.slab_objects)
+			env.t.slab_objects = 65536;
+		break;
+	case OPT_SLAB_OBJECTS:
+		env.t.slab_objects = parse_num(arg, 16, 1 << 24, state, "--kernel-slab-objects");
+		break;
 	case OPT_UNWIND_MEMORY:
 		unwind__set_memory_budget((uint64_t)parse_num(arg, 0, 1 << 20, state, "--unwind-memory") << 20);
 		break;
@@ -289,6 +306,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		/* a running process cannot be moved under a limit it did not start with */
 		if (env.limit && env.attach_pid)
 			argp_error(state, "--limit runs a command in a cgroup of its own: not with -p");
+		if (env.limit && env.no_cgroup)
+			argp_error(state, "--limit runs the command in a cgroup of its own: not with --no-cgroup");
 		if (env.recording && !env.record)
 			argp_error(state, "no recording given: taskmem-trace record -o FILE -- COMMAND");
 		if (env.attach_pid && pid_gone(env.attach_pid))
@@ -693,7 +712,8 @@ int main(int argc, char **argv)
 	 * it is cgroup2's (one hierarchy for every controller: the command would leave its slice's
 	 * CPU and I/O limits too); where none is made, the one it is in tells a cgroup's OOM kill
 	 * from the system's */
-	if (!env.attach_pid && !env.limit && !cgroup__open_pid(&env.ctx_cg, l.pid) && cgroup__version(env.ctx_cg) == 1 &&
+	if (!env.attach_pid && !env.limit && !cgroup__open_pid(&env.ctx_cg, l.pid) && !env.no_cgroup &&
+	    cgroup__version(env.ctx_cg) == 1 &&
 	    !cgroup__limited(env.ctx_cg) && !cgroup__create(&env.cg, CG_NO_LIMIT)) {
 		if (cgroup__add(env.cg, l.pid)) {
 			cgroup__remove(env.cg);

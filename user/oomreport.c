@@ -146,21 +146,36 @@ void oomreport__summary_kernel(FILE *f, const struct account *a, int64_t rss_pea
 	view__kernel(a, &k);
 	if (!k.present)
 		return;
-	fprintf(f, "kernel: %.1f MiB at %.2f s (stacks %.1f, page tables %.1f, sockets %.1f, slab %.1f MiB) -- outside the RSS headline",
-		p->total / MIB, p->ts / 1e9, p->stacks / MIB, p->pagetables / MIB, p->sock / MIB, p->slab / MIB);
+	if (!k.version) {
+		fprintf(f, "kernel: %.1f MiB at %.2f s (stacks %.1f, page tables %.1f, slab %.1f MiB) -- outside the RSS headline; "
+			   "measured from the kernel's events, without a cgroup (sockets not counted%s)",
+			p->total / MIB, p->ts / 1e9, p->stacks / MIB, p->pagetables / MIB, p->slab / MIB,
+			k.slab_events ? "" : ", nor slab: --kernel-slab");
+	} else {
+		fprintf(f, "kernel: %.1f MiB at %.2f s (stacks %.1f, page tables %.1f, sockets %.1f, slab %.1f MiB) -- outside the RSS headline",
+			p->total / MIB, p->ts / 1e9, p->stacks / MIB, p->pagetables / MIB, p->sock / MIB, p->slab / MIB);
+		if (k.slab_events)
+			fprintf(f, "; the kernel's events saw slab %.1f MiB", p->slab_bpf / MIB);
+	}
 	if (!k.run_cgroup)
 		fprintf(f, "; sockets, slab and total are the process's cgroup's (other processes in it count)");
 	fprintf(f, "\nwhat this costs the machine: %.1f MiB at most (the RSS headline + the kernel's, each at its peak)\n",
 		(rss_peak + (int64_t)p->total) / MIB);
 }
 
-static void json_kernel_sample(FILE *f, const struct kernel_sample *s)
+static void json_kernel_sample(FILE *f, const struct kernel_sample *s, bool events)
 {
 	fprintf(f, "\"t_s\": %.6f, \"kernel_stack_bytes\": %llu, \"pagetables_bytes\": %llu, \"sock_bytes\": %llu, "
 		   "\"slab_bytes\": %llu, \"total_bytes\": %llu",
 		s->ts / 1e9, (unsigned long long)s->stacks, (unsigned long long)s->pagetables,
 		(unsigned long long)s->sock, (unsigned long long)s->slab, (unsigned long long)s->total);
+	if (events)
+		fprintf(f, ", \"slab_bpf_bytes\": %llu", (unsigned long long)s->slab_bpf);
 }
+
+#define SRC_THREADS "\"live threads x %llu (the kernel's thread start and exit events)\""
+#define SRC_PGTABLES "\"mm->pgtables_bytes (with the kernel's rss_stat events)\""
+#define SRC_SLAB_BPF "\"the kernel's kmem events: accounted slab objects the tree allocated, not yet freed\""
 
 void oomreport__json_kernel(FILE *f, const struct account *a, int64_t rss_peak)
 {
@@ -171,27 +186,44 @@ void oomreport__json_kernel(FILE *f, const struct account *a, int64_t rss_peak)
 	if (!k.present)
 		return;
 	fprintf(f, ",\n  \"kernel\": {\"cgroup_version\": %d, \"cgroup\": \"%s\", ", k.version,
-		k.run_cgroup ? "run" : "process");
-	json_kernel_sample(f, &k.peak);
+		!k.version ? "none" : k.run_cgroup ? "run" : "process");
+	json_kernel_sample(f, &k.peak, k.slab_events);
 	fprintf(f, ", \"machine_bytes\": %llu, \"sources\": {", (unsigned long long)(rss_peak + (int64_t)k.peak.total));
 	if (k.version == 2)
 		fprintf(f, "\"kernel_stack_bytes\": \"memory.stat kernel_stack\", \"pagetables_bytes\": \"memory.stat pagetables\", "
 			   "\"sock_bytes\": \"memory.stat sock\", \"slab_bytes\": \"memory.stat slab\", "
-			   "\"total_bytes\": \"memory.stat kernel + sock\"}");
+			   "\"total_bytes\": \"memory.stat kernel + sock\"");
+	else if (k.version == 0)
+		fprintf(f, "\"kernel_stack_bytes\": " SRC_THREADS ", \"pagetables_bytes\": " SRC_PGTABLES ", "
+			   "\"sock_bytes\": \"not measured: no cgroup\", \"slab_bytes\": %s, "
+			   "\"total_bytes\": \"stacks + page tables + slab\"",
+			(unsigned long long)k.thread_size, k.slab_events ? SRC_SLAB_BPF : "\"not measured: no cgroup, no --kernel-slab\"");
+	else if (k.events)
+		fprintf(f, "\"kernel_stack_bytes\": " SRC_THREADS ", \"pagetables_bytes\": " SRC_PGTABLES ", "
+			   "\"sock_bytes\": \"memory.kmem.tcp.usage_in_bytes\", "
+			   "\"slab_bytes\": \"memory.kmem.usage_in_bytes - stacks - page tables\", "
+			   "\"total_bytes\": \"memory.kmem.usage_in_bytes + memory.kmem.tcp.usage_in_bytes\"",
+			(unsigned long long)k.thread_size);
 	else
 		fprintf(f, "\"kernel_stack_bytes\": \"live threads x %d\", \"pagetables_bytes\": \"sum of /proc/PID/status VmPTE\", "
 			   "\"sock_bytes\": \"memory.kmem.tcp.usage_in_bytes\", "
 			   "\"slab_bytes\": \"memory.kmem.usage_in_bytes - stacks - page tables\", "
-			   "\"total_bytes\": \"memory.kmem.usage_in_bytes + memory.kmem.tcp.usage_in_bytes\"}, "
-			   "\"threads\": %u, \"kmem_max_usage_bytes\": %llu",
-			KERNEL_THREAD_SIZE, k.peak.threads, (unsigned long long)k.kmem_max);
+			   "\"total_bytes\": \"memory.kmem.usage_in_bytes + memory.kmem.tcp.usage_in_bytes\"",
+			KERNEL_THREAD_SIZE);
+	if (k.slab_events)
+		fprintf(f, ", \"slab_bpf_bytes\": " SRC_SLAB_BPF);
+	fprintf(f, "}");
+	if (k.version != 2)
+		fprintf(f, ", \"threads\": %u", k.peak.threads);
+	if (k.version == 1)
+		fprintf(f, ", \"kmem_max_usage_bytes\": %llu", (unsigned long long)k.kmem_max);
 	fprintf(f, ", \"samples\": [");
 	for (i = 0; i < k.nsamples; i++) {
 		struct kernel_sample s;
 
 		view__kernel_sample(a, i, &s);
 		fprintf(f, "%s{", i ? ", " : "");
-		json_kernel_sample(f, &s);
+		json_kernel_sample(f, &s, k.slab_events);
 		fprintf(f, "}");
 	}
 	fprintf(f, "]}");
@@ -302,10 +334,21 @@ void oomreport__html(FILE *f, const struct account *a, const struct report_info 
 		fprintf(f, ",\"t\":%.6f,\"rss\":%llu,\"kills\":%u}", oom.t / 1e9, (unsigned long long)oom.rss, oom.kills);
 	}
 	view__kernel(a, &k);
-	if (k.present)
-		fprintf(f, ",\n\"kernel\":{\"total\":%llu,\"t\":%.6f,\"stacks\":%llu,\"pagetables\":%llu,\"sock\":%llu,\"slab\":%llu}",
+	if (k.present) {
+		fprintf(f, ",\n\"kernel\":{\"total\":%llu,\"t\":%.6f,\"stacks\":%llu,\"pagetables\":%llu,\"sock\":%llu,\"slab\":%llu,"
+			   "\"cgroup\":%d,\"s\":[",
 			(unsigned long long)k.peak.total, k.peak.ts / 1e9, (unsigned long long)k.peak.stacks,
-			(unsigned long long)k.peak.pagetables, (unsigned long long)k.peak.sock, (unsigned long long)k.peak.slab);
+			(unsigned long long)k.peak.pagetables, (unsigned long long)k.peak.sock, (unsigned long long)k.peak.slab,
+			k.version);
+		/* its total over time: the timeline's kernel line */
+		for (i = 0; i < k.nsamples; i++) {
+			struct kernel_sample s;
+
+			view__kernel_sample(a, i, &s);
+			fprintf(f, "%s[%.6f,%llu]", i ? "," : "", s.ts / 1e9, (unsigned long long)s.total);
+		}
+		fprintf(f, "]}");
+	}
 	if (cg.present) {
 		fprintf(f, ",\n\"cgroup\":{\"limit\":");
 		json_limit(f, cg.limit);

@@ -126,6 +126,15 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 	bpf_map__set_max_entries(t->skel->maps.py_procs, o->max_processes);
 	bpf_map__set_max_entries(t->skel->maps.py_seen, 1 << 16); /* LRU: code objects named */
 	bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)o->ringbuf_bytes);
+	/* the tree's slab objects (the kernel's share): kmem tracepoints, which fire machine-wide */
+	bpf_map__set_max_entries(t->skel->maps.kobjs, o->slab_objects ? o->slab_objects : 1);
+	bpf_map__set_max_entries(t->skel->maps.kslab, o->max_processes * 4);
+	if (!o->slab_objects) {
+		bpf_program__set_autoload(t->skel->progs.handle_kmalloc, false);
+		bpf_program__set_autoload(t->skel->progs.handle_kmem_cache_alloc, false);
+		bpf_program__set_autoload(t->skel->progs.handle_kfree, false);
+		bpf_program__set_autoload(t->skel->progs.handle_kmem_cache_free, false);
+	}
 	err = taskmem_bpf__load(t->skel);
 	if (err) {
 		p_err("cannot load the BPF programs: %s (run with -v for the verifier's log)", strerror(-err));

@@ -132,11 +132,18 @@ void view__kernel(const struct account *a, struct view_kernel *out)
 		if (k->s[i].total > k->s[best].total)
 			best = i;
 	out->present = true;
-	out->version = (int)k->version;
-	out->run_cgroup = k->run_cgroup;
+	out->version = k->cgroup ? (int)k->version : 0;
+	out->run_cgroup = k->run_cgroup || !k->cgroup;
+	out->events = k->bpf && !k->attached;
+	out->slab_events = k->slab;
+	out->thread_size = k->thread_size ? k->thread_size : KERNEL_THREAD_SIZE;
 	out->kmem_max = k->kmem_max;
 	out->nsamples = k->n;
 	view__kernel_sample(a, best, &out->peak);
+	if (!k->cgroup) { /* the events' peak, at the change that made it */
+		out->peak = k->peak_bpf;
+		out->peak.ts = out->peak.ts > a->o.start_ts ? out->peak.ts - a->o.start_ts : 0;
+	}
 }
 
 /* Did the cgroup's limit run out between from and to: the OOM killer killed in it, and a

@@ -142,10 +142,13 @@ void view__cgroup(const struct account *a, struct view_cgroup *out);
 void view__cgroup_sample(const struct account *a, size_t i, uint64_t *t, uint64_t *usage);
 void view__oom(const struct account *a, struct view_oom *out);
 
-/* The kernel's share (kernel.h), from the cgroup that held the tree. */
+/* The kernel's share (kernel.h), from the cgroup that held the tree and the kernel's events. */
 struct view_kernel {
-	bool present;            /* false: no cgroup held the tree (the rest is unset) */
-	int version;             /* the cgroup's, 1 or 2 */
+	bool present;            /* false: neither a cgroup nor the events said (the rest is unset) */
+	int version;             /* the cgroup's, 1 or 2; 0: none, the events' parts alone */
+	bool events;             /* the kernel's events gave stacks and page tables (v1, none) */
+	bool slab_events;        /* and slab (--kernel-slab): kernel_sample.slab_bpf */
+	uint64_t thread_size;    /* THREAD_SIZE the stacks count */
 	bool run_cgroup;         /* the run's own (only the tree), else the process's (-p) */
 	struct kernel_sample peak; /* the sample of the largest total (ts since start) */
 	uint64_t kmem_max;       /* v1: the kernel's high-water mark of kmem, 0 if unknown */

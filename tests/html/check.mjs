@@ -71,6 +71,28 @@ try {
     const want = a[1] + (b[1] - a[1]) * (jpeak - val(a[0])) / (val(b[0]) - val(a[0]));
     check(Math.abs(geo.top - want) <= 1, `the timeline's highest point is at y ${geo.top}, the JSON peak is at y ${want.toFixed(1)}`);
   }
+  /* the kernel's share: a line of its own over the areas, at the JSON's samples, its highest
+   * point where the axis puts their largest total; none without a JSON kernel part */
+  {
+    const kl = await page.$eval("#timeline", (svg) => {
+      const l = svg.querySelector("#kernelline");
+      return l ? { n: l.points.length, top: [...l.points].reduce((m, q) => Math.min(m, q.y), Infinity), stroke: l.getAttribute("stroke") } : null;
+    });
+    const legend = await page.$("#kernel-legend");
+    if (J.kernel && J.kernel.samples.length) {
+      const U = { B: 1, KiB: 1 << 10, MiB: 1 << 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+      const val = (t) => { const m = t.match(/^([\d.]+) (\w+)$/); return m ? parseFloat(m[1]) * U[m[2]] : NaN; };
+      const [a, b] = [geo.labels[0], geo.labels[geo.labels.length - 1]];
+      const kmax = Math.max(...J.kernel.samples.map((x) => x.total_bytes));
+      const want = a[1] + (b[1] - a[1]) * (kmax - val(a[0])) / (val(b[0]) - val(a[0]));
+      check(kl && kl.n === 2 * J.kernel.samples.length, `the kernel line has ${kl && kl.n} points for ${J.kernel.samples.length} samples`);
+      check(kl && Math.abs(kl.top - want) <= 1, `the kernel line's highest point is at y ${kl && kl.top}, the JSON's largest kernel total at y ${want.toFixed(1)}`);
+      check(kl && !Object.values(await page.evaluate(() => COLORS)).includes(kl.stroke), `the kernel line has a colour of its own, not ${kl && kl.stroke}`);
+      check(legend !== null, "the legend has the kernel's share");
+    } else {
+      check(!kl && !legend, "a kernel line or legend without a JSON kernel part");
+    }
+  }
   /* a "n more" box shows what it holds when clicked: the same bytes, at the full width */
   const more = await page.$$eval(".fg-more", (els) => els.map((e) => ({ path: e.dataset.path, bytes: +e.dataset.bytes, n: +e.dataset.more,
     w: e.getBoundingClientRect().width })).sort((x, y) => y.w - x.w)[0]);
@@ -189,8 +211,9 @@ try {
   check(ys.length >= 2 && ys.every((m) => m), `byte axis labels: ${texts.filter((t) => t.y).map((t) => t.s).join(", ")}`);
   if (ys.every((m) => m)) {
     const vals = ys.map((m) => parseFloat(m[1]) * UNIT[m[2]]), top = Math.max(...vals);
-    const peak = Math.max(...J.timeline.map((s) => s.rss_bytes));
-    check(top >= peak && top <= 2.5 * peak + 4096, `byte axis up to ${top}, timeline peak ${peak}`);
+    /* the axis holds the kernel's line too, which may be above the RSS (10k threads' stacks) */
+    const peak = Math.max(...J.timeline.map((s) => s.rss_bytes), ...(J.kernel ? J.kernel.samples.map((s) => s.total_bytes) : []));
+    check(top >= peak && top <= 2.5 * peak + 4096, `byte axis up to ${top}, timeline peak ${peak} (the kernel's line included)`);
     check(new Set(ys.map((m) => m[2])).size === 1 && (ys[ys.length - 1][1] >= 1 || top < 1024),
       `one unit that fits along the axis: ${ys.map((m) => m[0]).join(", ")}`);
   }

@@ -18,6 +18,7 @@
 #include "escape.h"
 #include "perfmap.h"
 #include "hashmap.h"
+#include "kernel.h"
 #include "labels.h"
 #include "model.h"
 #include "pages.h"
@@ -27,6 +28,7 @@
 #include "strtab.h"
 #include "unwind.h"
 #include "util.h"
+#include "taskmem.h"
 #include "check.h"
 
 
@@ -1101,8 +1103,76 @@ static void test_pyframes(void)
 	}
 }
 
+static struct tm_event kev(uint64_t ms, uint32_t tgid, uint8_t part, int64_t arg, uint64_t ret)
+{
+	return (struct tm_event){ .ts = ms * 1000000ull, .kind = TM_EV_KSTAT, .member = part, .tgid = tgid,
+				  .arg = (uint64_t)arg, .ret = ret, .len = 16384 };
+}
+
+/* The kernel's share from the kernel's events (kernel.c): thread deltas from a known start,
+ * page tables per process, slab that outlives its process, late records of another CPU after an
+ * exit, and the samples a run without a cgroup gets (a quiet stretch's state kept). */
+static void test_kernel_events(void)
+{
+	struct kernel_state k = { .interval_ns = 50000000ull };
+	struct tm_event e;
+	struct kernel_sample now;
+	int i;
+
+	kernel__proc_start(&k, 100);
+	for (i = 0; i < 3; i++) {
+		e = kev(1 + i, 100, TM_KPART_THREADS, 1, 99); /* ret: the kernel's count, unused here */
+		kernel__event(&k, &e);
+	}
+	e = (struct tm_event){ .ts = 5000000, .kind = TM_EV_RSS, .flags = TM_F_CURR | TM_F_PGTABLES, .tgid = 100, .extra2 = 8192 };
+	kernel__event(&k, &e);
+	e = kev(6, 100, TM_KPART_SLAB, 0, 20000);
+	kernel__event(&k, &e);
+	e = kev(7, 100, TM_KPART_SLAB, 0, 5000);
+	kernel__event(&k, &e);
+	kernel__bpf_now(&k, 8000000, &now);
+	CHECK(now.threads == 4 && now.stacks == 4 * 16384 && now.pagetables == 8192 && now.slab == 5000 &&
+		      now.total == 4 * 16384 + 8192 + 5000,
+	      "4 threads, 8 KiB of page tables, 5000 B of slab: %u threads, %llu, %llu, %llu, total %llu", now.threads,
+	      (unsigned long long)now.stacks, (unsigned long long)now.pagetables, (unsigned long long)now.slab,
+	      (unsigned long long)now.total);
+	CHECK(k.peak_bpf.total == 4 * 16384 + 8192 + 20000, "the peak at the change that made it: %llu",
+	      (unsigned long long)k.peak_bpf.total);
+	/* a process seen only through its records (-p): the kernel's count */
+	e = kev(100, 200, TM_KPART_THREADS, 1, 7);
+	kernel__event(&k, &e);
+	kernel__bpf_now(&k, 0, &now);
+	CHECK(now.threads == 11, "an attached process's 7 threads by the kernel's count: %u", now.threads);
+	/* the exit: stacks and page tables go, slab stays; a late thread or RSS record is ignored */
+	kernel__proc_exit(&k, 100, 200000000ull);
+	e = kev(201, 100, TM_KPART_THREADS, -1, 0);
+	kernel__event(&k, &e);
+	e = (struct tm_event){ .ts = 202000000, .kind = TM_EV_RSS, .flags = TM_F_CURR | TM_F_PGTABLES, .tgid = 100, .extra2 = 4096 };
+	kernel__event(&k, &e);
+	kernel__bpf_now(&k, 0, &now);
+	CHECK(now.threads == 7 && now.pagetables == 0 && now.slab == 5000,
+	      "after the exit: %u threads (the other process's 7), %llu page tables, slab %llu kept", now.threads,
+	      (unsigned long long)now.pagetables, (unsigned long long)now.slab);
+	/* the pid again, a new process: one thread */
+	kernel__proc_start(&k, 100);
+	kernel__bpf_now(&k, 0, &now);
+	CHECK(now.threads == 8, "a new process of the same pid starts with one thread: %u", now.threads);
+	kernel__finish(&k, 300000000ull);
+	/* samples: the first change; at most one per 50 ms after it; the state a quiet stretch held
+	 * (4 threads at 7 ms, until 100 ms), and the end */
+	CHECK(k.n >= 4 && k.s[0].ts == 1000000 && k.s[k.n - 1].ts == 300000000ull, "%zu samples, first at %llu, last at %llu",
+	      k.n, (unsigned long long)(k.n ? k.s[0].ts : 0), (unsigned long long)(k.n ? k.s[k.n - 1].ts : 0));
+	for (i = 0; i < (int)k.n && k.s[i].ts != 7000000; i++)
+		;
+	CHECK(i < (int)k.n && k.s[i].threads == 4 && k.s[i].slab == 5000, "the quiet stretch's state at 7 ms is a sample");
+	for (i = 1; i < (int)k.n; i++)
+		CHECK(k.s[i].ts >= k.s[i - 1].ts, "samples in time order");
+	kernel__free(&k);
+}
+
 int main(void)
 {
+	test_kernel_events();
 	test_hashmap();
 	test_pyframes();
 	test_regions();

@@ -189,7 +189,8 @@ int rt_run_info__decode(const void *p, uint32_t len, struct rt_run_info *ri, cha
 	ri->max_stack_depth = rec_get_u32(&c);
 	if (!c.bad && (ri->event_size != sizeof(struct tm_event) ||
 		       ri->exec_event_size != sizeof(struct tm_exec_event) ||
-		       ri->nr_counters != TM_NR_COUNTERS || ri->max_stack_depth != TM_MAX_STACK_DEPTH)) {
+		       !ri->nr_counters || ri->nr_counters > TM_NR_COUNTERS ||
+		       ri->max_stack_depth != TM_MAX_STACK_DEPTH)) {
 		snprintf(msg, msglen, "recorded with other event layouts (event %u, exec event %u bytes, "
 			 "%u counters, %u frames; this taskmem-trace: %zu, %zu, %d, %d): "
 			 "report it with the taskmem-trace that recorded it", ri->event_size,
@@ -276,7 +277,7 @@ int rt_run_end__decode(const void *p, uint32_t len, struct rt_run_end *re)
 {
 	struct rec_cursor c = { .p = p, .left = len };
 	const char *s;
-	uint32_t l;
+	uint32_t l, n;
 	int i;
 
 	re->exit_code = (int32_t)rec_get_u32(&c);
@@ -287,10 +288,13 @@ int rt_run_end__decode(const void *p, uint32_t len, struct rt_run_end *re)
 	re->exit_desc[l] = 0;
 	re->duration_s = bits_double(rec_get_u64(&c));
 	re->cmd_end_s = bits_double(rec_get_u64(&c));
-	if (rec_get_u32(&c) != TM_NR_COUNTERS)
+	/* kernel counters are appended, never moved: a recording made before some were added
+	 * has fewer, and those it lacks are 0 */
+	n = rec_get_u32(&c);
+	if (!n || n > TM_NR_COUNTERS)
 		return -EINVAL;
 	for (i = 0; i < TM_NR_COUNTERS; i++)
-		re->counters[i] = rec_get_u64(&c);
+		re->counters[i] = (uint32_t)i < n ? rec_get_u64(&c) : 0;
 	s = rec_get_str(&c, &l);
 	if (!s || l >= sizeof(re->run_as) || memchr(s, 0, l))
 		return -EINVAL;

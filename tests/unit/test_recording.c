@@ -525,6 +525,24 @@ static void test_oom_payloads(void)
 	rt_run_end__encode(&b, &re);
 	CHECK(!rt_run_end__decode(b.p, b.len, &rr) && rr.growth_window_ns == 3000000000ull, "a run end's growth window");
 	CHECK(rt_run_end__decode(b.p, b.len - 4, &rr) == -EINVAL, "a run end with half a growth window refused");
+	/* a recording made before the last kernel counters were appended: they read as 0; more
+	 * counters than this build knows are refused */
+	for (uint32_t n = TM_NR_COUNTERS - 2; n <= TM_NR_COUNTERS + 1; n += 3) {
+		b.len = 0;
+		rec_buf__u32(&b, 0);
+		rec_buf__str(&b, "exited with 0");
+		rec_buf__u64(&b, 0);
+		rec_buf__u64(&b, 0);
+		rec_buf__u32(&b, n);
+		for (uint32_t i = 0; i < n; i++)
+			rec_buf__u64(&b, 7);
+		rec_buf__str(&b, "root");
+		if (n < TM_NR_COUNTERS)
+			CHECK(!rt_run_end__decode(b.p, b.len, &rr) && rr.counters[n - 1] == 7 && rr.counters[n] == 0 &&
+			      rr.counters[TM_NR_COUNTERS - 1] == 0, "a run end with fewer kernel counters: the rest 0");
+		else
+			CHECK(rt_run_end__decode(b.p, b.len, &rr) == -EINVAL, "a run end with more kernel counters refused");
+	}
 	rec_buf__free(&b);
 }
 

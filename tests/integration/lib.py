@@ -317,13 +317,13 @@ def trixie_run(cmd, env=None, settle=0):
         [f"{k}={v}" for k, v in (env or {}).items()] + wait + list(cmd)
 
 
-def trixie_files_run(c, argv, files=()):
-    """trixie_run(argv), with files copied into the root's /tmp/taskmem-test first (where argv
-    finds them); None, the test failed, when the root is not made."""
+def trixie_files_run(c, argv, files=(), settle=0):
+    """trixie_run(argv, settle=settle), with files copied into the root's /tmp/taskmem-test first
+    (where argv finds them); None, the test failed, when the root is not made."""
     if not c.ok(trixie_ready(), f"a trixie root at {TRIXIE}/root: make trixie-root first"):
         return None
     d = os.path.join(TRIXIE, "root", "tmp", "taskmem-test")
     os.makedirs(d, exist_ok=True)
     for f in files:
         shutil.copy(f, d)
-    return trixie_run(argv)
+    return trixie_run(argv, settle=settle)

@@ -17,6 +17,7 @@ and, from taskmem-trace's JSON, the traced peak (peak.rss_bytes), so that the tr
 is also given per GiB traced (issue 21: the tool's memory follows allocations, not pages).
 """
 import argparse
+import ctypes
 import datetime
 import json
 import os
@@ -24,9 +25,11 @@ import re
 import shlex
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,6 +46,9 @@ MEASURES = {
     "bpftrace": "fault counts per user stack (`@[ustack] = count()` on "
                 "`tracepoint:exceptions:page_fault_user`, the command's own pid), printed at exit; "
                 "no sizes, no frees, addresses unsymbolized once the process is gone",
+    "sampled": "as taskmem-trace, with `--sample-bytes N`: every RSS change still counted "
+               "(totals, categories, frees, timeline exact), the user stack walked for a "
+               "Poisson-by-bytes sample of the growth, per-stack bytes estimated",
     "hooks-only": "nothing useful: a reference, not a contender. bpftrace counting the command's "
                   "page faults and RSS changes on the two tracepoints taskmem-trace needs "
                   "(`page_fault_user`, `kmem:rss_stat`), no stacks: what hooking them costs "
@@ -74,6 +80,82 @@ def read_runstat(path):
     return d
 
 
+BPF_PROG_GET_FD_BY_ID = 13
+SYS_BPF = 321  # x86-64
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class BpfStats:
+    """The kernel's run-time statistics (kernel.bpf_stats_enabled) of the BPF programs one
+    tracer loaded: its processes' fds are polled for prog ids while it runs (never the whole
+    machine's programs), and each program is held by an fd of ours, so that its final
+    run_time_ns and run_cnt can still be read after the tracer has exited."""
+
+    def __init__(self, parent):
+        self.parent = parent
+        self.fds = {}  # prog id -> our fd
+        self.done = threading.Event()
+        self.th = threading.Thread(target=self.poll, daemon=True)
+        self.th.start()
+
+    def pids(self):
+        try:
+            kids = open("/proc/%d/task/%d/children" % (self.parent, self.parent)).read().split()
+        except OSError:
+            return []
+        return [int(k) for k in kids]
+
+    def poll(self):
+        while not self.done.is_set():
+            for pid in self.pids():
+                try:
+                    names = os.listdir("/proc/%d/fdinfo" % pid)
+                except OSError:
+                    continue
+                for n in names:
+                    try:
+                        m = re.search(r"^prog_id:\s+(\d+)", open("/proc/%d/fdinfo/%s" % (pid, n)).read(), re.M)
+                    except OSError:
+                        continue
+                    if m and int(m.group(1)) not in self.fds:
+                        self.grab(int(m.group(1)))
+            self.done.wait(0.05)
+
+    def grab(self, pid):
+        attr = ctypes.create_string_buffer(struct.pack("III", pid, 0, 0), 128)
+        fd = _libc.syscall(SYS_BPF, BPF_PROG_GET_FD_BY_ID, attr, 128)
+        self.fds[pid] = fd if fd >= 0 else None
+
+    def finish(self):
+        """{prog name: (run_cnt, run_time_ns)}, and closes our fds."""
+        self.done.set()
+        self.th.join()
+        out = {}
+        for pid, fd in self.fds.items():
+            if fd is None:
+                continue
+            info = open("/proc/self/fdinfo/%d" % fd).read()
+            name = self.name(pid) or "prog%d" % pid
+            os.close(fd)
+            f = dict(re.findall(r"^(\w+):\s+(\S+)", info, re.M))
+            cnt, ns = out.get(name, (0, 0))
+            out[name] = (cnt + int(f.get("run_cnt", 0)), ns + int(f.get("run_time_ns", 0)))
+        return out
+
+    @staticmethod
+    def name(pid):
+        try:
+            j = json.loads(subprocess.run(["bpftool", "-j", "prog", "show", "id", str(pid)],
+                                          capture_output=True, text=True).stdout)
+            return j.get("name")
+        except (OSError, ValueError):
+            return None
+
+
+# contenders whose BPF programs' run-time statistics are read
+BPF_CONTENDERS = ("taskmem-trace", "sampled", "bpftrace", "hooks-only")
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -81,6 +163,7 @@ class Bench:
         self.tool = os.path.abspath(args.tool)
         self.runstat = os.path.join(BIN, "runstat")
         self.n = 0
+        self.bpf_stats = False  # set while kernel.bpf_stats_enabled is on
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -99,7 +182,9 @@ class Bench:
         pre = [self.runstat, "-o", rs, "-w", comm, "--"]
         if contender == "untraced":
             argv = pre + cmd
-        elif contender == "taskmem-trace":
+        elif contender in ("taskmem-trace", "sampled"):
+            if contender == "sampled":
+                tool_args = ["--sample-bytes", str(self.args.sample_bytes)] + list(tool_args)
             argv = pre + [self.tool, "-q", "--json", out] + list(tool_args) + ["--"] + cmd
         elif contender == "perf":
             argv = pre + ["perf", "record", "-q", "-e", "page-faults", "-c", "1", "-g", "-o", out,
@@ -125,11 +210,15 @@ class Bench:
         else:
             raise ValueError(contender)
         with open(log, "w") as lf:
-            rc = subprocess.call(argv, stdout=lf, stderr=subprocess.STDOUT, cwd=self.tmp)
+            proc = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, cwd=self.tmp)
+            stats = BpfStats(proc.pid) if self.bpf_stats and contender in BPF_CONTENDERS else None
+            rc = proc.wait()
+        progs = stats.finish() if stats else None
         if rc != 0 or not os.path.exists(rs):
             print("  %s failed (exit %d), see %s" % (contender, rc, log), file=sys.stderr)
             return None
         r = self.figures(read_runstat(rs), 0.0)
+        r["progs"] = progs
         self.contender_events(contender, r, out, log)
         for f in (out, out + ".zst", out + ".gz"):  # perf.data of go_bench 1M is ~100 MB
             if os.path.exists(f):
@@ -213,10 +302,11 @@ class Bench:
     def contender_events(self, contender, r, out, log):
         """What the contender itself says it recorded and lost."""
         try:
-            if contender == "taskmem-trace":
+            if contender in ("taskmem-trace", "sampled"):
                 with open(out) as f:
                     j = json.load(f)
                 ev = j["events"]
+                r["rss_updates"] = ev["rss_updates"]
                 r["dropped"] = ev["dropped"]
                 r["events"] = ev["page_faults"]  # comparable with perf's and bpftrace's
                 r["faults"] = ev["page_faults"]
@@ -238,8 +328,11 @@ class Bench:
                 r["dropped"] = int(m.group(1)) if m else 0
             elif contender == "hooks-only":
                 with open(out) as f:
-                    m = re.search(r"^@faults: (\d+)$", f.read(), re.M)
+                    txt = f.read()
+                m = re.search(r"^@faults: (\d+)$", txt, re.M)
                 r["events"] = int(m.group(1)) if m else None
+                m = re.search(r"^@rss: (\d+)$", txt, re.M)
+                r["rss_updates"] = int(m.group(1)) if m else None
         except (OSError, ValueError, KeyError) as e:
             print("  cannot read %s's output: %s" % (contender, e), file=sys.stderr)
         if r["procs"] and self.args.verbose:
@@ -386,6 +479,50 @@ def table(results):
     return "\n".join(lines)
 
 
+def per_event_table(results):
+    """Per-event costs, which whole-run ratios drown in noise: the kernel's run-time statistics
+    of each tracer's own BPF programs (kernel.bpf_stats_enabled; the clock reads they add are in
+    them), over the command's RSS changes and faults, and the tracer's own CPU per event."""
+    lines = ["| workload | contender | BPF ns per RSS change | BPF ns per fault | "
+             "ns per run, by program | tracer's own CPU per record | per RSS change |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    notes = []
+    for wname, res in results:
+        per_rss = {}
+        for c, runs in res.items():
+            runs = [r for r in runs if r.get("progs")]
+            if not runs:
+                continue
+            tot = lambda r: sum(ns for _, ns in r["progs"].values())
+            rss = median(tot(r) / r["rss_updates"] for r in runs if r.get("rss_updates"))
+            flt = median(tot(r) / r["events"] for r in runs if r.get("events"))
+            per_rss[c] = rss
+            names = sorted({n for r in runs for n in r["progs"]},
+                           key=lambda n: -median(r["progs"].get(n, (0, 0))[1] for r in runs))
+            by = []
+            for n in names[:3]:
+                v = median(r["progs"][n][1] / r["progs"][n][0] for r in runs
+                           if r["progs"].get(n, (0, 0))[0])
+                if v is not None:
+                    by.append("%s %.0f" % (n.replace("handle_", ""), v))
+            own = median(r["tracer_cpu"] / r["processed"] for r in runs
+                         if r.get("processed") and r.get("tracer_cpu") is not None)
+            own_rss = median(r["tracer_cpu"] / r["rss_updates"] for r in runs
+                             if r.get("processed") and r.get("rss_updates") and
+                             r.get("tracer_cpu") is not None)
+            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                wname, c, "%.0f" % rss if rss is not None else "-",
+                "%.0f" % flt if flt is not None else "-", "; ".join(by) or "-",
+                "%.2f us" % (own * 1e6) if own is not None else "-",
+                "%.2f us" % (own_rss * 1e6) if own_rss is not None else "-"))
+        h = per_rss.get("hooks-only")
+        for c in ("taskmem-trace", "sampled"):
+            if per_rss.get(c) is not None and h is not None:
+                notes.append("%s, %s: %.2f us of BPF per RSS change beyond hooks-only" % (
+                    wname, c, (per_rss[c] - h) / 1000))
+    return "\n".join(lines) + ("\n\n" + "; ".join(notes) + "." if notes else "")
+
+
 def sweep_table(rows):
     lines = ["| threads | pace (pages/s) | ring buffer | faults/s seen | events/s processed | "
              "dropped | tracer's own CPU / wall |",
@@ -483,7 +620,12 @@ def main():
                     "(default: --reps)")
     ap.add_argument("--workloads", default="go,c,python", help="go, c, python, fill, random "
                     "(default: go,c,python)")
-    ap.add_argument("--contenders", default="untraced,taskmem-trace,perf,bpftrace,hooks-only,"
+    ap.add_argument("--sample-bytes", type=int, default=524288,
+                    help="--sample-bytes of the 'sampled' contender (default: 524288)")
+    ap.add_argument("--no-bpf-stats", action="store_true", help="do not turn on "
+                    "kernel.bpf_stats_enabled for the per-event costs (its clock reads cost "
+                    "every BPF program of the machine ~20-40 ns a run while it is on)")
+    ap.add_argument("--contenders", default="untraced,taskmem-trace,sampled,perf,bpftrace,hooks-only,"
                     "memleak,heaptrack,massif",
                     help="default: all (the last three on the C workload only)")
     ap.add_argument("--go", default="1000000 2", help="go_bench arguments (default: 1000000 2)")
@@ -576,7 +718,20 @@ def main():
             workloads.append(("fill " + " ".join(a), [fill] + a,
                               [c for c in contenders if c not in c_only]))
     started = datetime.datetime.now()
-    results = [(name, b.workload(name, cmd, cs)) for name, cmd, cs in workloads]
+    was = None
+    if not args.no_bpf_stats:
+        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+            was = f.read().strip()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        b.bpf_stats = True
+    try:
+        results = [(name, b.workload(name, cmd, cs)) for name, cmd, cs in workloads]
+    finally:
+        if was is not None:
+            with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+                f.write(was)
+        b.bpf_stats = False
     rows = [] if args.no_sweep or "taskmem-trace" not in contenders else b.sweep()
     idle = None if args.no_idle or "taskmem-trace" not in contenders else b.idle()
 
@@ -600,6 +755,16 @@ def main():
           "(taskmem-trace: events.dropped; perf: LOST records; bpftrace: lost events). Faults "
           "recorded: taskmem-trace: events.page_faults; perf: samples; bpftrace: the counts' sum.",
           ""]
+    if not args.no_bpf_stats:
+        md += ["## Per-event costs", "", per_event_table(results), "",
+               "BPF: the kernel's run-time statistics (kernel.bpf_stats_enabled, on during the "
+               "workloads above) of the programs each tracer loaded, found by the prog ids its "
+               "fds hold: their run time summed over the command's RSS changes (taskmem-trace: "
+               "events.rss_updates; hooks-only: its rss_stat count) and faults; each program's "
+               "ns per run counts every run, other processes' included (the hooks fire for the "
+               "whole machine and filter by pid). Tracer's own CPU: its user+sys (the workload "
+               "and so the BPF programs excluded) over the records it handled "
+               "(events.events_processed) and over the command's RSS changes. Medians.", ""]
     if rows:
         md += ["## Rate sweep: taskmem-trace alone on c_faulter", "",
                sweep_table(rows), ""]

@@ -37,6 +37,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Force a consumer wakeup once this much data is waiting; otherwise user space polls. */
 const volatile __u64 wakeup_bytes = 1 << 20;
 
+/* --sample-bytes N: the chance, times 2^32, that a Poisson process of mean N bytes hits a page
+ * (1 - exp(-4096 / N)). A record of growth of k pages walks its stack with the chance that the
+ * process hits one of them, 1 - (1 - chance)^k, and carries it (extra2); the others say
+ * TM_STACK_UNSAMPLED. User space weighs a walked one by 1 / its chance. 0: every stack walked. */
+const volatile __u32 sample_chance = 0;
+
 /* Per-thread state: the last fault and the tracked syscall in progress. */
 struct task_state {
 	__u64 fault_addr;
@@ -53,6 +59,8 @@ struct task_state {
 	__s32 sys_stack;
 	__u32 sys_nr;       /* 0 when no tracked syscall is in progress */
 	__u32 mm_id;        /* the mm id this thread last reported with curr=1 */
+	__u64 seen[TM_NR_MEMBERS]; /* --sample-bytes: each counter as this thread last saw it: the
+				    * size of its next change (other threads' since then included) */
 	__u8 have_fault;
 	__u8 kernel_fault;
 };
@@ -197,6 +205,34 @@ static __always_inline void count(__u32 which)
 
 	if (c)
 		(*c)++;
+}
+
+/* The chance, times 2^32, that a record of growth of pages pages is in the sample: that the
+ * Poisson process hits one of them, 1 - (1 - sample_chance)^pages (by squaring: no floating
+ * point here). Independent draws per record are the process itself (its gaps are memoryless). */
+static __always_inline __u32 record_chance(__u64 pages)
+{
+	__u64 q = (1ull << 32) - sample_chance, miss = 1ull << 32; /* q < 2^32: no overflow */
+	int i;
+
+	if (pages >= (1 << 20))
+		return 0xffffffff;
+	for (i = 0; i < 20 && pages; i++) {
+		if (pages & 1)
+			miss = (miss * q) >> 32;
+		q = (q * q) >> 32;
+		pages >>= 1;
+	}
+	miss = (1ull << 32) - miss;
+	return miss > 0xffffffff ? 0xffffffff : miss ? miss : 1;
+}
+
+/* 0 when the record is left out of the sample (no stack walked), else its chance. */
+static __always_inline __u32 sample_draw(__u64 pages)
+{
+	__u32 c = record_chance(pages);
+
+	return bpf_get_prandom_u32() < c ? c : 0;
 }
 
 static __always_inline bool is_traced(__u32 tgid)
@@ -652,9 +688,9 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tm_event *e = NULL;
+	__u32 tv, chance;
 	__s32 sid;
 	bool py;
-	__u32 tv;
 
 	on_fault(address, error_code, false);
 	/* A write to a present page: after fork, the copy of a shared page (new memory with no RSS
@@ -673,12 +709,14 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 		if (!e)
 			return 0;
 	}
-	sid = user_stack(ctx, tv);
+	chance = sample_chance ? sample_draw(1) : 0;
+	sid = sample_chance && !chance ? TM_STACK_UNSAMPLED : user_stack(ctx, tv);
 	if (py) {
 		e = event_reserve(TM_CNT_DROP_COW);
 		if (!e)
 			return 0;
 	}
+	e->extra2 = chance;
 	e->kind = TM_EV_COW;
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
@@ -732,8 +770,8 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	bool curr = ctx->curr;
 	__u8 cause = TM_CAUSE_NONE;
 	__s32 sid = -ENOENT;
+	__u32 tv, chance = 0;
 	bool want, py;
-	__u32 tv;
 
 	if (ctx->member == TM_SWAPENTS)
 		return 0; /* swap entries are not resident */
@@ -753,6 +791,19 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 
 	task = bpf_get_current_task_btf(); /* read directly: no probe_read per field */
 	want = curr && st && !(task->flags & PF_EXITING) && rss_wants_stack(st);
+	if (sample_chance && curr && st) {
+		__u32 m = ctx->member & (TM_NR_MEMBERS - 1);
+		__u64 prev = st->seen[m], size = ctx->size;
+
+		st->seen[m] = size;
+		if (want) {
+			chance = sample_draw(size > prev ? (size - prev + 4095) >> 12 : 1);
+			if (!chance) {
+				want = false;
+				sid = TM_STACK_UNSAMPLED;
+			}
+		}
+	}
 	/* A Python process's stack before this record: the records its walk sends (code objects'
 	 * names) must come first. Any other reserves first, so that its place in the stream is
 	 * the counter's order: user space takes each change as the difference from the mm's last
@@ -816,6 +867,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 		}
 	}
 	e->cause = cause;
+	e->extra2 = chance; /* --sample-bytes: the chance of a walked record (its stack's weight) */
 	event_submit(e);
 	return 0;
 }

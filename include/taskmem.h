@@ -51,6 +51,9 @@ enum tm_cause {
 #define TM_F_ON_STACK   0x10 /* TM_CAUSE_FAULT: the address is in the faulting function's own
 			      * stack frame (between its sp and its frame pointer) */
 
+/* --sample-bytes: a stack_id of growth whose stack was not walked (not in the sample) */
+#define TM_STACK_UNSAMPLED (-61) /* -ENODATA */
+
 /* One ring-buffer record; the meaning of addr/len/arg/ret depends on kind. */
 struct tm_event {
 	__u64 ts;          /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
@@ -67,7 +70,9 @@ struct tm_event {
 	__u64 arg;         /* RSS: fault error_code | sys_nr << 32; MMAP: prot | flags << 32 */
 	__u64 ret;         /* RSS: the counter's total in bytes; syscalls: return value */
 	__u64 extra;       /* MMAP: fd (or -1); EXEC: start_brk; FORK: child pid; RSS in mremap: new_len */
-	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code */
+	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code;
+			    * RSS, COW with a stack under --sample-bytes: its chance of being walked,
+			    * times 2^32 */
 	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit; EXIT: the kernel's maxrss in bytes;
 			    * RSS in a syscall: when the syscall began */
 	char comm[TM_COMM_LEN];

@@ -20,6 +20,7 @@ struct account_opts {
 	uint64_t start_ts;       /* CLOCK_MONOTONIC ns at launch */
 	uint64_t interval_ns;    /* timeline sample interval */
 	struct world_opts world; /* how to reach the system and the kernel side */
+	uint64_t sample_bytes;   /* --sample-bytes N, 0: every stack walked (exact) */
 };
 
 struct account {
@@ -33,7 +34,19 @@ struct account {
 	struct account_stats st;
 	struct oom_state oom;          /* OOM victims, the memory cgroup's counters */
 	struct kernel_state kern;      /* the kernel's share, at each cgroup sample */
+	double sample_scale;           /* --sample-bytes: what a byte of a one-page record in the
+					* sample stands for (1 / chance) */
+	double grow_scale;             /* the same for the record being added now, 0: none */
+	int64_t *real;                 /* --sample-bytes: per bucket of a stack, the bytes its pages
+					* hold (its cur is their estimate) */
+	size_t nreal;
+	struct symstack *unsampled_ss; /* --sample-bytes: the one frame "[unsampled]" of the
+					* remainder's buckets, in every output */
 };
+
+/* --sample-bytes N: the chance, times 2^32, that a Poisson process of mean N bytes hits a page,
+ * as the BPF side draws it (at least 1); 0 for N = 0. */
+uint32_t account__sample_chance(uint64_t sample_bytes);
 
 struct account *account__new(const struct account_opts *o);
 void account__free(struct account *a);

@@ -49,6 +49,7 @@ enum {
 	OPT_LIMIT,
 	OPT_GROWTH_WINDOW,
 	OPT_C_FRAMES_ONLY,
+	OPT_SAMPLE_BYTES,
 };
 
 static struct env {
@@ -67,6 +68,7 @@ static struct env {
 	struct rec_writer *rec; /* open while recording */
 	uint64_t limit;         /* --limit bytes, 0: none */
 	uint64_t growth_window_ns; /* --growth-window, 0: not given */
+	uint64_t sample_bytes;  /* --sample-bytes, 0: every stack walked */
 	struct cgroup *cg;      /* the run's own (--limit), removed at the end */
 	struct cgroup *ctx_cg;  /* the one the tree is in otherwise (read only): OOM scope */
 	uint64_t cg_sampled_ns;
@@ -95,6 +97,8 @@ static const char doc[] =
 	"      then: go tool pprof -top out.pb.gz   (or -http=:8080)\n"
 	"  sudo taskmem-trace --interval 100 --json o.json -- make -j2\n"
 	"  sudo taskmem-trace -p 1234 --duration 30 --json o.json   (attach)\n"
+	"  sudo taskmem-trace -p 1234 --sample-bytes 524288 --duration 60\n"
+	"      a production service: stacks walked for a sample of the growth\n"
 	"  sudo taskmem-trace record -o run.tmt -- ./server   then, anywhere:\n"
 	"  taskmem-trace report run.tmt --html out.html   (see record/report --help)\n"
 	"  taskmem-trace diff a.json b.json   what grew between two runs (diff --help)\n"
@@ -148,6 +152,7 @@ static const struct argp_option opts[] = {
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Live threads followed at once (default 65536)", 0 },
 	{ "unwind-memory", OPT_UNWIND_MEMORY, "MB", 0, "Kernel memory for unwind tables in MiB, for the whole run (default 64); files over it are walked by frame pointers and counted", 0 },
 	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault)", 0 },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0, "Walk the user stack for a sample of the growth, one page in every N bytes on average (Poisson, as Go's MemProfileRate, e.g. 524288), each standing for the bytes it represents: the mode for -p on a production service. Totals, categories, frees and the timeline stay exact; bytes per stack are estimates, marked so in every output (default: every stack walked)", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
 	{ "limit", OPT_LIMIT, "SIZE", 0, "Run the command in a memory cgroup of its own with this limit (e.g. 512M; K, M, G, T), as docker run -m would: its OOM kill is named, and the cgroup's usage drawn beside the tree's; not with -p", 0 },
@@ -246,6 +251,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_C_FRAMES_ONLY:
 		env.c_frames_only = true;
 		break;
+	case OPT_SAMPLE_BYTES: {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end || *arg == '-' || n < 4096 || n > (1ull << 40))
+			argp_error(state, "--sample-bytes must be a whole number of bytes from 4096 to %llu, not '%s'",
+				   1ull << 40, arg);
+		env.sample_bytes = n;
+		env.t.sample_chance = account__sample_chance(n);
+		break;
+	}
 	case OPT_UNWIND_MEMORY:
 		unwind__set_memory_budget((uint64_t)parse_num(arg, 0, 1 << 20, state, "--unwind-memory") << 20);
 		break;
@@ -452,7 +470,8 @@ static struct account *new_account(struct tracer *t, uint64_t start, pid_t root)
 					  .exec_event_size = sizeof(struct tm_exec_event),
 					  .nr_counters = TM_NR_COUNTERS, .max_stack_depth = TM_MAX_STACK_DEPTH,
 					  .start_ts = start, .interval_ns = env.interval_ns, .top = env.top,
-					  .root_pid = env.attach_pid ? 0 : root, .attach_pid = env.attach_pid };
+					  .root_pid = env.attach_pid ? 0 : root, .attach_pid = env.attach_pid,
+					  .sample_bytes = env.sample_bytes };
 		char pidarg[32], *argv[2] = { pidarg, NULL };
 		struct rec_buf b = {};
 
@@ -464,6 +483,7 @@ static struct account *new_account(struct tracer *t, uint64_t start, pid_t root)
 		rec_buf__free(&b);
 	}
 	return account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
+						     .sample_bytes = env.sample_bytes,
 						     .world = { .read_stack = tracer__read_stack,
 								.drop_stack = tracer__drop_stack,
 								.exit_info = tracer__exit_info,

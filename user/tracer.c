@@ -115,6 +115,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 		goto fail;
 	}
 	t->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8;
+	t->skel->rodata->sample_chance = o->sample_chance;
 	bpf_map__set_max_entries(t->skel->maps.traced, o->max_processes);
 	bpf_map__set_max_entries(t->skel->maps.mms, o->max_processes * 2);
 	bpf_map__set_max_entries(t->skel->maps.tasks, o->max_threads);

@@ -11,6 +11,7 @@
 struct tracer_opts {
 	uint32_t max_processes, max_threads, stack_storage;
 	uint64_t ringbuf_bytes;
+	uint32_t sample_chance;  /* --sample-bytes: account__sample_chance(); 0: every stack */
 };
 
 struct tracer;

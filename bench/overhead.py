@@ -719,6 +719,8 @@ def main():
                               [c for c in contenders if c not in c_only]))
     started = datetime.datetime.now()
     was = None
+    # killed: still put kernel.bpf_stats_enabled back (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("overhead: terminated"))
     if not args.no_bpf_stats:
         with open("/proc/sys/kernel/bpf_stats_enabled") as f:
             was = f.read().strip()

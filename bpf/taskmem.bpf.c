@@ -37,11 +37,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Force a consumer wakeup once this much data is waiting; otherwise user space polls. */
 const volatile __u64 wakeup_bytes = 1 << 20;
 
-/* --sample-bytes N: the chance, times 2^32, that a Poisson process of mean N bytes hits a page
- * (1 - exp(-4096 / N)). A record of growth of k pages walks its stack with the chance that the
- * process hits one of them, 1 - (1 - chance)^k, and carries it (extra2); the others say
- * TM_STACK_UNSAMPLED. User space weighs a walked one by 1 / its chance. 0: every stack walked. */
-const volatile __u32 sample_chance = 0;
+/* --sample-bytes N: sample_chances[k] is the chance, times 2^32, that a Poisson process of mean
+ * N bytes hits one of k pages, 1 - exp(-4096 k / N) (user space computes it: no floating point
+ * here, and a loop cost the verifier 1 s). A record of growth of k pages walks its stack with
+ * that chance and carries it (extra2); the others say TM_STACK_UNSAMPLED. User space weighs a
+ * walked one by 1 / its chance. All 0: every stack walked. */
+const volatile __u32 sample_chances[TM_SAMPLE_PAGES + 1] = {};
 
 /* Per-thread state: the last fault and the tracked syscall in progress. */
 struct task_state {
@@ -207,30 +208,11 @@ static __always_inline void count(__u32 which)
 		(*c)++;
 }
 
-/* The chance, times 2^32, that a record of growth of pages pages is in the sample: that the
- * Poisson process hits one of them, 1 - (1 - sample_chance)^pages (by squaring: no floating
- * point here). Independent draws per record are the process itself (its gaps are memoryless). */
-static __always_inline __u32 record_chance(__u64 pages)
-{
-	__u64 q = (1ull << 32) - sample_chance, miss = 1ull << 32; /* q < 2^32: no overflow */
-	int i;
-
-	if (pages >= (1 << 20))
-		return 0xffffffff;
-	for (i = 0; i < 20 && pages; i++) {
-		if (pages & 1)
-			miss = (miss * q) >> 32;
-		q = (q * q) >> 32;
-		pages >>= 1;
-	}
-	miss = (1ull << 32) - miss;
-	return miss > 0xffffffff ? 0xffffffff : miss ? miss : 1;
-}
-
-/* 0 when the record is left out of the sample (no stack walked), else its chance. */
+/* 0 when a record of growth of pages pages is left out of the sample (no stack walked), else
+ * its chance. Independent draws per record are the Poisson process itself (memoryless). */
 static __always_inline __u32 sample_draw(__u64 pages)
 {
-	__u32 c = record_chance(pages);
+	__u32 c = sample_chances[pages < TM_SAMPLE_PAGES ? pages : TM_SAMPLE_PAGES];
 
 	return bpf_get_prandom_u32() < c ? c : 0;
 }
@@ -709,8 +691,8 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 		if (!e)
 			return 0;
 	}
-	chance = sample_chance ? sample_draw(1) : 0;
-	sid = sample_chance && !chance ? TM_STACK_UNSAMPLED : user_stack(ctx, tv);
+	chance = sample_chances[1] ? sample_draw(1) : 0;
+	sid = sample_chances[1] && !chance ? TM_STACK_UNSAMPLED : user_stack(ctx, tv);
 	if (py) {
 		e = event_reserve(TM_CNT_DROP_COW);
 		if (!e)
@@ -791,7 +773,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 
 	task = bpf_get_current_task_btf(); /* read directly: no probe_read per field */
 	want = curr && st && !(task->flags & PF_EXITING) && rss_wants_stack(st);
-	if (sample_chance && curr && st) {
+	if (sample_chances[1] && curr && st) {
 		__u32 m = ctx->member & (TM_NR_MEMBERS - 1);
 		__u64 prev = st->seen[m], size = ctx->size;
 

@@ -51,6 +51,10 @@ enum tm_cause {
 #define TM_F_ON_STACK   0x10 /* TM_CAUSE_FAULT: the address is in the faulting function's own
 			      * stack frame (between its sp and its frame pointer) */
 
+/* --sample-bytes: records of growth up to this many pages have a chance of their own (a larger
+ * one, this many pages': the chance it carries is its weight all the same) */
+#define TM_SAMPLE_PAGES 512
+
 /* --sample-bytes: a stack_id of growth whose stack was not walked (not in the sample) */
 #define TM_STACK_UNSAMPLED (-61) /* -ENODATA */
 

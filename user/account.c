@@ -17,16 +17,6 @@
 #define MAP_GROWSDOWN_FLAG 0x100
 #define MADV_DONTNEED 4
 
-uint32_t account__sample_chance(uint64_t sample_bytes)
-{
-	double p;
-
-	if (!sample_bytes)
-		return 0;
-	p = -expm1(-(double)PAGE_SIZE / (double)sample_bytes) * 4294967296.0;
-	return p >= 4294967295.0 ? UINT32_MAX : p < 1 ? 1 : (uint32_t)llround(p);
-}
-
 /* --sample-bytes: the pages of a stack's bucket come from records of growth in the sample, each
  * standing for 1 / its chance as much (Horvitz-Thompson, as Go's and jemalloc's heap profiles):
  * the bucket takes that estimate, and its label's bucket of unsampled growth the difference, so
@@ -76,7 +66,7 @@ static void sample_weight(struct account *a, const struct tm_event *e)
 struct account *account__new(const struct account_opts *o)
 {
 	struct account *a = xcalloc(1, sizeof(*a));
-	uint32_t chance = account__sample_chance(o->sample_bytes);
+	uint32_t chance = poisson_chance32(o->sample_bytes, PAGE_SIZE);
 
 	a->o = *o;
 	a->w = world__new(&o->world);

@@ -44,10 +44,6 @@ struct account {
 					* remainder's buckets, in every output */
 };
 
-/* --sample-bytes N: the chance, times 2^32, that a Poisson process of mean N bytes hits a page,
- * as the BPF side draws it (at least 1); 0 for N = 0. */
-uint32_t account__sample_chance(uint64_t sample_bytes);
-
 struct account *account__new(const struct account_opts *o);
 void account__free(struct account *a);
 /* The launched process, before it execs. */

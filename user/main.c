@@ -261,7 +261,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--sample-bytes must be a whole number of bytes from 4096 to %llu, not '%s'",
 				   1ull << 40, arg);
 		env.sample_bytes = n;
-		env.t.sample_chance = account__sample_chance(n);
+		env.t.sample_bytes = n;
 		break;
 	}
 	case OPT_UNWIND_MEMORY:

@@ -11,7 +11,7 @@
 struct tracer_opts {
 	uint32_t max_processes, max_threads, stack_storage;
 	uint64_t ringbuf_bytes;
-	uint32_t sample_chance;  /* --sample-bytes: account__sample_chance(); 0: every stack */
+	uint64_t sample_bytes;   /* --sample-bytes, 0: every stack walked */
 };
 
 struct tracer;

@@ -503,8 +503,9 @@ def per_event_table(results):
             for n in names[:3]:
                 v = median(r["progs"][n][1] / r["progs"][n][0] for r in runs
                            if r["progs"].get(n, (0, 0))[0])
+                runs_n = median(r["progs"][n][0] for r in runs if n in r["progs"])
                 if v is not None:
-                    by.append("%s %.0f" % (n.replace("handle_", ""), v))
+                    by.append("%s %.0f (%.0fk runs)" % (n.replace("handle_", ""), v, runs_n / 1000))
             own = median(r["tracer_cpu"] / r["processed"] for r in runs
                          if r.get("processed") and r.get("tracer_cpu") is not None)
             own_rss = median(r["tracer_cpu"] / r["rss_updates"] for r in runs
@@ -825,7 +826,9 @@ def main():
                "fds hold: their run time summed over the command's RSS changes (taskmem-trace: "
                "events.rss_updates; hooks-only: its rss_stat count) and faults; each program's "
                "ns per run counts every run, other processes' included (the hooks fire for the "
-               "whole machine and filter by pid). Tracer's own CPU: its user+sys (the workload "
+               "whole machine and filter by pid: the runs beside the command's RSS changes, "
+               "events.rss_updates in the JSON, say how many were others'; on a busy machine they "
+               "weigh on the per-event figures). Tracer's own CPU: its user+sys (the workload "
                "and so the BPF programs excluded) over the records it handled "
                "(events.events_processed) and over the command's RSS changes. Medians.", ""]
     if rows:

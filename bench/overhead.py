@@ -152,6 +152,16 @@ class BpfStats:
             return None
 
 
+def get_bpf_stats():
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        return f.read().strip()
+
+
+def set_bpf_stats(v):
+    with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+        f.write(v)
+
+
 # contenders whose BPF programs' run-time statistics are read
 BPF_CONTENDERS = ("taskmem-trace", "sampled", "bpftrace", "hooks-only")
 
@@ -164,6 +174,7 @@ class Bench:
         self.runstat = os.path.join(BIN, "runstat")
         self.n = 0
         self.bpf_stats = False  # set while kernel.bpf_stats_enabled is on
+        self.start_cpu = {}  # contender -> the tracer's own CPU on `sleep 3` (calibrate)
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -210,10 +221,16 @@ class Bench:
         else:
             raise ValueError(contender)
         with open(log, "w") as lf:
+            if self.bpf_stats and contender in BPF_CONTENDERS:
+                set_bpf_stats("1")  # another user of the machine may have turned it off
             proc = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, cwd=self.tmp)
             stats = BpfStats(proc.pid) if self.bpf_stats and contender in BPF_CONTENDERS else None
             rc = proc.wait()
         progs = stats.finish() if stats else None
+        if progs is not None and get_bpf_stats() != "1":
+            print("  kernel.bpf_stats_enabled was turned off during the run: its BPF figures "
+                  "are left out", file=sys.stderr)
+            progs = None
         if rc != 0 or not os.path.exists(rs):
             print("  %s failed (exit %d), see %s" % (contender, rc, log), file=sys.stderr)
             return None
@@ -337,6 +354,26 @@ class Bench:
             print("  cannot read %s's output: %s" % (contender, e), file=sys.stderr)
         if r["procs"] and self.args.verbose:
             print("    processes (pid comm VmHWM kB): " + "; ".join(r["procs"]))
+
+    # -- what the hooks cost on other processes' events ---------------------------------------
+    def calibrate(self, contenders):
+        """Each tracer's programs on `sleep 3`: every run is another process's event (the hooks
+        fire for the whole machine), so their ns per run is what a run that filters the event
+        out costs; per_event_table takes that many runs' worth out of a workload's totals."""
+        out = {}
+        sleep = ["/bin/sleep", "3"]
+        for c in contenders:
+            if c not in BPF_CONTENDERS or c == "bpftrace":  # bpftrace's hook is hooks-only's
+                continue
+            r = self.run(c, sleep)
+            if r and r.get("progs"):
+                out[c] = {n: ns / cnt for n, (cnt, ns) in r["progs"].items() if cnt}
+                self.start_cpu[c] = r.get("tracer_cpu")
+                print("  idle %-13s %s" % (c, "; ".join("%s %.0f ns" % (n, v) for n, v in
+                                                        sorted(out[c].items()))), flush=True)
+        if "hooks-only" in out:
+            out["bpftrace"] = {n: v for n, v in out["hooks-only"].items() if "page_fault" in n}
+        return out
 
     # -- one workload ----------------------------------------------------------------------
     def workload(self, name, cmd, contenders):
@@ -479,13 +516,28 @@ def table(results):
     return "\n".join(lines)
 
 
-def per_event_table(results):
+def own_ns(r, idle):
+    """The run time of a run's programs on the command's own events: their total, less each
+    program's runs beyond the command's events (others', filtered out) at what such a run costs
+    (calibrate). The command's events: RSS changes for rss_stat, faults for the fault hooks; its
+    syscalls are counted as others' (a few hundred here)."""
+    tot = 0
+    for n, (cnt, ns) in r["progs"].items():
+        mine = r.get("rss_updates") if "rss_stat" in n else (
+            r.get("events") if "page_fault_user" in n else 0)
+        tot += ns - max(0, cnt - (mine or 0)) * idle.get(n, 0)
+    return tot
+
+
+def per_event_table(results, idle_cost=None, start_cpu=None):
     """Per-event costs, which whole-run ratios drown in noise: the kernel's run-time statistics
     of each tracer's own BPF programs (kernel.bpf_stats_enabled; the clock reads they add are in
     them), over the command's RSS changes and faults, and the tracer's own CPU per event."""
+    idle_cost = idle_cost or {}
     lines = ["| workload | contender | BPF ns per RSS change | BPF ns per fault | "
-             "ns per run, by program | tracer's own CPU per record | per RSS change |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "the command's own, per RSS change | ns per run, by program | "
+             "tracer's own CPU per record | per RSS change |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     notes = []
     for wname, res in results:
         per_rss = {}
@@ -496,7 +548,9 @@ def per_event_table(results):
             tot = lambda r: sum(ns for _, ns in r["progs"].values())
             rss = median(tot(r) / r["rss_updates"] for r in runs if r.get("rss_updates"))
             flt = median(tot(r) / r["events"] for r in runs if r.get("events"))
-            per_rss[c] = rss
+            own = median(own_ns(r, idle_cost.get(c, {})) / r["rss_updates"] for r in runs
+                         if r.get("rss_updates")) if idle_cost.get(c) else None
+            per_rss[c] = own if own is not None else rss
             names = sorted({n for r in runs for n in r["progs"]},
                            key=lambda n: -median(r["progs"].get(n, (0, 0))[1] for r in runs))
             by = []
@@ -506,21 +560,24 @@ def per_event_table(results):
                 runs_n = median(r["progs"][n][0] for r in runs if n in r["progs"])
                 if v is not None:
                     by.append("%s %.0f (%.0fk runs)" % (n.replace("handle_", ""), v, runs_n / 1000))
-            own = median(r["tracer_cpu"] / r["processed"] for r in runs
-                         if r.get("processed") and r.get("tracer_cpu") is not None)
-            own_rss = median(r["tracer_cpu"] / r["rss_updates"] for r in runs
+            # less its start and end (the verifier: 0.1-0.4 s), as on `sleep 3`
+            st = (start_cpu or {}).get(c) or 0
+            tcpu = median((r["tracer_cpu"] - st) / r["processed"] for r in runs
+                          if r.get("processed") and r.get("tracer_cpu") is not None)
+            own_rss = median((r["tracer_cpu"] - st) / r["rss_updates"] for r in runs
                              if r.get("processed") and r.get("rss_updates") and
                              r.get("tracer_cpu") is not None)
-            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 wname, c, "%.0f" % rss if rss is not None else "-",
-                "%.0f" % flt if flt is not None else "-", "; ".join(by) or "-",
-                "%.2f us" % (own * 1e6) if own is not None else "-",
+                "%.0f" % flt if flt is not None else "-", "%.0f" % own if own is not None else "-",
+                "; ".join(by) or "-",
+                "%.2f us" % (tcpu * 1e6) if tcpu is not None else "-",
                 "%.2f us" % (own_rss * 1e6) if own_rss is not None else "-"))
         h = per_rss.get("hooks-only")
         for c in ("taskmem-trace", "sampled"):
             if per_rss.get(c) is not None and h is not None:
-                notes.append("%s, %s: %.2f us of BPF per RSS change beyond hooks-only" % (
-                    wname, c, (per_rss[c] - h) / 1000))
+                notes.append("%s, %s: %.2f us of BPF per RSS change of the command beyond "
+                             "hooks-only's" % (wname, c, (per_rss[c] - h) / 1000))
     return "\n".join(lines) + ("\n\n" + "; ".join(notes) + "." if notes else "")
 
 
@@ -784,17 +841,15 @@ def main():
     # killed: still put kernel.bpf_stats_enabled back (the finally below)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("overhead: terminated"))
     if not args.no_bpf_stats:
-        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
-            was = f.read().strip()
-        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
-            f.write("1")
+        was = get_bpf_stats()
+        set_bpf_stats("1")
         b.bpf_stats = True
     try:
+        idle_cost = b.calibrate(contenders) if b.bpf_stats else {}
         results = [(name, b.workload(name, cmd, cs)) for name, cmd, cs in workloads]
     finally:
         if was is not None:
-            with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
-                f.write(was)
+            set_bpf_stats(was)
         b.bpf_stats = False
     rows = [] if args.no_sweep or "taskmem-trace" not in contenders else b.sweep()
     idle = None if args.no_idle or "taskmem-trace" not in contenders else b.idle()
@@ -820,7 +875,7 @@ def main():
           "recorded: taskmem-trace: events.page_faults; perf: samples; bpftrace: the counts' sum.",
           ""]
     if not args.no_bpf_stats:
-        md += ["## Per-event costs", "", per_event_table(results), "",
+        md += ["## Per-event costs", "", per_event_table(results, idle_cost, b.start_cpu), "",
                "BPF: the kernel's run-time statistics (kernel.bpf_stats_enabled, on during the "
                "workloads above) of the programs each tracer loaded, found by the prog ids its "
                "fds hold: their run time summed over the command's RSS changes (taskmem-trace: "
@@ -828,8 +883,12 @@ def main():
                "ns per run counts every run, other processes' included (the hooks fire for the "
                "whole machine and filter by pid: the runs beside the command's RSS changes, "
                "events.rss_updates in the JSON, say how many were others'; on a busy machine they "
-               "weigh on the per-event figures). Tracer's own CPU: its user+sys (the workload "
-               "and so the BPF programs excluded) over the records it handled "
+               "weigh on the per-event figures). The command's own: the total less the runs beyond "
+               "the command's RSS changes and faults at what a run costs a tracer on `sleep 3` "
+               "(the same programs filtering other processes' events out, measured first). "
+               "Tracer's own CPU: its user+sys (the workload and so the BPF programs excluded), "
+               "less what it took on `sleep 3` (its start and end: the verifier), over the records "
+               "it handled "
                "(events.events_processed) and over the command's RSS changes. Medians.", ""]
     if rows:
         md += ["## Rate sweep: taskmem-trace alone on c_faulter", "",

@@ -27,40 +27,49 @@ static void sampled_moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
 {
 	struct account *a = ctx;
 	struct bucket *bk = &a->tl.buckets[b];
-	int64_t scaled, *real;
-	uint32_t rest;
+	struct sampled_bucket *sb;
+	int64_t scaled;
 
 	/* the process view alone: its categories take bytes, whatever their split */
 	if (!bk->proc || bk->stack_id < 0 || !(views & PAGES_TREE)) {
 		timeline__moved(&a->tl, b, bytes, views);
 		return;
 	}
-	if (b >= a->nreal) {
-		size_t n = a->nreal;
+	if (b >= a->nsb) {
+		size_t n = a->nsb;
 
-		GROW(a->real, a->nreal, (size_t)b + 1);
-		memset(a->real + n, 0, (a->nreal - n) * sizeof(*a->real));
+		GROW(a->sb, a->nsb, (size_t)b + 1);
+		memset(a->sb + n, 0, (a->nsb - n) * sizeof(*a->sb));
 	}
-	real = &a->real[b];
+	sb = &a->sb[b];
 	if (bytes > 0 && a->grow_scale)
 		scaled = llround((double)bytes * a->grow_scale);
-	else if (*real > 0 && bytes <= -*real)
+	else if (sb->real > 0 && bytes <= -sb->real)
 		scaled = -bk->cur;
-	else if (*real > 0)
-		scaled = llround((double)bytes * (double)bk->cur / (double)*real);
+	else if (sb->real > 0)
+		scaled = llround((double)bytes * (double)bk->cur / (double)sb->real);
 	else
 		scaled = llround((double)bytes * a->sample_scale);
-	*real += bytes;
-	rest = timeline__bucket(&a->tl, bk->proc, bk->label, TM_STACK_UNSAMPLED);
+	sb->real += bytes;
+	if (!sb->rest) {
+		struct proc *p = bk->proc;
+		int label = a->grow_rest_label >= 0 ? a->grow_rest_label : bk->label;
+
+		sb->rest = timeline__bucket(&a->tl, p, label, TM_STACK_UNSAMPLED); /* may move bk */
+		sb = &a->sb[b];
+	}
 	timeline__moved(&a->tl, b, scaled, views);
-	timeline__moved(&a->tl, rest, bytes - scaled, views);
+	timeline__moved(&a->tl, sb->rest, bytes - scaled, views);
 }
 
 /* The weight of a record's bytes: 1 / the chance it had (extra2, times 2^32) */
-static void sample_weight(struct account *a, const struct tm_event *e)
+static void sample_weight(struct account *a, const struct tm_event *e, struct proc *p, int member)
 {
 	a->grow_scale = a->sample_scale && e->stack_id >= 0 ?
 				(e->extra2 ? 4294967296.0 / (double)e->extra2 : a->sample_scale) : 0;
+	a->grow_rest_label = a->grow_scale ? resolve__classify(a, p, member, e->addr, TM_STACK_UNSAMPLED,
+							       e->kind == TM_EV_COW ? TM_CAUSE_FAULT : e->cause,
+							       e->flags & TM_F_ON_STACK) : -1;
 }
 
 struct account *account__new(const struct account_opts *o)
@@ -70,6 +79,7 @@ struct account *account__new(const struct account_opts *o)
 
 	a->o = *o;
 	a->w = world__new(&o->world);
+	a->grow_rest_label = -1;
 	if (chance) {
 		a->sample_scale = 4294967296.0 / chance;
 		a->unsampled_ss = xcalloc(1, sizeof(*a->unsampled_ss) + sizeof(a->unsampled_ss->frames[0]));
@@ -105,7 +115,7 @@ void account__free(struct account *a)
 	timeline__free(&a->tl);
 	oom__free(&a->oom);
 	kernel__free(&a->kern);
-	free(a->real);
+	free(a->sb);
 	if (a->unsampled_ss) {
 		free(a->unsampled_ss->ips);
 		free(a->unsampled_ss->maps);
@@ -279,12 +289,13 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 		if (!bk->cur && !bk->peak)
 			account__stack(a, p, e->stack_id); /* symbolize while the process lives */
 		a->tl.buckets[b].grows++;
-		sample_weight(a, e);
+		sample_weight(a, e, p, e->member);
 		if (m)
 			pages__add_file(mm->pages, e->member, key, b, delta, &f);
 		else
 			pages__add(mm->pages, e->member, key, b, delta);
 		a->grow_scale = 0;
+		a->grow_rest_label = -1;
 	}
 	timeline__grew(&a->tl, p, e->ts);
 }
@@ -426,8 +437,10 @@ static uint32_t child_bucket(void *ctx, uint32_t parent_bucket)
 	account__stack(fc->a, fc->child, stack_id); /* the parent may exit first */
 	/* --sample-bytes: the copy stands for what the parent's bytes stood for */
 	pb = &fc->a->tl.buckets[parent_bucket];
-	fc->a->grow_scale = parent_bucket < fc->a->nreal && fc->a->real[parent_bucket] > 0 ?
-				    (double)pb->cur / (double)fc->a->real[parent_bucket] : 0;
+	fc->a->grow_scale = parent_bucket < fc->a->nsb && fc->a->sb[parent_bucket].real > 0 ?
+				    (double)pb->cur / (double)fc->a->sb[parent_bucket].real : 0;
+	fc->a->grow_rest_label = parent_bucket < fc->a->nsb && fc->a->sb[parent_bucket].rest ?
+					 fc->a->tl.buckets[fc->a->sb[parent_bucket].rest].label : -1;
 	return b;
 }
 
@@ -450,6 +463,7 @@ static void on_fork(struct account *a, const struct tm_event *e)
 		if (parent && parent->mm && !mm->unknown_base)
 			pages__fork(parent->mm->pages, mm->pages, child_bucket, &fc);
 		a->grow_scale = 0;
+		a->grow_rest_label = -1;
 		/* what the kernel copied beyond them (file pages of private mappings, pages the
 		 * parent's records missed) stays unplaced */
 		b = timeline__bucket(&a->tl, child, label_id(CAT_OTHER, "inherited"), -1);
@@ -473,9 +487,10 @@ static void on_cow(struct account *a, const struct tm_event *e)
 						 e->flags & TM_F_ON_STACK), e->stack_id);
 	if (!a->tl.buckets[b].cur && !a->tl.buckets[b].peak)
 		account__stack(a, p, e->stack_id);
-	sample_weight(a, e);
+	sample_weight(a, e, p, TM_ANONPAGES);
 	pages__cow(p->mm->pages, e->addr, b);
 	a->grow_scale = 0;
+	a->grow_rest_label = -1;
 	timeline__grew(&a->tl, p, e->ts);
 }
 

@@ -23,6 +23,15 @@ struct account_opts {
 	uint64_t sample_bytes;   /* --sample-bytes N, 0: every stack walked (exact) */
 };
 
+/* --sample-bytes: a stack's bucket: the bytes its pages hold (its cur is their estimate), and
+ * the bucket of the unsampled growth that takes the difference: the one of the label its pages
+ * would have had without their stack (Go's goroutine stacks are known by their frames alone:
+ * their unsampled pages are heap/go's), so that categories too are estimates that add up. */
+struct sampled_bucket {
+	int64_t real;
+	uint32_t rest;           /* 0: not yet known */
+};
+
 struct account {
 	struct account_opts o;
 	struct world *w;
@@ -37,9 +46,9 @@ struct account {
 	double sample_scale;           /* --sample-bytes: what a byte of a one-page record in the
 					* sample stands for (1 / chance) */
 	double grow_scale;             /* the same for the record being added now, 0: none */
-	int64_t *real;                 /* --sample-bytes: per bucket of a stack, the bytes its pages
-					* hold (its cur is their estimate) */
-	size_t nreal;
+	int grow_rest_label;           /* and the label its unsampled growth would have had, or -1 */
+	struct sampled_bucket *sb;     /* --sample-bytes: per bucket of a stack (index: bucket) */
+	size_t nsb;
 	struct symstack *unsampled_ss; /* --sample-bytes: the one frame "[unsampled]" of the
 					* remainder's buckets, in every output */
 };

@@ -373,6 +373,10 @@ class Bench:
                                                         sorted(out[c].items()))), flush=True)
         if "hooks-only" in out:
             out["bpftrace"] = {n: v for n, v in out["hooks-only"].items() if "page_fault" in n}
+        for a, b in (("sampled", "taskmem-trace"), ("taskmem-trace", "sampled")):
+            if b in out and a not in out:  # the same programs filter others' events alike
+                out[a] = out[b]
+                self.start_cpu[a] = self.start_cpu.get(b)
         return out
 
     # -- one workload ----------------------------------------------------------------------
@@ -550,7 +554,7 @@ def per_event_table(results, idle_cost=None, start_cpu=None):
             flt = median(tot(r) / r["events"] for r in runs if r.get("events"))
             own = median(own_ns(r, idle_cost.get(c, {})) / r["rss_updates"] for r in runs
                          if r.get("rss_updates")) if idle_cost.get(c) else None
-            per_rss[c] = own if own is not None else rss
+            per_rss[c] = own
             names = sorted({n for r in runs for n in r["progs"]},
                            key=lambda n: -median(r["progs"].get(n, (0, 0))[1] for r in runs))
             by = []

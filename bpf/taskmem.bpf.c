@@ -37,6 +37,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Force a consumer wakeup once this much data is waiting; otherwise user space polls. */
 const volatile __u64 wakeup_bytes = 1 << 20;
 
+/* --sample-bytes N: sample_chances[k] is the chance, times 2^32, that a Poisson process of mean
+ * N bytes hits one of k pages, 1 - exp(-4096 k / N) (user space computes it: no floating point
+ * here, and a loop cost the verifier 1 s). A record of growth of k pages walks its stack with
+ * that chance and carries it (extra2); the others say TM_STACK_UNSAMPLED. User space weighs a
+ * walked one by 1 / its chance. All 0: every stack walked. */
+const volatile __u32 sample_chances[TM_SAMPLE_PAGES + 1] = {};
+
 /* Per-thread state: the last fault and the tracked syscall in progress. */
 struct task_state {
 	__u64 fault_addr;
@@ -53,6 +60,8 @@ struct task_state {
 	__s32 sys_stack;
 	__u32 sys_nr;       /* 0 when no tracked syscall is in progress */
 	__u32 mm_id;        /* the mm id this thread last reported with curr=1 */
+	__u64 seen[TM_NR_MEMBERS]; /* --sample-bytes: each counter as this thread last saw it: the
+				    * size of its next change (other threads' since then included) */
 	__u8 have_fault;
 	__u8 kernel_fault;
 };
@@ -197,6 +206,15 @@ static __always_inline void count(__u32 which)
 
 	if (c)
 		(*c)++;
+}
+
+/* 0 when a record of growth of pages pages is left out of the sample (no stack walked), else
+ * its chance. Independent draws per record are the Poisson process itself (memoryless). */
+static __always_inline __u32 sample_draw(__u64 pages)
+{
+	__u32 c = sample_chances[pages < TM_SAMPLE_PAGES ? pages : TM_SAMPLE_PAGES];
+
+	return bpf_get_prandom_u32() < c ? c : 0;
 }
 
 static __always_inline bool is_traced(__u32 tgid)
@@ -674,9 +692,9 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tm_event *e = NULL;
+	__u32 tv, chance;
 	__s32 sid;
 	bool py;
-	__u32 tv;
 
 	on_fault(address, error_code, false);
 	/* A write to a present page: after fork, the copy of a shared page (new memory with no RSS
@@ -695,12 +713,14 @@ int BPF_PROG(handle_page_fault_user, unsigned long address, struct pt_regs *regs
 		if (!e)
 			return 0;
 	}
-	sid = user_stack(ctx, tv);
+	chance = sample_chances[1] ? sample_draw(1) : 0;
+	sid = sample_chances[1] && !chance ? TM_STACK_UNSAMPLED : user_stack(ctx, tv);
 	if (py) {
 		e = event_reserve(TM_CNT_DROP_COW);
 		if (!e)
 			return 0;
 	}
+	e->extra2 = chance;
 	e->kind = TM_EV_COW;
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
@@ -754,8 +774,8 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	bool curr = ctx->curr;
 	__u8 cause = TM_CAUSE_NONE;
 	__s32 sid = -ENOENT;
+	__u32 tv, chance = 0;
 	bool want, py;
-	__u32 tv;
 
 	if (ctx->member == TM_SWAPENTS)
 		return 0; /* swap entries are not resident */
@@ -775,6 +795,19 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 
 	task = bpf_get_current_task_btf(); /* read directly: no probe_read per field */
 	want = curr && st && !(task->flags & PF_EXITING) && rss_wants_stack(st);
+	if (sample_chances[1] && curr && st) {
+		__u32 m = ctx->member & (TM_NR_MEMBERS - 1);
+		__u64 prev = st->seen[m], size = ctx->size;
+
+		st->seen[m] = size;
+		if (want) {
+			chance = sample_draw(size > prev ? (size - prev + 4095) >> 12 : 1);
+			if (!chance) {
+				want = false;
+				sid = TM_STACK_UNSAMPLED;
+			}
+		}
+	}
 	/* A Python process's stack before this record: the records its walk sends (code objects'
 	 * names) must come first. Any other reserves first, so that its place in the stream is
 	 * the counter's order: user space takes each change as the difference from the mm's last
@@ -802,7 +835,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 	e->flags = curr ? TM_F_CURR : 0;
 	e->stack_id = -ENOENT;
 	if (curr && tv) { /* the kernel's share: the traced mm's page tables, as they are now */
-		e->extra2 = task->mm->pgtables_bytes.counter;
+		e->extra2 = (__u64)task->mm->pgtables_bytes.counter >> 12 << 32;
 		e->flags |= TM_F_PGTABLES;
 	}
 
@@ -842,6 +875,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 		}
 	}
 	e->cause = cause;
+	e->extra2 |= chance; /* --sample-bytes: the chance of a walked record (its stack's weight) */
 	event_submit(e);
 	return 0;
 }

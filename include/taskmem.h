@@ -75,6 +75,17 @@ enum tm_cause {
 			      * stack frame (between its sp and its frame pointer) */
 #define TM_F_PGTABLES   0x20 /* TM_EV_RSS with TM_F_CURR: extra2 is the mm's pgtables_bytes */
 
+/* --sample-bytes: records of growth up to this many pages have a chance of their own (a larger
+ * one, this many pages': the chance it carries is its weight all the same) */
+#define TM_SAMPLE_PAGES 512
+
+/* --sample-bytes: a stack_id of growth whose stack was not walked (not in the sample) */
+#define TM_STACK_UNSAMPLED (-61) /* -ENODATA */
+
+/* the two halves of a TM_EV_RSS record's extra2 */
+#define TM_RSS_PGTABLES(extra2) (((extra2) >> 32) << 12)
+#define TM_RSS_CHANCE(extra2) ((__u32)(extra2))
+
 /* One ring-buffer record; the meaning of addr/len/arg/ret depends on kind. */
 struct tm_event {
 	__u64 ts;          /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
@@ -92,7 +103,9 @@ struct tm_event {
 	__u64 ret;         /* RSS: the counter's total in bytes; syscalls: return value */
 	__u64 extra;       /* MMAP: fd (or -1); EXEC: start_brk; FORK: child pid; RSS in mremap: new_len */
 	__u64 extra2;      /* MMAP: caller's return address; EXEC: start_stack; EXIT: exit_code;
-			    * RSS with TM_F_PGTABLES: the mm's page-table bytes */
+			    * RSS: the mm's page-table bytes / 4096 in its high half (TM_F_PGTABLES)
+			    * and, under --sample-bytes, a walked record's chance of being walked
+			    * times 2^32 in its low half (COW: that chance alone): TM_RSS_* */
 	__u64 extra3;      /* EXEC: RLIMIT_STACK soft limit; EXIT: the kernel's maxrss in bytes;
 			    * RSS in a syscall: when the syscall began */
 	char comm[TM_COMM_LEN];

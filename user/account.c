@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The event dispatcher: each event reads straight through model -> pages -> timeline. */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "account.h"
 #include "procfile.h"
 #include "resolve.h"
@@ -15,13 +17,80 @@
 #define MAP_GROWSDOWN_FLAG 0x100
 #define MADV_DONTNEED 4
 
+/* --sample-bytes: the pages of a stack's bucket come from records of growth in the sample, each
+ * standing for 1 / its chance as much (Horvitz-Thompson, as Go's and jemalloc's heap profiles):
+ * the bucket takes that estimate, and its label's bucket of unsampled growth the difference, so
+ * that every label, category and total stays exact. Bytes leaving a stack's bucket (frees, a
+ * copy-on-write) take its average weight, all of it with its last page. The remainder may go
+ * below 0 where the estimates overshoot. */
+static void sampled_moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
+{
+	struct account *a = ctx;
+	struct bucket *bk = &a->tl.buckets[b];
+	struct sampled_bucket *sb;
+	int64_t scaled;
+
+	/* the process view alone: its categories take bytes, whatever their split */
+	if (!bk->proc || bk->stack_id < 0 || !(views & PAGES_TREE)) {
+		timeline__moved(&a->tl, b, bytes, views);
+		return;
+	}
+	if (b >= a->nsb) {
+		size_t n = a->nsb;
+
+		GROW(a->sb, a->nsb, (size_t)b + 1);
+		memset(a->sb + n, 0, (a->nsb - n) * sizeof(*a->sb));
+	}
+	sb = &a->sb[b];
+	if (bytes > 0 && a->grow_scale)
+		scaled = llround((double)bytes * a->grow_scale);
+	else if (sb->real > 0 && bytes <= -sb->real)
+		scaled = -bk->cur;
+	else if (sb->real > 0)
+		scaled = llround((double)bytes * (double)bk->cur / (double)sb->real);
+	else
+		scaled = llround((double)bytes * a->sample_scale);
+	sb->real += bytes;
+	if (!sb->rest) {
+		struct proc *p = bk->proc;
+		int label = a->grow_rest_label >= 0 ? a->grow_rest_label : bk->label;
+
+		sb->rest = timeline__bucket(&a->tl, p, label, TM_STACK_UNSAMPLED); /* may move bk */
+		sb = &a->sb[b];
+	}
+	timeline__moved(&a->tl, b, scaled, views);
+	timeline__moved(&a->tl, sb->rest, bytes - scaled, views);
+}
+
+/* The weight of a record's bytes: 1 / the chance it had (extra2's low half, times 2^32) */
+static void sample_weight(struct account *a, const struct tm_event *e, struct proc *p, int member)
+{
+	a->grow_scale = a->sample_scale && e->stack_id >= 0 ?
+				(TM_RSS_CHANCE(e->extra2) ? 4294967296.0 / (double)TM_RSS_CHANCE(e->extra2) : a->sample_scale) : 0;
+	a->grow_rest_label = a->grow_scale ? resolve__classify(a, p, member, e->addr, TM_STACK_UNSAMPLED,
+							       e->kind == TM_EV_COW ? TM_CAUSE_FAULT : e->cause,
+							       e->flags & TM_F_ON_STACK) : -1;
+}
+
 struct account *account__new(const struct account_opts *o)
 {
 	struct account *a = xcalloc(1, sizeof(*a));
+	uint32_t chance = poisson_chance32(o->sample_bytes, PAGE_SIZE);
 
 	a->o = *o;
 	a->w = world__new(&o->world);
-	model__init(&a->m, timeline__moved, &a->tl);
+	a->grow_rest_label = -1;
+	if (chance) {
+		a->sample_scale = 4294967296.0 / chance;
+		a->unsampled_ss = xcalloc(1, sizeof(*a->unsampled_ss) + sizeof(a->unsampled_ss->frames[0]));
+		a->unsampled_ss->n = 1;
+		a->unsampled_ss->ips = xcalloc(1, sizeof(*a->unsampled_ss->ips));
+		a->unsampled_ss->maps = xcalloc(1, sizeof(*a->unsampled_ss->maps));
+		a->unsampled_ss->frames[0] = intern("[unsampled]");
+		model__init(&a->m, sampled_moved, a);
+	} else {
+		model__init(&a->m, timeline__moved, &a->tl);
+	}
 	a->stack_users = hashmap__new();
 	a->fmaps = hashmap__new();
 	a->fsrcs = hashmap__new();
@@ -48,6 +117,12 @@ void account__free(struct account *a)
 	timeline__free(&a->tl);
 	oom__free(&a->oom);
 	kernel__free(&a->kern);
+	free(a->sb);
+	if (a->unsampled_ss) {
+		free(a->unsampled_ss->ips);
+		free(a->unsampled_ss->maps);
+		free(a->unsampled_ss);
+	}
 	free(a);
 }
 
@@ -193,7 +268,9 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 		key = e->addr & ~(delta >= (int64_t)HUGE_SIZE ? HUGE_SIZE - 1 : PAGE_SIZE - 1);
 	if (key == PAGES_UNPLACED)
 		a->st.unplaced_bytes += delta;
-	if (e->stack_id < 0 && (e->flags & TM_F_CURR))
+	if (e->stack_id == TM_STACK_UNSAMPLED)
+		a->st.unsampled++;
+	else if (e->stack_id < 0 && (e->flags & TM_F_CURR))
 		a->st.stacks_missing++;
 	if (!p) {
 		/* a forked child's copy before its fork event: placed when it is named */
@@ -215,10 +292,13 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 		if (!bk->cur && !bk->peak)
 			account__stack(a, p, e->stack_id); /* symbolize while the process lives */
 		a->tl.buckets[b].grows++;
+		sample_weight(a, e, p, e->member);
 		if (m)
 			pages__add_file(mm->pages, e->member, key, b, delta, &f);
 		else
 			pages__add(mm->pages, e->member, key, b, delta);
+		a->grow_scale = 0;
+		a->grow_rest_label = -1;
 	}
 	timeline__grew(&a->tl, p, e->ts);
 }
@@ -360,6 +440,12 @@ static uint32_t child_bucket(void *ctx, uint32_t parent_bucket)
 		return parent_bucket;
 	b = timeline__bucket(&fc->a->tl, fc->child, pb->label, stack_id);
 	account__stack(fc->a, fc->child, stack_id); /* the parent may exit first */
+	/* --sample-bytes: the copy stands for what the parent's bytes stood for */
+	pb = &fc->a->tl.buckets[parent_bucket];
+	fc->a->grow_scale = parent_bucket < fc->a->nsb && fc->a->sb[parent_bucket].real > 0 ?
+				    (double)pb->cur / (double)fc->a->sb[parent_bucket].real : 0;
+	fc->a->grow_rest_label = parent_bucket < fc->a->nsb && fc->a->sb[parent_bucket].rest ?
+					 fc->a->tl.buckets[fc->a->sb[parent_bucket].rest].label : -1;
 	return b;
 }
 
@@ -382,6 +468,8 @@ static void on_fork(struct account *a, const struct tm_event *e)
 		/* the parent's anonymous pages, shared until a write copies one (pages__cow) */
 		if (parent && parent->mm && !mm->unknown_base)
 			pages__fork(parent->mm->pages, mm->pages, child_bucket, &fc);
+		a->grow_scale = 0;
+		a->grow_rest_label = -1;
 		/* what the kernel copied beyond them (file pages of private mappings, pages the
 		 * parent's records missed) stays unplaced */
 		b = timeline__bucket(&a->tl, child, label_id(CAT_OTHER, "inherited"), -1);
@@ -405,7 +493,10 @@ static void on_cow(struct account *a, const struct tm_event *e)
 						 e->flags & TM_F_ON_STACK), e->stack_id);
 	if (!a->tl.buckets[b].cur && !a->tl.buckets[b].peak)
 		account__stack(a, p, e->stack_id);
+	sample_weight(a, e, p, TM_ANONPAGES);
 	pages__cow(p->mm->pages, e->addr, b);
+	a->grow_scale = 0;
+	a->grow_rest_label = -1;
 	timeline__grew(&a->tl, p, e->ts);
 }
 

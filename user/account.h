@@ -20,6 +20,16 @@ struct account_opts {
 	uint64_t start_ts;       /* CLOCK_MONOTONIC ns at launch */
 	uint64_t interval_ns;    /* timeline sample interval */
 	struct world_opts world; /* how to reach the system and the kernel side */
+	uint64_t sample_bytes;   /* --sample-bytes N, 0: every stack walked (exact) */
+};
+
+/* --sample-bytes: a stack's bucket: the bytes its pages hold (its cur is their estimate), and
+ * the bucket of the unsampled growth that takes the difference: the one of the label its pages
+ * would have had without their stack (Go's goroutine stacks are known by their frames alone:
+ * their unsampled pages are heap/go's), so that categories too are estimates that add up. */
+struct sampled_bucket {
+	int64_t real;
+	uint32_t rest;           /* 0: not yet known */
 };
 
 struct account {
@@ -33,6 +43,14 @@ struct account {
 	struct account_stats st;
 	struct oom_state oom;          /* OOM victims, the memory cgroup's counters */
 	struct kernel_state kern;      /* the kernel's share, at each cgroup sample */
+	double sample_scale;           /* --sample-bytes: what a byte of a one-page record in the
+					* sample stands for (1 / chance) */
+	double grow_scale;             /* the same for the record being added now, 0: none */
+	int grow_rest_label;           /* and the label its unsampled growth would have had, or -1 */
+	struct sampled_bucket *sb;     /* --sample-bytes: per bucket of a stack (index: bucket) */
+	size_t nsb;
+	struct symstack *unsampled_ss; /* --sample-bytes: the one frame "[unsampled]" of the
+					* remainder's buckets, in every output */
 };
 
 struct account *account__new(const struct account_opts *o);

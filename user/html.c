@@ -79,6 +79,9 @@ static void put_header(FILE *f, const struct account *a, const struct report_inf
 		ri->duration_s, ri->interval_ns / 1e9,
 		t.peak_ts > t.start_ts ? (t.peak_ts - t.start_ts) / 1e9 : 0.0, (long long)t.peak_tree,
 		(long long)t.peak_kernel);
+	if (view__sample_bytes(a))
+		fprintf(f, ",\"sampled\":{\"bytes\":%llu,\"chance\":%.9f}", (unsigned long long)view__sample_bytes(a),
+			view__sample_chance(a));
 	/* the summary's facts: [wording, value, is a loss] */
 	counters__collect(a, ri->counters, cnt);
 	fprintf(f, ",\"events\":[");

@@ -180,9 +180,9 @@ void kernel__event(struct kernel_state *k, const struct tm_event *e)
 	if (e->kind == TM_EV_RSS) {
 		/* most records: the page tables did not change; after the exit, a late record of
 		 * another CPU's */
-		if (e->extra2 == (uint64_t)p->pagetables || p->exited)
+		if (TM_RSS_PGTABLES(e->extra2) == (uint64_t)p->pagetables || p->exited)
 			return;
-		set_pagetables(k, p, (int64_t)e->extra2);
+		set_pagetables(k, p, (int64_t)TM_RSS_PGTABLES(e->extra2));
 	} else if (e->member == TM_KPART_THREADS) {
 		if (p->exited)
 			return;

@@ -53,6 +53,7 @@ enum {
 	OPT_NO_CGROUP,
 	OPT_KERNEL_SLAB,
 	OPT_SLAB_OBJECTS,
+	OPT_SAMPLE_BYTES,
 };
 
 static struct env {
@@ -72,6 +73,7 @@ static struct env {
 	struct rec_writer *rec; /* open while recording */
 	uint64_t limit;         /* --limit bytes, 0: none */
 	uint64_t growth_window_ns; /* --growth-window, 0: not given */
+	uint64_t sample_bytes;  /* --sample-bytes, 0: every stack walked */
 	struct cgroup *cg;      /* the run's own (--limit), removed at the end */
 	struct cgroup *ctx_cg;  /* the one the tree is in otherwise (read only): OOM scope */
 	uint64_t cg_sampled_ns;
@@ -100,6 +102,8 @@ static const char doc[] =
 	"      then: go tool pprof -top out.pb.gz   (or -http=:8080)\n"
 	"  sudo taskmem-trace --interval 100 --json o.json -- make -j2\n"
 	"  sudo taskmem-trace -p 1234 --duration 30 --json o.json   (attach)\n"
+	"  sudo taskmem-trace -p 1234 --sample-bytes 524288 --duration 60\n"
+	"      a production service: stacks walked for a sample of the growth\n"
 	"  sudo taskmem-trace record -o run.tmt -- ./server   then, anywhere:\n"
 	"  taskmem-trace report run.tmt --html out.html   (see record/report --help)\n"
 	"  taskmem-trace diff a.json b.json   what grew between two runs (diff --help)\n"
@@ -156,6 +160,7 @@ static const struct argp_option opts[] = {
 	{ "kernel-slab", OPT_KERNEL_SLAB, NULL, 0, "Also measure the slab objects the tree allocates, for the kernel's share (kmem tracepoints, which fire machine-wide: 20-30% of the tool's BPF time on go_bench or a build); without it slab is the cgroup's remainder, or not measured without a cgroup", 0 },
 	{ "kernel-slab-objects", OPT_SLAB_OBJECTS, "N", 0, "Slab objects of the tree --kernel-slab follows at once (default 65536; implies --kernel-slab)", 0 },
 	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault; a 3.12+ run with -X perf still names them from its perf map)", 0 },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0, "Walk the user stack for a sample of the growth, one page in every N bytes on average (Poisson, as Go's MemProfileRate, e.g. 524288), each standing for the bytes it represents: the mode for -p on a production service. Totals, frees, the timeline and categories decided by address stay exact; bytes per stack are estimates, marked so in every output (default: every stack walked)", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
 	{ "limit", OPT_LIMIT, "SIZE", 0, "Run the command in a memory cgroup of its own with this limit (e.g. 512M; K, M, G, T), as docker run -m would: its OOM kill is named, and the cgroup's usage drawn beside the tree's; not with -p", 0 },
@@ -264,6 +269,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_SLAB_OBJECTS:
 		env.t.slab_objects = parse_num(arg, 16, 1 << 24, state, "--kernel-slab-objects");
 		break;
+	case OPT_SAMPLE_BYTES: {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end || *arg == '-' || n < 4096 || n > (1ull << 40))
+			argp_error(state, "--sample-bytes must be a whole number of bytes from 4096 to %llu, not '%s'",
+				   1ull << 40, arg);
+		env.sample_bytes = n;
+		env.t.sample_bytes = n;
+		break;
+	}
 	case OPT_UNWIND_MEMORY:
 		unwind__set_memory_budget((uint64_t)parse_num(arg, 0, 1 << 20, state, "--unwind-memory") << 20);
 		break;
@@ -472,7 +490,8 @@ static struct account *new_account(struct tracer *t, uint64_t start, pid_t root)
 					  .exec_event_size = sizeof(struct tm_exec_event),
 					  .nr_counters = TM_NR_COUNTERS, .max_stack_depth = TM_MAX_STACK_DEPTH,
 					  .start_ts = start, .interval_ns = env.interval_ns, .top = env.top,
-					  .root_pid = env.attach_pid ? 0 : root, .attach_pid = env.attach_pid };
+					  .root_pid = env.attach_pid ? 0 : root, .attach_pid = env.attach_pid,
+					  .sample_bytes = env.sample_bytes };
 		char pidarg[32], *argv[2] = { pidarg, NULL };
 		struct rec_buf b = {};
 
@@ -484,6 +503,7 @@ static struct account *new_account(struct tracer *t, uint64_t start, pid_t root)
 		rec_buf__free(&b);
 	}
 	return account__new(&(struct account_opts){ .start_ts = start, .interval_ns = env.interval_ns,
+						     .sample_bytes = env.sample_bytes,
 						     .world = { .read_stack = tracer__read_stack,
 								.drop_stack = tracer__drop_stack,
 								.exit_info = tracer__exit_info,

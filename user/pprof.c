@@ -302,6 +302,17 @@ int report__pprof(const char *path, const struct account *a, const struct report
 			pb_msg(&prof, 2, &m);
 		}
 	}
+	if (view__sample_bytes(a)) { /* as Go's sampled heap profiles: period_type, period, a comment */
+		char note[160];
+
+		pb_int(&m, 1, str_id(&st, intern("space")));
+		pb_int(&m, 2, str_id(&st, intern("bytes")));
+		pb_msg(&prof, 11, &m);
+		pb_int(&prof, 12, view__sample_bytes(a));
+		snprintf(note, sizeof(note), "estimated: stacks walked for a sample of the growth, one page per %llu bytes "
+			 "on average (--sample-bytes); totals exact", (unsigned long long)view__sample_bytes(a));
+		pb_int(&prof, 13, str_id(&st, intern(note)));
+	}
 	pb_raw(&prof, st.out.b, st.out.n);
 	pb_int(&prof, 10, (uint64_t)(ri->duration_s * 1e9)); /* duration_nanos */
 	pb_int(&prof, 14, str_id(&st, intern("inuse_space")));   /* default_sample_type */

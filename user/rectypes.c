@@ -175,6 +175,8 @@ void rt_run_info__encode(struct rec_buf *b, const struct rt_run_info *ri)
 	rec_buf__u32(b, ri->argc);
 	for (i = 0; i < ri->argc; i++)
 		rec_buf__str(b, ri->argv[i]);
+	if (ri->sample_bytes)
+		rec_buf__u64(b, ri->sample_bytes);
 }
 
 int rt_run_info__decode(const void *p, uint32_t len, struct rt_run_info *ri, char *msg, size_t msglen)
@@ -222,6 +224,8 @@ int rt_run_info__decode(const void *p, uint32_t len, struct rt_run_info *ri, cha
 			abort();
 		ri->argc++;
 	}
+	if (!c.bad && c.left == 8) /* written by --sample-bytes runs only */
+		ri->sample_bytes = rec_get_u64(&c);
 	if (c.bad || c.left) {
 		rt_run_info__free(ri);
 		snprintf(msg, msglen, "its run information is malformed");

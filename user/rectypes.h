@@ -23,6 +23,7 @@ struct rt_run_info {
 	int32_t attach_pid; /* -p PID (0: launched) */
 	uint32_t argc;
 	char **argv;        /* decoded: owned, NULL-terminated (rt_run_info__free) */
+	uint64_t sample_bytes; /* --sample-bytes, or 0 (then not written: older readers) */
 };
 
 /* REC_RUN_END, the last: what the reports say that the core does not know. */

@@ -63,6 +63,7 @@ static struct account *new_account(struct replay *r)
 {
 	return account__new(&(struct account_opts){ .start_ts = r->info.start_ts,
 						     .interval_ns = r->info.interval_ns,
+						     .sample_bytes = r->info.sample_bytes,
 						     .world = { .replay = r->rd, .replay_path = r->path } });
 }
 

@@ -284,7 +284,13 @@ void report__summary(FILE *f, const struct account *a, const struct report_info 
 
 	top = peak_rows(a, &n);
 	n = merge_over_procs(top, n);
-	fprintf(f, "top stacks at the peak:\n");
+	if (view__sample_bytes(a))
+		fprintf(f, "top stacks at the peak, estimated (--sample-bytes %llu: a stack walked for one record of growth "
+			   "in %.0f, %llu not walked; [unsampled]: the rest of a label):\n",
+			(unsigned long long)view__sample_bytes(a), 1 / view__sample_chance(a),
+			(unsigned long long)view__stats(a)->unsampled);
+	else
+		fprintf(f, "top stacks at the peak:\n");
 	for (i = 0; i < n && i < (size_t)ri->top; i++) {
 		char lb[128];
 
@@ -424,6 +430,10 @@ int report__json(const char *path, const struct account *a, const struct report_
 	fprintf(f, "],\n  \"exit_code\": %d,\n  \"exit\": ", ri->exit_code);
 	json_str(f, ri->exit_desc);
 	fprintf(f, ",\n  \"duration_s\": %.6f,\n  \"interval_s\": %.6f,\n", ri->duration_s, ri->interval_ns / 1e9);
+	if (view__sample_bytes(a))
+		fprintf(f, "  \"sampled\": {\"bytes\": %llu, \"chance\": %.9f, \"records_unsampled\": %llu},\n",
+			(unsigned long long)view__sample_bytes(a), view__sample_chance(a),
+			(unsigned long long)view__stats(a)->unsampled);
 	fprintf(f, "  \"peak\": {\"t_s\": %.6f, \"rss_bytes\": %lld, \"rss_sum_bytes\": %lld, \"kernel_rss_bytes\": %lld, "
 		   "\"unattributed_bytes\": %lld,\n    \"categories\": ",
 		ts_s(&t, t.peak_ts), (long long)t.peak_tree, (long long)t.peak_kernel, (long long)t.peak_kernel,
@@ -469,7 +479,8 @@ int report__json(const char *path, const struct account *a, const struct report_
 		fprintf(f, "%s\n      {\"pid\": %d, \"category\": \"%s\", \"label\": ", i ? "," : "",
 			v[i].pid, cat_names[label_get(v[i].label)->cat]);
 		json_str(f, label_text(v[i].label, lb, sizeof(lb)));
-		fprintf(f, ", \"bytes\": %lld, \"frames\": [", (long long)v[i].bytes);
+		fprintf(f, ", \"bytes\": %lld, %s\"frames\": [", (long long)v[i].bytes,
+			view__sample_bytes(a) ? "\"estimated\": true, " : "");
 		for (k = 0; ss && k < ss->n; k++) {
 			fprintf(f, "%s", k ? ", " : "");
 			json_str(f, ss->frames[k]);

@@ -84,8 +84,10 @@ void timeline__moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
 
 uint32_t timeline__bucket(struct timeline *tl, struct proc *p, int label, int32_t stack_id)
 {
-	/* stack ids are 31-bit hashes: label and id fill the key, one map per process */
-	uint64_t key = (uint64_t)(uint32_t)label << 32 | (stack_id < 0 ? 0 : (uint64_t)stack_id + 1);
+	/* stack ids are 31-bit hashes: label and id fill the key, one map per process; growth
+	 * left out of a sample (--sample-bytes) apart from growth with no stack */
+	uint64_t key = (uint64_t)(uint32_t)label << 32 |
+		       (stack_id == TM_STACK_UNSAMPLED ? UINT32_MAX : stack_id < 0 ? 0 : (uint64_t)stack_id + 1);
 	bool created;
 	uint64_t *slot = hashmap__upsert(p->bucket_idx, key, &created);
 

@@ -83,7 +83,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 	struct tracer *t;
 	struct stat st;
 	unsigned char magic[2]; /* BTF_MAGIC 0xeB9F, little-endian */
-	int err, fd;
+	int err, fd, i;
 
 	libbpf_set_print(libbpf_print);
 	if (geteuid() != 0) {
@@ -117,6 +117,8 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 		goto fail;
 	}
 	t->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8;
+	for (i = 1; o->sample_bytes && i <= TM_SAMPLE_PAGES; i++)
+		t->skel->rodata->sample_chances[i] = poisson_chance32(o->sample_bytes, (uint64_t)i * 4096);
 	bpf_map__set_max_entries(t->skel->maps.traced, o->max_processes);
 	bpf_map__set_max_entries(t->skel->maps.mms, o->max_processes * 2);
 	bpf_map__set_max_entries(t->skel->maps.tasks, o->max_threads);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -184,4 +185,14 @@ int read_whole(const char *path, size_t max, char **out, size_t *outlen)
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+uint32_t poisson_chance32(uint64_t mean, uint64_t len)
+{
+	double p;
+
+	if (!mean)
+		return 0;
+	p = -expm1(-(double)len / (double)mean) * 4294967296.0;
+	return p >= 4294967295.0 ? UINT32_MAX : p < 1 ? 1 : (uint32_t)llround(p);
 }

@@ -21,6 +21,9 @@ char *xstrdup(const char *s);
 void grow(void **arr, size_t *cap, size_t need, size_t esz);
 #define GROW(arr, cap, need) grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
+/* The chance, times 2^32 (at least 1), that a Poisson process of one point every mean bytes on
+ * average hits a range of len bytes: 1 - exp(-len / mean) (--sample-bytes); 0 for mean 0. */
+uint32_t poisson_chance32(uint64_t mean, uint64_t len);
 uint64_t now_ns(void); /* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns */
 const char *basename_of(const char *path);
 /* The whole of a file (a /proc file: its size is not known before), NUL-terminated, at most

@@ -21,6 +21,16 @@ const struct account_stats *view__stats(const struct account *a)
 	return &a->st;
 }
 
+uint64_t view__sample_bytes(const struct account *a)
+{
+	return a->o.sample_bytes;
+}
+
+double view__sample_chance(const struct account *a)
+{
+	return a->sample_scale ? 1 / a->sample_scale : 1;
+}
+
 size_t view__nprocs(const struct account *a)
 {
 	return a->m.nprocs;
@@ -63,7 +73,10 @@ void view__bucket(const struct account *a, size_t i, struct view_bucket *out)
 		.pid = bk->proc ? bk->proc->pid : 0,
 		.proc_idx = bk->proc ? (int)bk->proc->idx : -1,
 		.label = bk->label,
-		.stack = bk->proc ? account__cached_stack(bk->proc, bk->stack_id) : NULL,
+		.stack = bk->stack_id == TM_STACK_UNSAMPLED ? a->unsampled_ss :
+			 bk->proc ? account__cached_stack(bk->proc, bk->stack_id) : NULL,
+		.unsampled = bk->stack_id == TM_STACK_UNSAMPLED,
+		.estimated = a->o.sample_bytes && bk->proc && bk->stack_id >= 0,
 		.cur = bk->cur,
 		.peak = bk->peak,
 		.grows = bk->grows,

@@ -44,6 +44,7 @@ struct account_stats {
 	uint64_t maps_read_failed;   /* /proc/PID/maps could not be read (process gone) */
 	uint64_t frames, frames_unknown;
 	uint64_t stacks_missing;     /* growth with no user stack (stack walk failed or none) */
+	uint64_t unsampled;          /* --sample-bytes: growth records whose stack was not walked */
 	uint64_t orphan_events;      /* events of an mm or pid never bound to a process */
 	uint64_t stacks_unreadable;  /* stack ids gone from the kernel's map before they were read */
 	uint64_t mm_reused;          /* a dead mm's id came back before its teardown was seen */
@@ -100,6 +101,9 @@ struct view_bucket {
 	int proc_idx;            /* -1 without a process */
 	int label;
 	const struct symstack *stack; /* NULL: no user stack */
+	bool unsampled;          /* --sample-bytes: the label's growth left out of the sample, less
+				  * what the sampled stacks' estimates took beyond their own bytes */
+	bool estimated;          /* --sample-bytes: a stack's bytes, an estimate */
 	int64_t cur, peak;
 	uint64_t grows;          /* RSS growth events credited to it over the run */
 };
@@ -161,6 +165,10 @@ void view__kernel_sample(const struct account *a, size_t i, struct kernel_sample
  * view__nbuckets entries). */
 void view__buckets_at(const struct account *a, uint64_t t, int64_t *out);
 const struct account_stats *view__stats(const struct account *a);
+/* --sample-bytes N, or 0: exact (every stack walked) */
+uint64_t view__sample_bytes(const struct account *a);
+/* --sample-bytes: the chance a record of growth had to be walked (1: exact) */
+double view__sample_chance(const struct account *a);
 size_t view__nprocs(const struct account *a);
 void view__proc(const struct account *a, size_t i, struct view_proc *out);
 size_t view__nbuckets(const struct account *a);

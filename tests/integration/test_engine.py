@@ -65,6 +65,46 @@ def test_c_known(c):
     c.ok(any(s["label"] == "stack/thread" and "use_stack" in s["frames"] for s in stacks), "thread stack credited to use_stack")
 
 
+def test_sampled(c):
+    """--sample-bytes on c_known (known make-up): the peak is the kernel's high-water mark and
+    each label is what the program touched, as in the exact mode (only stacks are sampled); each
+    function's estimated bytes within 5% of what it touched, in three runs (each run its own
+    draws); a label's stacks add up to it; every output marked estimated; a bad N is bad usage."""
+    n = 8192  # one-page chance 0.39: a 32 MiB stack's estimate has a relative error of ~1.4%
+    cmd = [os.path.join(BIN, "c_known"), KNOWN_FILE, "64", "8", "4", "64", "48"]
+    known = {"grow_heap": ("heap/malloc", 64), "use_stack": ("stack/thread", 32),
+             "read_file": ("file/known.data", 64), "raw_anon": ("other/mmap", 48)}
+    for run in range(3):
+        p, data = trace(["--sample-bytes", str(n)], c.name, ["/usr/bin/time", "-v"] + cmd)
+        if not common_checks(c, data, p):
+            return
+        c.ok(p.returncode == 0, f"exit code {p.returncode}")
+        k = proc_named(data, "c_known")
+        if c.ok(len(k) == 1, "one c_known process"):
+            c.near(k[0]["peak_rss_bytes"], maxrss_of(p.stderr), 0.01, f"run {run}: peak vs the kernel's hiwater")
+            cats = k[0]["categories"]
+            c.near(cats["heap"], 64 * MIB, 0.01, f"run {run}: heap category (exact, not sampled)")
+            c.near(cats["other"], 48 * MIB, 0.01, f"run {run}: other category")
+        stacks = data["peak"]["stacks"]
+        for fn, (label, mib) in known.items():
+            c.near(label_bytes(data, label), mib * MIB, 0.01, f"run {run}: label {label} (exact)")
+            est = sum(s["bytes"] for s in stacks if s["label"] == label and fn in s["frames"])
+            c.near(est, mib * MIB, 0.05, f"run {run}: {fn}'s estimate")
+            rows = sum(s["bytes"] for s in stacks if s["label"] == label)
+            c.ok(rows >= label_bytes(data, label), f"run {run}: {label}'s stacks ({rows}) add up to it "
+                 f"({label_bytes(data, label)}), or more where its [unsampled] rest is below 0")
+        c.ok(data.get("sampled", {}).get("bytes") == n and all(s.get("estimated") for s in stacks),
+             f"run {run}: JSON says sampled, every stack estimated")
+        c.ok("estimated (--sample-bytes %d" % n in p.stderr, "the summary says estimated")
+        pp = subprocess.run(["go", "tool", "pprof", "-raw", os.path.join(OUT, c.name + ".pb.gz")],
+                            capture_output=True, text=True).stdout
+        c.ok(re.search(r"^Period: %d$" % n, pp, re.M) and "estimated" in pp, "pprof: period N and a comment")
+    for bad in ("0", "4095", "x", "-8192", "1e6"):
+        q = subprocess.run([TOOL, "--sample-bytes", bad, "--", "/bin/true"], capture_output=True, text=True)
+        c.ok(q.returncode == 2 and q.stderr.startswith("taskmem-trace: --sample-bytes must be"),
+             f"--sample-bytes {bad}: exit {q.returncode}, {q.stderr.strip()!r}")
+
+
 def test_frees(c):
     """mremap shrink and move, madvise(DONTNEED), munmap, brk shrink: each free takes exactly its
     pages away (unattributed stays ~0) and shows as the right step in the timeline."""

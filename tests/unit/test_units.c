@@ -1124,7 +1124,7 @@ static void test_kernel_events(void)
 		e = kev(1 + i, 100, TM_KPART_THREADS, 1, 99); /* ret: the kernel's count, unused here */
 		kernel__event(&k, &e);
 	}
-	e = (struct tm_event){ .ts = 5000000, .kind = TM_EV_RSS, .flags = TM_F_CURR | TM_F_PGTABLES, .tgid = 100, .extra2 = 8192 };
+	e = (struct tm_event){ .ts = 5000000, .kind = TM_EV_RSS, .flags = TM_F_CURR | TM_F_PGTABLES, .tgid = 100, .extra2 = (8192ull >> 12) << 32 };
 	kernel__event(&k, &e);
 	e = kev(6, 100, TM_KPART_SLAB, 0, 20000);
 	kernel__event(&k, &e);
@@ -1147,7 +1147,7 @@ static void test_kernel_events(void)
 	kernel__proc_exit(&k, 100, 200000000ull);
 	e = kev(201, 100, TM_KPART_THREADS, -1, 0);
 	kernel__event(&k, &e);
-	e = (struct tm_event){ .ts = 202000000, .kind = TM_EV_RSS, .flags = TM_F_CURR | TM_F_PGTABLES, .tgid = 100, .extra2 = 4096 };
+	e = (struct tm_event){ .ts = 202000000, .kind = TM_EV_RSS, .flags = TM_F_CURR | TM_F_PGTABLES, .tgid = 100, .extra2 = (4096ull >> 12) << 32 };
 	kernel__event(&k, &e);
 	kernel__bpf_now(&k, 0, &now);
 	CHECK(now.threads == 7 && now.pagetables == 0 && now.slab == 5000,

@@ -609,6 +609,8 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 	struct pos p;
 	bool have;
 
+	/* the page's frame, a cache miss in a big table, loads while the records are searched */
+	frames__prefetch(pg->fr, page_ident(f, key));
 	if (bytes >= HUGE_PAGE || bytes % PAGE_SIZE) {
 		pages__add_ident(pg, member, key, b, bytes, page_ident(f, key));
 		return;

@@ -154,7 +154,9 @@ static const struct map_entry *page_file(struct account *a, struct proc *p, uint
 	}
 	if (!m || !map_entry__is_file(m))
 		return NULL;
-	*f = (struct pages_file){ frames__obj_ident(m->dev, m->ino), m->start, m->end, m->off };
+	/* only the entry's cache is written */
+	*f = (struct pages_file){ frames__obj_ident(m->dev, m->ino), m->start, m->end, m->off,
+				  &((struct map_entry *)m)->frame };
 	return m;
 }
 

@@ -79,9 +79,17 @@ uint32_t frames__find(struct frames *fr, uint64_t ident)
 	return v && !dead(fr, (uint32_t)*v) ? (uint32_t)*v : 0;
 }
 
-void frames__prefetch(struct frames *fr, uint64_t ident)
+/* Whether hint holds the id of ident's frame, live or dead (a frame's ident is in the table
+ * until its id is freed, which clears it). */
+static bool hint_holds(const struct frames *fr, uint64_t ident, const uint32_t *hint)
 {
-	hashmap__prefetch(fr->by_ident, ident);
+	return hint && *hint && *hint < fr->n && fr->f[*hint].ident == ident;
+}
+
+void frames__prefetch(struct frames *fr, uint64_t ident, const uint32_t *hint)
+{
+	if (!hint_holds(fr, ident, hint))
+		hashmap__prefetch(fr->by_ident, ident);
 }
 
 static void free_id(struct frames *fr, uint32_t id)
@@ -133,6 +141,30 @@ uint32_t frames__make(struct frames *fr, uint64_t ident, uint32_t bucket, uint64
 	fr->f[id] = (struct frame){ .ident = ident, .bytes = bytes, .bucket = bucket };
 	if (slot)
 		*slot = id;
+	return id;
+}
+
+uint32_t frames__take(struct frames *fr, uint64_t ident, uint32_t bucket, uint64_t bytes, uint32_t *hint,
+		      bool *made)
+{
+	uint32_t id = 0;
+
+	if (hint_holds(fr, ident, hint)) {
+		id = *hint;
+	} else {
+		uint64_t *v = hashmap__find(fr->by_ident, ident);
+
+		id = v ? (uint32_t)*v : 0;
+	}
+	*made = !id || dead(fr, id);
+	if (!id) {
+		id = frames__make(fr, ident, bucket, bytes);
+	} else if (*made) { /* its dead frame comes back, the table unchanged */
+		fr->f[id] = (struct frame){ .ident = ident, .bytes = bytes, .bucket = bucket };
+		fr->ndead--;
+	}
+	if (hint)
+		*hint = id;
 	return id;
 }
 

@@ -543,17 +543,17 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t
 		frame_follow(pg, r->frame, (int64_t)bytes);
 }
 
-/* pages__add_ident of a page no record holds; have and p are recs_le's answer for key. */
+/* pages__add_ident of a page no record holds; have and p are recs_le's answer for key; hint:
+ * frames__take's. */
 static void ident_insert(struct pages *pg, int member, bool have, struct pos p, uint64_t key, uint32_t b,
-			 uint64_t bytes, uint64_t ident)
+			 uint64_t bytes, uint64_t ident, uint32_t *hint)
 {
 	struct rec nr = { .start = key, .bytes = bytes, .n = 1, .meta = REC_DUP | b };
-	uint32_t id = frames__find(pg->fr, ident);
+	bool made;
+	uint32_t id = frames__take(pg->fr, ident, b, bytes, hint, &made);
 
-	if (!id) { /* the first record of the page: its bytes are the frame's */
-		id = frames__make(pg->fr, ident, b, bytes);
+	if (made) /* the first record of the page: its bytes are the frame's */
 		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_TREE);
-	}
 	frame_link(pg, &nr, id);
 	recs_insert_at(&pg->rec[member], have, p, &nr);
 	pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC);
@@ -568,7 +568,7 @@ void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, ui
 		pages__add(pg, member, key, b, bytes);
 		return;
 	}
-	ident_insert(pg, member, have, p, key, b, bytes, ident);
+	ident_insert(pg, member, have, p, key, b, bytes, ident, NULL);
 }
 
 static uint64_t page_ident(const struct pages_file *f, uint64_t addr)
@@ -588,7 +588,7 @@ static uint64_t place_in(struct pages *pg, int member, uint32_t b, const struct 
 	for (addr = lo; addr < hi && left >= PAGE_SIZE; addr += PAGE_SIZE) {
 		if (rec_search(&pg->rec[member], addr, &have, &p))
 			continue;
-		ident_insert(pg, member, have, p, addr, b, PAGE_SIZE, page_ident(f, addr));
+		ident_insert(pg, member, have, p, addr, b, PAGE_SIZE, page_ident(f, addr), NULL);
 		left -= PAGE_SIZE;
 	}
 	return left;
@@ -610,7 +610,7 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 	bool have;
 
 	/* the page's frame, a cache miss in a big table, loads while the records are searched */
-	frames__prefetch(pg->fr, page_ident(f, key));
+	frames__prefetch(pg->fr, page_ident(f, key), f->frame);
 	if (bytes >= HUGE_PAGE || bytes % PAGE_SIZE) {
 		pages__add_ident(pg, member, key, b, bytes, page_ident(f, key));
 		return;
@@ -621,7 +621,7 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 	hi = lo + win < f->end ? lo + win : f->end;
 	lo = lo > f->start ? lo : f->start;
 	if (!rec_search(&pg->rec[member], key, &have, &p)) {
-		ident_insert(pg, member, have, p, key, b, PAGE_SIZE, page_ident(f, key));
+		ident_insert(pg, member, have, p, key, b, PAGE_SIZE, page_ident(f, key), f->frame);
 		left -= PAGE_SIZE;
 	}
 	left = place_in(pg, member, b, f, lo, hi, left);

@@ -427,7 +427,7 @@ const struct map_entry *account__find_map(struct account *a, struct proc *p, uin
 
 /* Maps of this many entries or more are read again at a refresh for new mappings of files
  * only once those are as many as the entries: each read parses every line (a program mapping
- * 60k files had its maps read 18 times, 350k lines, a sixth of the tool's time), and with the
+ * 60k files had its maps read 18 times, 290k lines, a sixth of the tool's time), and with the
  * maps at least doubling between reads all of them parse at most twice the last one's lines;
  * an event in a mapping not read yet reads them then (account__find_map). Code, fixed
  * mappings and unmappings are read at the next refresh, at any size: the unwinder, the

@@ -477,7 +477,7 @@ def test_budget_labels(c):
     scan per event: 36 times, 18k events lost here; hash lookups of the label, bucket, frame: 4.5
     times; with each mapping caching its pages' label and bucket 2.5-3.3 times). A mapping keeps
     its page's frame too, a freed page's frame stays for the next fault, and big maps are read
-    again only as they double: 1.87 (1.48-2.00) times (bench/overhead.py --tool-cpu)."""
+    again only as they double: 1.75 (1.50-2.07) times (bench/overhead.py --tool-cpu)."""
     d = budget_dir("budget_labels")
     prog = build_budget(c, d)
     if not prog:

@@ -15,6 +15,7 @@
 #define MAP_FIXED_FLAG 0x10
 #define MAP_SHARED_FLAG 0x01
 #define MAP_GROWSDOWN_FLAG 0x100
+#define PROT_EXEC_FLAG 0x4
 #define MADV_DONTNEED 4
 
 /* --sample-bytes: the pages of a stack's bucket come from records of growth in the sample, each
@@ -226,11 +227,14 @@ static const struct map_entry *page_file(struct account *a, struct proc *p, uint
 
 	if (!m && !p->maps_stale) {
 		p->maps_stale = true;
+		p->maps_moved = true;
 		m = account__find_map(a, p, addr);
 	}
 	if (!m || !map_entry__is_file(m))
 		return NULL;
-	*f = (struct pages_file){ frames__obj_ident(m->dev, m->ino), m->start, m->end, m->off };
+	/* only the entry's cache is written */
+	*f = (struct pages_file){ frames__obj_ident(m->dev, m->ino), m->start, m->end, m->off,
+				  &((struct map_entry *)m)->frame };
 	return m;
 }
 
@@ -384,8 +388,13 @@ static void on_mmap(struct account *a, struct proc *p, const struct tm_event *e)
 		r.flags |= outer->flags & (MAP_STACK_FLAG | MAP_GROWSDOWN_FLAG);
 	}
 	regions__insert(&p->regions, &r);
-	if (r.kind == REG_FILE || (r.flags & MAP_SHARED_FLAG)) /* shared memory: pages by object */
+	if (r.kind == REG_FILE || (r.flags & MAP_SHARED_FLAG)) { /* shared memory: pages by object */
 		p->maps_stale = true;
+		if ((r.flags & MAP_FIXED_FLAG) || (e->arg & PROT_EXEC_FLAG))
+			p->maps_moved = true;
+		else
+			p->maps_new++;
+	}
 }
 
 static void on_mapping(struct account *a, struct proc *p, const struct tm_event *e)
@@ -398,6 +407,7 @@ static void on_mapping(struct account *a, struct proc *p, const struct tm_event 
 		pages__sweep(pages_of(p), e->addr, e->addr + e->len);
 		regions__remove(&p->regions, e->addr, e->addr + e->len);
 		p->maps_stale = true;
+		p->maps_moved = true;
 		break;
 	case TM_EV_MREMAP:
 		if (e->arg < e->len) /* shrunk: the tail is gone */
@@ -406,6 +416,7 @@ static void on_mapping(struct account *a, struct proc *p, const struct tm_event 
 			pages__move(p->mm->pages, e->addr, e->len < e->arg ? e->len : e->arg, e->ret);
 		regions__move(&p->regions, e->addr, e->len, e->ret);
 		p->maps_stale = true;
+		p->maps_moved = true;
 		break;
 	case TM_EV_BRK:
 		if (p->brk > e->ret && e->ret >= p->start_brk && p->start_brk)

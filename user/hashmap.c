@@ -100,12 +100,28 @@ uint64_t *hashmap__find(struct hashmap *m, uint64_t key)
 	return found ? &m->s[i].val : NULL;
 }
 
+void hashmap__prefetch(const struct hashmap *m, uint64_t key)
+{
+	size_t i;
+
+	if (!m->cap)
+		return;
+	i = hash64(key) & (m->cap - 1);
+	__builtin_prefetch(&m->s[i]);
+	__builtin_prefetch(&m->used[i]);
+}
+
+bool hashmap__full(const struct hashmap *m)
+{
+	return (m->size + 1) * 10 > m->cap * 7;
+}
+
 uint64_t *hashmap__upsert(struct hashmap *m, uint64_t key, bool *created)
 {
 	bool found;
 	size_t i;
 
-	if ((m->size + 1) * 10 > m->cap * 7)
+	if (hashmap__full(m))
 		rehash(m, m->cap ? m->cap * 2 : 16);
 	i = probe(m, key, &found);
 	if (created)

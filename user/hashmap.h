@@ -21,6 +21,10 @@ bool hashmap__delete(struct hashmap *m, uint64_t key);
  * the walk is allowed if the walk then restarts from the same *pos - 1 (see hashmap.c). */
 bool hashmap__next(const struct hashmap *m, size_t *pos, uint64_t *key, uint64_t *val);
 size_t hashmap__capacity(const struct hashmap *m);
+/* Start loading the slot where key's probe begins (a lookup soon after finds it in cache). */
+void hashmap__prefetch(const struct hashmap *m, uint64_t key);
+/* Whether inserting a key not in the map would grow (rehash) it. */
+bool hashmap__full(const struct hashmap *m);
 /* Slot access for cursor walks: true if slot i holds an entry. */
 bool hashmap__slot(const struct hashmap *m, size_t i, uint64_t *key, uint64_t *val);
 

@@ -25,6 +25,10 @@ struct proc {
 	bool exe_own_root;      /* exe is the tool's path of it (the process was gone), not the process's */
 	bool exec_seen, alive, is_go, maps_stale, maps_read;
 	uid_t uid;              /* owner, for trusting its /tmp/perf-PID.map; -1 until known */
+	/* since its maps were last read: new mappings of files or shared memory, neither fixed
+	 * nor code (maps_new); any other change (maps_moved) */
+	uint32_t maps_new;
+	bool maps_moved;
 	bool prelaunch;         /* the launcher's child before it exec'd the command: not counted */
 	bool oom_victim;        /* the OOM killer chose it (oom:mark_victim) */
 	int exit_code;          /* wait status style: exit_code field of the task */

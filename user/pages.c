@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <linux/types.h>
 #include "pages.h"
 #include "taskmem.h"
@@ -48,6 +49,61 @@ struct pos {
 	size_t c;
 	uint32_t i;
 };
+
+/* Chunks come from 2 MiB blocks the kernel may back with huge pages (MADV_HUGEPAGE): a search
+ * through thousands of chunks (4 GiB of pages touched in random order) then misses the TLB far
+ * less (that fill replayed: 0.31 -> 0.24 s with the whole heap on huge pages). A freed chunk is
+ * reused, its block kept. The accountant's thread alone makes and frees records. ASan builds
+ * allocate each chunk, for its checks. */
+#ifdef __SANITIZE_ADDRESS__
+static struct chunk *chunk_new(void)
+{
+	return xcalloc(1, sizeof(struct chunk));
+}
+
+static void chunk_free(struct chunk *c)
+{
+	free(c);
+}
+#else
+#define CHUNK_BLOCK (2ul << 20)
+static struct {
+	void **blocks;
+	size_t nblocks, cap;
+	char *next, *end;         /* the rest of the last block */
+	struct chunk *free;       /* freed chunks, each linked through its first bytes */
+} pool;
+
+static struct chunk *chunk_new(void)
+{
+	struct chunk *c = pool.free;
+	void *b;
+
+	if (c) {
+		memcpy(&pool.free, c, sizeof(pool.free));
+	} else {
+		if (pool.next == pool.end) {
+			if (posix_memalign(&b, CHUNK_BLOCK, CHUNK_BLOCK))
+				return xcalloc(1, sizeof(struct chunk)); /* freed into the pool like the others */
+			madvise(b, CHUNK_BLOCK, MADV_HUGEPAGE); /* a hint: without it, small pages */
+			GROW(pool.blocks, pool.cap, pool.nblocks + 1);
+			pool.blocks[pool.nblocks++] = b;
+			pool.next = b;
+			pool.end = pool.next + CHUNK_BLOCK;
+		}
+		c = (struct chunk *)pool.next;
+		pool.next += sizeof(struct chunk);
+	}
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+static void chunk_free(struct chunk *c)
+{
+	memcpy(c, &pool.free, sizeof(pool.free));
+	pool.free = c;
+}
+#endif
 
 struct pages {
 	struct recs rec[TM_NR_MEMBERS];
@@ -174,7 +230,7 @@ static void recs_open(struct recs *rs, size_t ci, struct chunk *c, uint64_t firs
 /* The chunk at index ci goes (freed). */
 static void recs_close(struct recs *rs, size_t ci)
 {
-	free(rs->c[ci]);
+	chunk_free(rs->c[ci]);
 	memmove(rs->c + ci, rs->c + ci + 1, sizeof(*rs->c) * (rs->nc - ci - 1));
 	memmove(rs->first + ci, rs->first + ci + 1, sizeof(*rs->first) * (rs->nc - ci - 1));
 	memmove(rs->s + ci, rs->s + ci + 1, sizeof(*rs->s) * (rs->nc - ci - 1));
@@ -204,11 +260,11 @@ static void recs_insert_at(struct recs *rs, bool have, struct pos p, const struc
 	else
 		p = (struct pos){ 0, 0 };
 	if (!rs->nc)
-		recs_open(rs, 0, xcalloc(1, sizeof(struct chunk)), r->start, CHUNK / 2, 0);
+		recs_open(rs, 0, chunk_new(), r->start, CHUNK / 2, 0);
 	if (rs->s[p.c].n == CHUNK) {
 		/* split in halves (a full chunk starts at 0); the half r goes to has its free room on
 		 * r's side, the other in the middle */
-		struct chunk *c = rs->c[p.c], *nc = xcalloc(1, sizeof(*nc));
+		struct chunk *c = rs->c[p.c], *nc = chunk_new();
 		bool right = p.i > CHUNK / 2;
 
 		memcpy(nc->r + (right ? 0 : CHUNK / 4), c->r + CHUNK / 2, sizeof(struct rec) * (CHUNK / 2));
@@ -292,7 +348,7 @@ static void recs_free(struct recs *rs)
 	size_t i;
 
 	for (i = 0; i < rs->nc; i++)
-		free(rs->c[i]);
+		chunk_free(rs->c[i]);
 	free(rs->c);
 	free(rs->first);
 	free(rs->s);
@@ -543,17 +599,17 @@ void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t
 		frame_follow(pg, r->frame, (int64_t)bytes);
 }
 
-/* pages__add_ident of a page no record holds; have and p are recs_le's answer for key. */
+/* pages__add_ident of a page no record holds; have and p are recs_le's answer for key; hint:
+ * frames__take's. */
 static void ident_insert(struct pages *pg, int member, bool have, struct pos p, uint64_t key, uint32_t b,
-			 uint64_t bytes, uint64_t ident)
+			 uint64_t bytes, uint64_t ident, uint32_t *hint)
 {
 	struct rec nr = { .start = key, .bytes = bytes, .n = 1, .meta = REC_DUP | b };
-	uint32_t id = frames__find(pg->fr, ident);
+	bool made;
+	uint32_t id = frames__take(pg->fr, ident, b, bytes, hint, &made);
 
-	if (!id) { /* the first record of the page: its bytes are the frame's */
-		id = frames__make(pg->fr, ident, b, bytes);
+	if (made) /* the first record of the page: its bytes are the frame's */
 		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_TREE);
-	}
 	frame_link(pg, &nr, id);
 	recs_insert_at(&pg->rec[member], have, p, &nr);
 	pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC);
@@ -568,7 +624,7 @@ void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t b, ui
 		pages__add(pg, member, key, b, bytes);
 		return;
 	}
-	ident_insert(pg, member, have, p, key, b, bytes, ident);
+	ident_insert(pg, member, have, p, key, b, bytes, ident, NULL);
 }
 
 static uint64_t page_ident(const struct pages_file *f, uint64_t addr)
@@ -588,7 +644,7 @@ static uint64_t place_in(struct pages *pg, int member, uint32_t b, const struct 
 	for (addr = lo; addr < hi && left >= PAGE_SIZE; addr += PAGE_SIZE) {
 		if (rec_search(&pg->rec[member], addr, &have, &p))
 			continue;
-		ident_insert(pg, member, have, p, addr, b, PAGE_SIZE, page_ident(f, addr));
+		ident_insert(pg, member, have, p, addr, b, PAGE_SIZE, page_ident(f, addr), NULL);
 		left -= PAGE_SIZE;
 	}
 	return left;
@@ -609,6 +665,8 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 	struct pos p;
 	bool have;
 
+	/* the page's frame, a cache miss in a big table, loads while the records are searched */
+	frames__prefetch(pg->fr, page_ident(f, key), f->frame);
 	if (bytes >= HUGE_PAGE || bytes % PAGE_SIZE) {
 		pages__add_ident(pg, member, key, b, bytes, page_ident(f, key));
 		return;
@@ -619,7 +677,7 @@ void pages__add_file(struct pages *pg, int member, uint64_t key, uint32_t b, uin
 	hi = lo + win < f->end ? lo + win : f->end;
 	lo = lo > f->start ? lo : f->start;
 	if (!rec_search(&pg->rec[member], key, &have, &p)) {
-		ident_insert(pg, member, have, p, key, b, PAGE_SIZE, page_ident(f, key));
+		ident_insert(pg, member, have, p, key, b, PAGE_SIZE, page_ident(f, key), f->frame);
 		left -= PAGE_SIZE;
 	}
 	left = place_in(pg, member, b, f, lo, hi, left);
@@ -918,7 +976,7 @@ static void runs_split(struct recs *rs)
 			}
 			/* appended in order: the last chunk, or a new one */
 			if (!out.nc || out.s[out.nc - 1].n == CHUNK)
-				recs_open(&out, out.nc, xcalloc(1, sizeof(struct chunk)), one.start, 0, 0);
+				recs_open(&out, out.nc, chunk_new(), one.start, 0, 0);
 			out.c[out.nc - 1]->r[out.s[out.nc - 1].n++] = one;
 			out.count++;
 		}

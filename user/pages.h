@@ -46,6 +46,7 @@ void pages__add_ident(struct pages *pg, int member, uint64_t key, uint32_t bucke
  * (frames__obj_ident) from file offset off. */
 struct pages_file {
 	uint64_t obj, start, end, off;
+	uint32_t *frame; /* a cache of the faulting page's frame the caller keeps (or NULL) */
 };
 /* pages__add_ident for bytes of a file or shared memory mapping, each page by its identity. A
  * fault-around block (one fault, several pages: a 64 KiB window, or a large folio) is placed

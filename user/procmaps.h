@@ -19,6 +19,7 @@ struct map_entry {
 	uint8_t label_member; /* the member label is for, + 1; 0: none yet */
 	int label;
 	uint32_t bucket;
+	uint32_t frame;   /* the frame of the page that came in last (pages_file.frame) */
 	const char *path; /* interned; "" for anonymous, "[heap]", "[stack]", "[vdso]"... */
 };
 

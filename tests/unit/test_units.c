@@ -220,6 +220,53 @@ static uint32_t child_bucket(void *ctx, uint32_t bucket)
 	return bucket + 4; /* the child's bucket of the same label and stack */
 }
 
+/* A dropped frame of a page stays in the table, dead: none to a find, its id back to a take of
+ * its ident (by the table or by a kept hint); dead frames leave once the table would grow. */
+static void test_frames_dead(void)
+{
+	struct frames *fr = frames__new();
+	uint32_t ids[1000], id, hint;
+	bool made;
+	int i, ok;
+
+	for (i = 0; i < 1000; i++) {
+		ids[i] = frames__take(fr, frames__file_ident(8, 1, (uint64_t)i << 12), 1, PAGE_SIZE, NULL, &made);
+		frames__get(fr, ids[i])->refs++;
+	}
+	CHECK(frames__count(fr) == 1000 && made, "1000 frames made");
+	for (i = 0; i < 1000; i++)
+		frames__drop(fr, ids[i]);
+	CHECK(!frames__count(fr) && !frames__find(fr, frames__file_ident(8, 1, 0)), "dropped: none live, none found");
+	hint = ids[7];
+	id = frames__take(fr, frames__file_ident(8, 1, 7 << 12), 3, 2 * PAGE_SIZE, &hint, &made);
+	CHECK(id == ids[7] && made && frames__get(fr, id)->bucket == 3 && frames__get(fr, id)->bytes == 2 * PAGE_SIZE,
+	      "a dead frame comes back by its hint, made anew");
+	frames__get(fr, id)->refs++;
+	hint = ids[8]; /* another page's: the table is asked */
+	CHECK(frames__take(fr, frames__file_ident(8, 1, 7 << 12), 4, PAGE_SIZE, &hint, &made) == id && !made &&
+	      hint == id && frames__get(fr, id)->bucket == 3, "a live frame by the table, the hint set to it");
+	id = frames__take(fr, frames__file_ident(8, 1, 9 << 12), 5, PAGE_SIZE, NULL, &made);
+	CHECK(id == ids[9] && made, "a dead frame comes back by the table");
+	frames__get(fr, id)->refs++;
+	CHECK(frames__count(fr) == 2 && frames__find(fr, frames__file_ident(8, 1, 9 << 12)) == id, "two live");
+	/* new pages, many: the dead ones are purged, their ids reused, the live ones kept */
+	for (i = 0, ok = 1; i < 100000; i++) {
+		id = frames__take(fr, frames__file_ident(8, 2, (uint64_t)i << 12), 6, PAGE_SIZE, NULL, &made);
+		frames__get(fr, id)->refs++;
+		frames__drop(fr, (frames__get(fr, id)->refs = 0, id));
+		ok &= made;
+	}
+	CHECK(ok && frames__count(fr) == 2, "100k made and dropped: two live");
+	CHECK(frames__find(fr, frames__file_ident(8, 1, 9 << 12)) == ids[9] &&
+	      frames__find(fr, frames__file_ident(8, 1, 7 << 12)) == ids[7], "the live ones kept through purges");
+	hint = ids[20];
+	id = frames__take(fr, frames__file_ident(8, 1, 20 << 12), 1, PAGE_SIZE, &hint, &made);
+	CHECK(made && frames__get(fr, id)->ident == frames__file_ident(8, 1, 20 << 12) && hint == id,
+	      "a purged frame is made again (its hint no longer names it)");
+	CHECK(id < 1000, "ids are reused: dead frames are bounded by the table");
+	frames__free(fr);
+}
+
 /* A tree that shares pages: each counted once in the tree view, by every holder in the
  * process view. */
 static void test_pages_shared(void)
@@ -473,8 +520,8 @@ static void test_pages_fault_around(void)
 {
 	struct frames *fr = frames__new();
 	struct pages *a = pages__new(on_moved, NULL, fr), *b = pages__new(on_moved, NULL, fr);
-	struct pages_file fa = { frames__obj_ident(8, 99), 0x7000000, 0x7100000, 0 };
-	struct pages_file fb = { frames__obj_ident(8, 99), 0x9000000, 0x9100000, 0 };
+	struct pages_file fa = { frames__obj_ident(8, 99), 0x7000000, 0x7100000, 0, NULL };
+	struct pages_file fb = { frames__obj_ident(8, 99), 0x9000000, 0x9100000, 0, NULL };
 
 	memset(moved_to, 0, sizeof(moved_to));
 	memset(tree_to, 0, sizeof(tree_to));
@@ -506,8 +553,8 @@ static void test_pages_wrong_guess(void)
 {
 	struct frames *fr = frames__new();
 	struct pages *a = pages__new(on_moved, NULL, fr), *b = pages__new(on_moved, NULL, fr);
-	struct pages_file fa = { frames__obj_ident(8, 98), 0x7000000, 0x7008000, 0 }; /* 8 pages */
-	struct pages_file fb = { frames__obj_ident(8, 98), 0x9000000, 0x9008000, 0 };
+	struct pages_file fa = { frames__obj_ident(8, 98), 0x7000000, 0x7008000, 0, NULL }; /* 8 pages */
+	struct pages_file fb = { frames__obj_ident(8, 98), 0x9000000, 0x9008000, 0, NULL };
 	int i;
 
 	memset(moved_to, 0, sizeof(moved_to));
@@ -1181,6 +1228,7 @@ int main(void)
 	test_pages_shared();
 	test_pages_runs();
 	test_pages_many();
+	test_frames_dead();
 	test_pages_fault_around();
 	test_pages_wrong_guess();
 	test_procmaps();

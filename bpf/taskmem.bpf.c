@@ -1273,28 +1273,6 @@ static __always_inline void slab_add(struct tm_kslab *ks, __u32 tgid, __s64 delt
 	event_submit(e);
 }
 
-static __always_inline void slab_alloc(const void *ptr, __u64 size)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	static const struct tm_kslab fresh = { .sent = -(1ll << 62) }; /* its first is sent */
-	struct tm_kobj o = { .tgid = tgid, .size = (__u32)size };
-	__u64 key = (__u64)ptr;
-	struct tm_kslab *ks;
-
-	if (!ptr || !is_traced(tgid))
-		return;
-	ks = bpf_map_lookup_elem(&kslab, &tgid);
-	if (!ks) {
-		bpf_map_update_elem(&kslab, &tgid, &fresh, BPF_NOEXIST);
-		ks = bpf_map_lookup_elem(&kslab, &tgid);
-	}
-	if (!ks || bpf_map_update_elem(&kobjs, &key, &o, BPF_ANY)) {
-		count(TM_CNT_SLAB_MAP_FULL);
-		return;
-	}
-	slab_add(ks, tgid, (__s64)size);
-}
-
 static __always_inline void slab_free(const void *ptr)
 {
 	__u64 key = (__u64)ptr;
@@ -1312,6 +1290,33 @@ static __always_inline void slab_free(const void *ptr)
 	ks = bpf_map_lookup_elem(&kslab, &obj.tgid);
 	if (ks)
 		slab_add(ks, obj.tgid, -(__s64)obj.size);
+}
+
+static __always_inline void slab_alloc(const void *ptr, __u64 size)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	static const struct tm_kslab fresh = { .sent = -(1ll << 62) }; /* its first is sent */
+	struct tm_kobj o = { .tgid = tgid, .size = (__u32)size };
+	__u64 key = (__u64)ptr;
+	struct tm_kslab *ks;
+
+	if (!ptr)
+		return;
+	/* an object of the tree at this address whose free was never seen (bulk frees fire no
+	 * kfree tracepoint, though the cgroup uncharges them): it is gone now */
+	slab_free(ptr);
+	if (!is_traced(tgid))
+		return;
+	ks = bpf_map_lookup_elem(&kslab, &tgid);
+	if (!ks) {
+		bpf_map_update_elem(&kslab, &tgid, &fresh, BPF_NOEXIST);
+		ks = bpf_map_lookup_elem(&kslab, &tgid);
+	}
+	if (!ks || bpf_map_update_elem(&kobjs, &key, &o, BPF_ANY)) {
+		count(TM_CNT_SLAB_MAP_FULL);
+		return;
+	}
+	slab_add(ks, tgid, (__s64)size);
 }
 
 SEC("tp_btf/kmalloc")

@@ -342,7 +342,9 @@ static void on_rss(struct account *a, const struct tm_event *e)
 	int member = e->member;
 
 	a->st.rss_events++;
-	if (e->flags & TM_F_PGTABLES)
+	/* page tables are the mm's: a vfork child running on its parent's mm carries the parent's,
+	 * which the parent's own records count */
+	if ((e->flags & TM_F_PGTABLES) && (!mm || !mm->proc || mm->proc->pid == (pid_t)e->tgid))
 		kernel__event(&a->kern, e);
 	if (!mm || member >= TM_NR_MEMBERS)
 		return;

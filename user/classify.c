@@ -141,6 +141,7 @@ static const struct cl_rule rust_rules[] = {
 	RULE(SITE_HEAP_STACK, "tokio::runtime::task::raw::RawTask::new", CAT_STACK, "tokio-task", NULL),
 	RULE(SITE_HEAP_STACK, "tokio::runtime::task::new_task", CAT_STACK, "tokio-task", NULL),
 	RULE(SITE_HEAP_STACK, "tokio::runtime::task::list::OwnedTasks<S>::bind", CAT_STACK, "tokio-task", "where Cell::new is inlined"),
+	RULE(SITE_HEAP_STACK, "tokio::runtime::scheduler::Handle::spawn", CAT_STACK, "tokio-task", "where bind is inlined too (rustc 1.95)"),
 	RULE(SITE_HEAP_STACK, "async_task::raw::RawTask", CAT_STACK, "async-task", "async-std's tasks"),
 	RULE(SITE_HEAP_STACK, "async_task::runnable::spawn_unchecked", CAT_STACK, "async-task", NULL),
 	/* rustc 1.63 (Debian 12's) inlines the cell's allocation here */

@@ -127,7 +127,8 @@ static void changed(struct kernel_state *k, uint64_t ts, bool last)
 	kernel__bpf_now(k, ts, &ks);
 	if (ks.total > k->peak_bpf.total)
 		k->peak_bpf = ks;
-	due = !k->n || ts - k->s[k->n - 1].ts >= k->interval_ns;
+	/* two CPUs' records may come a little out of time order: an older one is never due */
+	due = !k->n || (ts > k->s[k->n - 1].ts && ts - k->s[k->n - 1].ts >= k->interval_ns);
 	if (k->unsampled && (due || last) && (!k->n || k->cur.ts > k->s[k->n - 1].ts))
 		push(k, &k->cur);
 	k->cur = ks;

@@ -302,13 +302,17 @@ int tracer__set_unwind(void *ctx, uint32_t tgid, const struct tm_unwind_proc *gi
 	/* a new generation: the walk's cached frames of this process are stale (BPF adds 1 per
 	 * mapping it adds itself: steps of 1 << 12 keep the two apart) */
 	uint32_t v;
+	bool keep;
 
 	keep_newer(fd, tgid, up);
-	v = TM_TRACED | (up->n ? TM_TRACED_UNWIND : 0) | (py ? TM_TRACED_PY : 0) |
+	/* no ranges yet (its tables are being built) but flags (CPython's -X perf trampolines):
+	 * the entry stays, or the walk would not step over them until the next maps read */
+	keep = up->n || up->flags;
+	v = TM_TRACED | (keep ? TM_TRACED_UNWIND : 0) | (py ? TM_TRACED_PY : 0) |
 	    ++t->unwind_gen << (TM_TRACED_GEN_SHIFT + 12);
 
-	if (up->n ? bpf_map_update_elem(fd, &tgid, up, BPF_ANY) :
-		    bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
+	if (keep ? bpf_map_update_elem(fd, &tgid, up, BPF_ANY) :
+		   bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
 		return -errno;
 	if (py ? bpf_map_update_elem(pfd, &tgid, py, BPF_ANY) :
 		 bpf_map_delete_elem(pfd, &tgid) && errno != ENOENT)

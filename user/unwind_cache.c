@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "hashmap.h"
 #include "procfile.h"
@@ -119,6 +120,7 @@ static void job_free(struct job *j)
 
 void unwind__cache_free(struct unwind_cache *c)
 {
+	struct timespec until;
 	size_t unfinished = 0;
 	struct job *j;
 
@@ -129,7 +131,14 @@ void unwind__cache_free(struct unwind_cache *c)
 		__atomic_store_n(&c->stop, true, __ATOMIC_RELAXED);
 		pthread_cond_signal(&c->wake);
 		pthread_mutex_unlock(&c->lock);
-		pthread_join(c->worker, NULL);
+		/* a read blocked on the traced program's own file system (FUSE, a hung NFS) would
+		 * hold the tool's exit: after a second the worker is left, and with it the cache */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (pthread_timedjoin_np(c->worker, NULL, &until)) {
+			p_warn("an unwind table's file did not answer for a second: left unread");
+			return;
+		}
 	}
 	while ((j = c->todo)) {
 		c->todo = j->next;
@@ -273,7 +282,8 @@ static uint64_t file_slot(struct unwind_cache *c, const struct file_ref *r)
 		return 0;
 	}
 	if (c->add && !c->sync && !start_worker(c)) { /* (no thread: built on the spot) */
-		if (c->queued >= UNWIND_MAX_QUEUED) {
+		if (c->queued >= UNWIND_MAX_QUEUED) { /* frame pointers, until a later maps read */
+			c->skipped++;
 			close(fd);
 			hashmap__delete(c->files, (uint64_t)(uintptr_t)key);
 			return 0;

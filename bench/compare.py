@@ -49,6 +49,9 @@ MiB = 1 << 20
 KERNEL_PARTS = ["kernel_stack_bytes", "pagetables_bytes", "sock_bytes", "slab_bytes", "total_bytes"]
 KERNEL_NAMES = {"kernel_stack": "stacks", "pagetables": "page tables", "sock": "sockets", "slab": "slab"}
 MARGINAL_FRAMES = 3  # a stack in the marginal table: its label and this many innermost named frames
+GLIBC_ALLOC = re.compile(r"(_int_(malloc|memalign|realloc)|_mid_memalign|sysmalloc|__libc_(malloc|calloc|"
+                         r"realloc|memalign)|malloc|calloc|realloc|posix_memalign|aligned_alloc|"
+                         r"(__)?mem(cpy|move|set)(_\w+)?)(\.\w+)*$")
 MARGINAL_TOP = 5     # stacks and labels kept per program (compare.md shows 3)
 
 
@@ -179,11 +182,12 @@ def traced(tool, cmd, timeout, out, settle=0):
 
 
 def named(frames, k):
-    """The k innermost frames that have a name (not MODULE+0xOFFSET), glibc's symbol versions
+    """The k innermost frames that have a name (not MODULE+0xOFFSET), glibc's malloc and mem*
+    functions skipped (every malloc'd task cell would share them) and its symbol versions
     dropped: how a stack is shown in a table cell."""
     out = [re.sub(r"@@?GLIBC_[0-9.]+$", "", f) for f in frames
            if f and f != "[unknown]" and not re.search(r"(^|\+)0x[0-9a-fA-F]+$", f)]
-    return out[:k]
+    return ([f for f in out if not GLIBC_ALLOC.match(f)] or out)[:k]
 
 
 def marginal(tool, out_dir, prog, results):

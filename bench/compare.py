@@ -6,8 +6,10 @@ CPU % = (user+sys)/wall, wall) and one under `taskmem-trace -q --json` (the spli
 into stack/heap/runtime/file/other, dropped events, frames symbolized). Runs that cannot work
 here are skipped with the reason: thread counts over the kernel's limits, an estimated peak over
 --max-gib (from the smaller N already measured), a smaller N that failed or timed out.
-Writes OUT/compare.md (table, cost per task of each category, chart), OUT/compare.svg and
-OUT/compare.json (raw results; --keep merges a new run into it).
+Writes OUT/compare.md (table, cost per task of each category, what one more task costs by
+stack between the two largest N with the kernel's share per task, chart), OUT/compare.svg,
+OUT/compare.json (raw results; --keep merges a new run into it) and keeps each traced run's
+JSON as OUT/traces/PROG-N.json (the marginal cost is `taskmem-trace diff` of two of them).
 
 As root, after `make && make bench`:  make compare   or   bench/compare.py --n 1 10000 --s 3
 """

@@ -6,8 +6,10 @@ CPU % = (user+sys)/wall, wall) and one under `taskmem-trace -q --json` (the spli
 into stack/heap/runtime/file/other, dropped events, frames symbolized). Runs that cannot work
 here are skipped with the reason: thread counts over the kernel's limits, an estimated peak over
 --max-gib (from the smaller N already measured), a smaller N that failed or timed out.
-Writes OUT/compare.md (table, cost per task of each category, chart), OUT/compare.svg and
-OUT/compare.json (raw results; --keep merges a new run into it).
+Writes OUT/compare.md (table, cost per task of each category, what one more task costs by
+stack between the two largest N with the kernel's share per task, chart), OUT/compare.svg,
+OUT/compare.json (raw results; --keep merges a new run into it) and keeps each traced run's
+JSON as OUT/traces/PROG-N.json (the marginal cost is `taskmem-trace diff` of two of them).
 
 As root, after `make && make bench`:  make compare   or   bench/compare.py --n 1 10000 --s 3
 """
@@ -36,6 +38,7 @@ TRIXIE_SETTLE = 0.5
 PROGRAMS = ["go_bench", "go1.24_bench", "rust_tokio_bench", "rust1.85_tokio_bench", "rust_async_std_bench",
             "rust_futures_bench", "rust_threads_bench", "c_threads_bench", "java_threads_bench",
             "java_vthreads_bench", "csharp_bench", "node_bench", "python_bench", "elixir_bench"]
+EXTRA = {}  # --program NAME=PATH: rows of programs outside bench/bin (run as PATH N S)
 THREADED = {"rust_threads_bench", "c_threads_bench", "java_threads_bench"}  # 1 task = 1 thread
 CATS = ["stack", "heap", "runtime", "file", "other"]
 COLORS = {"stack": "#4e79a7", "heap": "#f28e2b", "runtime": "#e15759", "file": "#76b7b2",
@@ -46,6 +49,12 @@ GUESS_PER_TASK = {"java_threads_bench": 256 << 10, "c_threads_bench": 64 << 10,
 GUESS_DEFAULT = 8 << 10
 MiB = 1 << 20
 KERNEL_PARTS = ["kernel_stack_bytes", "pagetables_bytes", "sock_bytes", "slab_bytes", "total_bytes"]
+KERNEL_NAMES = {"kernel_stack": "stacks", "pagetables": "page tables", "sock": "sockets", "slab": "slab"}
+MARGINAL_FRAMES = 3  # a stack in the marginal table: its label and this many innermost named frames
+GLIBC_ALLOC = re.compile(r"(_int_(malloc|memalign|realloc)|_mid_memalign|sysmalloc|__libc_(malloc|calloc|"
+                         r"realloc|memalign)|malloc|calloc|realloc|posix_memalign|aligned_alloc|"
+                         r"(__)?mem(cpy|move|set)(_\w+)?)(\.\w+)*$")
+MARGINAL_TOP = 5     # stacks and labels kept per program (compare.md shows 3)
 
 
 def read_int(path, default=None):
@@ -146,8 +155,13 @@ def by_function(pk):
     return out
 
 
-def traced(tool, cmd, timeout, tmp, settle=0):
-    out = os.path.join(tmp, "trace.json")
+def trace_path(out_dir, prog, n):
+    """Where a traced run's JSON is kept: the marginal cost per stack diffs two of them."""
+    return os.path.join(out_dir, "traces", "%s-%d.json" % (prog, n))
+
+
+def traced(tool, cmd, timeout, out, settle=0):
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     if os.path.exists(out):
         os.unlink(out)
     why, threads, _ = run([tool, "-q", "--json", out, "--"] + cmd, timeout, False)
@@ -169,7 +183,55 @@ def traced(tool, cmd, timeout, tmp, settle=0):
             "kernel": {k: j["kernel"][k] for k in KERNEL_PARTS} if "kernel" in j else None}
 
 
+def named(frames, k):
+    """The k innermost frames that have a name (not MODULE+0xOFFSET), glibc's malloc and mem*
+    functions skipped (every malloc'd task cell would share them) and its symbol versions
+    dropped: how a stack is shown in a table cell."""
+    out = [re.sub(r"@@?GLIBC_[0-9.]+$", "", f) for f in frames
+           if f and f != "[unknown]" and not re.search(r"(^|\+)0x[0-9a-fA-F]+$", f)]
+    return ([f for f in out if not GLIBC_ALLOC.match(f)] or out)[:k]
+
+
+def marginal(tool, out_dir, prog, results):
+    """What one more task costs, per stack: `taskmem-trace diff --json` of the traced runs at the
+    two largest N that ran (B - A per stack, the processes merged, as `scale` fits them) divided
+    by the difference of the N. Stacks are merged by label and MARGINAL_FRAMES innermost named
+    frames; labels from the runs' own per-label bytes; the kernel's share likewise. None when
+    fewer than two runs (or their JSON) are there."""
+    ok = {r["n"]: r["traced"] for r in results if r["prog"] == prog and "peak" in r["traced"]}
+    if len(ok) < 2:
+        return None
+    n1, n2 = sorted(ok)[-2:]
+    a, b = trace_path(out_dir, prog, n1), trace_path(out_dir, prog, n2)
+    if not (os.path.exists(a) and os.path.exists(b)):
+        return None
+    with tempfile.TemporaryDirectory(prefix="compare.") as tmp:
+        out = os.path.join(tmp, "diff.json")
+        p = subprocess.run([tool, "diff", a, b, "--json", out], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0 or not os.path.exists(out):
+            print("compare.py: taskmem-trace diff %s %s: exit %d: %s" % (a, b, p.returncode, p.stderr.strip()[-200:]),
+                  file=sys.stderr)
+            return None
+        with open(out) as f:
+            d = json.load(f)
+    dn = n2 - n1
+    stacks = {}
+    for s in d["diff"]:
+        k = (s["label"], tuple(named(s["frames"], MARGINAL_FRAMES)))
+        stacks[k] = stacks.get(k, 0) + s["diff_bytes"]
+    top = sorted(stacks.items(), key=lambda kv: -kv[1])[:MARGINAL_TOP]
+    l1, l2 = ok[n1]["labels"], ok[n2]["labels"]
+    labels = {k: (l2.get(k, 0) - l1.get(k, 0)) / dn for k in set(l1) | set(l2)}
+    return {"n1": n1, "n2": n2, "total": d["total"]["diff_bytes"] / dn,
+            "stacks": [{"label": k[0], "frames": list(k[1]), "bytes_per_task": v / dn} for k, v in top],
+            "labels": dict(sorted(labels.items(), key=lambda kv: -kv[1])[:MARGINAL_TOP]),
+            "kernel": {k["part"]: k["diff_bytes"] / dn for k in d.get("kernel") or []} or None}
+
+
 def command(prog, n, s):
+    if prog in EXTRA:
+        return [EXTRA[prog], str(n), "%g" % s]
     if prog in TRIXIE_ROWS:
         return [os.path.join(ROOT, "scripts", "trixie-root.sh"), "--run", TRIXIE, "/bin/sh", "-c",
                 'sleep %g; exec "$@"' % TRIXIE_SETTLE, "sh", "%s/%s" % (TRIXIE_OPT, TRIXIE_ROWS[prog]),
@@ -183,7 +245,7 @@ def skip_reason(prog, n, results, args, tlimit):
             return "no trixie root at %s (make trixie-root bench-trixie)" % TRIXIE
         if not os.access(os.path.join(TRIXIE, "root", TRIXIE_OPT[1:], TRIXIE_ROWS[prog]), os.X_OK):
             return "not built in the trixie root (make bench-trixie)"
-    elif not os.access(os.path.join(BIN, prog), os.X_OK):
+    elif not os.access(EXTRA.get(prog) or os.path.join(BIN, prog), os.X_OK):
         return "not built (make bench)"
     if prog in THREADED and n + 64 > tlimit[0]:
         return "%s threads > %s (%d)" % (fmt_n(n), tlimit[1], tlimit[0])
@@ -212,6 +274,10 @@ def skip_reason(prog, n, results, args, tlimit):
 def fmt_n(n):
     return "%dM" % (n // 10**6) if n >= 10**6 and n % 10**6 == 0 else \
         "%dk" % (n // 1000) if n >= 1000 and n % 1000 == 0 else str(n)
+
+
+def fmt_b(b):
+    return "{:,.0f}".format(b)
 
 
 def mib(b):
@@ -274,6 +340,23 @@ def write_md(results, path, svg_name, args):
         per_task.append("| %s | %s | %.0f | %s | %s | %s |" % (
             prog, fmt_n(n), (ok[n]["peak"] - ok[1]["peak"]) / n,
             " | ".join("%.0f" % cost[c] for c in CATS), kern, labels))
+    marg = ["| program | N | total B/task | kernel at its peak / N (B) | kernel B/task, marginal "
+            "| largest stacks, marginal (label: innermost frames, B/task) |", "|---|--:|--:|--:|--:|---|"]
+    for prog in PROGRAMS:
+        t = next((r["traced"] for r in results if r["prog"] == prog and "marginal" in r["traced"]), None)
+        if not t:
+            continue
+        m = t["marginal"]
+        k = t.get("kernel")
+        at_peak = "%s (%s)" % (fmt_b(k["total_bytes"] / m["n2"]), ", ".join(
+            "%s %s" % (KERNEL_NAMES[p], fmt_b(k[p + "_bytes"] / m["n2"])) for p in KERNEL_NAMES)) if k else "-"
+        km = m.get("kernel")
+        slope = "%s (%s)" % (fmt_b(km["total"]), ", ".join(
+            "%s %s" % (KERNEL_NAMES[p], fmt_b(km[p])) for p in KERNEL_NAMES)) if km else "-"
+        top = "; ".join("%s `%s`: %s" % (fmt_b(x["bytes_per_task"]), x["label"], " <- ".join(x["frames"]) or "?")
+                        for x in m["stacks"][:3])
+        marg.append("| %s | %s → %s | %s | %s | %s | %s |" % (prog, fmt_n(m["n1"]), fmt_n(m["n2"]),
+                                                          fmt_b(m["total"]), at_peak, slope, top))
     with open(path, "w") as f:
         f.write("# Memory of N concurrent tasks, and where it goes\n\n")
         f.write("%s on Linux %s (%d cores, %.0f GiB), %s. Each task waits "
@@ -289,6 +372,13 @@ def write_md(results, path, svg_name, args):
         f.write("## Cost per task\n\n(category at N - category at N=1) / N, in bytes, traced, "
                 "at the largest N that ran; the kernel's share likewise (the JSON `kernel` part at "
                 "its peak: what the tree costs the kernel outside its RSS).\n\n" + "\n".join(per_task) + "\n\n")
+        f.write("## What one more task costs, by stack\n\nBetween the two largest N that ran traced: "
+                "(bytes at N2 - bytes at N1) / (N2 - N1), from `taskmem-trace diff --json` of the two "
+                "runs (stacks merged by label and their %d innermost named frames; the three that grow "
+                "most). The kernel's share: the JSON `kernel` part at its peak divided by N2 "
+                "(its parts: kernel stacks, page tables, sockets, slab: the rest of the memory "
+                "cgroup's kernel bytes, docs/json-schema.md), and its slope between the two runs.\n\n"
+                % MARGINAL_FRAMES + "\n".join(marg) + "\n\n")
         f.write("## Peak at the largest N, by category\n\n![peak by category](%s)\n\n" % svg_name)
         if notes:
             f.write("## Notes\n\n" + "".join("- %s\n" % n for n in notes))
@@ -342,7 +432,9 @@ def main():
     ap.add_argument("--s", type=float, default=5, help="seconds each task waits (default 5)")
     ap.add_argument("--s-for", action="append", default=[], metavar="PROG=S",
                     help="S for one program, e.g. java_threads_bench=15 (repeatable)")
-    ap.add_argument("--only", nargs="+", choices=PROGRAMS, metavar="PROG", help="these programs only")
+    ap.add_argument("--only", nargs="+", metavar="PROG", help="these programs only (of: %s)" % " ".join(PROGRAMS))
+    ap.add_argument("--program", action="append", default=[], metavar="NAME=PATH",
+                    help="one more row: PATH N S starts N tasks that wait S seconds (repeatable)")
     ap.add_argument("--timeout", type=int, default=240, help="seconds per run (default 240)")
     ap.add_argument("--max-gib", type=float, default=16, help="skip runs estimated above this (16)")
     ap.add_argument("--tool", default=os.path.join(ROOT, "taskmem-trace"), help="taskmem-trace binary")
@@ -351,6 +443,15 @@ def main():
                     help="merge into OUT/compare.json: keep earlier results this run does not redo")
     ap.add_argument("--report-only", action="store_true", help="rewrite md/svg from compare.json")
     args = ap.parse_args()
+    for x in args.program:
+        name, _, path = x.partition("=")
+        if not name or not path or name in PROGRAMS:
+            ap.error("--program %s: NAME=PATH, NAME not a row already" % x)
+        EXTRA[name] = os.path.abspath(path)
+        PROGRAMS.append(name)
+    for prog in args.only or []:
+        if prog not in PROGRAMS:
+            ap.error("--only %s: not one of %s" % (prog, " ".join(PROGRAMS)))
     args.runs = [] if args.report_only else [" ".join(sys.argv[1:])]
     s_map = dict((k, float(v)) for k, _, v in (x.partition("=") for x in args.s_for))
     args.s_for = lambda prog: s_map.get(prog, args.s)
@@ -361,6 +462,7 @@ def main():
         with open(jpath) as f:
             saved = json.load(f)
         results, args.runs = saved["results"], saved.get("runs", []) + args.runs
+        PROGRAMS.extend(sorted({r["prog"] for r in results} - set(PROGRAMS)))  # an earlier --program's rows
     if not args.report_only:
         if os.geteuid() != 0:
             sys.exit("compare.py: run as root (taskmem-trace loads BPF programs)")
@@ -375,7 +477,7 @@ def main():
                     cmd = command(prog, n, args.s_for(prog))
                     settle = TRIXIE_SETTLE if prog in TRIXIE_ROWS else 0
                     r["untraced"] = untraced(cmd, args.timeout, tmp, settle)
-                    r["traced"] = traced(args.tool, cmd, args.timeout, tmp, settle)
+                    r["traced"] = traced(args.tool, cmd, args.timeout, trace_path(args.out, prog, n), settle)
                 results.append(r)
                 u, t = r["untraced"], r["traced"]
                 print("%-22s %8s  %s" % (prog, fmt_n(n), r["skip"] or "untraced %s MiB %s s, traced %s MiB, dropped %s" % (
@@ -383,6 +485,13 @@ def main():
                     t.get("dropped", t.get("error")))), flush=True)
                 with open(jpath, "w") as f:
                     json.dump({"runs": args.runs, "results": results}, f, indent=1)
+    for prog in sorted({r["prog"] for r in results}):
+        m = marginal(args.tool, args.out, prog, results)
+        for r in results:
+            if m and (r["prog"], r["n"]) == (prog, m["n2"]):
+                r["traced"]["marginal"] = m
+    with open(jpath, "w") as f:
+        json.dump({"runs": args.runs, "results": results}, f, indent=1)
     write_svg(results, os.path.join(args.out, "compare.svg"))
     write_md(results, os.path.join(args.out, "compare.md"), "compare.svg", args)
     print("wrote", os.path.join(args.out, "compare.md"), "and compare.svg")

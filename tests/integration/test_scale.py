@@ -367,4 +367,47 @@ def test_scale_html(c):
         check_page(c, page, dj, HOSTILE, "diff's page (hostile names)")
 
 
-TESTS = [test_scale_threads, test_scale_go, test_diff, test_scale_cli, test_scale_html]
+def test_compare_marginal(c):
+    """bench/compare.py's marginal cost per task by stack (diff of its two largest N's traced
+    runs over the N difference) on pertask as an extra row, at N 1, 100, 800: the stack that
+    touches 3 pages is the largest and 12288 B per task (within 5%: pertask's construction), the
+    kernel's stacks 16 KiB per task (THREAD_SIZE: one thread per task), the total is the two
+    runs' peaks' difference over 700, and compare.md has the row."""
+    exe = build_pertask(c)
+    if not exe:
+        return
+    out = os.path.join(OUT, c.name)
+    shutil.rmtree(out, ignore_errors=True)
+    q = subprocess.run([os.path.join(ROOT, "bench", "compare.py"), "--tool", TOOL, "--program", "pertask=" + exe,
+                        "--only", "pertask", "--n", "1", "100", "800", "--s", "0.5", "--out", out],
+                       capture_output=True, text=True, timeout=300)
+    if not c.ok(q.returncode == 0, f"compare.py exits 0 ({q.returncode}: {q.stderr[-300:]!r})"):
+        return
+    results = json.load(open(os.path.join(out, "compare.json")))["results"]
+    by_n = {r["n"]: r["traced"] for r in results}
+    if not c.ok(sorted(by_n) == [1, 100, 800] and all("peak" in t for t in by_n.values()),
+                f"three traced runs ({ {n: t.get('error') for n, t in by_n.items()} })"):
+        return
+    for n, t in by_n.items():
+        c.ok(t["dropped"] == 0, f"N={n}: nothing dropped")
+    m = by_n[800].get("marginal")
+    if not c.ok(m is not None and (m["n1"], m["n2"]) == (100, 800), f"the 800 row has the marginal cost, 100 -> 800 ({m and (m['n1'], m['n2'])})"):
+        return
+    top = m["stacks"][0]
+    c.ok(top["frames"][:1] == ["touch_stack"] and top["label"] == "stack/thread",
+         f"the largest marginal stack is touch_stack's, stack/thread ({top})")
+    near(c, top["bytes_per_task"], 3 * 4096, 0.05, "touch_stack per task: 3 pages")
+    # the tool's own peaks, read from the runs' JSON that compare.py kept
+    peaks = [json.load(open(os.path.join(out, "traces", f"pertask-{n}.json")))["peak"]["rss_bytes"] for n in (100, 800)]
+    near(c, m["total"], (peaks[1] - peaks[0]) / 700, 0.001, "marginal total: the peaks' difference over 700")
+    if by_n[800].get("kernel"):
+        near(c, m["kernel"]["kernel_stack"], 16384, 0.05, "kernel stacks per task, marginal: THREAD_SIZE")
+    else:
+        c.ok(not os.path.exists("/sys/fs/cgroup/memory/memory.kmem.usage_in_bytes"),
+             "the runs have a kernel part wherever a cgroup v1 memory controller is mounted")
+    md = open(os.path.join(out, "compare.md")).read()
+    c.ok(re.search(r"^\| pertask \| 100 → 800 \| [\d,]+ \|.*12,[23]\d\d `stack/thread`: touch_stack", md, re.M),
+         "compare.md's marginal table has pertask's row, touch_stack first")
+
+
+TESTS = [test_scale_threads, test_scale_go, test_diff, test_scale_cli, test_scale_html, test_compare_marginal]

@@ -80,7 +80,9 @@ static struct chunk *chunk_new(void)
 	void *b;
 
 	if (c) {
-		memcpy(&pool.free, c, sizeof(pool.free));
+		const void *link = c; /* a freed chunk's first bytes: the next free one */
+
+		memcpy(&pool.free, link, sizeof(pool.free));
 	} else {
 		if (pool.next == pool.end) {
 			if (posix_memalign(&b, CHUNK_BLOCK, CHUNK_BLOCK))
@@ -100,7 +102,9 @@ static struct chunk *chunk_new(void)
 
 static void chunk_free(struct chunk *c)
 {
-	memcpy(c, &pool.free, sizeof(pool.free));
+	void *link = c;
+
+	memcpy(link, &pool.free, sizeof(pool.free));
 	pool.free = c;
 }
 #endif

@@ -293,8 +293,13 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 			b = timeline__bucket(&a->tl, p, resolve__classify(a, p, e->member, e->addr, e->stack_id, e->cause, e->flags & TM_F_ON_STACK),
 					     e->stack_id);
 		bk = &a->tl.buckets[b];
-		if (!bk->cur && !bk->peak)
+		if (!bk->cur && !bk->peak) {
+			uint32_t reads = p->maps_reads;
+
 			account__stack(a, p, e->stack_id); /* symbolize while the process lives */
+			if (p->maps_reads != reads)
+				f.frame = NULL; /* it pointed into the maps that reading them again freed */
+		}
 		a->tl.buckets[b].grows++;
 		sample_weight(a, e, p, e->member);
 		if (m)

@@ -29,6 +29,7 @@ struct proc {
 	 * nor code (maps_new); any other change (maps_moved) */
 	uint32_t maps_new;
 	bool maps_moved;
+	uint32_t maps_reads;    /* of its maps: a pointer into them holds while this stays */
 	bool prelaunch;         /* the launcher's child before it exec'd the command: not counted */
 	bool oom_victim;        /* the OOM killer chose it (oom:mark_victim) */
 	int exit_code;          /* wait status style: exit_code field of the task */

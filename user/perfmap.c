@@ -220,8 +220,8 @@ static int find_nspid(struct pidmap *m, pid_t pid)
  * map at exit). 0, or -errno when it was never learnt. */
 static int find_root(struct pidmap *m, pid_t pid)
 {
-	char path[32];
-	struct stat st;
+	char path[32], key[96];
+	struct stat st, ns;
 	uint64_t *slot;
 	bool created;
 	int fd;
@@ -230,7 +230,12 @@ static int find_root(struct pidmap *m, pid_t pid)
 		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	/* the same process still: its pid was not reused between the two reads */
+	/* one root directory in two mount namespaces (`unshare -m` without a chroot) is two roots:
+	 * what is mounted on its /tmp differs */
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	if (stat(path, &ns))
+		ns.st_ino = 0;
+	/* the same process still: its pid was not reused between the reads */
 	if (fd < 0 || fstat(fd, &st) || pid_gone(pid)) {
 		if (fd >= 0)
 			close(fd);
@@ -238,7 +243,9 @@ static int find_root(struct pidmap *m, pid_t pid)
 	}
 	if (!roots)
 		roots = hashmap__new();
-	slot = hashmap__upsert(roots, (uint64_t)(uintptr_t)file_key(kernel_dev(st.st_dev), st.st_ino), &created);
+	snprintf(key, sizeof(key), "%s:%llx", file_key(kernel_dev(st.st_dev), st.st_ino),
+		 (unsigned long long)ns.st_ino);
+	slot = hashmap__upsert(roots, (uint64_t)(uintptr_t)intern(key), &created);
 	if (created) {
 		*slot = (uint64_t)fd;
 	} else {

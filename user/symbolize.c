@@ -477,6 +477,7 @@ int account__read_maps(struct account *a, struct proc *p)
 	}
 	world__owner(a->w, p->pid, &p->uid);
 	p->maps_read = true;
+	p->maps_reads++;
 	/* the BPF walk learns where code without frame pointers is */
 	if (world__set_unwind(a->w, p->pid, &p->maps))
 		a->st.unwind_set_failed++;

@@ -237,11 +237,12 @@ def test_ns_node_pidns(c):
     os.makedirs(d)
     js = os.path.join(d, "main.js")
     open(js, "w").write(NODE_JS)
-    setup = "mount -t tmpfs -o size=64m none /tmp"
+    # the script goes into the new /tmp: the checkout (and js) may itself be under /tmp
+    setup = f'js=$(cat {js})\nmount -t tmpfs -o size=64m none /tmp\nprintf "%s\\n" "$js" > /tmp/main.js'
     t0 = time.time()
     p, data = trace(["-q"], c.name, ["unshare", "-p", "-f", "--mount-proc", "-m", "sh", "-ec",
                                      setup + '\nexec "$@"', "sh", "/usr/bin/node", "--perf-basic-prof",
-                                     "--interpreted-frames-native-stack", js], cwd=d)  # V8's log lands in d
+                                     "--interpreted-frames-native-stack", "/tmp/main.js"], cwd=d)  # V8's log lands in d
     c.ok(p.returncode == 0, f"the run ends well (rc {p.returncode}: {p.stderr[-300:]!r})")
     if not c.ok(data is not None, "a report"):
         return

@@ -101,7 +101,7 @@ def test_sampled(c):
         c.ok(re.search(r"^Period: %d$" % n, pp, re.M) and "estimated" in pp, "pprof: period N and a comment")
     for bad in ("0", "4095", "x", "-8192", "1e6"):
         q = subprocess.run([TOOL, "--sample-bytes", bad, "--", "/bin/true"], capture_output=True, text=True)
-        c.ok(q.returncode == 2 and q.stderr.startswith("taskmem-trace: --sample-bytes must be"),
+        c.ok(q.returncode == 2 and q.stderr.startswith(os.path.basename(TOOL) + ": --sample-bytes must be"),
              f"--sample-bytes {bad}: exit {q.returncode}, {q.stderr.strip()!r}")
 
 

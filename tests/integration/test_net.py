@@ -95,6 +95,14 @@ def server_bytes(keep, ns, comm):
     return by
 
 
+def scale_pair(c, ns, client):
+    """scale over ns connections of client, which starts its server (port 0): one tree with
+    both sides, each printing its MEMSTATS at the plateau. (p, data, keep, memstats)."""
+    p, data, keep = scale(c, c.name, ns, [os.path.join(BIN, client), "0", "{N}", "1"],
+                          env={"TASKMEM_MEMSTATS": "1"})
+    return p, data, keep, [json.loads(m) for m in re.findall(r"MEMSTATS (\{.*\})", p.stderr)]
+
+
 def test_net_go_server(c):
     """scale over 1,000..4,000 keep-alive connections to the Go net/http server (the client
     starts it: one tree with both sides): the server's goroutine stacks and Go heap per
@@ -102,9 +110,7 @@ def test_net_go_server(c):
     its runtime.MemStats StackInuse and HeapInuse at the plateau; the summary fits sockets and
     slab per connection."""
     ns = [1000, 2000, 4000]
-    p, data, keep = scale(c, c.name, ns, [os.path.join(BIN, "go_net_client"), "0", "{N}", "1"],
-                          env={"TASKMEM_MEMSTATS": "1"})
-    ms = [json.loads(m) for m in re.findall(r"MEMSTATS (\{.*\})", p.stderr)]
+    p, data, keep, ms = scale_pair(c, ns, "go_net_client")
     srv = [m for m in ms if m["side"] == "server" and m["conns"] > 0]
     if not data or not c.ok([m["conns"] for m in srv] == ns,
                             f"the server's MEMSTATS at each N ({[m['conns'] for m in srv]})"):
@@ -126,9 +132,7 @@ def test_net_rust_server(c):
     than glibc's arena per connection (mallinfo2: hyper reserves buffers it touches in part, so
     resident is less than in use); the client's tokio task per connection 0.25-2 KiB."""
     ns = [1000, 2000, 4000]
-    p, data, keep = scale(c, c.name, ns, [os.path.join(BIN, "rust_net_client"), "0", "{N}", "1"],
-                          env={"TASKMEM_MEMSTATS": "1"})
-    ms = [json.loads(m) for m in re.findall(r"MEMSTATS (\{.*\})", p.stderr)]
+    p, data, keep, ms = scale_pair(c, ns, "rust_net_client")
     srv = [m for m in ms if m["side"] == "server" and m["conns"] > 0]
     if not data or not c.ok([m["conns"] for m in srv] == ns,
                             f"the server's MEMSTATS at each N ({[m['conns'] for m in srv]})"):

@@ -89,8 +89,11 @@ uint32_t timeline__bucket(struct timeline *tl, struct proc *p, int label, int32_
 	uint64_t key = (uint64_t)(uint32_t)label << 32 |
 		       (stack_id == TM_STACK_UNSAMPLED ? UINT32_MAX : stack_id < 0 ? 0 : (uint64_t)stack_id + 1);
 	bool created;
-	uint64_t *slot = hashmap__upsert(p->bucket_idx, key, &created);
+	uint64_t *slot;
 
+	if (p == tl->last_proc && label == tl->last_label && stack_id == tl->last_stack)
+		return tl->last_bucket; /* a bucket, once made, is never renumbered */
+	slot = hashmap__upsert(p->bucket_idx, key, &created);
 	if (created) {
 		if (tl->nbuckets >= MAX_BUCKETS) {
 			*slot = 0;
@@ -100,7 +103,11 @@ uint32_t timeline__bucket(struct timeline *tl, struct proc *p, int label, int32_
 		tl->buckets[tl->nbuckets] = (struct bucket){ .proc = p, .label = label, .stack_id = stack_id };
 		*slot = tl->nbuckets++;
 	}
-	return (uint32_t)*slot;
+	tl->last_proc = p;
+	tl->last_label = label;
+	tl->last_stack = stack_id;
+	tl->last_bucket = (uint32_t)*slot;
+	return tl->last_bucket;
 }
 
 void timeline__kernel(struct timeline *tl, struct proc *p, int64_t delta)

@@ -59,6 +59,11 @@ struct timeline {
 	uint64_t next_sample;
 	bool changed;                 /* since the last sample */
 	uint64_t last_ts;
+	/* timeline__bucket's last answer: runs of records go to one bucket */
+	const struct proc *last_proc;
+	int last_label;
+	int32_t last_stack;
+	uint32_t last_bucket;
 };
 
 /* Bucket 0 is made here: it takes bytes when the bucket table is full. */

@@ -16,6 +16,7 @@ struct resolve_ctx {
 	const struct region *r;
 	uint64_t addr;
 	int32_t stack_id;
+	bool by_addr; /* the label depends on the address's mapping (map_path), not its region */
 };
 
 /* What the process runs, by its executable and then the files it maps (in maps order);
@@ -99,6 +100,8 @@ static const char *map_path(void *ctx)
 	struct resolve_ctx *c = ctx;
 	const struct map_entry *m = account__find_map(c->a, c->p, c->addr);
 
+	c->by_addr = true;
+
 	return m ? m->path : NULL;
 }
 
@@ -113,10 +116,33 @@ static bool in_main_stack(const struct proc *p, uint64_t addr)
 	return addr < top + (4ull << 20) && addr + rlim >= top;
 }
 
+/* The memos of p that may answer for stack_id. */
+static struct classify_memo *memo_set(struct proc *p, int32_t stack_id)
+{
+	return p->memo[((uint32_t)stack_id * 0x9e3779b1u) >> 28 & (CLASSIFY_MEMO_SETS - 1)];
+}
+
+/* The memo that answers for key (region: whether addr was looked up and is in none), or NULL. */
+static const struct classify_memo *memo_find(const struct classify_memo *set, const struct classify_memo *key,
+					     bool region)
+{
+	const struct classify_memo *m;
+
+	for (m = set; m < set + CLASSIFY_MEMO_WAYS; m++)
+		if (m->gen == key->gen && m->stack_id == key->stack_id && m->member == key->member &&
+		    m->cause == key->cause && m->rt == key->rt && m->where == key->where &&
+		    m->allocator == key->allocator &&
+		    (region ? m->start == m->end : key->start >= m->start && key->start < m->end))
+			return m;
+	return NULL;
+}
+
 int resolve__classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id,
 		      int cause, bool on_stack)
 {
-	struct resolve_ctx c = { a, p, NULL, addr, stack_id };
+	struct resolve_ctx c = { a, p, NULL, addr, stack_id, false };
+	struct classify_memo key, *set;
+	const struct classify_memo *hit;
 	struct classify_in in = {
 		.member = member,
 		.cause = cause,
@@ -127,17 +153,42 @@ int resolve__classify(struct account *a, struct proc *p, int member, uint64_t ad
 		.stack_label = stack_label,
 		.map_path = map_path,
 	};
+	bool in_brk, main_stack;
+	enum runtime rt;
 
-	if (member != TM_FILEPAGES && member != TM_SHMEMPAGES && (cause == TM_CAUSE_FAULT || cause == TM_CAUSE_SYSCALL)) {
-		in.rt = proc_runtime(p);
-		c.r = regions__find(&p->regions, addr);
-		in.in_region = c.r;
-		in.region_file = c.r && c.r->kind == REG_FILE;
-		in.region_flags = c.r ? c.r->flags : 0;
-		in.in_brk = p->start_brk && addr >= p->start_brk &&
-			    addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096;
-		in.in_main_stack = in_main_stack(p, addr);
-		in.allocator = p->allocator; /* as of proc_runtime() above */
+	if (member == TM_FILEPAGES || member == TM_SHMEMPAGES || (cause != TM_CAUSE_FAULT && cause != TM_CAUSE_SYSCALL))
+		return classify(&in);
+	rt = proc_runtime(p);
+	in_brk = p->start_brk && addr >= p->start_brk && addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096;
+	main_stack = in_main_stack(p, addr);
+	/* everything classify reads of an anonymous page but its region's contents and the
+	 * labels cached per region and stack, which stay while the regions' gen does */
+	key = (struct classify_memo){ .gen = p->regions.gen, .start = addr, .allocator = p->allocator,
+				      .stack_id = stack_id, .member = (uint8_t)member, .cause = (uint8_t)cause,
+				      .rt = (uint8_t)rt,
+				      .where = on_stack | in_brk << 1 | main_stack << 2 | classify_go_arena(addr) << 3 };
+	set = memo_set(p, stack_id);
+	hit = memo_find(set, &key, false);
+	if (hit)
+		return hit->label;
+	c.r = regions__find(&p->regions, addr);
+	if (!c.r && (hit = memo_find(set, &key, true)))
+		return hit->label;
+	in.rt = rt;
+	in.in_region = c.r;
+	in.region_file = c.r && c.r->kind == REG_FILE;
+	in.region_flags = c.r ? c.r->flags : 0;
+	in.in_brk = in_brk;
+	in.in_main_stack = main_stack;
+	in.allocator = p->allocator; /* as of proc_runtime() above */
+	key.start = c.r ? c.r->start : 0;
+	key.end = c.r ? c.r->end : 0;
+	key.label = classify(&in);
+	/* kept only if classifying changed nothing it reads (a region's first label, maps read
+	 * again while naming frames: the next call asks afresh) */
+	if (!c.by_addr && p->regions.gen == key.gen && proc_runtime(p) == rt && p->allocator == key.allocator) {
+		memmove(set + 1, set, sizeof(*set) * (CLASSIFY_MEMO_WAYS - 1));
+		set[0] = key;
 	}
-	return classify(&in);
+	return key.label;
 }

@@ -37,6 +37,10 @@ struct chunk {
 struct span {
 	uint32_t off, n; /* a chunk's records are r[off, off + n) */
 };
+struct pos {
+	size_t c;
+	uint32_t i;
+};
 struct recs {
 	struct chunk **c;
 	uint64_t *first; /* each chunk's first start */
@@ -44,10 +48,9 @@ struct recs {
 	size_t nc, cap, fcap, scap;
 	size_t count;
 	size_t hint;     /* the chunk the last search ended in: the next one often does too */
-};
-struct pos {
-	size_t c;
-	uint32_t i;
+	/* where the last two searches ended: the next one often ends at one of them or after it
+	 * (two threads filling memory in order, each its own) */
+	struct pos last[2];
 };
 
 /* Chunks come from 2 MiB blocks the kernel may back with huge pages (MADV_HUGEPAGE): a search
@@ -184,12 +187,39 @@ static uint32_t chunk_le(const struct recs *rs, size_t ci, uint64_t key)
 	return a - 1;
 }
 
+/* The last record that starts at or before key if it is p or the one after p; the records
+ * are sorted, so a position that is one (a last search's, moved since or not) is the answer. */
+static bool recs_near(struct recs *rs, struct pos *p, uint64_t key)
+{
+	struct pos q = *p;
+
+	if (q.c >= rs->nc || q.i >= rs->s[q.c].n || recs_at(rs, q)->start > key)
+		return false;
+	recs_next(rs, &q);
+	if (!recs_valid(rs, q) || recs_at(rs, q)->start > key)
+		return true;
+	*p = q;
+	recs_next(rs, &q);
+	return !recs_valid(rs, q) || recs_at(rs, q)->start > key;
+}
+
 /* The last record that starts at or before key; false if none does. */
 static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
 {
 	const uint64_t *f = rs->first;
 	size_t base = rs->hint, n = rs->nc;
+	struct pos q;
+	int i;
 
+	/* pages come in order more often than not: a last answer, or the record after it */
+	for (i = 0; i < 2; i++) {
+		q = rs->last[i];
+		if (recs_near(rs, &q, key)) {
+			rs->last[i] = rs->last[0];
+			*p = rs->last[0] = q;
+			return true;
+		}
+	}
 	if (!n || f[0] > key)
 		return false;
 	if (base >= n || f[base] > key || (base + 1 < n && f[base + 1] <= key)) {
@@ -202,7 +232,8 @@ static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
 		}
 		rs->hint = base;
 	}
-	*p = (struct pos){ base, chunk_le(rs, base, key) };
+	rs->last[1] = rs->last[0];
+	*p = rs->last[0] = (struct pos){ base, chunk_le(rs, base, key) };
 	return true;
 }
 

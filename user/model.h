@@ -24,7 +24,8 @@ struct classify_memo {
 	const char *allocator;
 	int32_t stack_id;
 	int label;
-	uint8_t member, cause, rt, where; /* where: on_stack, in brk, in the main stack, in Go's arena */
+	uint32_t tag;           /* member, cause, runtime, and where: on its stack, in brk, in the main
+				 * stack, in Go's arena (resolve.c) */
 };
 #define CLASSIFY_MEMO_SETS 16 /* by stack: a Go program's heap grows from hundreds of them */
 #define CLASSIFY_MEMO_WAYS 2  /* two threads of one stack, each in a region of its own */

@@ -612,13 +612,45 @@ static void frame_follow(struct pages *pg, uint32_t id, int64_t delta)
 	pg->moved(pg->ctx, f->bucket, delta, PAGES_TREE);
 }
 
+/* A page at key that the run of a last search ends right before takes it, if nothing follows
+ * there (else the search and rec_join decide): memory filled in order, without a search. */
+static bool rec_append(struct recs *rs, uint64_t key, uint32_t b)
+{
+	struct pos p, q;
+	struct rec *r;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		p = q = rs->last[i];
+		if (p.c >= rs->nc || p.i >= rs->s[p.c].n)
+			continue;
+		r = recs_at(rs, p);
+		if (rec_end(r) != key || !runnable(r) || r->meta != b)
+			continue;
+		recs_next(rs, &q);
+		if (recs_valid(rs, q) && recs_at(rs, q)->start <= key + PAGE_SIZE)
+			return false;
+		r->n++;
+		r->bytes += PAGE_SIZE;
+		rs->last[i] = rs->last[0];
+		rs->last[0] = p;
+		return true;
+	}
+	return false;
+}
+
 void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes)
 {
 	struct recs *rs = &pg->rec[member];
 	struct pos p;
 	bool have;
-	struct rec *r = rec_search(rs, key, &have, &p), nr;
+	struct rec *r, nr;
 
+	if (bytes == PAGE_SIZE && key != PAGES_UNPLACED && rec_append(rs, key, b)) {
+		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC | PAGES_TREE);
+		return;
+	}
+	r = rec_search(rs, key, &have, &p);
 	if (!r) {
 		/* a page no record holds: one search for the join or the insert (the hot path) */
 		nr = (struct rec){ .start = key, .bytes = bytes, .n = 1, .meta = b };

@@ -37,10 +37,6 @@ struct chunk {
 struct span {
 	uint32_t off, n; /* a chunk's records are r[off, off + n) */
 };
-struct pos {
-	size_t c;
-	uint32_t i;
-};
 struct recs {
 	struct chunk **c;
 	uint64_t *first; /* each chunk's first start */
@@ -48,9 +44,10 @@ struct recs {
 	size_t nc, cap, fcap, scap;
 	size_t count;
 	size_t hint;     /* the chunk the last search ended in: the next one often does too */
-	/* where the last two searches ended: the next one often ends at one of them or after it
-	 * (two threads filling memory in order, each its own) */
-	struct pos last[2];
+};
+struct pos {
+	size_t c;
+	uint32_t i;
 };
 
 /* Chunks come from 2 MiB blocks the kernel may back with huge pages (MADV_HUGEPAGE): a search
@@ -187,39 +184,12 @@ static uint32_t chunk_le(const struct recs *rs, size_t ci, uint64_t key)
 	return a - 1;
 }
 
-/* The last record that starts at or before key if it is p or the one after p; the records
- * are sorted, so a position that is one (a last search's, moved since or not) is the answer. */
-static bool recs_near(struct recs *rs, struct pos *p, uint64_t key)
-{
-	struct pos q = *p;
-
-	if (q.c >= rs->nc || q.i >= rs->s[q.c].n || recs_at(rs, q)->start > key)
-		return false;
-	recs_next(rs, &q);
-	if (!recs_valid(rs, q) || recs_at(rs, q)->start > key)
-		return true;
-	*p = q;
-	recs_next(rs, &q);
-	return !recs_valid(rs, q) || recs_at(rs, q)->start > key;
-}
-
 /* The last record that starts at or before key; false if none does. */
 static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
 {
 	const uint64_t *f = rs->first;
 	size_t base = rs->hint, n = rs->nc;
-	struct pos q;
-	int i;
 
-	/* pages come in order more often than not: a last answer, or the record after it */
-	for (i = 0; i < 2; i++) {
-		q = rs->last[i];
-		if (recs_near(rs, &q, key)) {
-			rs->last[i] = rs->last[0];
-			*p = rs->last[0] = q;
-			return true;
-		}
-	}
 	if (!n || f[0] > key)
 		return false;
 	if (base >= n || f[base] > key || (base + 1 < n && f[base + 1] <= key)) {
@@ -232,8 +202,7 @@ static bool recs_le(struct recs *rs, uint64_t key, struct pos *p)
 		}
 		rs->hint = base;
 	}
-	rs->last[1] = rs->last[0];
-	*p = rs->last[0] = (struct pos){ base, chunk_le(rs, base, key) };
+	*p = (struct pos){ base, chunk_le(rs, base, key) };
 	return true;
 }
 
@@ -612,45 +581,13 @@ static void frame_follow(struct pages *pg, uint32_t id, int64_t delta)
 	pg->moved(pg->ctx, f->bucket, delta, PAGES_TREE);
 }
 
-/* A page at key that the run of a last search ends right before takes it, if nothing follows
- * there (else the search and rec_join decide): memory filled in order, without a search. */
-static bool rec_append(struct recs *rs, uint64_t key, uint32_t b)
-{
-	struct pos p, q;
-	struct rec *r;
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		p = q = rs->last[i];
-		if (p.c >= rs->nc || p.i >= rs->s[p.c].n)
-			continue;
-		r = recs_at(rs, p);
-		if (rec_end(r) != key || !runnable(r) || r->meta != b)
-			continue;
-		recs_next(rs, &q);
-		if (recs_valid(rs, q) && recs_at(rs, q)->start <= key + PAGE_SIZE)
-			return false;
-		r->n++;
-		r->bytes += PAGE_SIZE;
-		rs->last[i] = rs->last[0];
-		rs->last[0] = p;
-		return true;
-	}
-	return false;
-}
-
 void pages__add(struct pages *pg, int member, uint64_t key, uint32_t b, uint64_t bytes)
 {
 	struct recs *rs = &pg->rec[member];
 	struct pos p;
 	bool have;
-	struct rec *r, nr;
+	struct rec *r = rec_search(rs, key, &have, &p), nr;
 
-	if (bytes == PAGE_SIZE && key != PAGES_UNPLACED && rec_append(rs, key, b)) {
-		pg->moved(pg->ctx, b, (int64_t)bytes, PAGES_PROC | PAGES_TREE);
-		return;
-	}
-	r = rec_search(rs, key, &have, &p);
 	if (!r) {
 		/* a page no record holds: one search for the join or the insert (the hot path) */
 		nr = (struct rec){ .start = key, .bytes = bytes, .n = 1, .meta = b };

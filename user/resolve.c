@@ -106,7 +106,6 @@ static const char *map_path(void *ctx)
 	const struct map_entry *m = account__find_map(c->a, c->p, c->addr);
 
 	c->by_addr = true;
-
 	return m ? m->path : NULL;
 }
 

@@ -640,21 +640,48 @@ def replay_cpu(tool, rec, js):
     return ru.ru_utime + ru.ru_stime
 
 
-def replayed_fill(args, fill, tmp):
-    """The random fill recorded once by --base, replayed by both builds alternately: the
-    per-event CPU of the accountant alone (a live run also counts the BPF programs' load,
-    whose verifier time differs between builds by more than the events' share)."""
-    rec = os.path.join(tmp, "fill.rec")
-    if subprocess.call([args.base, "record", "-o", rec, "-q", "--", fill, "4096", "50"],
+def callgrind_per_record(tool, rec, tmp):
+    """Instructions per record of `tool report rec` under callgrind (repeatable on a shared
+    machine, where CPU seconds are not): the whole replay's, and the accountant's alone
+    (account__event and what it calls: the replay's decompression and decoding left out).
+    None without valgrind or the tool's symbols."""
+    out, js = os.path.join(tmp, "cg.out"), os.path.join(tmp, "cg.json")
+    try:
+        subprocess.call(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, tool, "report",
+                         "-q", rec, "--json", js], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", out], capture_output=True,
+                             text=True).stdout
+        n = json.load(open(js))["events"]["events_processed"]
+    except (OSError, ValueError, KeyError):
+        return None
+    tot = re.search(r"^\s*([\d,]+)\s.*PROGRAM TOTALS", ann, re.M)
+    acc = re.search(r"^\s*([\d,]+)\s.*:account__event\s", ann, re.M)
+    if not (tot and acc and n):
+        return None
+    return tuple(int(m.group(1).replace(",", "")) / n for m in (tot, acc))
+
+
+def replayed(args, name, cmd, tmp):
+    """cmd recorded once by --base, replayed by both builds alternately: the per-event CPU of
+    the accountant alone (a live run also counts the BPF programs' load, whose verifier time
+    differs between builds by more than the events' share), and its instructions per record."""
+    rec = os.path.join(tmp, "replay.rec")
+    if subprocess.call([args.base, "record", "-o", rec, "-q", "--"] + cmd,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-        return "fill 4096 50 replayed: --base cannot record"
+        return "%s replayed: --base cannot record" % name
     a, b = [], []
     for _ in range(max(args.reps, 10)):
         a.append(replay_cpu(args.tool, rec, os.path.join(tmp, "ra.json")))
         b.append(replay_cpu(args.base, rec, os.path.join(tmp, "rb.json")))
     rs = sorted(x / y for x, y in zip(a, b) if y)
-    line = "fill 4096 50 replayed (its --base recording): this build / --base: %.2f (%.2f-%.2f); " \
-        "%.3f s vs %.3f s (medians of %d)" % (median(a) / median(b), rs[0], rs[-1], median(a), median(b), len(a))
+    line = "%s replayed (its --base recording): this build / --base: %.2f (%.2f-%.2f); " \
+        "%.3f s vs %.3f s (medians of %d)" % (name, median(a) / median(b), rs[0], rs[-1], median(a),
+                                              median(b), len(a))
+    ca, cb = callgrind_per_record(args.tool, rec, tmp), callgrind_per_record(args.base, rec, tmp)
+    if ca and cb:
+        line += "; instructions per record, the replay's / the accountant's: %.0f / %.0f vs %.0f / %.0f " \
+            "(%.2f / %.2f)" % (ca[0], ca[1], cb[0], cb[1], ca[0] / cb[0], ca[1] / cb[1])
+    os.unlink(rec)
     print(line, flush=True)
     return line
 
@@ -665,7 +692,8 @@ def tool_cpu(args):
     per-page hash map), and 60k one-page file mappings against 100, 2M faults each
     (tests/programs/budget.c `files`, as test_budget_labels). Each pair alternates, --reps
     times; the medians' ratio is printed, with the min-max of the repetitions' ratios. With
-    --base, the fill is also recorded by --base and replayed by both (replayed_fill)."""
+    --base, the fill, go_bench (--go) and c_faulter (--c) are also recorded by --base and
+    replayed by both (replayed), with callgrind's instructions per record where valgrind is."""
     tmp = tempfile.mkdtemp(prefix="toolcpu.")
     progs = {}
     for name in ("fill", "budget"):
@@ -685,7 +713,9 @@ def tool_cpu(args):
                   "%s files %s 100 2000000" % (progs["budget"], files)))
     lines = []
     if args.base:
-        lines.append(replayed_fill(args, progs["fill"], tmp))
+        lines.append(replayed(args, "fill 4096 50", [progs["fill"], "4096", "50"], tmp))
+        lines.append(replayed(args, "go_bench " + args.go, [os.path.join(BIN, "go_bench")] + args.go.split(), tmp))
+        lines.append(replayed(args, "c_faulter " + args.c, [os.path.join(BIN, "c_faulter")] + args.c.split(), tmp))
     for name, t1, c1, t2, c2 in pairs:
         a, b = [], []
         for _ in range(args.reps):
@@ -796,9 +826,11 @@ def main():
                     help="Markdown report (default: bench/out/overhead.md)")
     ap.add_argument("-v", "--verbose", action="store_true", help="per-process peaks of each run")
     ap.add_argument("--tool-cpu", action="store_true", help="only the tool's own CPU per event, "
-                    "as ratios: a random 4 GiB fill against --base, 60k mapped files against 100")
-    ap.add_argument("--base", help="with --tool-cpu: the build to compare the random fill with "
-                    "(e.g. one of the commit before 7aacf76, which made page records runs)")
+                    "as ratios: a random 4 GiB fill against --base (live and replayed), go_bench "
+                    "and c_faulter replayed, 60k mapped files against 100")
+    ap.add_argument("--base", help="with --tool-cpu: the build to compare with (e.g. one of the "
+                    "commit before 7aacf76, which made page records runs); its recordings are "
+                    "replayed by both, also under callgrind (instructions per record)")
     ap.add_argument("--accuracy", action="store_true", help="only the per-stack accuracy of "
                     "--sample-bytes against exact runs (--accuracy-cmds, --accuracy-bytes)")
     ap.add_argument("--accuracy-cmds", default="go_bench 1000000 2;python_bench 100000",

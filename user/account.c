@@ -301,7 +301,8 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 				f.frame = NULL; /* it pointed into the maps that reading them again freed */
 		}
 		a->tl.buckets[b].grows++;
-		sample_weight(a, e, p, e->member);
+		if (a->sample_scale) /* else the weight is 0 and the label -1 already */
+			sample_weight(a, e, p, e->member);
 		if (m)
 			pages__add_file(mm->pages, e->member, key, b, delta, &f);
 		else

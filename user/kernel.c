@@ -142,12 +142,16 @@ static struct kernel_proc *kproc(struct kernel_state *k, uint32_t tgid)
 	uint64_t *v;
 	bool created;
 
+	if (k->last && k->last_tgid == tgid)
+		return k->last;
 	if (!k->procs)
 		k->procs = hashmap__new();
 	v = hashmap__upsert(k->procs, tgid, &created);
 	if (created)
 		*v = (uint64_t)(uintptr_t)xcalloc(1, sizeof(struct kernel_proc));
-	return (struct kernel_proc *)(uintptr_t)*v;
+	k->last = (struct kernel_proc *)(uintptr_t)*v;
+	k->last_tgid = tgid;
+	return k->last;
 }
 
 static void set_threads(struct kernel_state *k, struct kernel_proc *p, int64_t n)

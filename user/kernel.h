@@ -45,6 +45,8 @@ struct kernel_state {
 	bool swept;
 	/* from the kernel's events: per process, and their sums */
 	struct hashmap *procs;    /* tgid -> struct kernel_proc * */
+	struct kernel_proc *last; /* kproc's last answer, of last_tgid: a record per RSS change asks */
+	uint32_t last_tgid;
 	int64_t threads_bpf, pagetables_bpf, slab_bpf;
 	uint64_t thread_size;     /* THREAD_SIZE as the kernel said it, 0 until a thread event */
 	bool bpf;                 /* the events carry the parts (not a recording of an older build) */

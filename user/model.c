@@ -118,6 +118,7 @@ struct mm *mm_new(struct model *m, uint32_t mm_id, struct proc *p)
 	mm->proc = p;
 	mm->pages = pages__new(m->moved, m->moved_ctx, m->frames);
 	*hashmap__upsert(m->mms, mm_id, NULL) = (uint64_t)(uintptr_t)mm;
+	m->last_mm = mm;
 	if (p && !p->mm)
 		p->mm = mm;
 	return mm;
@@ -125,9 +126,15 @@ struct mm *mm_new(struct model *m, uint32_t mm_id, struct proc *p)
 
 struct mm *mm_find(struct model *m, uint32_t mm_id)
 {
-	uint64_t *slot = hashmap__find(m->mms, mm_id);
+	uint64_t *slot;
 
-	return slot ? (struct mm *)(uintptr_t)*slot : NULL;
+	if (m->last_mm && m->last_mm->mm_id == mm_id)
+		return m->last_mm;
+	slot = hashmap__find(m->mms, mm_id);
+	if (!slot)
+		return NULL;
+	m->last_mm = (struct mm *)(uintptr_t)*slot;
+	return m->last_mm;
 }
 
 void mm_rename(struct model *m, struct mm *mm, uint32_t mm_id)
@@ -135,6 +142,7 @@ void mm_rename(struct model *m, struct mm *mm, uint32_t mm_id)
 	hashmap__delete(m->mms, mm->mm_id);
 	mm->mm_id = mm_id;
 	*hashmap__upsert(m->mms, mm_id, NULL) = (uint64_t)(uintptr_t)mm;
+	m->last_mm = mm;
 }
 
 void mm_forget(struct model *m, struct mm *mm)
@@ -143,6 +151,8 @@ void mm_forget(struct model *m, struct mm *mm)
 	if (mm->proc && mm->proc->mm == mm)
 		mm->proc->mm = NULL;
 	hashmap__delete(m->mms, mm->mm_id);
+	if (m->last_mm == mm)
+		m->last_mm = NULL;
 	mm_free(mm);
 }
 

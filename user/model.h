@@ -15,6 +15,21 @@
 #include "regions.h"
 #include "taskmem.h"
 
+/* A label resolve__classify gave, and what it was a function of (resolve.c): the faults of one
+ * stack in one region, which follow each other, ask it once. A zeroed entry matches nothing
+ * (file pages are never memoized). */
+struct classify_memo {
+	uint64_t gen;           /* of the process's regions then: the region is the same while it stays */
+	uint64_t start, end;    /* the region the address was in; start == end: in none */
+	const char *allocator;
+	int32_t stack_id;
+	int label;
+	uint32_t tag;           /* member, cause, runtime, and where: on its stack, in brk, in the main
+				 * stack, in Go's arena (resolve.c) */
+};
+#define CLASSIFY_MEMO_SETS 16 /* by stack: a Go program's heap grows from hundreds of them */
+#define CLASSIFY_MEMO_WAYS 2  /* two threads of one stack, each in a region of its own */
+
 /* One process image: a pid between two execs. */
 struct proc {
 	uint32_t idx;
@@ -44,6 +59,7 @@ struct proc {
 	uint8_t runtime;        /* enum runtime (classify.h), from the maps of generation runtime_gen - 1 */
 	uint32_t runtime_gen;   /* 0: not yet detected */
 	const char *allocator;  /* the malloc that replaces glibc's, as of runtime_gen, or NULL */
+	struct classify_memo memo[CLASSIFY_MEMO_SETS][CLASSIFY_MEMO_WAYS]; /* newest way first */
 	/* timeline.c's */
 	struct hashmap *bucket_idx; /* label << 32 | stack id + 1 -> its bucket */
 	int64_t kernel;         /* sum of its mms' kernel counters */
@@ -74,6 +90,7 @@ struct model {
 	size_t nprocs, proccap;
 	struct hashmap *cur_proc;     /* pid -> current struct proc * */
 	struct hashmap *mms;          /* mm id -> struct mm * */
+	struct mm *last_mm;           /* mm_find's last answer: most records are of the same mm */
 	struct hashmap *pending_mm;   /* parent tid -> child's struct mm * (fork copy seen first) */
 	pages_moved_fn moved;         /* given to every mm's pages */
 	void *moved_ctx;

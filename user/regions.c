@@ -131,6 +131,7 @@ void regions__remove(struct region_set *rs, uint64_t start, uint64_t end)
 
 	if (end <= start)
 		return;
+	rs->gen++;
 	while (ci < rs->nc) {
 		struct rs_chunk *c = rs->c[ci];
 		uint32_t i = lower(c, start), j;
@@ -187,6 +188,7 @@ void regions__insert(struct region_set *rs, const struct region *r)
 
 	if (r->end <= r->start)
 		return;
+	rs->gen++;
 	regions__remove(rs, r->start, r->end);
 	ci = chunk_idx(rs, r->start);
 	if (ci < rs->nc) {
@@ -224,8 +226,10 @@ void regions__set_label(struct region_set *rs, uint64_t addr, int label)
 	if (ci == rs->nc)
 		return;
 	i = lower(rs->c[ci], addr);
-	if (rs->c[ci]->r[i].start <= addr)
+	if (rs->c[ci]->r[i].start <= addr) {
 		own(rs, ci)->r[i].label = label;
+		rs->gen++;
+	}
 }
 
 void regions__move(struct region_set *rs, uint64_t old, uint64_t len, uint64_t new_addr)
@@ -248,7 +252,7 @@ void regions__share(struct region_set *dst, const struct region_set *src)
 
 	if (dst == src)
 		return;
-	regions__clear(dst);
+	regions__clear(dst); /* a new gen */
 	GROW(dst->c, dst->cap, src->nc);
 	for (i = 0; i < src->nc; i++) {
 		dst->c[i] = src->c[i];
@@ -260,12 +264,13 @@ void regions__share(struct region_set *dst, const struct region_set *src)
 
 void regions__clear(struct region_set *rs)
 {
+	uint64_t gen = rs->gen + 1;
 	size_t i;
 
 	for (i = 0; i < rs->nc; i++)
 		chunk_put(rs->c[i]);
 	free(rs->c);
-	*rs = (struct region_set){};
+	*rs = (struct region_set){ .gen = gen };
 }
 
 const struct region *regions__at(const struct region_set *rs, size_t i)

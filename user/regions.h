@@ -22,6 +22,7 @@ struct region_set {
 	struct rs_chunk **c;
 	size_t nc, cap;
 	size_t n;         /* regions in all */
+	uint64_t gen;     /* changes with every write to the set (a find's answer holds while it stays) */
 };
 /* Replace whatever lies in [r->start, r->end) by r. */
 void regions__insert(struct region_set *rs, const struct region *r);

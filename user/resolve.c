@@ -16,19 +16,16 @@ struct resolve_ctx {
 	const struct region *r;
 	uint64_t addr;
 	int32_t stack_id;
+	bool by_addr; /* the label depends on the address's mapping (map_path), not its region */
 };
 
 /* What the process runs, by its executable and then the files it maps (in maps order);
  * rescanned only after its maps were re-read. */
-static enum runtime proc_runtime(struct proc *p)
+static enum runtime runtime_scan(struct proc *p)
 {
 	enum runtime rt;
 	size_t i;
 
-	if (p->is_go)
-		return RT_GO;
-	if (p->runtime_gen == p->maps.gen + 1)
-		return (enum runtime)p->runtime;
 	rt = classify_runtime_of(basename_of(p->exe ? p->exe : ""));
 	for (i = 0; rt == RT_NATIVE && i < p->maps.n; i++)
 		if (map_entry__is_file(&p->maps.e[i]))
@@ -40,6 +37,15 @@ static enum runtime proc_runtime(struct proc *p)
 	p->runtime = rt;
 	p->runtime_gen = p->maps.gen + 1;
 	return rt;
+}
+
+static inline enum runtime proc_runtime(struct proc *p)
+{
+	if (p->is_go)
+		return RT_GO;
+	if (p->runtime_gen == p->maps.gen + 1)
+		return (enum runtime)p->runtime;
+	return runtime_scan(p);
 }
 
 static struct cl_frames frames_of(const struct symstack *ss)
@@ -99,6 +105,7 @@ static const char *map_path(void *ctx)
 	struct resolve_ctx *c = ctx;
 	const struct map_entry *m = account__find_map(c->a, c->p, c->addr);
 
+	c->by_addr = true;
 	return m ? m->path : NULL;
 }
 
@@ -113,10 +120,32 @@ static bool in_main_stack(const struct proc *p, uint64_t addr)
 	return addr < top + (4ull << 20) && addr + rlim >= top;
 }
 
-int resolve__classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id,
-		      int cause, bool on_stack)
+/* The memos of p that may answer for stack_id. */
+static struct classify_memo *memo_set(struct proc *p, int32_t stack_id)
 {
-	struct resolve_ctx c = { a, p, NULL, addr, stack_id };
+	return p->memo[((uint32_t)stack_id * 0x9e3779b1u) >> 28 & (CLASSIFY_MEMO_SETS - 1)];
+}
+
+/* The memo that answers for key (in_none: addr was looked up and is in no region), or NULL. */
+static inline const struct classify_memo *memo_find(const struct classify_memo *set, const struct classify_memo *key,
+						    bool in_none)
+{
+	const struct classify_memo *m;
+
+	for (m = set; m < set + CLASSIFY_MEMO_WAYS; m++)
+		if (m->gen == key->gen && m->stack_id == key->stack_id && m->tag == key->tag &&
+		    m->allocator == key->allocator &&
+		    (in_none ? m->start == m->end : key->start >= m->start && key->start < m->end))
+			return m;
+	return NULL;
+}
+
+/* classify()'s answer, its input gathered; key (an anonymous page's, or NULL) says what the
+ * memos need and is kept in set when the answer may be reused. */
+static int classify_at(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id, int cause,
+		       bool on_stack, struct classify_memo *key, struct classify_memo *set)
+{
+	struct resolve_ctx c = { a, p, NULL, addr, stack_id, false };
 	struct classify_in in = {
 		.member = member,
 		.cause = cause,
@@ -127,17 +156,55 @@ int resolve__classify(struct account *a, struct proc *p, int member, uint64_t ad
 		.stack_label = stack_label,
 		.map_path = map_path,
 	};
+	const struct classify_memo *hit;
+	int label;
 
-	if (member != TM_FILEPAGES && member != TM_SHMEMPAGES && (cause == TM_CAUSE_FAULT || cause == TM_CAUSE_SYSCALL)) {
-		in.rt = proc_runtime(p);
-		c.r = regions__find(&p->regions, addr);
-		in.in_region = c.r;
-		in.region_file = c.r && c.r->kind == REG_FILE;
-		in.region_flags = c.r ? c.r->flags : 0;
-		in.in_brk = p->start_brk && addr >= p->start_brk &&
-			    addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096;
-		in.in_main_stack = in_main_stack(p, addr);
-		in.allocator = p->allocator; /* as of proc_runtime() above */
+	if (!key)
+		return classify(&in);
+	c.r = regions__find(&p->regions, addr);
+	if (!c.r && (hit = memo_find(set, key, true)))
+		return hit->label;
+	in.rt = (enum runtime)(key->tag >> 16 & 0xff);
+	in.in_region = c.r;
+	in.region_file = c.r && c.r->kind == REG_FILE;
+	in.region_flags = c.r ? c.r->flags : 0;
+	in.in_brk = key->tag >> 25 & 1;
+	in.in_main_stack = key->tag >> 26 & 1;
+	in.allocator = key->allocator; /* as of proc_runtime() */
+	key->start = c.r ? c.r->start : 0;
+	key->end = c.r ? c.r->end : 0;
+	label = classify(&in);
+	/* kept only if classifying changed nothing it reads (a region's first label, maps read
+	 * again while naming frames: the next call asks afresh) */
+	if (!c.by_addr && p->regions.gen == key->gen && proc_runtime(p) == in.rt && p->allocator == key->allocator) {
+		key->label = label;
+		memmove(set + 1, set, sizeof(*set) * (CLASSIFY_MEMO_WAYS - 1));
+		set[0] = *key;
 	}
-	return classify(&in);
+	return label;
+}
+
+int resolve__classify(struct account *a, struct proc *p, int member, uint64_t addr, int32_t stack_id,
+		      int cause, bool on_stack)
+{
+	struct classify_memo key, *set;
+	const struct classify_memo *hit;
+	enum runtime rt;
+	bool in_brk;
+
+	if (member == TM_FILEPAGES || member == TM_SHMEMPAGES || (cause != TM_CAUSE_FAULT && cause != TM_CAUSE_SYSCALL))
+		return classify_at(a, p, member, addr, stack_id, cause, on_stack, NULL, NULL);
+	/* everything classify reads of an anonymous page but its region's contents and the labels
+	 * cached per region and stack, which stay while the regions' gen does */
+	rt = proc_runtime(p);
+	in_brk = p->start_brk && addr >= p->start_brk && addr < (p->brk > p->start_brk ? p->brk : p->start_brk) + 4096;
+	key.gen = p->regions.gen;
+	key.start = addr;
+	key.allocator = p->allocator;
+	key.stack_id = stack_id;
+	key.tag = (uint32_t)member | (uint32_t)cause << 8 | (uint32_t)rt << 16 |
+		  (uint32_t)(on_stack | in_brk << 1 | in_main_stack(p, addr) << 2 | classify_go_arena(addr) << 3) << 24;
+	set = memo_set(p, stack_id);
+	hit = memo_find(set, &key, false);
+	return hit ? hit->label : classify_at(a, p, member, addr, stack_id, cause, on_stack, &key, set);
 }

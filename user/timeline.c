@@ -14,6 +14,7 @@ void timeline__init(struct timeline *tl, uint64_t start_ts, uint64_t interval_ns
 	/* bucket 0 takes bytes when the bucket table is full (counted in unplaced) */
 	GROW(tl->buckets, tl->bucketcap, 1);
 	tl->buckets[0].label = label_id(CAT_OTHER, "[bucket-table-full]");
+	tl->buckets[0].cat = CAT_OTHER;
 	tl->buckets[0].stack_id = -1;
 	tl->nbuckets = 1;
 }
@@ -54,7 +55,7 @@ void timeline__moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
 {
 	struct timeline *tl = ctx;
 	struct bucket *bk = &tl->buckets[b];
-	enum tm_cat cat = label_get(bk->label)->cat;
+	enum tm_cat cat = bk->cat;
 
 	/* tree = kernel - (bytes in the process view only) + (bytes in the tree view only) */
 	if (views == PAGES_PROC)
@@ -88,19 +89,26 @@ uint32_t timeline__bucket(struct timeline *tl, struct proc *p, int label, int32_
 	 * left out of a sample (--sample-bytes) apart from growth with no stack */
 	uint64_t key = (uint64_t)(uint32_t)label << 32 |
 		       (stack_id == TM_STACK_UNSAMPLED ? UINT32_MAX : stack_id < 0 ? 0 : (uint64_t)stack_id + 1);
+	struct bucket_memo *bm = &tl->memo[((uint32_t)stack_id ^ (uint32_t)label * 0x9e3779b1u) &
+					   (TIMELINE_BUCKET_MEMOS - 1)];
 	bool created;
-	uint64_t *slot = hashmap__upsert(p->bucket_idx, key, &created);
+	uint64_t *slot;
 
+	if (bm->proc == p && bm->label == label && bm->stack_id == stack_id)
+		return bm->bucket; /* a bucket, once made, is never renumbered */
+	slot = hashmap__upsert(p->bucket_idx, key, &created);
 	if (created) {
 		if (tl->nbuckets >= MAX_BUCKETS) {
 			*slot = 0;
 			return 0;
 		}
 		GROW(tl->buckets, tl->bucketcap, tl->nbuckets + 1);
-		tl->buckets[tl->nbuckets] = (struct bucket){ .proc = p, .label = label, .stack_id = stack_id };
+		tl->buckets[tl->nbuckets] = (struct bucket){ .proc = p, .label = label, .stack_id = stack_id,
+							     .cat = (uint8_t)label_get(label)->cat };
 		*slot = tl->nbuckets++;
 	}
-	return (uint32_t)*slot;
+	*bm = (struct bucket_memo){ p, label, stack_id, (uint32_t)*slot };
+	return bm->bucket;
 }
 
 void timeline__kernel(struct timeline *tl, struct proc *p, int64_t delta)

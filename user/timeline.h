@@ -17,6 +17,7 @@ struct bucket {
 	int32_t stack_id;
 	int64_t cur, peak;
 	uint64_t grows;         /* RSS growth events credited to it over the run */
+	uint8_t cat;            /* its label's (enum tm_cat): read at every change */
 	bool dirty;             /* changed since the last peak snapshot */
 	bool sampled_dirty;     /* changed since the last timeline sample */
 };
@@ -31,6 +32,8 @@ struct sample {
 				  * previous sample, or, when absolute, every bucket with bytes */
 	bool absolute;           /* the exact peak, inserted out of order */
 };
+
+#define TIMELINE_BUCKET_MEMOS 64 /* a power of two */
 
 struct timeline {
 	uint64_t start_ts, interval_ns;
@@ -59,6 +62,13 @@ struct timeline {
 	uint64_t next_sample;
 	bool changed;                 /* since the last sample */
 	uint64_t last_ts;
+	/* timeline__bucket's recent answers, by stack: a hash probe per record otherwise */
+	struct bucket_memo {
+		const struct proc *proc;
+		int label;
+		int32_t stack_id;
+		uint32_t bucket;
+	} memo[TIMELINE_BUCKET_MEMOS];
 };
 
 /* Bucket 0 is made here: it takes bytes when the bucket table is full. */

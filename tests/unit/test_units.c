@@ -141,9 +141,9 @@ static bool rmodel_check(const struct rmodel *m)
 
 static void test_regions_model(void)
 {
-	static struct rmodel a, b;
+	static struct rmodel a, b, before;
 	uint32_t id = 1;
-	bool ok = true, shared_ok = true;
+	bool ok = true, shared_ok = true, gen_ok = true;
 	int i;
 
 	srand(7);
@@ -157,6 +157,9 @@ static void test_regions_model(void)
 			memcpy(b.who, a.who, sizeof(a.who));
 			memcpy(b.label, a.label, sizeof(a.label));
 		}
+		memcpy(before.who, m->who, sizeof(m->who));
+		memcpy(before.label, m->label, sizeof(m->label));
+		before.rs.gen = m->rs.gen;
 		if (op < 5) {
 			rmodel_insert(m, p0, p1, id++);
 		} else if (op < 8) {
@@ -194,11 +197,15 @@ static void test_regions_model(void)
 			}
 		}
 		ok = rmodel_check(m);
+		/* resolve.c's memo holds a label while the gen stays: any change must move it */
+		if (memcmp(before.who, m->who, sizeof(m->who)) || memcmp(before.label, m->label, sizeof(m->label)))
+			gen_ok = gen_ok && m->rs.gen != before.rs.gen;
 		if (i > 10000)
 			shared_ok = shared_ok && rmodel_check(&a) && rmodel_check(&b);
 	}
 	CHECK(ok, "20000 inserts, removes, labels and moves agree with the page model (%d done)", i);
 	CHECK(shared_ok, "a shared copy and its parent changed apart each see only their own changes");
+	CHECK(gen_ok, "every change to a set's regions or their labels moves its gen");
 	regions__clear(&a.rs);
 	regions__clear(&b.rs);
 }

@@ -16,8 +16,8 @@
 #include "taskmem.h"
 
 /* A label resolve__classify gave, and what it was a function of (resolve.c): the faults of one
- * stack in one region, which follow each other, ask it once. A zeroed entry matches nothing
- * (file pages are never memoized). */
+ * stack in one region, which follow each other, ask it once. A zeroed entry matches nothing:
+ * its tag's cause is never 0 (only TM_CAUSE_FAULT and TM_CAUSE_SYSCALL are memoized). */
 struct classify_memo {
 	uint64_t gen;           /* of the process's regions then: the region is the same while it stays */
 	uint64_t start, end;    /* the region the address was in; start == end: in none */
@@ -59,7 +59,8 @@ struct proc {
 	uint8_t runtime;        /* enum runtime (classify.h), from the maps of generation runtime_gen - 1 */
 	uint32_t runtime_gen;   /* 0: not yet detected */
 	const char *allocator;  /* the malloc that replaces glibc's, as of runtime_gen, or NULL */
-	struct classify_memo memo[CLASSIFY_MEMO_SETS][CLASSIFY_MEMO_WAYS]; /* newest way first */
+	/* newest way first; allocated at the first anonymous fault, freed when the process is gone */
+	struct classify_memo (*memo)[CLASSIFY_MEMO_WAYS];
 	/* timeline.c's */
 	struct hashmap *bucket_idx; /* label << 32 | stack id + 1 -> its bucket */
 	int64_t kernel;         /* sum of its mms' kernel counters */

@@ -584,76 +584,105 @@ static long hash_frame(__u32 i, struct walk_ctx *c)
 	return 0;
 }
 
-/* bpf_helpers.h of libbpf 1.2+ has it: the kernel (6.8+) takes a global function's argument
- * so tagged as the program's context */
-#define __arg_ctx __attribute__((btf_decl_tag("arg:ctx")))
+/* The stack the per-CPU walk holds (st.ips, n frames, hashed as far as hash): its id in
+ * 'stacks', or -errno (counted). Global functions (this and user_stack_walk) take only scalars,
+ * which every kernel with bpf_loop verifies; they are verified once per program on their own,
+ * where a static function is verified again in its caller's state (the walk, so checked in
+ * three programs, took the verifier 0.33-0.46 s of the tool's CPU at every start; 0.15 s now). */
+__noinline __s32 stack_intern(__u32 n, __u64 hash)
+{
+	struct walk *w;
+	struct tm_stack *old;
+	__u32 zero = 0, id;
+	long err;
 
-/* The id of the current task's user stack in 'stacks', or -errno (counted).
- * Global: verified once per program on its own; a static function is verified again at each
- * call site within its caller's state, which took the verifier 0.33-0.46 s of the tool's CPU
- * at every start (0.15-0.2 s now). */
-__noinline __s32 user_stack(void *ctx __arg_ctx, __u32 traced_val)
+	w = bpf_map_lookup_elem(&walks, &zero);
+	if (!w)
+		return -EFAULT;
+	hash = mix64(hash ^ n);
+	w->st.hash = hash;
+	w->st.nr = n;
+	id = hash & 0x7fffffff;
+	old = bpf_map_lookup_elem(&stacks, &id);
+	if (!old) {
+		err = bpf_map_update_elem(&stacks, &id, &w->st, BPF_NOEXIST);
+		if (!err)
+			return id;
+		old = err == -EEXIST ? bpf_map_lookup_elem(&stacks, &id) : NULL; /* another CPU's */
+	}
+	if (old && old->hash == hash)
+		return id;
+	count(TM_CNT_STACK_FULL);
+	return old ? -EEXIST : -ENOMEM;
+}
+
+#define WALK_BY_KERNEL (-8) /* -ENOEXEC: not a 64-bit task, the kernel's walk takes it */
+
+/* The id of the current 64-bit task's user stack, walked here (see above); WALK_BY_KERNEL for
+ * a compat task. */
+__noinline __s32 user_stack_walk(__u32 traced_val)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct walk_ctx c = {};
-	struct tm_stack *old;
-	__u32 zero = 0, id, tgid = bpf_get_current_pid_tgid() >> 32;
-	long n, err;
+	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+	long n;
 
 	c.w = bpf_map_lookup_elem(&walks, &zero);
 	if (!c.w || !regs) {
 		count(TM_CNT_STACK_FAULT);
 		return -EFAULT;
 	}
-	if (regs->cs == USER_CS) {
-		c.w->st.ips[0] = regs->ip;
-		c.hash = mix64(regs->ip);
-		c.ip = regs->ip;
-		c.sp = regs->sp;
-		c.fp = regs->bp;
-		c.n = 1;
-		c.mm = (__u64)bpf_get_current_task_btf()->mm;
-		if (traced_val & TM_TRACED_UNWIND)
-			c.fcs = bpf_map_lookup_elem(&fcaches, &zero);
-		if (c.fcs) {
-			c.tgid = tgid;
-			c.gen = traced_val >> TM_TRACED_GEN_SHIFT;
-			walk_cfi(&c);
-		} else {
-			bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, &c, 0);
-		}
-		go_resume(&c, regs->r14);
-		if (traced_val & TM_TRACED_PY) {
-			n = py_walk(tgid, c.n);
-			if (n > c.n)
-				c.hash = mix64(c.hash ^ c.w->py_hash);
-			c.n = n;
-		}
-		n = c.n;
+	if (regs->cs != USER_CS)
+		return WALK_BY_KERNEL;
+	c.w->st.ips[0] = regs->ip;
+	c.hash = mix64(regs->ip);
+	c.ip = regs->ip;
+	c.sp = regs->sp;
+	c.fp = regs->bp;
+	c.n = 1;
+	c.mm = (__u64)bpf_get_current_task_btf()->mm;
+	if (traced_val & TM_TRACED_UNWIND)
+		c.fcs = bpf_map_lookup_elem(&fcaches, &zero);
+	if (c.fcs) {
+		c.tgid = tgid;
+		c.gen = traced_val >> TM_TRACED_GEN_SHIFT;
+		walk_cfi(&c);
 	} else {
-		n = bpf_get_stack(ctx, c.w->st.ips, sizeof(c.w->st.ips), BPF_F_USER_STACK);
-		if (n <= 0) {
-			count(TM_CNT_STACK_FAULT);
-			return -EFAULT;
-		}
-		n /= sizeof(__u64);
-		bpf_loop(n, hash_frame, &c, 0);
+		bpf_loop(TM_MAX_STACK_DEPTH - 1, walk_frame, &c, 0);
 	}
-	c.hash = mix64(c.hash ^ n);
-	c.w->st.hash = c.hash;
-	c.w->st.nr = n;
-	id = c.hash & 0x7fffffff;
-	old = bpf_map_lookup_elem(&stacks, &id);
-	if (!old) {
-		err = bpf_map_update_elem(&stacks, &id, &c.w->st, BPF_NOEXIST);
-		if (!err)
-			return id;
-		old = err == -EEXIST ? bpf_map_lookup_elem(&stacks, &id) : NULL; /* another CPU's */
+	go_resume(&c, regs->r14);
+	if (traced_val & TM_TRACED_PY) {
+		n = py_walk(tgid, c.n);
+		if (n > c.n)
+			c.hash = mix64(c.hash ^ c.w->py_hash);
+		c.n = n;
 	}
-	if (old && old->hash == c.hash)
-		return id;
-	count(TM_CNT_STACK_FULL);
-	return old ? -EEXIST : -ENOMEM;
+	return stack_intern(c.n, c.hash);
+}
+
+/* The id of the current task's user stack in 'stacks', or -errno (counted). Compat tasks are
+ * walked by the kernel (bpf_get_stack needs the program's context: kept out of the global
+ * functions, whose context argument only kernels from 6.8 take). */
+static __always_inline __s32 user_stack(void *ctx, __u32 traced_val)
+{
+	struct walk_ctx c = {};
+	__u32 zero = 0;
+	__s32 sid = user_stack_walk(traced_val);
+	long n;
+
+	if (sid != WALK_BY_KERNEL)
+		return sid;
+	c.w = bpf_map_lookup_elem(&walks, &zero);
+	if (!c.w)
+		return -EFAULT;
+	n = bpf_get_stack(ctx, c.w->st.ips, sizeof(c.w->st.ips), BPF_F_USER_STACK);
+	if (n <= 0) {
+		count(TM_CNT_STACK_FAULT);
+		return -EFAULT;
+	}
+	n /= sizeof(__u64);
+	bpf_loop(n, hash_frame, &c, 0);
+	return stack_intern(n, c.hash);
 }
 
 /* Whether a fault at addr hit the faulting function's own frame: between its sp (less the red
@@ -825,7 +854,7 @@ int handle_rss_stat(struct trace_event_raw_rss_stat *ctx)
 		if (!e)
 			return 0;
 	}
-	if (want) /* one call site: the verifier walks user_stack once per site */
+	if (want)
 		sid = user_stack(ctx, tv);
 	if (py) {
 		e = event_reserve(TM_CNT_DROP_RSS);

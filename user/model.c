@@ -68,6 +68,8 @@ struct proc *proc_new(struct model *m, pid_t pid, uint64_t ts)
 		prev->alive = false; /* replaced by exec */
 		prev->end_ts = ts;
 		regions__clear(&prev->regions); /* they classify its faults: it has no more */
+		free(prev->memo);
+		prev->memo = NULL;
 	}
 	*slot = (uint64_t)(uintptr_t)p;
 	GROW(m->procs, m->proccap, m->nprocs + 1);

@@ -206,7 +206,7 @@ int resolve__classify(struct account *a, struct proc *p, int member, uint64_t ad
 	key.stack_id = stack_id;
 	key.tag = (uint32_t)member | (uint32_t)cause << 8 | (uint32_t)rt << 16 |
 		  (uint32_t)(on_stack | in_brk << 1 | in_main_stack(p, addr) << 2 | classify_go_arena(addr) << 3) << 24;
-	_Static_assert(TM_CAUSE_FAULT && TM_CAUSE_SYSCALL, "a memoized tag is never 0, as an empty entry's");
+	_Static_assert(TM_CAUSE_FAULT != 0 && TM_CAUSE_SYSCALL != 0, "a memoized tag is never 0, as an empty entry's");
 	set = memo_set(p, stack_id);
 	hit = memo_find(set, &key, false);
 	return hit ? hit->label : classify_at(a, p, member, addr, stack_id, cause, on_stack, &key, set);

@@ -188,8 +188,7 @@ void regions__insert(struct region_set *rs, const struct region *r)
 
 	if (r->end <= r->start)
 		return;
-	rs->gen++;
-	regions__remove(rs, r->start, r->end);
+	regions__remove(rs, r->start, r->end); /* moves gen */
 	ci = chunk_idx(rs, r->start);
 	if (ci < rs->nc) {
 		chunk_insert(rs, ci, lower(rs->c[ci], r->start), r);

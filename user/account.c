@@ -606,6 +606,7 @@ void account__event(struct account *a, const struct tm_event *e)
 	struct proc *p;
 
 	a->st.events++;
+	world__event_time(a->w, e->ts);
 	timeline__advance(&a->tl, &a->m, e->ts);
 	switch (e->kind) {
 	case TM_EV_RSS:

@@ -343,7 +343,7 @@ static void catch_up(struct pidmap *m, pid_t pid, uid_t uid, time_t not_before)
 	close(fd);
 }
 
-const char *perfmap__lookup(pid_t pid, uid_t uid, time_t not_before, uint64_t ip)
+const char *perfmap__lookup(pid_t pid, uid_t uid, time_t not_before, uint64_t ip, uint64_t ran_at)
 {
 	struct pidmap *m;
 	uint64_t *slot, now;
@@ -360,9 +360,12 @@ const char *perfmap__lookup(pid_t pid, uid_t uid, time_t not_before, uint64_t ip
 	}
 	m = (struct pidmap *)(uintptr_t)*slot;
 	now = now_ns();
-	/* the runtime may have written more since (at most every 20 ms a look): an address not known
-	 * yet, or one whose code was replaced (V8 reuses JIT addresses; the latest entry wins) */
-	if (created || now - m->checked > 20000000ull) {
+	/* the runtime may have written more since: an address not known yet, or one whose code was
+	 * replaced (V8 reuses JIT addresses; the latest entry wins). Read on if the map was last
+	 * read before the code at ip ran (its entry was written before it ran: V8 writes a line at
+	 * a time; read earlier, an older function's entry at the same address named Node's
+	 * growTheHeap copyPropsRenamed), else at most every 20 ms (an unknown address) */
+	if (created || m->checked < ran_at || now - m->checked > 20000000ull) {
 		m->checked = now;
 		catch_up(m, pid, uid, not_before);
 	}

@@ -30,12 +30,13 @@ size_t perfmap__parse(struct perfmap *pm, const char *text, size_t len);
 const char *perfmap__find(struct perfmap *pm, uint64_t ip);
 void perfmap__clear(struct perfmap *pm);
 
-/* /tmp/perf-PID.map of a traced process, read as far as it has been written; files older than
+/* /tmp/perf-PID.map of a traced process, read as far as it has been written (read on when it
+ * was last read before ran_at, when the code at ip ran: CLOCK_MONOTONIC ns); files older than
  * not_before (seconds since the epoch: left by an earlier process with the same pid) and files
  * not owned by root or by uid (when uid != (uid_t)-1) are ignored. Interned name or NULL.
  * The maps of all processes share one budget for the run (PERFMAP_RUN_*): past it, no more is
  * read, and the bytes left are counted. */
-const char *perfmap__lookup(pid_t pid, uid_t uid, time_t not_before, uint64_t ip);
+const char *perfmap__lookup(pid_t pid, uid_t uid, time_t not_before, uint64_t ip, uint64_t ran_at);
 /* The next lookup of every pid looks at its file again. */
 void perfmap__expire(void);
 void perfmap__free_all(void);

@@ -23,6 +23,7 @@ struct world {
 	struct rec_buf buf;          /* recording: the payload being built */
 	struct hashmap *py;          /* pid -> its CPython's struct py_target */
 	bool failed;                 /* replay: refused, nothing more is read */
+	uint64_t event_ts;           /* the time of the event being handled (world__event_time) */
 	char err[600];
 };
 
@@ -379,7 +380,7 @@ const char *world__perfmap(struct world *w, pid_t pid, uid_t uid, uint64_t ip)
 
 	if (w->o.replay)
 		return ask(w, &a) && a.ret ? intern_str(a.astr, a.alen) : NULL;
-	name = perfmap__lookup(pid, uid, w->o.perfmap_not_before, ip);
+	name = perfmap__lookup(pid, uid, w->o.perfmap_not_before, ip, w->event_ts);
 	if (w->o.record) {
 		a.ret = name != NULL;
 		a.astr = name ? name : "";
@@ -387,6 +388,11 @@ const char *world__perfmap(struct world *w, pid_t pid, uid_t uid, uint64_t ip)
 		tell(w, &a);
 	}
 	return name;
+}
+
+void world__event_time(struct world *w, uint64_t ts)
+{
+	w->event_ts = ts;
 }
 
 void world__perfmap_expire(struct world *w)

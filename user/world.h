@@ -89,6 +89,9 @@ bool world__text_offset(struct world *w, const struct file_ref *f, uint64_t *off
 const char *world__perfmap(struct world *w, pid_t pid, uid_t uid, uint64_t ip);
 /* The next perf map lookups read the files again (runtimes write them at exit). */
 void world__perfmap_expire(struct world *w);
+/* The time of the event the core handles now (its questions are about what happened then: a
+ * perf map read before it may lack the entry of code that ran) */
+void world__event_time(struct world *w, uint64_t ts);
 
 /* ---- the kernel side ---- */
 int world__read_stack(struct world *w, int32_t id, uint64_t *ips, int max);

@@ -99,8 +99,11 @@ def test_symbolizers(c):
                  and any(k in f for f in s["frames"] for k in ("Scavenge", "MarkCompact", "Evacuat")))
         c.ok(0.5 * used <= jit + gc <= 2 * used, f"Node: {jit/MIB:.1f} MiB under JS growTheHeap frames and "
              f"{gc/MIB:.1f} MiB under V8's collector, V8 heapUsed {used/MIB:.1f} MiB (want 0.5x to 2x)")
-        c.ok(jit >= 0.3 * used, f"Node: {jit/MIB:.1f} MiB under JS growTheHeap frames, V8 heapUsed "
-             f"{used/MIB:.1f} MiB (want 0.3x at least)")
+        # 0.80-0.89x measured on Node 18 and 20; 0.22-0.54x in half the runs when a perf map read
+        # just before the code ran named growTheHeap's new code by an older function's entry at
+        # its address (copyPropsRenamed)
+        c.ok(jit >= 0.6 * used, f"Node: {jit/MIB:.1f} MiB under JS growTheHeap frames, V8 heapUsed "
+             f"{used/MIB:.1f} MiB (want 0.6x at least)")
 
 
 def test_classify_cpp_arena(c):

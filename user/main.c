@@ -54,6 +54,7 @@ enum {
 	OPT_KERNEL_SLAB,
 	OPT_SLAB_OBJECTS,
 	OPT_SAMPLE_BYTES,
+	OPT_NO_HOLD,
 };
 
 static struct env {
@@ -63,6 +64,7 @@ static struct env {
 	struct tracer_opts t;
 	bool quiet, as_root, c_frames_only;
 	bool no_cgroup;         /* --no-cgroup: no cgroup of its own; the kernel's share from BPF */
+	bool no_hold;           /* --no-hold: the command never waits for unwind tables */
 	int top;
 	pid_t attach_pid;
 	double duration_s;
@@ -161,6 +163,7 @@ static const struct argp_option opts[] = {
 	{ "kernel-slab-objects", OPT_SLAB_OBJECTS, "N", 0, "Slab objects of the tree --kernel-slab follows at once (default 65536; implies --kernel-slab)", 0 },
 	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault; a 3.12+ run with -X perf still names them from its perf map)", 0 },
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0, "Walk the user stack for a sample of the growth, one page in every N bytes on average (Poisson, as Go's MemProfileRate, e.g. 524288), each standing for the bytes it represents: the mode for -p on a production service. Totals, frees, the timeline and categories decided by address stay exact; bytes per stack are estimates, marked so in every output (default: every stack walked)", 0 },
+	{ "no-hold", OPT_NO_HOLD, NULL, 0, "Never stop the command while the unwind tables of its code (executable, libraries) are built; by default it waits for them at its exec and while it has one thread, 0.1-0.5 s for a large program the first time, 3 s at most in all: without them the stacks of what it allocates meanwhile are cut", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
 	{ "limit", OPT_LIMIT, "SIZE", 0, "Run the command in a memory cgroup of its own with this limit (e.g. 512M; K, M, G, T), as docker run -m would: its OOM kill is named, and the cgroup's usage drawn beside the tree's; not with -p", 0 },
@@ -258,6 +261,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_C_FRAMES_ONLY:
 		env.c_frames_only = true;
+		break;
+	case OPT_NO_HOLD:
+		env.no_hold = true;
 		break;
 	case OPT_NO_CGROUP:
 		env.no_cgroup = true;
@@ -514,6 +520,7 @@ static struct account *new_account(struct tracer *t, uint64_t start, pid_t root)
 								.add_unwind = tracer__add_unwind,
 								.on_poll = tracer__on_poll, .ctx = t,
 								.perfmap_not_before = not_before,
+								.hold_pid = env.attach_pid || env.no_hold ? 0 : root,
 								.c_frames_only = env.c_frames_only,
 								.record = env.rec } });
 }

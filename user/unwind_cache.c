@@ -4,6 +4,7 @@
  * takes from 0.1 s to seconds: on the event loop, events were lost and Ctrl-C unseen
  * meanwhile); the event loop opens the files, loads the tables and sets the BPF maps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,6 +45,17 @@ size_t unwind__over_budget(void)
 #define UNWIND_MAX_WAITERS 4096
 /* The worker's nice value (the event loop's thread keeps the tool's) */
 #define WORKER_NICE 10
+/* The launched command is held (stopped) while it waits for a table being built at its start,
+ * at most this long at a time, and this long in all: a table takes 10 ms to a second to build,
+ * and the stacks of what the command allocates meanwhile would be cut at the first frame of
+ * that file (Node's libnode, CPython, a JVM: their first tens of MiB) */
+#define HOLD_MAX_NS (1500ull * 1000000)
+#define HOLD_BUDGET_NS (3000ull * 1000000)
+/* Only for text mappings this large: a smaller file's table is built within milliseconds, a
+ * shorter time than a stop and a continue take (CPython's extension modules, dlopened one by one) */
+#define HOLD_MIN_TEXT (1ull << 20)
+/* While the command is held, each poll of the event loop waits this long for the worker */
+#define HOLD_WAIT_NS (10ull * 1000000)
 /* The value of a file's slot while its table is being built */
 #define SLOT_BUILDING ((uint64_t)UINT32_MAX)
 
@@ -86,11 +98,17 @@ struct unwind_cache {
 	pthread_t worker;
 	bool started, stop;
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake, built;
 	struct job *todo, **todo_tail, *done, **done_tail;
 	size_t queued; /* jobs made and not yet taken back from done */
 	struct waiter *w;
 	size_t nw, wcap;
+	/* The hold (unwind__hold): the process, whether it is stopped now, since when, how long
+	 * in all and how many times */
+	pid_t hold_pid;
+	bool held;
+	uint64_t held_since, held_ns;
+	size_t holds;
 };
 
 struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn commit, unwind_add_fn add, void *ctx)
@@ -104,6 +122,7 @@ struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn com
 	c->ctx = ctx;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
+	pthread_cond_init(&c->built, NULL);
 	c->todo_tail = &c->todo;
 	c->done_tail = &c->done;
 	return c;
@@ -118,6 +137,78 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+/* Let the held command go on (if it is held) */
+void unwind__hold_release(struct unwind_cache *c)
+{
+	if (!c->held)
+		return;
+	kill(c->hold_pid, SIGCONT);
+	c->held = false;
+	c->held_ns += now_ns() - c->held_since;
+	if (verbose)
+		p_warn("pid %d held %.0f ms in all for unwind tables", (int)c->hold_pid, c->held_ns / 1e6);
+}
+
+/* Whether pid has one thread: a process that has started threads may be waiting in epoll_wait
+ * and the like, which a stop and continue would end with EINTR (signal(7)); one thread at its
+ * start is loading its libraries */
+static bool one_thread(pid_t pid)
+{
+	char path[64], buf[1024], *t;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	t = strstr(buf, "\nThreads:\t");
+	return t && !strncmp(t + 10, "1\n", 2);
+}
+
+static bool waiting(const struct unwind_cache *c, pid_t pid)
+{
+	for (size_t i = 0; i < c->nw; i++)
+		if (c->w[i].pid == pid)
+			return true;
+	return false;
+}
+
+bool unwind__hold_now(struct unwind_cache *c, pid_t pid)
+{
+	if (c->held)
+		return c->hold_pid == pid;
+	if (!c->hold_pid || pid != c->hold_pid || c->held_ns >= HOLD_BUDGET_NS || !one_thread(pid) ||
+	    kill(pid, SIGSTOP))
+		return false;
+	c->held = true;
+	c->held_since = now_ns();
+	c->holds++;
+	return true;
+}
+
+/* At each poll: the held command goes on once it waits for no table, or at the time limit */
+static void hold_check(struct unwind_cache *c)
+{
+	uint64_t t;
+
+	if (!c->held)
+		return;
+	t = now_ns() - c->held_since;
+	if (!waiting(c, c->hold_pid) || t >= HOLD_MAX_NS || c->held_ns + t >= HOLD_BUDGET_NS)
+		unwind__hold_release(c);
+}
+
+void unwind__hold(struct unwind_cache *c, pid_t pid)
+{
+	c->hold_pid = pid;
+}
+
 void unwind__cache_free(struct unwind_cache *c)
 {
 	struct timespec until;
@@ -126,6 +217,10 @@ void unwind__cache_free(struct unwind_cache *c)
 
 	if (!c)
 		return;
+	unwind__hold_release(c);
+	if (verbose && c->holds)
+		p_warn("the command was held %.3f s in all (%zu time%s) while the unwind tables of its code were built",
+		       c->held_ns / 1e9, c->holds, c->holds == 1 ? "" : "s");
 	if (c->started) { /* a build in progress gives up at its next function */
 		pthread_mutex_lock(&c->lock);
 		__atomic_store_n(&c->stop, true, __ATOMIC_RELAXED);
@@ -154,6 +249,7 @@ void unwind__cache_free(struct unwind_cache *c)
 		p_warn("%zu unwind table(s) still being built when the run ended: their processes were walked by frame pointers",
 		       unfinished);
 	pthread_cond_destroy(&c->wake);
+	pthread_cond_destroy(&c->built);
 	pthread_mutex_destroy(&c->lock);
 	free(c->w);
 	hashmap__free(c->files);
@@ -184,6 +280,7 @@ static void *worker_main(void *arg)
 		j->next = NULL;
 		*c->done_tail = j;
 		c->done_tail = &j->next;
+		pthread_cond_signal(&c->built);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -390,6 +487,7 @@ static void commit(struct unwind_cache *c)
 
 int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps *pm, struct tm_unwind_proc *out)
 {
+	bool waits_long = false; /* for a large text mapping's table */
 	uint32_t waits = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -412,6 +510,7 @@ int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps
 								 .end = m->end, .off = m->off, .ino = m->ino,
 								 .dev = m->dev, .pid = pid };
 				waits++;
+				waits_long |= m->end - m->start >= HOLD_MIN_TEXT;
 			}
 			continue;
 		}
@@ -433,6 +532,10 @@ int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps
 			out->r[small] = r;
 	}
 	commit(c);
+	if (waits_long)
+		unwind__hold_now(c, pid);
+	if (c->held && pid == c->hold_pid)
+		hold_check(c);
 	return (int)out->n;
 }
 
@@ -441,9 +544,21 @@ void unwind__cache_poll(void *arg)
 	struct unwind_cache *c = arg;
 	struct job *done, *j;
 
+	hold_check(c);
 	if (!c->queued)
 		return;
 	pthread_mutex_lock(&c->lock);
+	if (c->held && !c->done) { /* the command waits for it: so do we, a little */
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += HOLD_WAIT_NS;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&c->built, &c->lock, &until);
+	}
 	done = c->done;
 	c->done = NULL;
 	c->done_tail = &c->done;
@@ -465,6 +580,7 @@ void unwind__cache_poll(void *arg)
 		c->queued--;
 		job_free(j);
 	}
+	hold_check(c);
 }
 
 void unwind__preload(struct unwind_cache *c)

@@ -38,6 +38,7 @@ struct world *world__new(const struct world_opts *o)
 
 		w->unwind = unwind__cache_new(o->load_unwind, o->commit_unwind, worker ? o->add_unwind : NULL, o->ctx);
 		unwind__preload(w->unwind);
+		unwind__hold(w->unwind, o->hold_pid);
 		if (worker)
 			o->on_poll(o->ctx, unwind__cache_poll, w->unwind);
 	}
@@ -462,9 +463,10 @@ static void py_set_target(struct world *w, pid_t pid, struct py_target *tgt)
 		*hashmap__upsert(w->py, (uint64_t)pid, NULL) = (uint64_t)(uintptr_t)tgt;
 }
 
-int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
+/* Tell the kernel where pid's code without frame pointers and its CPython's frames are (the
+ * live side of world__set_unwind): 0 or -errno */
+static int apply_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 {
-	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
 	struct py_target *tgt = NULL;
 	struct tm_unwind_proc up;
 	struct tm_py_proc py;
@@ -472,26 +474,43 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 	bool is_py;
 	int err;
 
+	/* where its CPython keeps its frames (its code objects are named from here), first: a new
+	 * file's unwind table takes a while to load */
+	is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &tgt);
+	if (is_py && w->o.set_python)
+		w->o.set_python(w->o.ctx, (uint32_t)pid, &py, pyframes__fixed_exe(tgt, &dev), dev);
+	unwind__proc_ranges(w->unwind, pid, pm, &up);
+	if (pyframes__perf_trampolines(pid, pm))
+		up.flags |= TM_UNWIND_PY_TRAMPOLINES;
+	py_set_target(w, pid, is_py ? tgt : NULL);
+	err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
+	return err < 0 ? err : err ? -EIO : 0;
+}
+
+int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
+{
+	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
+
 	if (w->o.replay)
 		return ask(w, &a) ? a.ret : -EIO;
-	if (!w->unwind) {
-		a.ret = 0;
-	} else {
-		/* where its CPython keeps its frames (its code objects are named from here), first:
-		 * a new file's unwind table takes a while to load */
-		is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &tgt);
-		if (is_py && w->o.set_python)
-			w->o.set_python(w->o.ctx, (uint32_t)pid, &py, pyframes__fixed_exe(tgt, &dev), dev);
-		unwind__proc_ranges(w->unwind, pid, pm, &up);
-		if (pyframes__perf_trampolines(pid, pm))
-			up.flags |= TM_UNWIND_PY_TRAMPOLINES;
-		py_set_target(w, pid, is_py ? tgt : NULL);
-		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
-		a.ret = err < 0 ? err : err ? -EIO : 0;
-	}
+	a.ret = w->unwind ? apply_unwind(w, pid, pm) : 0;
 	if (w->o.record)
 		tell(w, &a);
 	return a.ret;
+}
+
+void world__exec_hold(struct world *w, pid_t pid)
+{
+	struct procmaps pm = {};
+
+	if (w->o.replay || !w->unwind || !pid || pid != w->o.hold_pid || !unwind__hold_now(w->unwind, pid))
+		return;
+	/* what the exec mapped (the executable, its loader): their tables before it runs */
+	if (!procmaps__read(&pm, pid))
+		apply_unwind(w, pid, &pm);
+	else
+		unwind__hold_release(w->unwind);
+	procmaps__clear(&pm);
 }
 
 void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows)

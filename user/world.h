@@ -48,6 +48,7 @@ struct world_opts {
 	void (*on_poll)(void *ctx, void (*fn)(void *arg), void *arg);
 	void *ctx;
 	time_t perfmap_not_before; /* perf maps older than this belong to an earlier pid */
+	pid_t hold_pid;            /* the launched command, held at its start for its tables (unwind__hold) */
 	bool c_frames_only;        /* --c-frames-only: no CPython frames are read */
 	struct rec_writer *record; /* record every answer here */
 	struct rec_reader *replay; /* answer from here only (the callbacks above are unused) */
@@ -108,6 +109,10 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm);
 void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f, const char *given);
 struct py_code;
 int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *out);
+/* pid exec'd: if it is the launched command (world_opts.hold_pid), stop it until the unwind
+ * tables of what it maps now are built (unwind__hold); its maps are read for this, by the live
+ * world only: the core reads them when it needs them, and a replay has nothing to hold */
+void world__exec_hold(struct world *w, pid_t pid);
 void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows);
 
 /* Replay: why the recording was refused (a one-line message), or NULL while all is well. */

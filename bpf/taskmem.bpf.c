@@ -597,8 +597,10 @@ __noinline __s32 stack_intern(__u32 n, __u64 hash)
 	long err;
 
 	w = bpf_map_lookup_elem(&walks, &zero);
-	if (!w)
+	if (!w) {
+		count(TM_CNT_STACK_FAULT);
 		return -EFAULT;
+	}
 	hash = mix64(hash ^ n);
 	w->st.hash = hash;
 	w->st.nr = n;
@@ -673,8 +675,10 @@ static __always_inline __s32 user_stack(void *ctx, __u32 traced_val)
 	if (sid != WALK_BY_KERNEL)
 		return sid;
 	c.w = bpf_map_lookup_elem(&walks, &zero);
-	if (!c.w)
+	if (!c.w) {
+		count(TM_CNT_STACK_FAULT);
 		return -EFAULT;
+	}
 	n = bpf_get_stack(ctx, c.w->st.ips, sizeof(c.w->st.ips), BPF_F_USER_STACK);
 	if (n <= 0) {
 		count(TM_CNT_STACK_FAULT);

@@ -785,6 +785,8 @@ int main(int argc, char **argv)
 
 		err = tracer__poll(t, timeout_ms);
 		timeout_ms = poll_timeout_ms(err, timeout_ms);
+		if (world__holding(g_acct->w)) /* the command waits for the worker: look often */
+			timeout_ms = 2;
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
 			launcher__signal_tree(&l, SIGKILL);
@@ -794,11 +796,14 @@ int main(int argc, char **argv)
 			live_status(t, start, &status_events, &status_ns);
 		if (!launcher__reap(&l))
 			break;
-		if (l.exited && !ri.cmd_end_s)
+		if (l.exited && !ri.cmd_end_s) {
 			ri.cmd_end_s = (now_ns() - start) / 1e9;
+			world__hold_end(g_acct->w); /* its pid may be another's now */
+		}
 		expired = env.duration_s && now_ns() - start >= env.duration_s * 1e9;
 		if ((got_signal || expired) && !signalled_at) {
 			/* stop the tree and report what was seen */
+			world__hold_end(g_acct->w);
 			launcher__signal_tree(&l, got_signal == SIGHUP || !got_signal ? SIGTERM : got_signal);
 			signalled_at = now_ns();
 		} else if (signalled_at && now_ns() - signalled_at > 2000000000ull) {

@@ -51,11 +51,12 @@ size_t unwind__over_budget(void)
  * that file (Node's libnode, CPython, a JVM: their first tens of MiB) */
 #define HOLD_MAX_NS (1500ull * 1000000)
 #define HOLD_BUDGET_NS (3000ull * 1000000)
-/* Only for text mappings this large: a smaller file's table is built within milliseconds, a
- * shorter time than a stop and a continue take (CPython's extension modules, dlopened one by one) */
+/* After its exec's maps read, for text mappings this large only (a smaller file's table is built
+ * within milliseconds, less than a stop and a continue take: CPython's extension modules,
+ * dlopened one by one), and only this long after the exec: a stop and continue end a waiting
+ * epoll_wait or semop with EINTR, even in a process of one thread (signal(7)) */
 #define HOLD_MIN_TEXT (1ull << 20)
-/* While the command is held, each poll of the event loop waits this long for the worker */
-#define HOLD_WAIT_NS (10ull * 1000000)
+#define HOLD_WINDOW_NS (2000ull * 1000000)
 /* The value of a file's slot while its table is being built */
 #define SLOT_BUILDING ((uint64_t)UINT32_MAX)
 
@@ -98,16 +99,16 @@ struct unwind_cache {
 	pthread_t worker;
 	bool started, stop;
 	pthread_mutex_t lock;
-	pthread_cond_t wake, built;
+	pthread_cond_t wake;
 	struct job *todo, **todo_tail, *done, **done_tail;
 	size_t queued; /* jobs made and not yet taken back from done */
 	struct waiter *w;
 	size_t nw, wcap;
-	/* The hold (unwind__hold): the process, whether it is stopped now, since when, how long
-	 * in all and how many times */
+	/* The hold (unwind__hold): the process, whether its exec's maps read is still to come,
+	 * whether it is stopped now, since when, its last exec, how long in all, how many times */
 	pid_t hold_pid;
-	bool held;
-	uint64_t held_since, held_ns;
+	bool exec_read, held;
+	uint64_t held_since, exec_ns, held_ns;
 	size_t holds;
 };
 
@@ -122,7 +123,6 @@ struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn com
 	c->ctx = ctx;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
-	pthread_cond_init(&c->built, NULL);
 	c->todo_tail = &c->todo;
 	c->done_tail = &c->done;
 	return c;
@@ -145,30 +145,34 @@ void unwind__hold_release(struct unwind_cache *c)
 	kill(c->hold_pid, SIGCONT);
 	c->held = false;
 	c->held_ns += now_ns() - c->held_since;
-	if (verbose)
-		p_warn("pid %d held %.0f ms in all for unwind tables", (int)c->hold_pid, c->held_ns / 1e6);
 }
 
-/* Whether pid has one thread: a process that has started threads may be waiting in epoll_wait
- * and the like, which a stop and continue would end with EINTR (signal(7)); one thread at its
- * start is loading its libraries */
-static bool one_thread(pid_t pid)
+/* A number after "key" in a /proc/PID file's first 4 KiB (status: TracerPid comes before the
+ * Groups line, which a user in many groups makes long), or -1 */
+static long proc_field(pid_t pid, const char *file, const char *key)
 {
-	char path[64], buf[1024], *t;
+	char path[64], buf[4096], *t;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return -1;
 	buf[n] = 0;
-	t = strstr(buf, "\nThreads:\t");
-	return t && !strncmp(t + 10, "1\n", 2);
+	t = strstr(buf, key);
+	return t ? strtol(t + strlen(key), NULL, 10) : -1;
+}
+
+/* Whether pid may be stopped: one thread (loading its libraries at its start, not a server's
+ * workers in epoll_wait) and not ptraced (a debugger would see the stop) */
+static bool may_stop(pid_t pid)
+{
+	return proc_field(pid, "status", "\nTracerPid:\t") == 0 && proc_field(pid, "status", "\nThreads:\t") == 1;
 }
 
 static bool waiting(const struct unwind_cache *c, pid_t pid)
@@ -179,17 +183,14 @@ static bool waiting(const struct unwind_cache *c, pid_t pid)
 	return false;
 }
 
-bool unwind__hold_now(struct unwind_cache *c, pid_t pid)
+/* Stop the command (pid) now, if it may be */
+static void hold_now(struct unwind_cache *c, pid_t pid)
 {
-	if (c->held)
-		return c->hold_pid == pid;
-	if (!c->hold_pid || pid != c->hold_pid || c->held_ns >= HOLD_BUDGET_NS || !one_thread(pid) ||
-	    kill(pid, SIGSTOP))
-		return false;
+	if (c->held || c->held_ns >= HOLD_BUDGET_NS || !may_stop(pid) || kill(pid, SIGSTOP))
+		return;
 	c->held = true;
 	c->held_since = now_ns();
 	c->holds++;
-	return true;
 }
 
 /* At each poll: the held command goes on once it waits for no table, or at the time limit */
@@ -206,7 +207,26 @@ static void hold_check(struct unwind_cache *c)
 
 void unwind__hold(struct unwind_cache *c, pid_t pid)
 {
+	if (!pid)
+		unwind__hold_release(c);
 	c->hold_pid = pid;
+}
+
+bool unwind__holding(const struct unwind_cache *c)
+{
+	return c->held;
+}
+
+void unwind__hold_exec(struct unwind_cache *c, pid_t pid)
+{
+	if (!c->hold_pid || pid != c->hold_pid)
+		return;
+	c->exec_read = true;
+	c->exec_ns = now_ns();
+	/* at once, before its maps are read: its loader runs meanwhile, and a program may
+	 * allocate within milliseconds (cc1: 6-14% of its GC bytes cut when stopped after the
+	 * read); continued at that read if none of its tables is being built */
+	hold_now(c, pid);
 }
 
 void unwind__cache_free(struct unwind_cache *c)
@@ -249,7 +269,6 @@ void unwind__cache_free(struct unwind_cache *c)
 		p_warn("%zu unwind table(s) still being built when the run ended: their processes were walked by frame pointers",
 		       unfinished);
 	pthread_cond_destroy(&c->wake);
-	pthread_cond_destroy(&c->built);
 	pthread_mutex_destroy(&c->lock);
 	free(c->w);
 	hashmap__free(c->files);
@@ -280,7 +299,6 @@ static void *worker_main(void *arg)
 		j->next = NULL;
 		*c->done_tail = j;
 		c->done_tail = &j->next;
-		pthread_cond_signal(&c->built);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -489,10 +507,12 @@ int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps
 {
 	bool waits_long = false; /* for a large text mapping's table */
 	uint32_t waits = 0;
+	size_t first; /* pid's waiters are c->w[first..] */
 
 	memset(out, 0, sizeof(*out));
 	if (c->nw)
 		drop_waiters(c, pid);
+	first = c->nw;
 	for (size_t i = 0; i < pm->n; i++) {
 		const struct map_entry *m = &pm->e[i];
 		struct tm_unwind_range r;
@@ -504,14 +524,27 @@ int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps
 		if (!m->exec || !map_entry__is_file(m) || !m->ino || !(v = file_slot(c, &fr)))
 			continue;
 		if (v == SLOT_BUILDING) { /* given when it is loaded (a few of them: BPF keeps 8) */
+			struct waiter x = { .key = file_key(m->dev, m->ino), .start = m->start, .end = m->end,
+					    .off = m->off, .ino = m->ino, .dev = m->dev, .pid = pid };
+
 			if (waits < TM_UNWIND_RANGES && c->nw < UNWIND_MAX_WAITERS) {
 				GROW(c->w, c->wcap, c->nw + 1);
-				c->w[c->nw++] = (struct waiter){ .key = file_key(m->dev, m->ino), .start = m->start,
-								 .end = m->end, .off = m->off, .ino = m->ino,
-								 .dev = m->dev, .pid = pid };
+				c->w[c->nw++] = x;
 				waits++;
-				waits_long |= m->end - m->start >= HOLD_MIN_TEXT;
+			} else if (waits == TM_UNWIND_RANGES) { /* the largest text mappings wait */
+				size_t s = first;
+
+				for (j = 0; j < waits; j++)
+					if (c->w[first + j].end - c->w[first + j].start < c->w[s].end - c->w[s].start)
+						s = first + j;
+				if (c->w[s].end - c->w[s].start < x.end - x.start)
+					c->w[s] = x;
+				else
+					continue;
+			} else {
+				continue;
 			}
+			waits_long |= m->end - m->start >= HOLD_MIN_TEXT;
 			continue;
 		}
 		r = (struct tm_unwind_range){ .start = m->start, .end = m->end, .off = m->off,
@@ -532,10 +565,12 @@ int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps
 			out->r[small] = r;
 	}
 	commit(c);
-	if (waits_long)
-		unwind__hold_now(c, pid);
-	if (c->held && pid == c->hold_pid)
+	if (pid == c->hold_pid) { /* the command waits for tables: right after its exec, or large ones */
+		if (waits && (c->exec_read || (waits_long && now_ns() - c->exec_ns < HOLD_WINDOW_NS)))
+			hold_now(c, pid);
+		c->exec_read = false;
 		hold_check(c);
+	}
 	return (int)out->n;
 }
 
@@ -548,17 +583,6 @@ void unwind__cache_poll(void *arg)
 	if (!c->queued)
 		return;
 	pthread_mutex_lock(&c->lock);
-	if (c->held && !c->done) { /* the command waits for it: so do we, a little */
-		struct timespec until;
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += HOLD_WAIT_NS;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&c->built, &c->lock, &until);
-	}
 	done = c->done;
 	c->done = NULL;
 	c->done_tail = &c->done;

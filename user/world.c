@@ -501,16 +501,19 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 
 void world__exec_hold(struct world *w, pid_t pid)
 {
-	struct procmaps pm = {};
+	if (!w->o.replay && w->unwind)
+		unwind__hold_exec(w->unwind, pid);
+}
 
-	if (w->o.replay || !w->unwind || !pid || pid != w->o.hold_pid || !unwind__hold_now(w->unwind, pid))
-		return;
-	/* what the exec mapped (the executable, its loader): their tables before it runs */
-	if (!procmaps__read(&pm, pid))
-		apply_unwind(w, pid, &pm);
-	else
-		unwind__hold_release(w->unwind);
-	procmaps__clear(&pm);
+void world__hold_end(struct world *w)
+{
+	if (!w->o.replay && w->unwind)
+		unwind__hold(w->unwind, 0);
+}
+
+bool world__holding(const struct world *w)
+{
+	return !w->o.replay && w->unwind && unwind__holding(w->unwind);
 }
 
 void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows)

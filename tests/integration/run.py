@@ -54,7 +54,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_sampled, test_engine.test_fr
          test_stacks.test_stack_walk, test_oom.test_oom_limit, test_oom.test_oom_kill9, test_oom.test_oom_under_limit,
          test_oom.test_oom_attach, test_oom.test_oom_cleanup, test_kernel.test_kernel_threads, test_kernel.test_kernel_slab, test_kernel.test_kernel_no_cgroup,
          test_net.test_net_sockets, test_net.test_net_go_server, test_net.test_net_rust_server,
-         test_stacks.test_symbolizers, test_stacks.test_cc1_unwound, test_stacks.test_classify_cpp_arena, test_python.test_python_frames,
+         test_stacks.test_symbolizers, test_stacks.test_cc1_unwound, test_stacks.test_hold, test_stacks.test_classify_cpp_arena, test_python.test_python_frames,
          test_python.test_python_bench_frames, test_python.test_python_exited,
          test_python.test_python_threads, test_python.test_python_chroot,
          test_python.test_python313_perf] + test_runtimes.RUNTIME_TESTS + [

@@ -774,16 +774,16 @@ static void test_perfmap_lookup(void)
 	}
 	fputs("7f0000001000 800 Function:^old /app/x.js:1\n", f);
 	fflush(f);
-	a = perfmap__lookup(getpid(), (uid_t)-1, 0, 0x7f0000001100, 0);
+	a = perfmap__lookup(getpid(), getuid(), 0, 0x7f0000001100, 0);
 	CHECK(a && !strcmp(a, "Function:^old /app/x.js:1"), "the entry read (%s)", a ? a : "none");
 	/* V8 freed old's code and compiled new at the same address, and new ran */
 	t0 = now_ns();
 	fputs("7f0000001080 100 LazyCompile:*new /app/x.js:9\n", f);
 	fclose(f);
-	b = perfmap__lookup(getpid(), (uid_t)-1, 0, 0x7f0000001100, 0);
+	b = perfmap__lookup(getpid(), getuid(), 0, 0x7f0000001100, 0);
 	if (now_ns() - t0 < 20000000ull) /* read at most every 20 ms otherwise */
 		CHECK(b == a, "not read on for code that ran before the last read (%s)", b ? b : "none");
-	b = perfmap__lookup(getpid(), (uid_t)-1, 0, 0x7f0000001100, t0);
+	b = perfmap__lookup(getpid(), getuid(), 0, 0x7f0000001100, t0);
 	CHECK(b && !strcmp(b, "LazyCompile:*new /app/x.js:9"), "read on for code that ran after the last read (%s)",
 	      b ? b : "none");
 	unlink(path);

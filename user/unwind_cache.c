@@ -147,11 +147,10 @@ void unwind__hold_release(struct unwind_cache *c)
 	c->held_ns += now_ns() - c->held_since;
 }
 
-/* A number after "key" in a /proc/PID file's first 4 KiB (status: TracerPid comes before the
- * Groups line, which a user in many groups makes long), or -1 */
-static long proc_field(pid_t pid, const char *file, const char *key)
+/* The first 4 KiB of /proc/PID/file, NUL-terminated; 0 or -1 */
+static int proc_head(pid_t pid, const char *file, char *buf, size_t len)
 {
-	char path[64], buf[4096], *t;
+	char path[64];
 	ssize_t n;
 	int fd;
 
@@ -159,20 +158,32 @@ static long proc_field(pid_t pid, const char *file, const char *key)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
-	t = strstr(buf, key);
-	return t ? strtol(t + strlen(key), NULL, 10) : -1;
+	return 0;
 }
 
 /* Whether pid may be stopped: one thread (loading its libraries at its start, not a server's
- * workers in epoll_wait) and not ptraced (a debugger would see the stop) */
+ * workers in epoll_wait) and not ptraced (a debugger would see the stop). TracerPid comes
+ * before status's Groups line (long for a user in many groups); the thread count is stat's
+ * 20th field, the 18th after the command name's closing parenthesis. */
 static bool may_stop(pid_t pid)
 {
-	return proc_field(pid, "status", "\nTracerPid:\t") == 0 && proc_field(pid, "status", "\nThreads:\t") == 1;
+	char buf[4096], *t;
+	int field = 2; /* the command name's */
+
+	if (proc_head(pid, "status", buf, sizeof(buf)) || !(t = strstr(buf, "\nTracerPid:\t")) ||
+	    strtol(t + 12, NULL, 10) != 0)
+		return false;
+	if (proc_head(pid, "stat", buf, sizeof(buf)) || !(t = strrchr(buf, ')')))
+		return false;
+	for (t++; *t; t++)
+		if (*t == ' ' && ++field == 20)
+			return strtol(t + 1, NULL, 10) == 1;
+	return false;
 }
 
 static bool waiting(const struct unwind_cache *c, pid_t pid)

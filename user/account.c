@@ -546,7 +546,7 @@ static void on_exec(struct account *a, const struct tm_event *e)
 	bool known = true; /* p->exe is the file that ran */
 
 	/* the launched command waits for its code's unwind tables (live runs only) */
-	world__exec_hold(a->w, (pid_t)e->tgid);
+	world__exec_hold(a->w, (pid_t)e->tgid, e->ts);
 	/* reuse an image already begun by execve's mm setup (or a vfork child's) */
 	if (!p || p->exec_seen || p->prelaunch)
 		p = proc_new(&a->m, (pid_t)e->tgid, e->ts);

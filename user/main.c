@@ -163,7 +163,7 @@ static const struct argp_option opts[] = {
 	{ "kernel-slab-objects", OPT_SLAB_OBJECTS, "N", 0, "Slab objects of the tree --kernel-slab follows at once (default 65536; implies --kernel-slab)", 0 },
 	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault; a 3.12+ run with -X perf still names them from its perf map)", 0 },
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0, "Walk the user stack for a sample of the growth, one page in every N bytes on average (Poisson, as Go's MemProfileRate, e.g. 524288), each standing for the bytes it represents: the mode for -p on a production service. Totals, frees, the timeline and categories decided by address stay exact; bytes per stack are estimates, marked so in every output (default: every stack walked)", 0 },
-	{ "no-hold", OPT_NO_HOLD, NULL, 0, "Never stop the command while the unwind tables of its code (executable, libraries) are built; by default it is stopped at its exec until they are, and for a large library within 2 s of it, while it has one thread and no tracer: 0.1-0.5 s for a large program the first time, 3 s at most in all (-v says how long); without them the stacks of what it allocates meanwhile are cut", 0 },
+	{ "no-hold", OPT_NO_HOLD, NULL, 0, "Never stop the command while the unwind tables of its code (executable, libraries) are built; by default it is stopped at its exec until they are, and for a large library within 2 s of it, while it has one thread and no tracer: about 0.1 s for a large program on an idle machine, 1.5 s at a time and 3 s in all at most (-v says how long); without them the stacks of what it allocates meanwhile are cut", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
 	{ "limit", OPT_LIMIT, "SIZE", 0, "Run the command in a memory cgroup of its own with this limit (e.g. 512M; K, M, G, T), as docker run -m would: its OOM kill is named, and the cgroup's usage drawn beside the tree's; not with -p", 0 },
@@ -781,7 +781,7 @@ int main(int argc, char **argv)
 	live = !env.quiet && isatty(STDERR_FILENO);
 	/* until the last process of the tree is gone: daemons that outlive the command too */
 	for (;;) {
-		bool expired;
+		bool expired, more;
 
 		err = tracer__poll(t, timeout_ms);
 		timeout_ms = poll_timeout_ms(err, timeout_ms);
@@ -789,21 +789,23 @@ int main(int argc, char **argv)
 			timeout_ms = 2;
 		if (err < 0) {
 			p_err("reading events failed: %s", strerror(-err));
+			world__hold_end(g_acct->w, false);
 			launcher__signal_tree(&l, SIGKILL);
 		}
 		refresh();
 		if (live && now_ns() - status_ns >= 250000000ull)
 			live_status(t, start, &status_events, &status_ns);
-		if (!launcher__reap(&l))
-			break;
+		more = launcher__reap(&l);
 		if (l.exited && !ri.cmd_end_s) {
 			ri.cmd_end_s = (now_ns() - start) / 1e9;
-			world__hold_end(g_acct->w); /* its pid may be another's now */
+			world__hold_end(g_acct->w, true); /* reaped: its pid may be another's now */
 		}
+		if (!more)
+			break;
 		expired = env.duration_s && now_ns() - start >= env.duration_s * 1e9;
 		if ((got_signal || expired) && !signalled_at) {
 			/* stop the tree and report what was seen */
-			world__hold_end(g_acct->w);
+			world__hold_end(g_acct->w, false);
 			launcher__signal_tree(&l, got_signal == SIGHUP || !got_signal ? SIGTERM : got_signal);
 			signalled_at = now_ns();
 		} else if (signalled_at && now_ns() - signalled_at > 2000000000ull) {

@@ -33,7 +33,8 @@ void perfmap__clear(struct perfmap *pm);
 /* /tmp/perf-PID.map of a traced process, read as far as it has been written (read on when it
  * was last read before ran_at, when the code at ip ran: CLOCK_MONOTONIC ns); files older than
  * not_before (seconds since the epoch: left by an earlier process with the same pid) and files
- * not owned by root or by uid (when uid != (uid_t)-1) are ignored. Interned name or NULL.
+ * not owned by root or by uid ((uid_t)-1 while the owner is not known: root's only) are ignored.
+ * Interned name or NULL.
  * The maps of all processes share one budget for the run (PERFMAP_RUN_*): past it, no more is
  * read, and the bytes left are counted. */
 const char *perfmap__lookup(pid_t pid, uid_t uid, time_t not_before, uint64_t ip, uint64_t ran_at);

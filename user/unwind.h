@@ -69,19 +69,20 @@ int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps
  * the worker built since the last call and give them to the processes waiting for them. c is
  * a struct unwind_cache *. */
 void unwind__cache_poll(void *c);
-/* Hold pid (the launched command; 0: no more, and it goes on if it is held) while it waits for
+/* Hold pid (the launched command; 0: none) while it waits for
  * tables being built: stopped (SIGSTOP) at its exec, kept so if its maps read then finds any of
  * its files' tables being built, and stopped at a later read within 2 s of the exec if a 1 MiB
  * text mapping's is, while it has one thread and no tracer; continued (SIGCONT) once none is, after 1.5 s at
  * most, 3 s in all, or when the cache is freed. */
 void unwind__hold(struct unwind_cache *c, pid_t pid);
-/* pid exec'd: stopped now if it is the held pid, until its next maps read finds no table of its
- * being built */
-void unwind__hold_exec(struct unwind_cache *c, pid_t pid);
+/* pid exec'd at ts (CLOCK_MONOTONIC ns): stopped now if it is the held pid and the exec is
+ * recent, until its next maps read finds no table of its being built */
+void unwind__hold_exec(struct unwind_cache *c, pid_t pid, uint64_t ts);
 /* Whether the command is stopped now (the event loop polls more often meanwhile) */
 bool unwind__holding(const struct unwind_cache *c);
-/* Let it go on now (it is continued if it is stopped) */
-void unwind__hold_release(struct unwind_cache *c);
+/* No more holds: the command goes on now (continued if it is stopped), or is gone (reaped: its
+ * pid is not signalled again) */
+void unwind__hold_end(struct unwind_cache *c, bool gone);
 /* Load the tables of the C libraries most programs map (libc, libm, libstdc++, libgcc_s, the
  * dynamic loader), before the command starts: its ld.so maps them before the tool could. */
 void unwind__preload(struct unwind_cache *c);

@@ -97,6 +97,7 @@ struct unwind_cache {
 	 * only it parses files, only the event loop loads tables and touches BPF maps and the
 	 * fields above. lock guards todo, done and stop. */
 	pthread_t worker;
+	pid_t worker_tid; /* its thread id (set by it): its nice value is the tool's while the command waits */
 	bool started, stop;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -137,33 +138,49 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-/* Let the held command go on (if it is held) */
-void unwind__hold_release(struct unwind_cache *c)
+/* The worker's nice value: the tool's while the command is stopped waiting for it (at nice 10
+ * on a loaded machine a 0.1 s hold took 0.6-1.5 s), WORKER_NICE else */
+static void worker_nice(struct unwind_cache *c, int nice)
+{
+	pid_t tid;
+
+	pthread_mutex_lock(&c->lock);
+	tid = c->worker_tid;
+	pthread_mutex_unlock(&c->lock);
+	if (tid)
+		setpriority(PRIO_PROCESS, (id_t)tid, nice);
+}
+
+/* The held command is no longer held: continued (go), or gone (reaped: its pid may be
+ * another process's now) */
+static void unhold(struct unwind_cache *c, bool go)
 {
 	if (!c->held)
 		return;
-	kill(c->hold_pid, SIGCONT);
+	if (go)
+		kill(c->hold_pid, SIGCONT);
 	c->held = false;
 	c->held_ns += now_ns() - c->held_since;
+	worker_nice(c, WORKER_NICE);
 }
 
-/* The first 4 KiB of /proc/PID/file, NUL-terminated; 0 or -1 */
+/* The first len - 1 bytes of /proc/PID/file, NUL-terminated; 0 or -errno */
 static int proc_head(pid_t pid, const char *file, char *buf, size_t len)
 {
 	char path[64];
 	ssize_t n;
-	int fd;
+	int fd, err;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	n = read(fd, buf, len - 1);
+	err = n < 0 ? -errno : n == 0 ? -ENODATA : 0;
 	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return 0;
+	if (!err)
+		buf[n] = 0;
+	return err;
 }
 
 /* Whether pid may be stopped: one thread (loading its libraries at its start, not a server's
@@ -202,6 +219,7 @@ static void hold_now(struct unwind_cache *c, pid_t pid)
 	c->held = true;
 	c->held_since = now_ns();
 	c->holds++;
+	worker_nice(c, 0);
 }
 
 /* At each poll: the held command goes on once it waits for no table, or at the time limit */
@@ -213,14 +231,18 @@ static void hold_check(struct unwind_cache *c)
 		return;
 	t = now_ns() - c->held_since;
 	if (!waiting(c, c->hold_pid) || t >= HOLD_MAX_NS || c->held_ns + t >= HOLD_BUDGET_NS)
-		unwind__hold_release(c);
+		unhold(c, true);
 }
 
 void unwind__hold(struct unwind_cache *c, pid_t pid)
 {
-	if (!pid)
-		unwind__hold_release(c);
 	c->hold_pid = pid;
+}
+
+void unwind__hold_end(struct unwind_cache *c, bool gone)
+{
+	unhold(c, !gone);
+	c->hold_pid = 0;
 }
 
 bool unwind__holding(const struct unwind_cache *c)
@@ -228,12 +250,14 @@ bool unwind__holding(const struct unwind_cache *c)
 	return c->held;
 }
 
-void unwind__hold_exec(struct unwind_cache *c, pid_t pid)
+void unwind__hold_exec(struct unwind_cache *c, pid_t pid, uint64_t ts)
 {
 	if (!c->hold_pid || pid != c->hold_pid)
 		return;
 	c->exec_read = true;
-	c->exec_ns = now_ns();
+	c->exec_ns = ts;
+	if (now_ns() - ts >= HOLD_WINDOW_NS) /* read late (a backlog): it may be serving by now */
+		return;
 	/* at once, before its maps are read: its loader runs meanwhile, and a program may
 	 * allocate within milliseconds (cc1: 6-14% of its GC bytes cut when stopped after the
 	 * read); continued at that read if none of its tables is being built */
@@ -248,7 +272,7 @@ void unwind__cache_free(struct unwind_cache *c)
 
 	if (!c)
 		return;
-	unwind__hold_release(c);
+	unhold(c, true);
 	if (verbose && c->holds)
 		p_warn("the command was held %.3f s in all (%zu time%s) while the unwind tables of its code were built",
 		       c->held_ns / 1e9, c->holds, c->holds == 1 ? "" : "s");
@@ -294,6 +318,7 @@ static void *worker_main(void *arg)
 	/* below the event loop's thread: on a busy machine draining events comes first */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
 	pthread_mutex_lock(&c->lock);
+	c->worker_tid = gettid();
 	for (;;) {
 		while (!c->stop && !c->todo)
 			pthread_cond_wait(&c->wake, &c->lock);
@@ -577,7 +602,7 @@ int unwind__proc_ranges(struct unwind_cache *c, pid_t pid, const struct procmaps
 	}
 	commit(c);
 	if (pid == c->hold_pid) { /* the command waits for tables: right after its exec, or large ones */
-		if (waits && (c->exec_read || (waits_long && now_ns() - c->exec_ns < HOLD_WINDOW_NS)))
+		if (waits && now_ns() - c->exec_ns < HOLD_WINDOW_NS && (c->exec_read || waits_long))
 			hold_now(c, pid);
 		c->exec_read = false;
 		hold_check(c);

@@ -499,16 +499,16 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 	return a.ret;
 }
 
-void world__exec_hold(struct world *w, pid_t pid)
+void world__exec_hold(struct world *w, pid_t pid, uint64_t ts)
 {
 	if (!w->o.replay && w->unwind)
-		unwind__hold_exec(w->unwind, pid);
+		unwind__hold_exec(w->unwind, pid, ts);
 }
 
-void world__hold_end(struct world *w)
+void world__hold_end(struct world *w, bool gone)
 {
 	if (!w->o.replay && w->unwind)
-		unwind__hold(w->unwind, 0);
+		unwind__hold_end(w->unwind, gone);
 }
 
 bool world__holding(const struct world *w)

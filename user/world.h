@@ -109,12 +109,13 @@ int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm);
 void world__py_exec(struct world *w, pid_t pid, const struct file_ref *f, const char *given);
 struct py_code;
 int world__py_code(struct world *w, pid_t pid, uint64_t code, struct py_code *out);
-/* pid exec'd: if it is the launched command (world_opts.hold_pid), the maps read that follows
- * stops it until the unwind tables of its files are built (unwind__hold). Live runs only: the
- * core's questions and answers are the same with or without it. */
-void world__exec_hold(struct world *w, pid_t pid);
-/* The command exited, or the tree was told to stop: it is never held again (and goes on now) */
-void world__hold_end(struct world *w);
+/* pid exec'd at ts: if it is the launched command (world_opts.hold_pid), it is stopped now and
+ * kept so while the maps read that follows finds unwind tables of its files being built
+ * (unwind__hold). Live runs only: the core's questions and answers are the same without it. */
+void world__exec_hold(struct world *w, pid_t pid, uint64_t ts);
+/* The tree was told to stop (the command goes on now), or the command was reaped (gone: its
+ * pid is not signalled again): it is never held again */
+void world__hold_end(struct world *w, bool gone);
 /* Whether the command is held now */
 bool world__holding(const struct world *w);
 void world__unwind_stats(struct world *w, size_t *tables, size_t *skipped, size_t *rows);

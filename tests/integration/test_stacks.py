@@ -1,5 +1,6 @@
 """Stacks: the user stack walk (frame pointers, 32-bit, DWARF CFI) on call chains known by
 construction, and the symbolizers beyond .symtab (stripped Go, C++, Node's JIT)."""
+import json
 import os
 import re
 import signal
@@ -169,8 +170,8 @@ def test_cc1_unwound(c):
 
 def test_hold(c):
     """The launched command is held (stopped) at its exec while its tables are built: -v says
-    so, --no-hold never holds, and a Ctrl-C that comes while it is stopped ends the run at once
-    with nothing left stopped or running."""
+    so, --no-hold never holds, and a Ctrl-C that comes while it is stopped ends the run at once,
+    the command ended by it (a stopped command would see the signal only once continued)."""
     cc1 = subprocess.run(["gcc", "-print-prog-name=cc1"], capture_output=True, text=True).stdout.strip()
     d = os.path.join(OUT, c.name)
     os.makedirs(d, exist_ok=True)
@@ -182,14 +183,18 @@ def test_hold(c):
     held = re.compile(r"the command was held ([0-9.]+) s in all")
     p, data = trace(["-v"], c.name, cmd)
     m = held.search(p.stderr)
-    c.ok(p.returncode == 0 and m and 0 < float(m.group(1)) <= 3, f"cc1 held at its start, and said so with -v: "
+    # (3 s in all at most: the budget is checked at each poll, 2 ms apart while it is held)
+    c.ok(p.returncode == 0 and m and 0 < float(m.group(1)) < 3.2, f"cc1 held at its start, and said so with -v: "
          f"{m.group(0) if m else 'no such line'} (rc {p.returncode})")
     p, data = trace(["-v", "--no-hold"], c.name, cmd)
     c.ok(p.returncode == 0 and not held.search(p.stderr), f"--no-hold: not held (rc {p.returncode})")
     # Ctrl-C while it is stopped (seen as state T in /proc): the tool ends within 3 s, cc1 with it
     caught = False
     for _ in range(5):
-        tool = subprocess.Popen([TOOL, "-q", "--json", os.path.join(d, "int.json"), "--"] + cmd,
+        js = os.path.join(d, "int.json")
+        if os.path.exists(js):
+            os.unlink(js)
+        tool = subprocess.Popen([TOOL, "-q", "--json", js, "--"] + cmd,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         child, t_end = None, time.time() + 20
         while time.time() < t_end and tool.poll() is None and not caught:
@@ -211,7 +216,11 @@ def test_hold(c):
                 rc = None
             took = time.time() - t0
             c.ok(rc == 130 and took < 3, f"Ctrl-C while cc1 was held: rc {rc} after {took:.1f} s")
-            c.ok(not os.path.exists(f"/proc/{child}"), f"cc1 (pid {child}) not left behind")
+            try:
+                ended = [q["exit_code"] for q in json.load(open(js))["processes"] if q["pid"] == child]
+            except (OSError, ValueError, KeyError):
+                ended = None
+            c.ok(ended == [130], f"cc1 (pid {child}) ended by the SIGINT, 130 in the report: {ended}")
             break
         tool.wait(timeout=30)
     c.ok(caught, "cc1 seen stopped (state T) in one of 5 runs")

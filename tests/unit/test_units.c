@@ -865,6 +865,35 @@ static void test_unwind_worker(void)
 	t0 = now_ns();
 	unwind__cache_free(c); /* the build given up, its fd and rows freed (ASan's pass) */
 	CHECK(now_ns() - t0 < 500000000ull, "freed during a build in %.3f s", (now_ns() - t0) / 1e9);
+
+	/* More mappings waiting than BPF keeps ranges (8): the largest wait. libc's text, 7 small
+	 * made-up mappings of it (not mapped here: given nothing), then libc's text again, larger
+	 * than they are: it takes the smallest one's place, so both of libc's are given */
+	{
+		struct map_entry e[TM_UNWIND_RANGES + 1];
+
+		for (int i = 0; i <= TM_UNWIND_RANGES; i++) {
+			e[i] = *libc;
+			if (i && i < TM_UNWIND_RANGES) {
+				e[i].start = 0x10000000ull * (uint64_t)i;
+				e[i].end = e[i].start + 0x1000ull * (uint64_t)i;
+			}
+		}
+		one.e = e;
+		one.n = TM_UNWIND_RANGES + 1;
+		memset(&fake, 0, sizeof(fake));
+		c = unwind__cache_new(fake_load, fake_commit, fake_add, NULL);
+		unwind__proc_ranges(c, getpid(), &one, &up);
+		for (t0 = now_ns(); !fake.adds && now_ns() - t0 < 10000000000ull;) {
+			usleep(5000);
+			unwind__cache_poll(c);
+		}
+		CHECK(fake.adds == 1 && fake.n == 2 && fake.r[0].start == libc->start && fake.r[1].start == libc->start,
+		      "9 mappings waiting: the largest kept, libc's text given twice (%d adds, %u ranges)", fake.adds, fake.n);
+		unwind__cache_free(c);
+		one.e = (struct map_entry *)libc;
+		one.n = 1;
+	}
 	procmaps__clear(&pm);
 }
 

@@ -97,7 +97,8 @@ struct unwind_cache {
 	 * only it parses files, only the event loop loads tables and touches BPF maps and the
 	 * fields above. lock guards todo, done and stop. */
 	pthread_t worker;
-	pid_t worker_tid; /* its thread id (set by it): its nice value is the tool's while the command waits */
+	pid_t worker_tid; /* its thread id (set by it) */
+	int nice;         /* its nice value: the tool's while the command waits for it, else WORKER_NICE */
 	bool started, stop;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -124,6 +125,7 @@ struct unwind_cache *unwind__cache_new(unwind_load_fn load, unwind_commit_fn com
 	c->ctx = ctx;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
+	c->nice = WORKER_NICE;
 	c->todo_tail = &c->todo;
 	c->done_tail = &c->done;
 	return c;
@@ -145,6 +147,7 @@ static void worker_nice(struct unwind_cache *c, int nice)
 	pid_t tid;
 
 	pthread_mutex_lock(&c->lock);
+	c->nice = nice; /* a worker not yet started takes it as it starts */
 	tid = c->worker_tid;
 	pthread_mutex_unlock(&c->lock);
 	if (tid)
@@ -315,10 +318,11 @@ static void *worker_main(void *arg)
 	struct unwind_cache *c = arg;
 	struct job *j;
 
-	/* below the event loop's thread: on a busy machine draining events comes first */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
+	/* below the event loop's thread: on a busy machine draining events comes first (unless
+	 * the command waits for it) */
 	pthread_mutex_lock(&c->lock);
 	c->worker_tid = gettid();
+	setpriority(PRIO_PROCESS, (id_t)c->worker_tid, c->nice);
 	for (;;) {
 		while (!c->stop && !c->todo)
 			pthread_cond_wait(&c->wake, &c->lock);

@@ -10,14 +10,6 @@
 #include "world.h"
 #include "taskmem.h"
 
-/* "Key:\t123 kB" or "Key:\t123" of a status text; 0 if it is not there */
-static uint64_t status_value(const char *text, const char *key)
-{
-	const char *p = strstr(text, key);
-
-	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
-}
-
 /* v1: the tree's live threads and page tables, from each live process's status */
 static void tree_counts(struct model *m, struct world *w, uint64_t *threads, uint64_t *pte)
 {

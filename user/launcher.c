@@ -171,11 +171,7 @@ static void signal_below(pid_t pid, int sig, int depth)
 
 void launcher__signal_tree(struct launcher *l, int sig)
 {
-	if (l->pid > 0 && !l->exited) {
+	if (l->pid > 0 && !l->exited)
 		kill(l->pid, sig);
-		/* held for its unwind tables (unwind__hold), it would only see sig once continued */
-		if (sig != SIGKILL)
-			kill(l->pid, SIGCONT);
-	}
 	signal_below(getpid(), sig, 0);
 }

@@ -4,7 +4,6 @@
  * takes from 0.1 s to seconds: on the event loop, events were lost and Ctrl-C unseen
  * meanwhile); the event loop opens the files, loads the tables and sets the BPF maps. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -167,43 +166,22 @@ static void unhold(struct unwind_cache *c, bool go)
 	worker_nice(c, WORKER_NICE);
 }
 
-/* The first len - 1 bytes of /proc/PID/file, NUL-terminated; 0 or -errno */
-static int proc_head(pid_t pid, const char *file, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd, err;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	err = n < 0 ? -errno : n == 0 ? -ENODATA : 0;
-	close(fd);
-	if (!err)
-		buf[n] = 0;
-	return err;
-}
-
 /* Whether pid may be stopped: one thread (loading its libraries at its start, not a server's
- * workers in epoll_wait) and not ptraced (a debugger would see the stop). TracerPid comes
- * before status's Groups line (long for a user in many groups); the thread count is stat's
- * 20th field, the 18th after the command name's closing parenthesis. */
+ * workers in epoll_wait) and not ptraced (a debugger would see the stop). Its whole status is
+ * read: the Groups line before Threads is long for a user in many groups. */
 static bool may_stop(pid_t pid)
 {
-	char buf[4096], *t;
-	int field = 2; /* the command name's */
+	char path[64], *status;
+	size_t len;
+	bool yes;
 
-	if (proc_head(pid, "status", buf, sizeof(buf)) || !(t = strstr(buf, "\nTracerPid:\t")) ||
-	    strtol(t + 12, NULL, 10) != 0)
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_whole(path, 1 << 20, &status, &len))
 		return false;
-	if (proc_head(pid, "stat", buf, sizeof(buf)) || !(t = strrchr(buf, ')')))
-		return false;
-	for (t++; *t; t++)
-		if (*t == ' ' && ++field == 20)
-			return strtol(t + 1, NULL, 10) == 1;
-	return false;
+	yes = strstr(status, "\nTracerPid:") && status_value(status, "\nTracerPid:") == 0 &&
+	      status_value(status, "\nThreads:") == 1;
+	free(status);
+	return yes;
 }
 
 static bool waiting(const struct unwind_cache *c, pid_t pid)

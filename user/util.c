@@ -138,6 +138,13 @@ bool sudo_user(uid_t *uid, gid_t *gid)
 	return true;
 }
 
+uint64_t status_value(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
 bool pid_gone(pid_t pid)
 {
 	char path[32], buf[512], *rp;

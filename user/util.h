@@ -29,6 +29,8 @@ const char *basename_of(const char *path);
 /* The whole of a file (a /proc file: its size is not known before), NUL-terminated, at most
  * max bytes (the rest is not read); 0 or -errno. */
 int read_whole(const char *path, size_t max, char **out, size_t *len);
+/* "Key:\t123 kB" or "Key:\t123" of a /proc/PID/status text (key "\nKey:"); 0 if it is not there */
+uint64_t status_value(const char *text, const char *key);
 /* The process has exited: no such pid, or a zombie its parent has not reaped (kill(pid, 0)
  * still answers for one, and its exit event may be long gone). */
 bool pid_gone(pid_t pid);

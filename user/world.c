@@ -463,10 +463,9 @@ static void py_set_target(struct world *w, pid_t pid, struct py_target *tgt)
 		*hashmap__upsert(w->py, (uint64_t)pid, NULL) = (uint64_t)(uintptr_t)tgt;
 }
 
-/* Tell the kernel where pid's code without frame pointers and its CPython's frames are (the
- * live side of world__set_unwind): 0 or -errno */
-static int apply_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
+int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 {
+	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
 	struct py_target *tgt = NULL;
 	struct tm_unwind_proc up;
 	struct tm_py_proc py;
@@ -474,26 +473,23 @@ static int apply_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
 	bool is_py;
 	int err;
 
-	/* where its CPython keeps its frames (its code objects are named from here), first: a new
-	 * file's unwind table takes a while to load */
-	is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &tgt);
-	if (is_py && w->o.set_python)
-		w->o.set_python(w->o.ctx, (uint32_t)pid, &py, pyframes__fixed_exe(tgt, &dev), dev);
-	unwind__proc_ranges(w->unwind, pid, pm, &up);
-	if (pyframes__perf_trampolines(pid, pm))
-		up.flags |= TM_UNWIND_PY_TRAMPOLINES;
-	py_set_target(w, pid, is_py ? tgt : NULL);
-	err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
-	return err < 0 ? err : err ? -EIO : 0;
-}
-
-int world__set_unwind(struct world *w, pid_t pid, const struct procmaps *pm)
-{
-	struct rt_answer a = { .type = REC_UNWIND_SET, .pid = pid };
-
 	if (w->o.replay)
 		return ask(w, &a) ? a.ret : -EIO;
-	a.ret = w->unwind ? apply_unwind(w, pid, pm) : 0;
+	if (!w->unwind) {
+		a.ret = 0;
+	} else {
+		/* where its CPython keeps its frames (its code objects are named from here), first:
+		 * a new file's unwind table takes a while to load */
+		is_py = !w->o.c_frames_only && !pyframes__target(pid, pm, &py, &tgt);
+		if (is_py && w->o.set_python)
+			w->o.set_python(w->o.ctx, (uint32_t)pid, &py, pyframes__fixed_exe(tgt, &dev), dev);
+		unwind__proc_ranges(w->unwind, pid, pm, &up);
+		if (pyframes__perf_trampolines(pid, pm))
+			up.flags |= TM_UNWIND_PY_TRAMPOLINES;
+		py_set_target(w, pid, is_py ? tgt : NULL);
+		err = w->o.set_unwind(w->o.ctx, (uint32_t)pid, &up, is_py ? &py : NULL);
+		a.ret = err < 0 ? err : err ? -EIO : 0;
+	}
 	if (w->o.record)
 		tell(w, &a);
 	return a.ret;

@@ -40,6 +40,19 @@ def descendants(pid):
     return out
 
 
+def interrupt(proc, sig, timeout):
+    """Send sig to proc (the tool) and wait for its end: (its exit code, the seconds it took);
+    killed after timeout seconds (its code then -9)."""
+    t0 = time.time()
+    proc.send_signal(sig)
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    return rc, time.time() - t0
+
+
 def comm_of(pid):
     try:
         return open(f"/proc/{pid}/comm").read().strip()

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from lib import BIN, KNOWN_FILE, MIB, OUT, ROOT, TOOL, in_private_mounts, proc_named, trace
+from lib import BIN, KNOWN_FILE, MIB, OUT, ROOT, TOOL, in_private_mounts, interrupt, proc_named, trace
 
 # the sanitizer pass (make sanitize) runs the ASan build: the tool's own RSS and CPU are
 # measured in the plain pass only
@@ -453,14 +453,7 @@ def test_unwind_worker_sigint(c):
     time.sleep(0.3)  # its maps read, the build begun (it takes seconds)
     for kind, got in bpf_ids(tool.pid).items():
         ids[kind] |= got
-    t0 = time.time()
-    tool.send_signal(signal.SIGINT)
-    try:
-        rc = tool.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        tool.kill()
-        rc = tool.wait()
-    secs = time.time() - t0
+    rc, secs = interrupt(tool, signal.SIGINT, 30)
     c.ok(mapped, "the program mapped the library under the tool")
     c.ok(secs < 1, f"the tool ended {secs:.2f}s after SIGINT")
     c.ok(rc == 130, f"exit 130, the command's (killed by SIGINT): {rc}")

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from lib import MIB, OUT, ROOT, TOOL, frame_bytes, label_bytes, trace
+from lib import MIB, OUT, ROOT, TOOL, descendants, frame_bytes, label_bytes, interrupt, trace
 
 
 def test_stack_walk(c):
@@ -200,23 +200,16 @@ def test_hold(c):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         child, t_end = None, time.time() + 20
         while time.time() < t_end and tool.poll() is None and not caught:
-            kids = subprocess.run(["pgrep", "-P", str(tool.pid)], capture_output=True, text=True).stdout.split()
-            for k in kids:
+            for k in descendants(tool.pid):
                 try:
                     stat = open(f"/proc/{k}/stat").read()
                 except OSError:
                     continue
                 if stat.rsplit(")", 1)[1].split()[0] == "T" and "cc1" in stat.split(")")[0]:
-                    child, caught = int(k), True
+                    child, caught = k, True
+            time.sleep(0.001)
         if caught:
-            t0 = time.time()
-            tool.send_signal(signal.SIGINT)
-            try:
-                rc = tool.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                tool.kill()
-                rc = None
-            took = time.time() - t0
+            rc, took = interrupt(tool, signal.SIGINT, 10)
             c.ok(rc == 130 and took < 3, f"Ctrl-C while cc1 was held: rc {rc} after {took:.1f} s")
             try:
                 ended = [q["exit_code"] for q in json.load(open(js))["processes"] if q["pid"] == child]

@@ -44,6 +44,9 @@ const volatile __u64 wakeup_bytes = 1 << 20;
  * walked one by 1 / its chance. All 0: every stack walked. */
 const volatile __u32 sample_chances[TM_SAMPLE_PAGES + 1] = {};
 
+/* --stack-cache: enum tm_stack_cache (the last walk's answer used, never, or checked) */
+const volatile __u32 stack_cache = TM_STACK_CACHE_ON;
+
 /* Per-thread state: the last fault and the tracked syscall in progress. */
 struct task_state {
 	__u64 fault_addr;
@@ -159,6 +162,35 @@ struct walk {
 	__u32 tail_morestack;   /* whether that address sits between two calls, as in morestack */
 	__u64 py_hash;          /* hash of the Python part py_walk appended (pyframes.bpf.h) */
 };
+
+/* A thread's last walk on this CPU: what it started from, the windows of user stack memory it
+ * read, the words of them it used, by window and index, with their values, and its stack id. A
+ * walk is a function of its registers, the address space and its tables (the traced value's
+ * generation) and the words it reads: when a fault comes with all of them the same, the walk
+ * would repeat itself word for word, and its stack id is known without it. */
+#define LW_WINDOWS 4 /* a Go stack on g0 and the goroutine's stack takes 3 */
+#define LW_USED 128  /* words: two per frame by frame pointer, one or two by CFI */
+struct last_walk {
+	__u64 base[LW_WINDOWS], ip, sp, bp, mm, start;
+	__u32 len[LW_WINDOWS];
+	__u32 nwin, nused, tid, exec, tv;
+	__s32 sid;            /* 0 or more: the walk can be repeated */
+	__u8 used[LW_USED];   /* window << 6 | word index in it */
+	__u64 val[LW_USED];   /* the word's value */
+};
+
+#define LAST_WALKS 4 /* per CPU, by thread: a Go program's g0 and goroutines' faults interleave */
+struct last_walks {
+	struct last_walk lw[LAST_WALKS];
+	__u64 again[LW_WINDOWS][TM_STACK_WINDOW / 8]; /* a last walk's windows read again */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_walks);
+} lastwalks SEC(".maps");
 
 /* apart from 'walks', so that walks without tables do not touch it */
 struct frame_caches {
@@ -297,11 +329,56 @@ static __always_inline __u64 mix64(__u64 h)
  * open loop of 127 frames took the verifier ~0.9 s at every start. */
 struct walk_ctx {
 	struct walk *w;
+	struct last_walk *lw;      /* what it reads is noted there */
 	struct frame_caches *fcs;  /* set when some of the process's code has unwind tables */
 	__u64 ip, sp, fp, base, wlen, hash, mm;
 	__u32 tgid, gen;
 	int n, k0; /* k0: frames walk_frame's loop starts after, less one */
 };
+
+/* lw->nwin of a walk that cannot be known to repeat: it read more windows than are kept,
+ * failed a read (which may succeed next time) or read other memory. Counted in the map value,
+ * not in walk_ctx: the verifier would follow each count through bpf_loop's callbacks (a flag
+ * there tripled its work). */
+#define NWIN_ONCE (LW_WINDOWS + 1)
+
+/* Read len (1 to TM_STACK_WINDOW) bytes of user stack at addr into the walk's window, noting
+ * it: a walk of more than LW_WINDOWS windows cannot be repeated. */
+static __always_inline int window_read(struct walk_ctx *c, __u64 addr, __u64 len)
+{
+	struct last_walk *lw = c->lw;
+	__u32 n = lw->nwin;
+
+	if (bpf_probe_read_user(c->w->win, len, (void *)addr)) {
+		lw->nwin = NWIN_ONCE; /* it may succeed next time */
+		return -1;
+	}
+	if (n < LW_WINDOWS) {
+		lw->base[n] = addr;
+		lw->len[n] = len;
+		lw->nwin = n + 1;
+	} else {
+		lw->nwin = NWIN_ONCE;
+	}
+	c->base = addr;
+	c->wlen = len;
+	return 0;
+}
+
+/* The walk used word idx of its window, of value v */
+static __always_inline void word_used(struct walk_ctx *c, __u32 idx, __u64 v)
+{
+	struct last_walk *lw = c->lw;
+	__u32 n = lw->nused;
+
+	if (n >= LW_USED || lw->nwin > LW_WINDOWS || !lw->nwin) {
+		lw->nwin = NWIN_ONCE;
+		return;
+	}
+	lw->used[n & (LW_USED - 1)] = (lw->nwin - 1) << 6 | (idx & 63);
+	lw->val[n & (LW_USED - 1)] = v;
+	lw->nused = n + 1;
+}
 
 static __always_inline void push_frame(struct walk_ctx *c, __u64 k, __u64 ret)
 {
@@ -412,28 +489,32 @@ none:
 }
 
 /* The user stack word at addr, through the window: reads go up the stack, so one read of up to
- * a window (never past addr's page) serves several frames. 0, or -1 when unreadable. */
+ * a window (never past addr's page) serves several frames. It starts a little below addr, never
+ * below addr's page: a frame's return address is read first, its saved rbp under it next (a
+ * window from the return address read the stack again for each frame). 0, or -1 when
+ * unreadable. */
+#define WIN_BELOW 32
 static __always_inline int stack_word(struct walk_ctx *c, __u64 addr, __u64 *val)
 {
-	__u64 off = addr - c->base, len, idx;
+	__u64 off = addr - c->base, base, len, idx;
 
 	if (addr & 7)
 		return -1; /* saved registers are 8-byte aligned: a bad CFA */
 	if (off + 8 > c->wlen || off > TM_STACK_WINDOW) {
-		len = 4096 - (addr & 4095); /* >= 8: addr is aligned */
+		base = (addr & 4095) >= WIN_BELOW ? addr - WIN_BELOW : addr & ~4095ULL;
+		len = 4096 - (base & 4095); /* >= 8 past addr: addr is aligned */
 		if (len > TM_STACK_WINDOW)
 			len = TM_STACK_WINDOW;
-		if (bpf_probe_read_user(c->w->win, len, (void *)addr))
+		if (window_read(c, base, len))
 			return -1;
-		c->base = addr;
-		c->wlen = len;
-		off = 0;
+		off = addr - base;
 	}
 	idx = off >> 3;
 	barrier_var(idx);
 	if (idx >= WIN_WORDS)
 		return -1;
 	*val = c->w->win[idx];
+	word_used(c, idx, *val);
 	return 0;
 }
 
@@ -495,10 +576,8 @@ static long walk_frame(__u32 i, struct walk_ctx *c)
 			len = TM_STACK_WINDOW;
 		if (len < 16 || (fp & 7))
 			len = 16;
-		if (bpf_probe_read_user(w->win, len, (void *)fp))
+		if (window_read(c, fp, len))
 			return 1;
-		c->base = fp;
-		c->wlen = len;
 		off = 0;
 	}
 	/* frame k = i + 1: indexed by the loop's counter, which the verifier does not know, so
@@ -509,6 +588,8 @@ static long walk_frame(__u32 i, struct walk_ctx *c)
 	if (idx >= WIN_WORDS - 1 || k >= TM_MAX_STACK_DEPTH)
 		return 1; /* cannot happen: off + 16 <= wlen <= TM_STACK_WINDOW, i < depth - 1 */
 	ret = w->win[idx + 1];
+	word_used(c, idx, w->win[idx]);
+	word_used(c, idx + 1, ret);
 	if (!ret)
 		return 1;
 	w->st.ips[k] = ret;
@@ -557,6 +638,7 @@ static __noinline void go_resume(struct walk_ctx *c, __u64 g)
 	}
 	if (!c->w->tail_morestack)
 		return;
+	c->lw->nwin = NWIN_ONCE; /* what follows reads the goroutine's g */
 	if (bpf_probe_read_user(&m, sizeof(m), (void *)(g + GO_G_M)) || !m ||
 	    bpf_probe_read_user(&g0, sizeof(g0), (void *)m) || g0 != g ||
 	    bpf_probe_read_user(&curg, sizeof(curg), (void *)(m + GO_M_CURG)) || !curg || curg == g ||
@@ -620,22 +702,75 @@ __noinline __s32 stack_intern(__u32 n, __u64 hash)
 
 #define WALK_BY_KERNEL (-8) /* -ENOEXEC: not a 64-bit task, the kernel's walk takes it */
 
+/* lw's stack id when this walk would repeat lw word for word (its windows read again into
+ * again, every word it used compared), else -1 */
+static __always_inline __s32 last_walk(struct last_walk *lw, struct last_walks *lws, struct task_struct *task,
+				       struct pt_regs *regs, __u32 tid, __u32 tv)
+{
+	__u32 i, n = lw->nwin, k, u;
+	__u64 len;
+
+	if (lw->sid < 0 || lw->tid != tid || lw->ip != regs->ip || lw->sp != regs->sp || lw->bp != regs->bp ||
+	    lw->tv != tv || lw->mm != (__u64)task->mm || lw->start != task->start_time ||
+	    lw->exec != task->self_exec_id || n > LW_WINDOWS)
+		return -1;
+	for (i = 0; i < LW_WINDOWS; i++) {
+		if (i >= n)
+			break;
+		len = lw->len[i];
+		barrier_var(len);
+		if (len == 0 || len > TM_STACK_WINDOW || bpf_probe_read_user(lws->again[i], len, (void *)lw->base[i]))
+			return -1;
+	}
+	n = lw->nused;
+	for (k = 0; k < LW_USED; k++) {
+		if (k >= n)
+			break;
+		u = lw->used[k];
+		if (lws->again[(u >> 6) & (LW_WINDOWS - 1)][u & 63] != lw->val[k])
+			return -1;
+	}
+	return lw->sid;
+}
+
+static __always_inline void last_walk_keep(struct last_walk *lw, struct task_struct *task, struct pt_regs *regs,
+					   __u32 tid, __u32 tv, __s32 sid)
+{
+	lw->tid = tid;
+	lw->ip = regs->ip;
+	lw->sp = regs->sp;
+	lw->bp = regs->bp;
+	lw->tv = tv;
+	lw->mm = (__u64)task->mm;
+	lw->start = task->start_time;
+	lw->exec = task->self_exec_id;
+	lw->sid = sid;
+}
+
 /* The id of the current 64-bit task's user stack, walked here (see above); WALK_BY_KERNEL for
  * a compat task. */
 __noinline __s32 user_stack_walk(__u32 traced_val)
 {
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	struct walk_ctx c = {};
-	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0, tgid = id >> 32;
+	struct last_walks *lws = bpf_map_lookup_elem(&lastwalks, &zero);
+	__s32 sid;
 	long n;
 
 	c.w = bpf_map_lookup_elem(&walks, &zero);
-	if (!c.w || !regs) {
+	if (!c.w || !regs || !lws) {
 		count(TM_CNT_STACK_FAULT);
 		return -EFAULT;
 	}
 	if (regs->cs != USER_CS)
 		return WALK_BY_KERNEL;
+	c.lw = &lws->lw[(__u32)id % LAST_WALKS];
+	c.lw->sid = -1; /* this walk's windows replace the thread's last one's */
+	c.lw->nwin = 0;
+	c.lw->nused = 0;
 	c.w->st.ips[0] = regs->ip;
 	c.hash = mix64(regs->ip);
 	c.ip = regs->ip;
@@ -659,7 +794,30 @@ __noinline __s32 user_stack_walk(__u32 traced_val)
 			c.hash = mix64(c.hash ^ c.w->py_hash);
 		c.n = n;
 	}
-	return stack_intern(c.n, c.hash);
+	sid = stack_intern(c.n, c.hash);
+	/* a Python process's frames are not in its native stack's bytes: never repeated */
+	if (stack_cache != TM_STACK_CACHE_OFF && !(traced_val & TM_TRACED_PY) && c.lw->nwin < NWIN_ONCE &&
+	    sid >= 0)
+		last_walk_keep(c.lw, task, regs, (__u32)id, traced_val, sid);
+	return sid;
+}
+
+/* The stack id of the thread's last walk on this CPU if this one would repeat it, else -1 */
+__noinline __s32 user_stack_repeat(__u32 traced_val)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	struct last_walks *lws = bpf_map_lookup_elem(&lastwalks, &zero);
+	struct walk *w = bpf_map_lookup_elem(&walks, &zero);
+	__s32 sid;
+
+	if (!w || !regs || !lws || regs->cs != USER_CS || (traced_val & TM_TRACED_PY))
+		return -1;
+	sid = last_walk(&lws->lw[tid % LAST_WALKS], lws, task, regs, tid, traced_val);
+	if (sid >= 0)
+		count(TM_CNT_STACK_CACHED);
+	return sid;
 }
 
 /* The id of the current task's user stack in 'stacks', or -errno (counted). Compat tasks are
@@ -669,9 +827,14 @@ static __always_inline __s32 user_stack(void *ctx, __u32 traced_val)
 {
 	struct walk_ctx c = {};
 	__u32 zero = 0;
-	__s32 sid = user_stack_walk(traced_val);
+	__s32 sid, last = stack_cache != TM_STACK_CACHE_OFF ? user_stack_repeat(traced_val) : -1;
 	long n;
 
+	if (last >= 0 && stack_cache != TM_STACK_CACHE_CHECK)
+		return last;
+	sid = user_stack_walk(traced_val);
+	if (last >= 0 && sid != last)
+		count(TM_CNT_STACK_CACHE_WRONG);
 	if (sid != WALK_BY_KERNEL)
 		return sid;
 	c.w = bpf_map_lookup_elem(&walks, &zero);

@@ -49,7 +49,11 @@
 	X(DROP_KSTAT, "dropped_kernel_ringbuf_full", "kernel-memory records lost", DROP,           \
 	  "thread start/end or slab records lost, ring buffer full (kernel stacks or slab off)")   \
 	X(SLAB_MAP_FULL, "slab_objects_map_full", "slab objects not followed", LOSS,               \
-	  "accounted slab objects of the tree not counted: object or process map full (--kernel-slab-objects)")
+	  "accounted slab objects of the tree not counted: object or process map full (--kernel-slab-objects)") \
+	X(STACK_CACHED, "stack_walks_repeated", "stack walks repeated", INFO,                      \
+	  "user stacks given by the thread's last walk on that CPU: same registers, the same stack words it read (--stack-cache)") \
+	X(STACK_CACHE_WRONG, "stack_cache_wrong", "stack cache answers wrong", LOSS,               \
+	  "--stack-cache check: a repeated walk's stack that a full walk found different")
 
 /* counted in user space, by the accountant and the unwind cache */
 #define TM_USER_COUNTERS(X)                                                                        \

@@ -121,6 +121,10 @@ struct tm_exec_event {
 	char filename[TM_PATH_LEN];   /* bprm->interp: the binary really run (after #! and PATH) */
 };
 
+/* --stack-cache: a walk that would repeat the CPU's last one word for word takes its answer
+ * (on), every stack is walked (off), or both, and disagreements are counted (check) */
+enum tm_stack_cache { TM_STACK_CACHE_ON, TM_STACK_CACHE_OFF, TM_STACK_CACHE_CHECK };
+
 /* A user stack in the 'stacks' map, keyed by the low 31 bits of its hash: frame 0 is the
  * instruction pointer, then return addresses, innermost first. The full hash tells a stack
  * from another one that has the same key (a collision, counted, never mixed up). */

@@ -55,6 +55,7 @@ enum {
 	OPT_SLAB_OBJECTS,
 	OPT_SAMPLE_BYTES,
 	OPT_NO_HOLD,
+	OPT_STACK_CACHE,
 };
 
 static struct env {
@@ -163,6 +164,7 @@ static const struct argp_option opts[] = {
 	{ "kernel-slab-objects", OPT_SLAB_OBJECTS, "N", 0, "Slab objects of the tree --kernel-slab follows at once (default 65536; implies --kernel-slab)", 0 },
 	{ "c-frames-only", OPT_C_FRAMES_ONLY, NULL, 0, "CPython 3.11: show the interpreter's C frames, not the Python functions it runs (not reading them costs less per fault; a 3.12+ run with -X perf still names them from its perf map)", 0 },
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "N", 0, "Walk the user stack for a sample of the growth, one page in every N bytes on average (Poisson, as Go's MemProfileRate, e.g. 524288), each standing for the bytes it represents: the mode for -p on a production service. Totals, frees, the timeline and categories decided by address stay exact; bytes per stack are estimates, marked so in every output (default: every stack walked)", 0 },
+	{ "stack-cache", OPT_STACK_CACHE, "MODE", 0, "on (default): a fault whose thread, registers and stack words the walk reads are all those of the thread's last walk on that CPU takes that walk's stack, not walking it again (the same stack by construction); off: every stack walked; check: both, counting any difference as stack_cache_wrong (for testing the shortcut)", 0 },
 	{ "no-hold", OPT_NO_HOLD, NULL, 0, "Never stop the command while the unwind tables of its code (executable, libraries) are built; by default it is stopped at its exec until they are, and for a large library within 2 s of it, while it has one thread and no tracer: about 0.1 s for a large program on an idle machine, 1.5 s at a time and 3 s in all at most (-v says how long); without them the stacks of what it allocates meanwhile are cut", 0 },
 	{ "pid", 'p', "PID", 0, "Attach to a running process (and its future children) instead of starting one", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after this long: the command's tree is stopped (SIGTERM, SIGKILL 2 s later), an attached process left running (default: Ctrl-C or the end of the last process)", 0 },
@@ -264,6 +266,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_HOLD:
 		env.no_hold = true;
+		break;
+	case OPT_STACK_CACHE:
+		if (!strcmp(arg, "on"))
+			env.t.stack_cache = TM_STACK_CACHE_ON;
+		else if (!strcmp(arg, "off"))
+			env.t.stack_cache = TM_STACK_CACHE_OFF;
+		else if (!strcmp(arg, "check"))
+			env.t.stack_cache = TM_STACK_CACHE_CHECK;
+		else
+			argp_error(state, "--stack-cache must be on, off or check, not '%s'", arg);
 		break;
 	case OPT_NO_CGROUP:
 		env.no_cgroup = true;

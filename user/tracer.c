@@ -117,6 +117,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, tracer_event_
 		goto fail;
 	}
 	t->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 8;
+	t->skel->rodata->stack_cache = o->stack_cache;
 	for (i = 1; o->sample_bytes && i <= TM_SAMPLE_PAGES; i++)
 		t->skel->rodata->sample_chances[i] = poisson_chance32(o->sample_bytes, (uint64_t)i * 4096);
 	bpf_map__set_max_entries(t->skel->maps.traced, o->max_processes);

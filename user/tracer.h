@@ -13,6 +13,7 @@ struct tracer_opts {
 	uint32_t slab_objects;   /* slab objects of the tree followed at once; 0: slab not followed */
 	uint64_t ringbuf_bytes;
 	uint64_t sample_bytes;   /* --sample-bytes, 0: every stack walked */
+	uint32_t stack_cache;    /* --stack-cache: enum tm_stack_cache */
 };
 
 struct tracer;

@@ -51,7 +51,7 @@ TESTS = [test_engine.test_c_known, test_engine.test_sampled, test_engine.test_fr
          test_cli.test_attach, test_cli.test_sudo_user, test_outputs.test_html, test_record.test_record_report,
          test_scale.test_scale_threads, test_scale.test_scale_go, test_scale.test_diff, test_scale.test_scale_cli,
          test_scale.test_scale_html, test_scale.test_compare_marginal,
-         test_stacks.test_stack_walk, test_oom.test_oom_limit, test_oom.test_oom_kill9, test_oom.test_oom_under_limit,
+         test_stacks.test_stack_walk, test_stacks.test_stack_cache, test_oom.test_oom_limit, test_oom.test_oom_kill9, test_oom.test_oom_under_limit,
          test_oom.test_oom_attach, test_oom.test_oom_cleanup, test_kernel.test_kernel_threads, test_kernel.test_kernel_slab, test_kernel.test_kernel_no_cgroup,
          test_net.test_net_sockets, test_net.test_net_go_server, test_net.test_net_rust_server,
          test_stacks.test_symbolizers, test_stacks.test_cc1_unwound, test_stacks.test_hold, test_stacks.test_classify_cpp_arena, test_python.test_python_frames,

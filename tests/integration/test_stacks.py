@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from lib import MIB, OUT, ROOT, TOOL, descendants, frame_bytes, label_bytes, interrupt, trace
+from lib import BIN, MIB, OUT, ROOT, TOOL, descendants, frame_bytes, label_bytes, interrupt, trace
 
 
 def test_stack_walk(c):
@@ -53,6 +53,60 @@ def test_stack_walk(c):
             else:  # the walk keeps 127 frames, innermost first
                 c.ok(len(fr) == 127 and chain == want[:126],
                      f"{what}: the innermost 127 frames, in order (got {len(fr)}, {n} chain frames)")
+
+
+def test_stack_cache(c):
+    """A walk that would repeat the thread's last one is answered by it (--stack-cache, on by
+    default): tests/programs/twins.c's two call chains differ only in one return address far up
+    the stack (DEPTH + 2 frames above the fault, the faulting code's registers and every other
+    word the same), two pages of three under twin_a, one under twin_b: the bytes stay 32 and 16
+    MiB of 48 with the shortcut taken (a shortcut that compared fewer words put all 48 under
+    twin_a). In check mode every answer is also walked: no difference on these chains, by frame
+    pointer and by unwind table, nor on go_bench (g0's and goroutines' stacks, several windows)
+    and c_faulter; off walks every stack."""
+    fp = ["-O0", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer"]
+    nofp = ["-O1", "-fomit-frame-pointer", "-fno-inline"]
+    exes = {}
+    for name, flags in (("fp", fp), ("nofp", nofp)):
+        exe = os.path.join(OUT, f"twins_{name}")
+        b = subprocess.run(["gcc", "-g", "-fno-optimize-sibling-calls"] + flags +
+                           ["-o", exe, os.path.join(ROOT, "tests", "programs", "twins.c")],
+                           capture_output=True, text=True)
+        if c.ok(b.returncode == 0, f"gcc {name}: {b.stderr[-200:]}"):
+            exes[name] = exe
+
+    def run(mode, what, cmd):
+        p, data = trace(["--stack-cache", mode], f"{c.name}_{mode}_{what}", cmd)
+        if not c.ok(data is not None and p.returncode == 0, f"{mode}, {what}: traced (rc {p.returncode})"):
+            return None, None
+        return data, data["events"]
+
+    pages = 48 * 256
+    for depth in (0, 40):  # 40: the chain spans three of the walk's read windows
+        if "fp" not in exes:
+            break
+        for mode in ("on", "off"):
+            data, ev = run(mode, f"twins depth {depth}", [exes["fp"], "48", str(depth)])
+            if not data:
+                continue
+            under = {t: sum(s["bytes"] for s in data["peak"]["stacks"] if t in s["frames"])
+                     for t in ("twin_a", "twin_b")}
+            c.near(under["twin_a"], 32 * MIB, 0.02, f"{mode}, depth {depth}: 32 MiB under twin_a")
+            c.near(under["twin_b"], 16 * MIB, 0.02, f"{mode}, depth {depth}: 16 MiB under twin_b")
+            if mode == "on":  # a twin_a after a twin_a repeats its walk: a third of the pages
+                c.ok(ev["stack_walks_repeated"] >= pages // 4,
+                     f"on, depth {depth}: walks repeated ({ev['stack_walks_repeated']} of {pages} pages)")
+            else:
+                c.ok(ev["stack_walks_repeated"] == 0, f"off, depth {depth}: none repeated")
+    checks = [(f"twins {n}", [exe, "48", "40"]) for n, exe in exes.items()] + [
+        ("go_bench", [os.path.join(BIN, "go_bench"), "100000", "1"]),
+        ("c_faulter", [os.path.join(BIN, "c_faulter"), "2", "256"])]
+    for what, cmd in checks:
+        data, ev = run("check", what, cmd)
+        if data:
+            c.ok(ev["stack_cache_wrong"] == 0 and ev["stack_walks_repeated"] > 0,
+                 f"check, {what}: {ev['stack_walks_repeated']} repeated walks, "
+                 f"{ev['stack_cache_wrong']} of them different from a full walk")
 
 
 def test_symbolizers(c):

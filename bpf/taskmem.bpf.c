@@ -47,6 +47,11 @@ const volatile __u32 sample_chances[TM_SAMPLE_PAGES + 1] = {};
 /* --stack-cache: enum tm_stack_cache (the last walk's answer used, never, or checked) */
 const volatile __u32 stack_cache = TM_STACK_CACHE_ON;
 
+/* Stacks user space has deleted from 'stacks' (counted after each delete): a last walk whose
+ * count, read before it interned its stack, is not the count now is not taken (its id may be
+ * the one deleted, or since given to another stack) */
+volatile __u64 stack_drops;
+
 /* Per-thread state: the last fault and the tracked syscall in progress. */
 struct task_state {
 	__u64 fault_addr;
@@ -168,10 +173,10 @@ struct walk {
  * walk is a function of its registers, the address space and its tables (the traced value's
  * generation) and the words it reads: when a fault comes with all of them the same, the walk
  * would repeat itself word for word, and its stack id is known without it. */
-#define LW_WINDOWS 4 /* a Go stack on g0 and the goroutine's stack takes 3 */
+#define LW_WINDOWS 4 /* go_bench's walks from g0 on into the goroutine's stack take 3 */
 #define LW_USED 128  /* words: two per frame by frame pointer, one or two by CFI */
 struct last_walk {
-	__u64 base[LW_WINDOWS], ip, sp, bp, mm, start;
+	__u64 base[LW_WINDOWS], ip, sp, bp, mm, start, drops;
 	__u32 len[LW_WINDOWS];
 	__u32 nwin, nused, tid, exec, tv;
 	__s32 sid;            /* 0 or more: the walk can be repeated */
@@ -179,7 +184,7 @@ struct last_walk {
 	__u64 val[LW_USED];   /* the word's value */
 };
 
-#define LAST_WALKS 4 /* per CPU, by thread: a Go program's g0 and goroutines' faults interleave */
+#define LAST_WALKS 4 /* per CPU, by thread: threads' faults interleave on a CPU (a Go program's Ms) */
 struct last_walks {
 	struct last_walk lw[LAST_WALKS];
 	__u64 again[LW_WINDOWS][TM_STACK_WINDOW / 8]; /* a last walk's windows read again */
@@ -633,8 +638,11 @@ static __noinline void go_resume(struct walk_ctx *c, __u64 g)
 	if (c->w->tail_ip != last || c->w->tail_mm != c->mm) {
 		c->w->tail_ip = last;
 		c->w->tail_mm = c->mm;
-		c->w->tail_morestack = !bpf_probe_read_user(code, sizeof(code), (void *)(last - 5)) &&
-				       code[0] == X86_CALL_REL32 && code[5] == X86_CALL_REL32;
+		if (bpf_probe_read_user(code, sizeof(code), (void *)(last - 5))) {
+			c->lw->nwin = NWIN_ONCE; /* it may succeed next time */
+			code[0] = 0;
+		}
+		c->w->tail_morestack = code[0] == X86_CALL_REL32 && code[5] == X86_CALL_REL32;
 	}
 	if (!c->w->tail_morestack)
 		return;
@@ -712,7 +720,7 @@ static __always_inline __s32 last_walk(struct last_walk *lw, struct last_walks *
 
 	if (lw->sid < 0 || lw->tid != tid || lw->ip != regs->ip || lw->sp != regs->sp || lw->bp != regs->bp ||
 	    lw->tv != tv || lw->mm != (__u64)task->mm || lw->start != task->start_time ||
-	    lw->exec != task->self_exec_id || n > LW_WINDOWS)
+	    lw->exec != task->self_exec_id || lw->drops != stack_drops || n > LW_WINDOWS)
 		return -1;
 	for (i = 0; i < LW_WINDOWS; i++) {
 		if (i >= n)
@@ -734,7 +742,7 @@ static __always_inline __s32 last_walk(struct last_walk *lw, struct last_walks *
 }
 
 static __always_inline void last_walk_keep(struct last_walk *lw, struct task_struct *task, struct pt_regs *regs,
-					   __u32 tid, __u32 tv, __s32 sid)
+					   __u32 tid, __u32 tv, __u64 drops, __s32 sid)
 {
 	lw->tid = tid;
 	lw->ip = regs->ip;
@@ -744,6 +752,7 @@ static __always_inline void last_walk_keep(struct last_walk *lw, struct task_str
 	lw->mm = (__u64)task->mm;
 	lw->start = task->start_time;
 	lw->exec = task->self_exec_id;
+	lw->drops = drops;
 	lw->sid = sid;
 }
 
@@ -757,6 +766,7 @@ __noinline __s32 user_stack_walk(__u32 traced_val)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 zero = 0, tgid = id >> 32;
 	struct last_walks *lws = bpf_map_lookup_elem(&lastwalks, &zero);
+	__u64 drops;
 	__s32 sid;
 	long n;
 
@@ -768,6 +778,7 @@ __noinline __s32 user_stack_walk(__u32 traced_val)
 	if (regs->cs != USER_CS)
 		return WALK_BY_KERNEL;
 	c.lw = &lws->lw[(__u32)id % LAST_WALKS];
+	drops = stack_drops; /* before the stack is interned: a delete after it is seen */
 	c.lw->sid = -1; /* this walk's windows replace the thread's last one's */
 	c.lw->nwin = 0;
 	c.lw->nused = 0;
@@ -798,7 +809,7 @@ __noinline __s32 user_stack_walk(__u32 traced_val)
 	/* a Python process's frames are not in its native stack's bytes: never repeated */
 	if (stack_cache != TM_STACK_CACHE_OFF && !(traced_val & TM_TRACED_PY) && c.lw->nwin < NWIN_ONCE &&
 	    sid >= 0)
-		last_walk_keep(c.lw, task, regs, (__u32)id, traced_val, sid);
+		last_walk_keep(c.lw, task, regs, (__u32)id, traced_val, drops, sid);
 	return sid;
 }
 
@@ -809,10 +820,9 @@ __noinline __s32 user_stack_repeat(__u32 traced_val)
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
 	struct last_walks *lws = bpf_map_lookup_elem(&lastwalks, &zero);
-	struct walk *w = bpf_map_lookup_elem(&walks, &zero);
 	__s32 sid;
 
-	if (!w || !regs || !lws || regs->cs != USER_CS || (traced_val & TM_TRACED_PY))
+	if (!regs || !lws || regs->cs != USER_CS || (traced_val & TM_TRACED_PY))
 		return -1;
 	sid = last_walk(&lws->lw[tid % LAST_WALKS], lws, task, regs, tid, traced_val);
 	if (sid >= 0)
@@ -833,7 +843,7 @@ static __always_inline __s32 user_stack(void *ctx, __u32 traced_val)
 	if (last >= 0 && stack_cache != TM_STACK_CACHE_CHECK)
 		return last;
 	sid = user_stack_walk(traced_val);
-	if (last >= 0 && sid != last)
+	if (last >= 0 && sid >= 0 && sid != last) /* (a full map is not the cache's error) */
 		count(TM_CNT_STACK_CACHE_WRONG);
 	if (sid != WALK_BY_KERNEL)
 		return sid;

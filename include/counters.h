@@ -51,7 +51,7 @@
 	X(SLAB_MAP_FULL, "slab_objects_map_full", "slab objects not followed", LOSS,               \
 	  "accounted slab objects of the tree not counted: object or process map full (--kernel-slab-objects)") \
 	X(STACK_CACHED, "stack_walks_repeated", "stack walks repeated", INFO,                      \
-	  "user stacks given by the thread's last walk on that CPU: same registers, the same stack words it read (--stack-cache)") \
+	  "stacks the thread's last walk on that CPU answered: same registers, the same stack words it read (--stack-cache; walked too under check)") \
 	X(STACK_CACHE_WRONG, "stack_cache_wrong", "stack cache answers wrong", LOSS,               \
 	  "--stack-cache check: a repeated walk's stack that a full walk found different")
 

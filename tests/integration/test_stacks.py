@@ -63,7 +63,8 @@ def test_stack_cache(c):
     MiB of 48 with the shortcut taken (a shortcut that compared fewer words put all 48 under
     twin_a). In check mode every answer is also walked: no difference on these chains, by frame
     pointer and by unwind table, nor on go_bench (g0's and goroutines' stacks, several windows)
-    and c_faulter; off walks every stack."""
+    and c_faulter; off walks every stack. A kept walk whose stack id the tool has deleted since
+    (its process gone) is not taken (tests/programs/stack_drop.c)."""
     fp = ["-O0", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer"]
     nofp = ["-O1", "-fomit-frame-pointer", "-fno-inline"]
     exes = {}
@@ -107,6 +108,21 @@ def test_stack_cache(c):
             c.ok(ev["stack_cache_wrong"] == 0 and ev["stack_walks_repeated"] > 0,
                  f"check, {what}: {ev['stack_walks_repeated']} repeated walks, "
                  f"{ev['stack_cache_wrong']} of them different from a full walk")
+            if what == "twins nofp":
+                c.ok(ev["cfi_tables"] > 0, f"check, {what}: walked by unwind tables ({ev['cfi_tables']})")
+    # a kept walk whose stack the tool deleted meanwhile (tests/programs/stack_drop.c) is not taken
+    exe = os.path.join(OUT, "stack_drop")
+    b = subprocess.run(["gcc", "-g", "-fno-optimize-sibling-calls"] + fp +
+                       ["-o", exe, os.path.join(ROOT, "tests", "programs", "stack_drop.c")],
+                       capture_output=True, text=True)
+    if c.ok(b.returncode == 0, f"gcc stack_drop: {b.stderr[-200:]}"):
+        p, data = trace([], f"{c.name}_drop", [exe, "1000"], pre=["taskset", "-c", "0"])
+        if c.ok(data is not None and p.returncode == 0, f"stack_drop: traced (rc {p.returncode})"):
+            ev = data["events"]
+            c.ok(ev["stacks_unreadable"] == 0, f"stack_drop: no stack id named after its delete "
+                 f"({ev['stacks_unreadable']} unreadable)")
+            c.near(sum(s["bytes"] for s in data["peak"]["stacks"] if "map_here" in s["frames"]), 8 * MIB,
+                   0.05, "stack_drop: the parent's 8 MiB under map_here")
 
 
 def test_symbolizers(c):

@@ -57,6 +57,7 @@ int main(int argc, char **argv)
 	mem = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		return 1;
+	madvise(mem, pages * 4096, MADV_NOHUGEPAGE); /* a fault a page, whatever THP's mode */
 	for (i = 0; i < pages; i++) {
 		if (i % 3 == 2)
 			twin_b(depth, i);

@@ -24,12 +24,23 @@
  * that every label, category and total stays exact. Bytes leaving a stack's bucket (frees, a
  * copy-on-write) take its average weight, all of it with its last page. The remainder may go
  * below 0 where the estimates overshoot. */
+/* bytes times a weight, rounded: a hostile recording's sizes times a large weight are beyond
+ * int64 (and llround's range), and the remainder taken from them must not overflow either */
+static int64_t weighted(double d)
+{
+	if (!(d < 0x1p61)) /* NaN too */
+		return INT64_C(1) << 61;
+	if (d < -0x1p61)
+		return -(INT64_C(1) << 61);
+	return llround(d);
+}
+
 static void sampled_moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
 {
 	struct account *a = ctx;
 	struct bucket *bk = &a->tl.buckets[b];
 	struct sampled_bucket *sb;
-	int64_t scaled;
+	int64_t scaled, rest;
 
 	/* the process view alone: its categories take bytes, whatever their split */
 	if (!bk->proc || bk->stack_id < 0 || !(views & PAGES_TREE)) {
@@ -44,13 +55,15 @@ static void sampled_moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
 	}
 	sb = &a->sb[b];
 	if (bytes > 0 && a->grow_scale)
-		scaled = llround((double)bytes * a->grow_scale);
+		scaled = weighted((double)bytes * a->grow_scale);
 	else if (sb->real > 0 && bytes <= -sb->real)
 		scaled = -bk->cur;
 	else if (sb->real > 0)
-		scaled = llround((double)bytes * (double)bk->cur / (double)sb->real);
+		scaled = weighted((double)bytes * (double)bk->cur / (double)sb->real);
 	else
-		scaled = llround((double)bytes * a->sample_scale);
+		scaled = weighted((double)bytes * a->sample_scale);
+	if (__builtin_sub_overflow(bytes, scaled, &rest))
+		rest = bytes < 0 ? INT64_MIN : INT64_MAX;
 	sb->real += bytes;
 	if (!sb->rest) {
 		struct proc *p = bk->proc;
@@ -60,7 +73,7 @@ static void sampled_moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
 		sb = &a->sb[b];
 	}
 	timeline__moved(&a->tl, b, scaled, views);
-	timeline__moved(&a->tl, sb->rest, bytes - scaled, views);
+	timeline__moved(&a->tl, sb->rest, rest, views);
 }
 
 /* The weight of a record's bytes: 1 / the chance it had (extra2's low half, times 2^32) */

@@ -47,9 +47,9 @@ const volatile __u32 sample_chances[TM_SAMPLE_PAGES + 1] = {};
 /* --stack-cache: enum tm_stack_cache (the last walk's answer used, never, or checked) */
 const volatile __u32 stack_cache = TM_STACK_CACHE_ON;
 
-/* Stacks user space has deleted from 'stacks' (counted after each delete): a last walk whose
- * count, read before it interned its stack, is not the count now is not taken (its id may be
- * the one deleted, or since given to another stack) */
+/* Deletes from 'stacks' by user space, counted as a seqlock: odd while one is being made. A
+ * walk reads it before it interns its stack and is kept only if even; a kept walk is taken only
+ * while the count is the same (else its id may be the one deleted, or since another stack's) */
 volatile __u64 stack_drops;
 
 /* Per-thread state: the last fault and the tracked syscall in progress. */
@@ -175,8 +175,9 @@ struct walk {
  * would repeat itself word for word, and its stack id is known without it. */
 #define LW_WINDOWS 4 /* go_bench's walks from g0 on into the goroutine's stack take 3 */
 #define LW_USED 128  /* words: two per frame by frame pointer, one or two by CFI */
+_Static_assert(TM_STACK_WINDOW / 8 == 64, "used[] keeps a word's index in a window in 6 bits");
 struct last_walk {
-	__u64 base[LW_WINDOWS], ip, sp, bp, mm, start, drops;
+	__u64 base[LW_WINDOWS], ip, sp, bp, r14, mm, start, drops; /* r14: Go's g, go_resume's */
 	__u32 len[LW_WINDOWS];
 	__u32 nwin, nused, tid, exec, tv;
 	__s32 sid;            /* 0 or more: the walk can be repeated */
@@ -358,7 +359,9 @@ static __always_inline int window_read(struct walk_ctx *c, __u64 addr, __u64 len
 		lw->nwin = NWIN_ONCE; /* it may succeed next time */
 		return -1;
 	}
-	if (n < LW_WINDOWS) {
+	if (stack_cache == TM_STACK_CACHE_OFF) {
+		/* nothing kept */
+	} else if (n < LW_WINDOWS) {
 		lw->base[n] = addr;
 		lw->len[n] = len;
 		lw->nwin = n + 1;
@@ -376,6 +379,8 @@ static __always_inline void word_used(struct walk_ctx *c, __u32 idx, __u64 v)
 	struct last_walk *lw = c->lw;
 	__u32 n = lw->nused;
 
+	if (stack_cache == TM_STACK_CACHE_OFF)
+		return;
 	if (n >= LW_USED || lw->nwin > LW_WINDOWS || !lw->nwin) {
 		lw->nwin = NWIN_ONCE;
 		return;
@@ -639,7 +644,8 @@ static __noinline void go_resume(struct walk_ctx *c, __u64 g)
 		c->w->tail_ip = last;
 		c->w->tail_mm = c->mm;
 		if (bpf_probe_read_user(code, sizeof(code), (void *)(last - 5))) {
-			c->lw->nwin = NWIN_ONCE; /* it may succeed next time */
+			c->lw->nwin = NWIN_ONCE; /* it may succeed next time: */
+			c->w->tail_ip = 0;       /* nor is the failure kept here */
 			code[0] = 0;
 		}
 		c->w->tail_morestack = code[0] == X86_CALL_REL32 && code[5] == X86_CALL_REL32;
@@ -719,6 +725,7 @@ static __always_inline __s32 last_walk(struct last_walk *lw, struct last_walks *
 	__u64 len;
 
 	if (lw->sid < 0 || lw->tid != tid || lw->ip != regs->ip || lw->sp != regs->sp || lw->bp != regs->bp ||
+	    lw->r14 != regs->r14 ||
 	    lw->tv != tv || lw->mm != (__u64)task->mm || lw->start != task->start_time ||
 	    lw->exec != task->self_exec_id || lw->drops != stack_drops || n > LW_WINDOWS)
 		return -1;
@@ -748,6 +755,7 @@ static __always_inline void last_walk_keep(struct last_walk *lw, struct task_str
 	lw->ip = regs->ip;
 	lw->sp = regs->sp;
 	lw->bp = regs->bp;
+	lw->r14 = regs->r14;
 	lw->tv = tv;
 	lw->mm = (__u64)task->mm;
 	lw->start = task->start_time;
@@ -808,7 +816,7 @@ __noinline __s32 user_stack_walk(__u32 traced_val)
 	sid = stack_intern(c.n, c.hash);
 	/* a Python process's frames are not in its native stack's bytes: never repeated */
 	if (stack_cache != TM_STACK_CACHE_OFF && !(traced_val & TM_TRACED_PY) && c.lw->nwin < NWIN_ONCE &&
-	    sid >= 0)
+	    sid >= 0 && !(drops & 1))
 		last_walk_keep(c.lw, task, regs, (__u32)id, traced_val, drops, sid);
 	return sid;
 }

@@ -388,9 +388,10 @@ void tracer__drop_stack(void *ctx, int32_t id)
 	struct tracer *t = ctx;
 	uint32_t key = (uint32_t)id;
 
+	/* a seqlock (bpf/taskmem.bpf.c): odd while the delete is made, so that no walk kept before
+	 * or during it is taken after it */
+	__atomic_fetch_add(&t->skel->bss->stack_drops, 1, __ATOMIC_SEQ_CST);
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.stacks), &key);
-	/* counted after: a walk kept with the count before this (bpf/taskmem.bpf.c reads it before
-	 * interning its stack) may have interned the id just deleted, and is not taken again */
 	__atomic_fetch_add(&t->skel->bss->stack_drops, 1, __ATOMIC_SEQ_CST);
 }
 

@@ -18,12 +18,6 @@
 #define PROT_EXEC_FLAG 0x4
 #define MADV_DONTNEED 4
 
-/* --sample-bytes: the pages of a stack's bucket come from records of growth in the sample, each
- * standing for 1 / its chance as much (Horvitz-Thompson, as Go's and jemalloc's heap profiles):
- * the bucket takes that estimate, and its label's bucket of unsampled growth the difference, so
- * that every label, category and total stays exact. Bytes leaving a stack's bucket (frees, a
- * copy-on-write) take its average weight, all of it with its last page. The remainder may go
- * below 0 where the estimates overshoot. */
 /* bytes times a weight, rounded: a hostile recording's sizes times a large weight are beyond
  * int64 (and llround's range), and the remainder taken from them must not overflow either */
 static int64_t weighted(double d)
@@ -35,6 +29,12 @@ static int64_t weighted(double d)
 	return llround(d);
 }
 
+/* --sample-bytes: the pages of a stack's bucket come from records of growth in the sample, each
+ * standing for 1 / its chance as much (Horvitz-Thompson, as Go's and jemalloc's heap profiles):
+ * the bucket takes that estimate, and its label's bucket of unsampled growth the difference, so
+ * that every label, category and total stays exact. Bytes leaving a stack's bucket (frees, a
+ * copy-on-write) take its average weight, all of it with its last page. The remainder may go
+ * below 0 where the estimates overshoot. */
 static void sampled_moved(void *ctx, uint32_t b, int64_t bytes, unsigned views)
 {
 	struct account *a = ctx;

@@ -344,8 +344,14 @@ static void rss_fell(struct account *a, struct mm *mm, const struct tm_event *e,
 		} else if (nr == 25 && e->extra < e->len) { /* mremap shrink: the tail */
 			start = e->addr + e->extra;
 		}
+		/* bytes the range's records lack were credited elsewhere (a fault-around block
+		 * placed by a guess, a free near a fault that took this range's page): taken from
+		 * wherever records are, else the records would hold more than the kernel counts
+		 * until the process ends (a report's stacks then add up to more than its peak) */
 		if (end > start) {
-			pages__take_range(mm->pages, member, start, end, e->extra3, want);
+			want -= pages__take_range(mm->pages, member, start, end, e->extra3, want);
+			if (want)
+				pages__take_any(mm->pages, member, want);
 			return;
 		}
 	}

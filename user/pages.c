@@ -832,8 +832,8 @@ uint64_t pages__take_near(struct pages *pg, int member, uint64_t addr, uint64_t 
 /* The kernel reports such a free (munmap, madvise(DONTNEED), brk shrink, mremap) as several RSS
  * changes, so each takes only its own bytes (a timeline sample between two of them then matches
  * the kernel), and the next one goes on where this one stopped. */
-void pages__take_range(struct pages *pg, int member, uint64_t start, uint64_t end, uint64_t sys_ts,
-		       uint64_t want)
+uint64_t pages__take_range(struct pages *pg, int member, uint64_t start, uint64_t end, uint64_t sys_ts,
+			   uint64_t want)
 {
 	int m;
 
@@ -844,7 +844,7 @@ void pages__take_range(struct pages *pg, int member, uint64_t start, uint64_t en
 		for (m = 0; m < TM_NR_MEMBERS; m++)
 			pg->rng_next[m] = start & ~(PAGE_SIZE - 1);
 	}
-	take_span(pg, member, pg->rng_next[member], end, want, false, &pg->rng_next[member]);
+	return take_span(pg, member, pg->rng_next[member], end, want, false, &pg->rng_next[member]);
 }
 
 /* The syscall that unmapped [start, end) returned: nothing there is resident any more, so

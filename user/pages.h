@@ -73,10 +73,11 @@ void pages__take_any(struct pages *pg, int member, uint64_t want);
 /* A fault freed a page at addr (copy-on-write of a file page): up to want bytes from its record
  * or its fault-around block's; returns what it took. */
 uint64_t pages__take_near(struct pages *pg, int member, uint64_t addr, uint64_t want);
-/* One of the RSS changes of the syscall at sys_ts that freed [start, end): want bytes from the
- * records there, in address order, going on where its previous change stopped. */
-void pages__take_range(struct pages *pg, int member, uint64_t start, uint64_t end, uint64_t sys_ts,
-		       uint64_t want);
+/* One of the RSS changes of the syscall at sys_ts that freed [start, end): up to want bytes
+ * from the records there, in address order, going on where its previous change stopped;
+ * returns what it took. */
+uint64_t pages__take_range(struct pages *pg, int member, uint64_t start, uint64_t end, uint64_t sys_ts,
+			   uint64_t want);
 /* [start, end) is unmapped: every record there goes (pg may be NULL). */
 void pages__sweep(struct pages *pg, uint64_t start, uint64_t end);
 /* mremap moved [old, old+len) to new_addr: its records move with it. */

@@ -329,10 +329,12 @@ static void test_pages(void)
 	pages__add(pg, TM_ANONPAGES, base, 2, PAGE_SIZE); /* a page keeps its first owner */
 	CHECK(moved_to[1] == 17 * PAGE_SIZE && !moved_to[2], "add credits the page's first bucket");
 	/* munmap of the first 8 pages, reported as two RSS changes of 4 and 5 pages */
-	pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, 4 * PAGE_SIZE);
-	CHECK(moved_to[1] == 13 * PAGE_SIZE, "a range free takes only its own bytes");
-	pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, 5 * PAGE_SIZE);
-	CHECK(moved_to[1] == 8 * PAGE_SIZE, "the next change goes on where the last stopped");
+	CHECK(pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, 4 * PAGE_SIZE) == 4 * PAGE_SIZE &&
+	      moved_to[1] == 13 * PAGE_SIZE, "a range free takes only its own bytes");
+	CHECK(pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, 5 * PAGE_SIZE) == 5 * PAGE_SIZE &&
+	      moved_to[1] == 8 * PAGE_SIZE, "the next change goes on where the last stopped");
+	CHECK(!pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, PAGE_SIZE) && moved_to[1] == 8 * PAGE_SIZE,
+	      "a change the range's records lack takes nothing, and says so (the caller takes it elsewhere)");
 	pages__sweep(pg, base, base + 8 * PAGE_SIZE);
 	CHECK(moved_to[1] == 8 * PAGE_SIZE, "nothing left to sweep in the freed range");
 	pages__move(pg, base + 8 * PAGE_SIZE, 8 * PAGE_SIZE, 0x900000);

@@ -818,12 +818,13 @@ void pages__take_any(struct pages *pg, int member, uint64_t want)
 /* The page is in the record at its own address, or in the fault-around block that mapped it,
  * keyed by the page that faulted then, within the same 64 KiB-aligned window
  * (mm/memory.c do_fault_around). */
-uint64_t pages__take_near(struct pages *pg, int member, uint64_t addr, uint64_t want)
+uint64_t pages__take_near(struct pages *pg, int member, uint64_t addr, uint64_t lo, uint64_t hi, uint64_t want)
 {
-	uint64_t page = addr & ~(PAGE_SIZE - 1), win = addr & ~(FAULT_AROUND - 1), key, took;
+	uint64_t page = addr & ~(PAGE_SIZE - 1), win = addr & ~(FAULT_AROUND - 1), key, took, end;
 
 	took = rec_take(pg, member, page, want);
-	for (key = win; key < win + FAULT_AROUND && took < want; key += PAGE_SIZE)
+	end = win + FAULT_AROUND < hi ? win + FAULT_AROUND : hi;
+	for (key = win > lo ? win : lo; key < end && took < want; key += PAGE_SIZE)
 		if (key != page)
 			took += rec_take(pg, member, key, want - took);
 	return took;

@@ -3,9 +3,7 @@
  * replayed through replay.c and the whole core, each against its golden JSON, its records never
  * above the kernel's counts; every output the same bytes when replayed twice; recordings the
  * replay must refuse: truncated, a question that differs from the recorded one, other event
- * layouts, an answer nobody asked for; and events of a made-up process. Run from the source
- * tree; needs no root and no BPF. */
-#include <errno.h>
+ * layouts, an answer nobody asked for. Run from the source tree; needs no root and no BPF. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,54 +243,6 @@ static void truncated(void)
 	      "a missing recording: \"%s\"", msg);
 }
 
-/* An RSS change of the anonymous pages of pid's address space: the counter's new total. */
-static void rss_event(struct account *a, uint64_t ts, uint32_t pid, uint8_t cause, uint64_t addr, uint64_t len,
-		      uint64_t total)
-{
-	struct tm_event e = { .ts = ts, .kind = TM_EV_RSS, .member = TM_ANONPAGES, .cause = cause, .flags = TM_F_CURR,
-			      .tgid = pid, .tid = pid, .mm_id = 7, .stack_id = -ENOENT, .addr = addr, .len = len,
-			      .arg = cause == TM_CAUSE_SYSCALL ? 11ull << 32 : 0, /* munmap */
-			      .ret = total, .extra3 = ts };
-
-	account__event(a, &e);
-}
-
-/* A range free (munmap) whose pages' records are not in its range, because another free took
- * them (a free near a fault takes from its 64 KiB window; a fault-around block placed by a
- * wrong guess): its bytes come from the process's other records. Else they stay attributed to
- * the end, and the stacks at the peak add up to more than the peak (python.tmt: the ld.so
- * cache's munmap after a library's relocations had taken two of its pages; the HTML report's
- * flame graph then showed 8 KiB more than the JSON's peak). Events of a made-up process, on a
- * pid beyond pid_max: the live world finds nothing of it. */
-static void test_range_free_elsewhere(void)
-{
-	const uint32_t pid = 999999999;
-	const uint64_t x = 0x10000000, y = 0x20000000, pg = 4096;
-	struct account *a = account__new(&(struct account_opts){ .start_ts = 1, .interval_ns = 1000000 });
-	struct tm_event ex = { .ts = 2, .kind = TM_EV_EXEC, .tgid = pid, .tid = pid, .comm = "made-up" };
-	struct view_totals t;
-	int i;
-
-	account__add_root(a, pid);
-	account__event(a, &ex);
-	rss_event(a, 10, pid, TM_CAUSE_FAULT, x, 0, pg);
-	rss_event(a, 20, pid, TM_CAUSE_FAULT, x + 2 * pg, 0, 2 * pg);
-	rss_event(a, 30, pid, TM_CAUSE_FAULT, x + pg + 8, 0, pg); /* no record of its own: takes x's */
-	rss_event(a, 40, pid, TM_CAUSE_SYSCALL, x, pg, 0);        /* x's record is gone */
-	view__totals(a, &t);
-	CHECK(t.tree == 0 && cats_sum(t.cat) == 0, "a range free whose records were taken takes others: "
-	      "the tree holds %lld bytes, its categories %lld", (long long)t.tree, (long long)cats_sum(t.cat));
-	for (i = 0; i < 3; i++) /* a new peak of 3 pages, then a page goes */
-		rss_event(a, 50 + i, pid, TM_CAUSE_FAULT, y + i * pg, 0, (i + 1) * pg);
-	rss_event(a, 60, pid, TM_CAUSE_SYSCALL, y + 2 * pg, pg, 2 * pg);
-	account__finish(a, 70);
-	view__totals(a, &t);
-	CHECK(t.peak_tree == 3 * (int64_t)pg && cats_sum(t.peak_cat) == t.peak_tree,
-	      "at the peak the categories add up to the tree: %lld bytes, the tree %lld",
-	      (long long)cats_sum(t.peak_cat), (long long)t.peak_tree);
-	account__free(a);
-}
-
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/test_replay.XXXXXX");
@@ -305,7 +255,6 @@ int main(void)
 	refused("another stack asked", other_stack, "recorded stack");
 	refused("other event layouts", other_layout, "other event layouts");
 	refused("an answer nobody asked for", extra_answer, "the core did not ask");
-	test_range_free_elsewhere(); /* last: its labels are this process's */
 	if (!failed) { /* keep the outputs of a failure to look at */
 		char cmd[128];
 

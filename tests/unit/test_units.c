@@ -310,7 +310,7 @@ static void test_pages_shared(void)
 	      "a file page is counted once, in its first bucket");
 	pages__sweep(parent, base, base + PAGE_SIZE);
 	CHECK(tree_to[2] == 4 * PAGE_SIZE, "still held by the other");
-	pages__take_near(child, TM_FILEPAGES, base + PAGE_SIZE, 4 * PAGE_SIZE);
+	pages__take_near(child, TM_FILEPAGES, base + PAGE_SIZE, 0, UINT64_MAX, 4 * PAGE_SIZE);
 	CHECK(!tree_to[2] && !moved_to[7] && !frames__count(fr), "gone with its last holder");
 	pages__free(parent);
 	pages__free(child);
@@ -334,12 +334,14 @@ static void test_pages(void)
 	CHECK(pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, 5 * PAGE_SIZE) == 5 * PAGE_SIZE &&
 	      moved_to[1] == 8 * PAGE_SIZE, "the next change goes on where the last stopped");
 	CHECK(!pages__take_range(pg, TM_ANONPAGES, base, base + 8 * PAGE_SIZE, 42, PAGE_SIZE) && moved_to[1] == 8 * PAGE_SIZE,
-	      "a change the range's records lack takes nothing, and says so (the caller takes it elsewhere)");
+	      "a change the range's records lack takes nothing, and says so");
 	pages__sweep(pg, base, base + 8 * PAGE_SIZE);
 	CHECK(moved_to[1] == 8 * PAGE_SIZE, "nothing left to sweep in the freed range");
 	pages__move(pg, base + 8 * PAGE_SIZE, 8 * PAGE_SIZE, 0x900000);
-	CHECK(pages__take_near(pg, TM_ANONPAGES, 0x900000 + 100, PAGE_SIZE) == PAGE_SIZE,
+	CHECK(pages__take_near(pg, TM_ANONPAGES, 0x900000 + 100, 0, UINT64_MAX, PAGE_SIZE) == PAGE_SIZE,
 	      "records move with mremap");
+	CHECK(!pages__take_near(pg, TM_ANONPAGES, 0x908000 + 100, 0x908000, 0x910000, PAGE_SIZE) && moved_to[1] == 7 * PAGE_SIZE,
+	      "a fault's free takes nothing of its window outside its mapping (%llu left)", (unsigned long long)moved_to[1]);
 	pages__add(pg, TM_FILEPAGES, PAGES_UNPLACED, 0, 3 * PAGE_SIZE);
 	pages__rebucket(pg, PAGES_UNPLACED, 3);
 	CHECK(!moved_to[0] && moved_to[3] == 3 * PAGE_SIZE, "rebucket moves the bytes");
@@ -420,7 +422,7 @@ static void test_pages_runs(void)
 			int page = lo, w0 = lo - (int)((RM_KEY(lo) >> 12) & 15);
 			uint64_t w = want, t;
 
-			took = pages__take_near(pg, TM_ANONPAGES, RM_KEY(page) + 100, want);
+			took = pages__take_near(pg, TM_ANONPAGES, RM_KEY(page) + 100, 0, UINT64_MAX, want);
 			t = w < rm[page].bytes ? w : rm[page].bytes;
 			rm[page].bytes -= t;
 			w -= t;

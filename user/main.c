@@ -603,9 +603,6 @@ static int attach_main(struct tracer *t)
 	int err, rc;
 
 	g_acct = new_account(t, start, 0);
-	/* its cgroup's OOM counters tell a cgroup's OOM kill from the system's */
-	if (!cgroup__open_pid(&env.ctx_cg, env.attach_pid))
-		sample_tree_cgroups();
 	/* follow first, then take stock, so no change falls between the two */
 	err = tracer__follow(t, env.attach_pid);
 	if (!err)
@@ -618,6 +615,10 @@ static int attach_main(struct tracer *t)
 		account__free(g_acct);
 		return EXIT_SETUP;
 	}
+	/* its cgroup's OOM counters tell a cgroup's OOM kill from the system's; sampled after the
+	 * stock is taken, the order a replay asks in (`report` refused a `record -p` before) */
+	if (!cgroup__open_pid(&env.ctx_cg, env.attach_pid))
+		sample_tree_cgroups();
 	for (;;) {
 		err = tracer__poll(t, timeout_ms);
 		timeout_ms = poll_timeout_ms(err, timeout_ms);

@@ -1,6 +1,6 @@
 """Record now, report later: `taskmem-trace record -o run.tmt` writes the live outputs and a
 recording; `taskmem-trace report run.tmt` renders the same outputs from the recording alone, as
-another user, byte for byte; a recording cut short or corrupt is refused in one line (exit 2).
+another user, byte for byte (a command's tree, and a process attached with -p); a recording cut short or corrupt is refused in one line (exit 2).
 The replay of committed recordings against golden JSON, without a kernel, is
 tests/unit/test_replay.c."""
 import json
@@ -52,6 +52,24 @@ def test_record_report(c):
             c.ok(same, f"{name}: --{f} from the recording is byte-identical to the live one")
         c.ok(summary(q.stderr) == summary(p.stderr), f"{name}: the same summary on stderr")
         c.ok(os.path.getsize(rec) < 4 << 20, f"{name}: the recording is small ({os.path.getsize(rec)} bytes)")
+    # -p: a process the tool did not start (c_faulter paced: still faulting when the tool
+    # attaches and stops), recorded and reported alike
+    target = subprocess.Popen([os.path.join(BIN, "c_faulter"), "1", "64", "2000"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        rec, live, rep = (os.path.join(work, "attach" + s) for s in (".tmt", ".live", ".report"))
+        p = subprocess.run([TOOL, "record", "-o", rec, "-p", str(target.pid), "--duration", "2"] + outputs(live),
+                           capture_output=True, text=True, timeout=120)
+        if c.ok(p.returncode == 0 and os.path.exists(rec), f"attach: record -p ran ({p.stderr[-300:]!r})"):
+            q = subprocess.run(as_nobody() + [TOOL, "report", rec] + outputs(rep), capture_output=True,
+                               text=True, timeout=300)
+            if c.ok(q.returncode == 0, f"attach: report exit 0 ({q.stderr[-300:]!r})"):
+                for f in FORMATS:
+                    same = open(live + "." + f, "rb").read() == open(rep + "." + f, "rb").read()
+                    c.ok(same, f"attach: --{f} from the recording is byte-identical to the live one")
+    finally:
+        target.kill()
+        target.wait()
     # refused: cut short, a byte changed, not a recording; nothing is written
     rec = os.path.join(work, "go.tmt")
     if os.path.exists(rec):

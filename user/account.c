@@ -271,70 +271,6 @@ static uint32_t map_bucket(struct account *a, struct proc *p, const struct map_e
 	return c->bucket;
 }
 
-#define NR_MMAP 9
-
-static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e, int64_t delta);
-
-/* Place mm's held growth of thread tid (all of it when tid is 0) from addr on: at the mapping
- * its mmap returned, or unplaced (addr 0: the return was never seen). */
-static void place_held(struct account *a, struct mm *mm, uint32_t tid, uint64_t addr, uint64_t ts)
-{
-	size_t i, keep = 0;
-	uint64_t n;
-
-	for (i = 0; i < mm->nheld; i++) {
-		struct held_growth h = mm->held[i];
-
-		if (tid && h.e.tid != tid) {
-			mm->held[keep++] = h;
-			continue;
-		}
-		h.e.ts = ts;
-		h.e.arg = 0; /* placed now, not held again */
-		if (!addr)
-			h.e.cause = TM_CAUSE_NONE;
-		for (n = 0; n < h.count; n++) {
-			h.e.addr = addr;
-			rss_grew(a, mm, &h.e, (int64_t)h.unit);
-			if (addr)
-				addr += h.unit;
-		}
-	}
-	mm->nheld = keep;
-}
-
-/* Growth inside mmap: held until its return (on_mmap). Each change is kept with the ones alike
- * before it (a populate of 1 GiB is one entry, not 262144); a thread's growth from an earlier
- * mmap, whose return was lost, goes unplaced. false: not held (no memory), place it now. */
-static bool hold_growth(struct account *a, struct mm *mm, const struct tm_event *e, int64_t delta)
-{
-	struct held_growth *h = mm->nheld ? &mm->held[mm->nheld - 1] : NULL;
-	size_t i;
-
-	for (i = 0; i < mm->nheld; i++)
-		if (mm->held[i].e.tid == e->tid && mm->held[i].e.extra3 != e->extra3) {
-			place_held(a, mm, e->tid, 0, e->ts);
-			h = mm->nheld ? &mm->held[mm->nheld - 1] : NULL;
-			break;
-		}
-	if (h && h->e.tid == e->tid && h->e.member == e->member && h->e.stack_id == e->stack_id &&
-	    h->e.flags == e->flags && h->e.extra2 == e->extra2 && h->unit == (uint64_t)delta) {
-		h->count++;
-		return true;
-	}
-	if (mm->nheld == mm->heldcap) {
-		size_t cap = mm->heldcap ? 2 * mm->heldcap : 4;
-		struct held_growth *nh = realloc(mm->held, cap * sizeof(*nh));
-
-		if (!nh)
-			return false;
-		mm->held = nh;
-		mm->heldcap = cap;
-	}
-	mm->held[mm->nheld++] = (struct held_growth){ .e = *e, .unit = (uint64_t)delta, .count = 1 };
-	return true;
-}
-
 /* Growth: a record for the new bytes, in the bucket of their label and stack. */
 static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e, int64_t delta)
 {
@@ -345,10 +281,6 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 	struct bucket *bk;
 	uint32_t b;
 
-	/* populated by mmap: where, and what the mapping is, only its return says */
-	if (e->cause == TM_CAUSE_SYSCALL && e->arg >> 32 == NR_MMAP && (e->flags & TM_F_CURR) && p &&
-	    hold_growth(a, mm, e, delta))
-		return;
 	if (e->cause == TM_CAUSE_FAULT || e->cause == TM_CAUSE_SYSCALL)
 		key = e->addr & ~(delta >= (int64_t)HUGE_SIZE ? HUGE_SIZE - 1 : PAGE_SIZE - 1);
 	if (key == PAGES_UNPLACED)
@@ -423,9 +355,6 @@ static void rss_fell(struct account *a, struct mm *mm, const struct tm_event *e,
 	struct proc *p = mm->proc;
 	int member = e->member;
 
-	/* the process is going: growth still held (its mmap's return lost) goes unplaced first */
-	if (mm->nheld && (e->cause == TM_CAUSE_EXIT || e->cause == TM_CAUSE_EXEC_OLD))
-		place_held(a, mm, 0, 0, e->ts);
 	/* brk has one argument: its len is whatever rsi held */
 	if (e->cause == TM_CAUSE_SYSCALL && (e->len || nr == 12)) {
 		uint64_t start = e->addr, end = e->addr + e->len;
@@ -513,9 +442,6 @@ static void on_mmap(struct account *a, struct proc *p, const struct tm_event *e)
 		else
 			p->maps_new++;
 	}
-	/* after the sweep and with the region known: MAP_FIXED no longer sweeps its own pages */
-	if (p->mm && p->mm->nheld)
-		place_held(a, p->mm, e->tid, r.start, e->ts);
 }
 
 static void on_mapping(struct account *a, struct proc *p, const struct tm_event *e)

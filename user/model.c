@@ -16,7 +16,6 @@ void model__init(struct model *m, pages_moved_fn moved, void *ctx)
 
 static void mm_free(struct mm *mm)
 {
-	free(mm->held);
 	pages__free(mm->pages);
 	free(mm);
 }

@@ -74,14 +74,6 @@ struct proc {
 };
 
 /* An address space, by rss_stat's mm id. */
-/* Growth inside mmap (MAP_POPULATE, MAP_LOCKED): its bytes are counted as they come, its
- * records wait for the mmap's return, which says where the mapping went and what it is. */
-struct held_growth {
-	struct tm_event e; /* the first of its RSS changes */
-	uint64_t unit;     /* the bytes of each */
-	uint64_t count;    /* how many alike */
-};
-
 struct mm {
 	uint32_t mm_id;
 	struct proc *proc;
@@ -90,8 +82,6 @@ struct mm {
 	struct pages *pages;           /* who holds its resident pages */
 	bool dead;                      /* its process exited or exec'd away from it */
 	bool unknown_base;              /* first seen mid-life (teardown, attach): not counted */
-	struct held_growth *held;       /* growth inside mmap, placed at its return */
-	size_t nheld, heldcap;
 };
 
 #define ATTACH_MM_ID 0 /* placeholder id of an attached process's mm until its first event */

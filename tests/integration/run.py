@@ -42,7 +42,7 @@ MODULES = (test_cli, test_engine, test_go_versions, test_hostile, test_kernel, t
            test_trixie)
 
 # The order tests run in: test_nothing_left last, as it also looks for what earlier ones left
-TESTS = [test_engine.test_c_known, test_engine.test_sampled, test_engine.test_frees, test_engine.test_populate, test_engine.test_drops, test_runtimes.test_go_100k,
+TESTS = [test_engine.test_c_known, test_engine.test_sampled, test_engine.test_frees, test_engine.test_drops, test_runtimes.test_go_100k,
          test_runtimes.test_go_deep, test_runtimes.test_go_1m, test_real.test_go_cgo,
          test_real.test_go_stackgrow, test_go_versions.test_go_versions, test_real.test_go_debian, test_real.test_daemon,
          test_real.test_nginx_daemon, test_real.test_allocators, test_real.test_merged_stacks, test_cli.test_exit_codes, test_engine.test_tree,

@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 
-from lib import (BIN, KNOWN_FILE, MIB, OUT, ROOT, TOOL, check_pprof, comm_of, common_checks, descendants,
+from lib import (BIN, KNOWN_FILE, MIB, OUT, TOOL, check_pprof, comm_of, common_checks, descendants,
                  label_bytes, last_images, maxrss_of, maxrss_untraced, proc_named, sample_rss, trace)
 
 
@@ -123,28 +123,6 @@ def test_frees(c):
     hb = min(heaps)
     for want in (8, 4):  # brk grown, then shrunk
         c.ok(hb + want in heaps, f"heap steps through +{want} MiB (saw {sorted(set(heaps))})")
-
-
-def test_populate(c):
-    """64 MiB brought in by mmap itself (MAP_POPULATE; tests/programs/populate.c): its growth,
-    which comes before the mapping's address is known, is placed where the mapping went, under
-    the mmap's label and stack, with or without MAP_FIXED (before: keyed at address 0 as
-    other/unknown, or swept by MAP_FIXED at the mmap's return and left unattributed)."""
-    exe = os.path.join(OUT, "populate")
-    b = subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", exe,
-                        os.path.join(ROOT, "tests", "programs", "populate.c")], capture_output=True, text=True)
-    if not c.ok(b.returncode == 0, f"populate builds ({b.stderr[-200:]!r})"):
-        return
-    for mode in ("hint", "fixed"):
-        p, data = trace([], c.name, [exe, mode])
-        if not c.ok(p.returncode == 0, f"{mode}: exit 0 ({p.stderr[-200:]!r})") or not common_checks(c, data, p):
-            continue
-        got = data["peak"]["labels"].get("other/mmap", 0)
-        c.ok(63 * MIB <= got <= 66 * MIB, f"{mode}: other/mmap holds the 64 MiB at the peak ({got / MIB:.1f} MiB)")
-        mains = sum(s["bytes"] for s in data["peak"]["stacks"] if "main" in s["frames"])
-        c.ok(mains >= 63 * MIB, f"{mode}: under stacks through main ({mains / MIB:.1f} MiB)")
-        c.ok(abs(data["timeline"][-1]["unattributed_bytes"]) <= 256 * 1024,
-             f"{mode}: nothing unattributed after the munmap ({data['timeline'][-1]['unattributed_bytes']})")
 
 
 def test_drops(c):

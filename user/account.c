@@ -330,7 +330,8 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
  * mapping, but one mapping may since have been split (a library's RELRO made read-only). A
  * copy-on-write in a library's data that took the next file's page within its 64 KiB window
  * (ld.so.cache's) left that file's munmap a page short, and the page counted until the
- * process ended. Left whole for anonymous memory or an address the maps do not know. */
+ * process ended. Left unknown (0, UINT64_MAX) for anonymous memory or an address the maps do
+ * not know. */
 static void file_span(struct procmaps *pm, uint64_t addr, uint64_t *lo, uint64_t *hi)
 {
 	const struct map_entry *m = procmaps__find(pm, addr);

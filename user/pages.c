@@ -816,15 +816,22 @@ void pages__take_any(struct pages *pg, int member, uint64_t want)
 }
 
 /* The page is in the record at its own address, or in the fault-around block that mapped it,
- * keyed by the page that faulted then, within the same 64 KiB-aligned window
- * (mm/memory.c do_fault_around). */
+ * keyed by the page that faulted then (mm/memory.c do_fault_around): within the 64 KiB-aligned
+ * window, or, within [lo, hi), the block's mapping, less than a window away: a mapping that
+ * starts inside a window has its block start there and run into the next window. */
 uint64_t pages__take_near(struct pages *pg, int member, uint64_t addr, uint64_t lo, uint64_t hi, uint64_t want)
 {
-	uint64_t page = addr & ~(PAGE_SIZE - 1), win = addr & ~(FAULT_AROUND - 1), key, took, end;
+	uint64_t page = addr & ~(PAGE_SIZE - 1), key, took, start, end;
 
+	if (!lo && hi == UINT64_MAX) { /* no mapping known: the aligned window */
+		start = addr & ~(FAULT_AROUND - 1);
+		end = start + FAULT_AROUND;
+	} else {
+		start = page >= lo + FAULT_AROUND - PAGE_SIZE ? page - (FAULT_AROUND - PAGE_SIZE) : lo;
+		end = page + FAULT_AROUND < hi ? page + FAULT_AROUND : hi;
+	}
 	took = rec_take(pg, member, page, want);
-	end = win + FAULT_AROUND < hi ? win + FAULT_AROUND : hi;
-	for (key = win > lo ? win : lo; key < end && took < want; key += PAGE_SIZE)
+	for (key = start; key < end && took < want; key += PAGE_SIZE)
 		if (key != page)
 			took += rec_take(pg, member, key, want - took);
 	return took;

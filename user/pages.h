@@ -71,7 +71,8 @@ void pages__cow(struct pages *pg, uint64_t addr, uint32_t bucket);
 /* Free want bytes whose pages are not known, from wherever records are. */
 void pages__take_any(struct pages *pg, int member, uint64_t want);
 /* A fault freed a page at addr (copy-on-write of a file page): up to want bytes from its record
- * or its fault-around block's, within [lo, hi) (its mapping); returns what it took. */
+ * or its fault-around block's, looked for within [lo, hi) (its file's mappings; 0, UINT64_MAX:
+ * not known); returns what it took. */
 uint64_t pages__take_near(struct pages *pg, int member, uint64_t addr, uint64_t lo, uint64_t hi, uint64_t want);
 /* One of the RSS changes of the syscall at sys_ts that freed [start, end): up to want bytes
  * from the records there, in address order, going on where its previous change stopped;

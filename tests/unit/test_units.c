@@ -317,6 +317,26 @@ static void test_pages_shared(void)
 	frames__free(fr);
 }
 
+/* A copy-on-write's page in a fault-around block of its mapping, which starts inside a 64 KiB
+ * window: the block (keyed by its faulting page) ran into the next window, where the page is;
+ * another file's page in the page's own window is not the one (a flaky test_html_10k). */
+static void test_take_near_block(void)
+{
+	struct frames *fr = frames__new();
+	struct pages *pg = pages__new(on_moved, NULL, fr);
+	const uint64_t lo = 0x7000ed000, hi = 0x7000f2000;
+
+	pages__add(pg, TM_FILEPAGES, 0x7000ef000, 6, 5 * PAGE_SIZE); /* [lo, hi): 5 pages, keyed at ef000 */
+	pages__add(pg, TM_FILEPAGES, 0x7000ff000, 7, PAGE_SIZE);     /* another file's, at ff000 */
+	CHECK(pages__take_near(pg, TM_FILEPAGES, 0x7000f0540, lo, hi, PAGE_SIZE) == PAGE_SIZE &&
+	      moved_to[6] == 4 * PAGE_SIZE && moved_to[7] == PAGE_SIZE,
+	      "the copy's page comes from its block in the window before (block %lld, other file %lld)",
+	      (long long)moved_to[6], (long long)moved_to[7]);
+	pages__drain(pg);
+	pages__free(pg);
+	frames__free(fr);
+}
+
 static void test_pages(void)
 {
 	struct frames *fr = frames__new();
@@ -1297,6 +1317,7 @@ int main(void)
 	test_regions();
 	test_regions_model();
 	test_pages();
+	test_take_near_block();
 	test_pages_shared();
 	test_pages_runs();
 	test_pages_many();

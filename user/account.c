@@ -326,28 +326,6 @@ static void rss_grew(struct account *a, struct mm *mm, const struct tm_event *e,
 	timeline__grew(&a->tl, p, e->ts);
 }
 
-/* The mappings of one file around addr, [*lo, *hi): a fault-around block never crosses a
- * mapping, but one mapping may since have been split (a library's RELRO made read-only). A
- * copy-on-write in a library's data that took the next file's page within its 64 KiB window
- * (ld.so.cache's) left that file's munmap a page short, and the page counted until the
- * process ended. Left unknown (0, UINT64_MAX) for anonymous memory or an address the maps do
- * not know. */
-static void file_span(struct procmaps *pm, uint64_t addr, uint64_t *lo, uint64_t *hi)
-{
-	const struct map_entry *m = procmaps__find(pm, addr);
-	size_t i, j;
-
-	if (!m || !m->ino)
-		return;
-	i = j = (size_t)(m - pm->e);
-	while (i > 0 && pm->e[i - 1].end == pm->e[i].start && pm->e[i - 1].ino == m->ino && pm->e[i - 1].dev == m->dev)
-		i--;
-	while (j + 1 < pm->n && pm->e[j + 1].start == pm->e[j].end && pm->e[j + 1].ino == m->ino && pm->e[j + 1].dev == m->dev)
-		j++;
-	*lo = pm->e[i].start;
-	*hi = pm->e[j].end;
-}
-
 /* A free: the records it took, by range when a syscall says where, else near the fault, else
  * wherever records are. */
 static void rss_fell(struct account *a, struct mm *mm, const struct tm_event *e, uint64_t want)
@@ -374,8 +352,11 @@ static void rss_fell(struct account *a, struct mm *mm, const struct tm_event *e,
 	if (e->cause == TM_CAUSE_FAULT) {
 		uint64_t lo = 0, hi = UINT64_MAX;
 
+		/* a fault-around block never crosses a mapping: a copy-on-write in a library's data
+		 * that took the next file's page in its window (ld.so.cache's) left that file's munmap
+		 * a page short, and the page counted until the process ended */
 		if (p)
-			file_span(&p->maps, e->addr, &lo, &hi);
+			procmaps__file_span(&p->maps, e->addr, &lo, &hi);
 		want -= pages__take_near(mm->pages, member, e->addr, lo, hi, want);
 	}
 	pages__take_any(mm->pages, member, want);

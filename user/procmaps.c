@@ -257,6 +257,22 @@ const struct map_entry *procmaps__find(struct procmaps *pm, uint64_t addr)
 	return NULL;
 }
 
+void procmaps__file_span(struct procmaps *pm, uint64_t addr, uint64_t *lo, uint64_t *hi)
+{
+	const struct map_entry *m = procmaps__find(pm, addr);
+	size_t i, j;
+
+	if (!m || !m->ino)
+		return;
+	i = j = (size_t)(m - pm->e);
+	while (i > 0 && pm->e[i - 1].end == pm->e[i].start && pm->e[i - 1].ino == m->ino && pm->e[i - 1].dev == m->dev)
+		i--;
+	while (j + 1 < pm->n && pm->e[j + 1].start == pm->e[j].end && pm->e[j + 1].ino == m->ino && pm->e[j + 1].dev == m->dev)
+		j++;
+	*lo = pm->e[i].start;
+	*hi = pm->e[j].end;
+}
+
 void procmaps__copy(struct procmaps *dst, const struct procmaps *src)
 {
 	if (dst == src)

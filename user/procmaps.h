@@ -40,6 +40,10 @@ int procmaps__read_text(pid_t pid, char **text, size_t *len);
 /* Read /proc/PID/maps into pm (replacing its contents); 0 or -errno (process gone...). */
 int procmaps__read(struct procmaps *pm, pid_t pid);
 const struct map_entry *procmaps__find(struct procmaps *pm, uint64_t addr);
+/* The adjacent entries of addr's file around it, [*lo, *hi) (one mapping may have been split
+ * since: a library's RELRO made read-only); *lo and *hi left as they are for anonymous memory
+ * or an address not in the maps. */
+void procmaps__file_span(struct procmaps *pm, uint64_t addr, uint64_t *lo, uint64_t *hi);
 /* dst holds what src holds (sharing its snapshot). */
 void procmaps__copy(struct procmaps *dst, const struct procmaps *src);
 /* Empty, gen unchanged (what it held is gone, nothing was read). */

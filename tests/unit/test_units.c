@@ -644,6 +644,23 @@ static void test_procmaps(void)
 		procmaps__clear(&other);
 	}
 	procmaps__clear(&pm);
+	{ /* a library split in three (RELRO), the next file right after it, then anonymous memory */
+		uint64_t lo = 0, hi = 1;
+
+		procmaps__parse(&pm, "7f0000000000-7f0000005000 r-xp 00000000 fe:01 77 /lib/libx.so\n"
+				     "7f0000005000-7f0000007000 r--p 00005000 fe:01 77 /lib/libx.so\n"
+				     "7f0000007000-7f0000008000 rw-p 00007000 fe:01 77 /lib/libx.so\n"
+				     "7f0000008000-7f0000009000 r--p 00000000 fe:01 78 /etc/ld.so.cache\n"
+				     "7f0000009000-7f000000a000 rw-p 00000000 00:00 0\n");
+		procmaps__file_span(&pm, 0x7f0000007010, &lo, &hi);
+		CHECK(lo == 0x7f0000000000 && hi == 0x7f0000008000, "a file's span: its adjacent entries, not the next file's "
+		      "(%llx-%llx)", (unsigned long long)lo, (unsigned long long)hi);
+		lo = 0, hi = 1;
+		procmaps__file_span(&pm, 0x7f0000009010, &lo, &hi);
+		procmaps__file_span(&pm, 0x7f1000000000, &lo, &hi);
+		CHECK(lo == 0 && hi == 1, "anonymous memory and unknown addresses leave the span as it was");
+		procmaps__clear(&pm);
+	}
 }
 
 __attribute__((noinline)) int unit_marker_function(int x)

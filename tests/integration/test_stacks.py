@@ -90,8 +90,7 @@ def test_stack_cache(c):
             data, ev = run(mode, f"twins depth {depth}", [exes["fp"], "48", str(depth)])
             if not data:
                 continue
-            under = {t: sum(s["bytes"] for s in data["peak"]["stacks"] if t in s["frames"])
-                     for t in ("twin_a", "twin_b")}
+            under = {t: frame_bytes(data, lambda f, t=t: f == t) for t in ("twin_a", "twin_b")}
             c.near(under["twin_a"], 32 * MIB, 0.02, f"{mode}, depth {depth}: 32 MiB under twin_a")
             c.near(under["twin_b"], 16 * MIB, 0.02, f"{mode}, depth {depth}: 16 MiB under twin_b")
             if mode == "on":  # a twin_a after a twin_a repeats its walk: a third of the pages
@@ -109,8 +108,7 @@ def test_stack_cache(c):
                  f"check, {what}: {ev['stack_walks_repeated']} repeated walks, "
                  f"{ev['stack_cache_wrong']} of them different from a full walk")
             if what == "twins nofp":  # 42 frames without frame pointers: named only by the tables
-                a, b = (sum(s["bytes"] for s in data["peak"]["stacks"] if t in s["frames"])
-                        for t in ("twin_a", "twin_b"))
+                a, b = (frame_bytes(data, lambda f, t=t: f == t) for t in ("twin_a", "twin_b"))
                 c.ok(a >= 24 * MIB and 0.45 <= b / a <= 0.55,
                      f"check, {what}: walked by unwind tables, twin_a {a / MIB:.1f} and twin_b "
                      f"{b / MIB:.1f} MiB (32 and 16 of 48 when all are)")
@@ -125,8 +123,8 @@ def test_stack_cache(c):
             ev = data["events"]
             c.ok(ev["stacks_unreadable"] == 0, f"stack_drop: no stack id named after its delete "
                  f"({ev['stacks_unreadable']} unreadable)")
-            c.near(sum(s["bytes"] for s in data["peak"]["stacks"] if "map_here" in s["frames"]), 8 * MIB,
-                   0.05, "stack_drop: the parent's 8 MiB under map_here")
+            c.near(frame_bytes(data, lambda f: f == "map_here"), 8 * MIB, 0.05,
+                   "stack_drop: the parent's 8 MiB under map_here")
 
 
 def test_symbolizers(c):
